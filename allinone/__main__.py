@@ -1,0 +1,68 @@
+"""`python -m allinone`: the whole product in one process, no configuration needed.
+
+Starts a private `redis-server` unless REDIS_URL is set, uses the in-memory MongoDB
+stand-in unless MONGODB_URI is set, the offline LLM provider unless ANTHROPIC_API_KEY is
+set, and runs the web service and the arq worker on one event loop, sharing one database
+client (the in-memory database exists only inside this process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import sys
+
+import uvicorn
+from arq import Worker
+from pydantic import SecretStr
+
+from allinone.redis_process import RedisProcess
+from service.app import create_app
+from shared.mongo import create_mongo_client
+from shared.settings import Settings, SettingsError, load_settings
+from worker.options import worker_options
+
+log = logging.getLogger("allinone")
+
+
+async def serve(settings: Settings) -> None:
+    client = create_mongo_client(settings)
+    app = create_app(settings, mongo_client=client)
+    options = worker_options(settings)
+    options["ctx"] = {"settings": settings, "mongo_client": client}
+    worker = Worker(**options, handle_signals=False)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info"))
+    worker_task = asyncio.create_task(worker.async_run())
+    try:
+        await server.serve()  # returns on Ctrl-C / SIGTERM; uvicorn owns the signals
+    finally:
+        await worker.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker_task
+        client.close()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        sys.exit(str(exc))
+    with contextlib.ExitStack() as stack:
+        overrides: dict[str, object] = {}
+        if "redis_url" not in settings.model_fields_set:
+            redis = stack.enter_context(RedisProcess())
+            overrides["redis_url"] = redis.url
+            log.info("REDIS_URL not set: started a private redis-server on %s (pid %s)", redis.url, redis.process.pid)
+        if settings.jwt_secret is None:
+            overrides["jwt_secret"] = SecretStr(secrets.token_urlsafe(32))
+            log.warning("JWT_SECRET not set: using a random one; tokens die with this process")
+        settings = settings.model_copy(update=overrides)
+        log.info("coach all-in-one: service and worker listening on http://%s:%s", settings.host, settings.port)
+        asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The app factory: `uvicorn service.app:create_app --factory`.
+
+Everything a request needs lives on `app.state`, made once in the lifespan: settings, the
+Motor client and database, the arq pool, and the LLM client that writes chat replies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from arq import create_pool
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from service.chat_socket import chat_socket
+from service.errors import EXCEPTION_HANDLERS
+from service.routes import auth, memory
+from shared.llm import create_llm
+from shared.logs import redact_tokens_in
+from shared.mongo import create_mongo_client, ensure_indexes, get_database
+from shared.queue import arq_redis_settings
+from shared.settings import Settings, SettingsError, load_settings
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+async def health(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None, *, mongo_client: Any = None) -> Starlette:
+    """Build the service. A launcher that shares an in-memory database passes `mongo_client`."""
+    settings = settings or load_settings()
+    if settings.jwt_secret is None:
+        raise SettingsError("invalid configuration: JWT_SECRET must be set (at least 32 characters)")
+    # uvicorn logs each WebSocket's URL, and ours carries the token.
+    redact_tokens_in("uvicorn.error", "uvicorn.access")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        client = mongo_client or create_mongo_client(settings)
+        app.state.settings = settings
+        app.state.jwt_secret = settings.jwt_secret.get_secret_value()
+        app.state.db = get_database(client, settings)
+        await ensure_indexes(app.state.db)
+        app.state.arq = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
+        app.state.llm = create_llm(settings)
+        try:
+            yield
+        finally:
+            await app.state.llm.aclose()
+            await app.state.arq.aclose()
+            if mongo_client is None:
+                client.close()
+
+    routes = [
+        Route("/healthz", health),
+        Route("/api/v1/auth/register", auth.register, methods=["POST"]),
+        Route("/api/v1/auth/login", auth.login, methods=["POST"]),
+        Route("/api/v1/auth/logout", auth.logout, methods=["POST"]),
+        Route("/api/v1/auth/me", auth.me),
+        Route("/api/v1/chat/messages", memory.list_messages),
+        Route("/api/v1/memory", memory.list_memory),
+        WebSocketRoute("/ws/chat", chat_socket),
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
+    )

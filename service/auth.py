@@ -1,0 +1,50 @@
+"""Who is calling: a signed token whose login session is still open in MongoDB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from starlette.requests import HTTPConnection
+
+from service.errors import ApiError
+from service.security import TokenError, read_token
+from shared.mongo import SESSIONS
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    session_id: str
+
+
+class Unauthorized(ApiError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(401, detail)
+
+
+async def authenticate(conn: HTTPConnection, token: str | None) -> Principal:
+    state = conn.app.state
+    if not token:
+        raise Unauthorized("missing access token")
+    try:
+        user_id, session_id = read_token(state.jwt_secret, token)
+    except TokenError as exc:
+        raise Unauthorized(str(exc)) from None
+    session = await state.db[SESSIONS].find_one({"_id": session_id}, {"user_id": 1, "revoked_at": 1, "expires_at": 1})
+    if session is None or session["user_id"] != user_id:
+        raise Unauthorized("session not found")
+    if session.get("revoked_at") is not None:
+        raise Unauthorized("session has been logged out")
+    if session["expires_at"] <= datetime.now(UTC):
+        raise Unauthorized("token has expired")
+    return Principal(user_id=user_id, session_id=session_id)
+
+
+def bearer_token(conn: HTTPConnection) -> str | None:
+    scheme, _, value = conn.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+async def require_principal(conn: HTTPConnection) -> Principal:
+    return await authenticate(conn, bearer_token(conn))

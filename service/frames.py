@@ -1,0 +1,49 @@
+"""WebSocket frames: what a client may send, and the errors it gets back when it errs."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class MessageFrame(BaseModel):
+    type: Literal["message"]
+    content: str
+
+
+class ChunkFrame(BaseModel):
+    type: Literal["chunk"] = "chunk"
+    text: str
+
+
+class DoneFrame(BaseModel):
+    type: Literal["done"] = "done"
+    message_id: str
+    provider: str
+
+
+class ErrorFrame(BaseModel):
+    type: Literal["error"] = "error"
+    code: Literal["invalid_json", "invalid_frame", "unknown_type", "empty_content", "content_too_long", "llm_unavailable"]
+    detail: str
+
+
+def parse_client_frame(text: str, max_chars: int) -> MessageFrame | ErrorFrame:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return ErrorFrame(code="invalid_json", detail=f"frame is not valid JSON: {exc}")
+    if not isinstance(data, dict):
+        return ErrorFrame(code="invalid_frame", detail="frame must be a JSON object")
+    if data.get("type") != "message":
+        return ErrorFrame(code="unknown_type", detail=f"unknown frame type {data.get('type')!r}; expected 'message'")
+    content = data.get("content")
+    if not isinstance(content, str):
+        return ErrorFrame(code="invalid_frame", detail="content must be a string")
+    if not content.strip():
+        return ErrorFrame(code="empty_content", detail="content is empty")
+    if len(content) > max_chars:
+        return ErrorFrame(code="content_too_long", detail=f"content is {len(content)} characters; the maximum is {max_chars}")
+    return MessageFrame(type="message", content=content)

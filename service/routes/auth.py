@@ -1,0 +1,77 @@
+"""Register, log in, log out, and who am I."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from pymongo.errors import DuplicateKeyError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from service.auth import Unauthorized, require_principal
+from service.enqueue import enqueue_extraction
+from service.errors import ApiError, parse_body
+from service.schemas import Credentials
+from service.security import hash_password, issue_token, verify_password
+from shared.mongo import SESSIONS, USERS
+
+BAD_CREDENTIALS = "invalid email or password"
+
+
+async def register(request: Request) -> JSONResponse:
+    body = await parse_body(request, Credentials)
+    user_id = uuid.uuid4().hex
+    user = {"_id": user_id, "email": body.email, "password_hash": await hash_password(body.password), "created_at": datetime.now(UTC)}
+    try:
+        await request.app.state.db[USERS].insert_one(user)
+    except DuplicateKeyError:
+        raise ApiError(409, "email is already registered", [{"field": "email", "message": "already registered"}]) from None
+    return JSONResponse({"user_id": user_id}, status_code=201)
+
+
+async def login(request: Request) -> JSONResponse:
+    state = request.app.state
+    body = await parse_body(request, Credentials)
+    user = await state.db[USERS].find_one({"email": body.email})
+    if not await verify_password(user["password_hash"] if user else None, body.password):
+        raise Unauthorized(BAD_CREDENTIALS)
+    now = datetime.now(UTC)
+    ttl = timedelta(seconds=state.settings.access_token_ttl_seconds)
+    session_id = uuid.uuid4().hex
+    await state.db[SESSIONS].insert_one(
+        {"_id": session_id, "user_id": user["_id"], "created_at": now, "expires_at": now + ttl, "revoked_at": None}
+    )
+    token = issue_token(state.jwt_secret, user["_id"], session_id, now, ttl)
+    return JSONResponse(
+        {"access_token": token, "token_type": "bearer", "expires_in": int(ttl.total_seconds()), "session_id": session_id}
+    )
+
+
+async def logout(request: Request) -> JSONResponse:
+    principal = await require_principal(request)
+    state = request.app.state
+    # Revocation is durable in MongoDB before anything else, so the token is dead even if
+    # the enqueue below fails. The filter makes a racing second logout a 401, not a repeat.
+    revoked = await state.db[SESSIONS].update_one(
+        {"_id": principal.session_id, "revoked_at": None}, {"$set": {"revoked_at": datetime.now(UTC)}}
+    )
+    if revoked.modified_count == 0:
+        raise Unauthorized("session has been logged out")
+    job_id = await enqueue_extraction(state, principal.user_id, principal.session_id)
+    return JSONResponse({"status": "logged_out", "session_id": principal.session_id, "job_id": job_id})
+
+
+async def me(request: Request) -> JSONResponse:
+    principal = await require_principal(request)
+    user = await request.app.state.db[USERS].find_one({"_id": principal.user_id}, {"email": 1, "created_at": 1})
+    if user is None:
+        raise Unauthorized("user no longer exists")
+    return JSONResponse(
+        {
+            "user_id": principal.user_id,
+            "email": user["email"],
+            "session_id": principal.session_id,
+            "created_at": user["created_at"].isoformat(),
+        }
+    )

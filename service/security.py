@@ -1,0 +1,56 @@
+"""Password hashing (argon2) and access tokens (JWT, HS256).
+
+A token names its user (`sub`) and its login session (`jti`); the session record in MongoDB
+is what makes logout stick, so a stolen token dies with its session.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from starlette.concurrency import run_in_threadpool
+
+JWT_ALGORITHM = "HS256"
+
+_hasher = PasswordHasher()
+# Verifying against this when the email is unknown keeps login time the same either way,
+# so response time does not reveal which emails are registered.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+async def hash_password(password: str) -> str:
+    # argon2 is deliberately CPU-heavy; a worker thread keeps it off the event loop.
+    return await run_in_threadpool(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        except (VerifyMismatchError, InvalidHashError):
+            return False
+
+    return await run_in_threadpool(verify)
+
+
+def issue_token(secret: str, user_id: str, session_id: str, issued_at: datetime, ttl: timedelta) -> str:
+    claims = {"sub": user_id, "jti": session_id, "iat": issued_at, "exp": issued_at + ttl}
+    return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
+
+
+class TokenError(Exception):
+    pass
+
+
+def read_token(secret: str, token: str) -> tuple[str, str]:
+    """(user_id, session_id) of a well-signed, unexpired token; TokenError says why not."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub", "jti"]})
+    except jwt.ExpiredSignatureError:
+        raise TokenError("token has expired") from None
+    except jwt.InvalidTokenError:
+        raise TokenError("token is invalid") from None
+    return str(claims["sub"]), str(claims["jti"])

@@ -1,0 +1,18 @@
+"""Job names and job ids: the whole contract between the service and the worker.
+
+The service enqueues by these names and never imports worker code.
+"""
+
+from __future__ import annotations
+
+EXTRACT_SESSION_CONTEXT = "extract_session_context"
+
+
+def extract_job_id(session_id: str, newest_message_id: str | None) -> str:
+    """One id per (session, newest message).
+
+    Logout and disconnect of the same session with nothing said in between get the same id,
+    so arq runs the extraction once. A session resumed on a new socket that adds messages
+    gets a new id, so its later turns are not skipped while arq still keeps the old result.
+    """
+    return f"{EXTRACT_SESSION_CONTEXT}:{session_id}:{newest_message_id or 'empty'}"

@@ -1,0 +1,117 @@
+"""The Anthropic provider: the official SDK's `AsyncAnthropic`, one per process.
+
+Extraction forces the schema with tool use (`tool_choice` names the one tool), so the
+answer is a JSON object we validate with pydantic. Chat replies stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import anthropic
+from pydantic import ValidationError
+
+from shared.llm.base import LLMOutputError, LLMPermanentError, LLMTransientError
+from shared.llm.prompts import (
+    EXTRACTION_INSTRUCTIONS,
+    EXTRACTION_TOOL_NAME,
+    render_coach_system_prompt,
+    render_transcript,
+)
+from shared.models import ChatMessage, ContextExtraction, ExtractionReply, MemoryDigest, TokenUsage
+from shared.settings import Settings
+
+EXTRACTION_TOOL = {
+    "name": EXTRACTION_TOOL_NAME,
+    "description": "Record the context points worth remembering from this session.",
+    "input_schema": ContextExtraction.model_json_schema(),
+}
+
+
+def _retry_after(exc: anthropic.APIStatusError) -> float | None:
+    value = exc.response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def translate_error(exc: Exception) -> Exception:
+    """Map the SDK's exceptions onto transient (retry) and permanent (give up) errors."""
+    if isinstance(exc, anthropic.APITimeoutError | anthropic.APIConnectionError):
+        return LLMTransientError(f"LLM unreachable: {exc}")
+    if isinstance(exc, anthropic.APIStatusError):
+        message = f"LLM answered {exc.status_code}: {exc.message}"
+        if exc.status_code == 429 or exc.status_code >= 500:
+            return LLMTransientError(message, retry_after=_retry_after(exc))
+        return LLMPermanentError(message)
+    return exc
+
+
+def to_anthropic_turns(history: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """Alternating user/assistant turns that start with the user, as the API expects."""
+    turns: list[dict[str, Any]] = []
+    for message in history:
+        if not turns and message.role != "user":
+            continue
+        if turns and turns[-1]["role"] == message.role:
+            turns[-1]["content"] += "\n\n" + message.content
+        else:
+            turns.append({"role": message.role, "content": message.content})
+    return turns
+
+
+class AnthropicProvider:
+    name = "anthropic"
+
+    def __init__(self, settings: Settings) -> None:
+        assert settings.anthropic_api_key is not None  # Settings refuses anthropic without a key
+        self.model = settings.llm_model
+        self.max_tokens = settings.llm_max_tokens
+        self.client = anthropic.AsyncAnthropic(
+            api_key=settings.anthropic_api_key.get_secret_value(),
+            base_url=settings.anthropic_base_url,  # None falls back to ANTHROPIC_BASE_URL, then the API
+            timeout=settings.llm_timeout_seconds,
+        )
+
+    async def extract_context(self, transcript: Sequence[ChatMessage]) -> ExtractionReply:
+        try:
+            response = await self.client.messages.create(
+                model=self.model,
+                max_tokens=self.max_tokens,
+                system=EXTRACTION_INSTRUCTIONS,
+                messages=[{"role": "user", "content": render_transcript(transcript)}],
+                tools=[EXTRACTION_TOOL],
+                tool_choice={"type": "tool", "name": EXTRACTION_TOOL_NAME},
+            )
+        except anthropic.APIError as exc:
+            raise translate_error(exc) from exc
+        tool_input = next(
+            (block.input for block in response.content if block.type == "tool_use" and block.name == EXTRACTION_TOOL_NAME),
+            None,
+        )
+        if tool_input is None:
+            raise LLMOutputError(f"LLM did not call {EXTRACTION_TOOL_NAME} (stop_reason={response.stop_reason})")
+        try:
+            extraction = ContextExtraction.model_validate(tool_input)
+        except ValidationError as exc:
+            raise LLMOutputError(f"LLM output breaks the context schema: {exc.errors(include_url=False)}") from exc
+        usage = TokenUsage(input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens)
+        return ExtractionReply(extraction=extraction, model=response.model, usage=usage)
+
+    async def stream_reply(self, history: Sequence[ChatMessage], memory: MemoryDigest) -> AsyncIterator[str]:
+        try:
+            async with self.client.messages.stream(
+                model=self.model,
+                max_tokens=self.max_tokens,
+                system=render_coach_system_prompt(memory),
+                messages=to_anthropic_turns(history),
+            ) as stream:
+                async for text in stream.text_stream:
+                    yield text
+        except anthropic.APIError as exc:
+            raise translate_error(exc) from exc
+
+    async def aclose(self) -> None:
+        await self.client.close()

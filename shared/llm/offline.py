@@ -1,0 +1,97 @@
+"""The offline provider: deterministic, rule-based, no network and no API key.
+
+It exists so the product runs end to end on a laptop. It is not an LLM and says so: every
+reply starts with OFFLINE_LABEL and the log warns when it is chosen. Extraction finds
+goals, decisions, preferences and the like in the user's own turns by phrase patterns;
+the reply echoes what it recognised and draws on stored memory, so recall is visible.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+
+from shared.models import (
+    ChatMessage,
+    ContextExtraction,
+    ContextKind,
+    ContextPoint,
+    ExtractionReply,
+    MemoryDigest,
+    TokenUsage,
+)
+
+OFFLINE_MODEL = "offline-rules-v1"
+OFFLINE_LABEL = "[offline coach]"
+
+# First match wins, so the more specific phrasings come first.
+RULES: list[tuple[ContextKind, float, re.Pattern[str]]] = [
+    ("goal", 0.9, re.compile(r"\b(my goal|i want to|i'd like to|i would like to|i hope to|i aim to|i plan to)\b")),
+    ("decision", 0.8, re.compile(r"\b(i decided|i have decided|i've decided|i chose|i'm going with)\b")),
+    ("commitment", 0.8, re.compile(r"\b(i will|i'll|i promise|i commit|i'm going to|i am going to)\b")),
+    ("insight", 0.7, re.compile(r"\b(i realized|i realised|i learned|i learnt|i noticed|i see now)\b")),
+    ("preference", 0.6, re.compile(r"\b(i prefer|i like|i love|i enjoy|i hate|i dislike|i don't like)\b")),
+    ("fact", 0.4, re.compile(r"\b(i am|i'm|i work|i live|i have|my name is)\b")),
+]
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
+
+
+def classify(sentence: str) -> tuple[ContextKind, float] | None:
+    lowered = sentence.lower().replace("\u2019", "'")
+    for kind, importance, pattern in RULES:
+        if pattern.search(lowered):
+            return kind, importance
+    return None
+
+
+def extract_points(transcript: Sequence[ChatMessage]) -> list[ContextPoint]:
+    points: list[ContextPoint] = []
+    seen: set[tuple[str, str]] = set()
+    for message in transcript:
+        if message.role != "user":
+            continue
+        for sentence in _sentences(message.content):
+            found = classify(sentence)
+            key = (found[0], sentence.lower()) if found else None
+            if found and key not in seen:
+                seen.add(key)
+                points.append(ContextPoint(kind=found[0], content=sentence[:1_000], importance=found[1]))
+    return points
+
+
+def write_reply(user_text: str, memory: MemoryDigest) -> str:
+    parts = [OFFLINE_LABEL]
+    recognised = [(classify(s), s) for s in _sentences(user_text)]
+    recognised = [(found[0], s) for found, s in recognised if found]
+    if recognised:
+        kind, sentence = recognised[0]
+        parts.append(f'I noted that as a {kind}: "{sentence}"')
+    else:
+        parts.append("I hear you.")
+    if memory.points:
+        earlier = memory.points[0]
+        parts.append(f'From an earlier session I remember your {earlier.kind}: "{earlier.content}"')
+    parts.append("What is one small step you could take next?")
+    return " ".join(parts)
+
+
+class OfflineProvider:
+    name = "offline"
+    model = OFFLINE_MODEL
+
+    async def extract_context(self, transcript: Sequence[ChatMessage]) -> ExtractionReply:
+        extraction = ContextExtraction(points=extract_points(transcript))
+        return ExtractionReply(extraction=extraction, model=OFFLINE_MODEL, usage=TokenUsage())
+
+    async def stream_reply(self, history: Sequence[ChatMessage], memory: MemoryDigest) -> AsyncIterator[str]:
+        last_user = next((m.content for m in reversed(history) if m.role == "user"), "")
+        for word in write_reply(last_user, memory).split(" "):
+            yield word + " "
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,50 @@
+"""MongoDB access: one client per process, the database handle, and the indexes.
+
+`memory://` gives mongomock-motor, an in-process stand-in with Motor's interface, for the
+all-in-one and the tests; anything else is a real server reached through Motor.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+USERS = "users"
+SESSIONS = "sessions"
+CHAT_MESSAGES = "chat_messages"
+SESSION_CONTEXTS = "session_contexts"
+SUMMARIES = "summaries"
+
+
+def create_mongo_client(settings: Settings) -> Any:
+    if settings.uses_in_memory_mongodb:
+        from mongomock_motor import AsyncMongoMockClient
+
+        log.warning("MongoDB: in-memory stand-in (mongomock); nothing survives a restart")
+        return AsyncMongoMockClient(tz_aware=True)
+    from motor.motor_asyncio import AsyncIOMotorClient
+
+    # A short server-selection timeout turns "MongoDB is down" into an error within
+    # seconds instead of a request that hangs for pymongo's default 30 s.
+    return AsyncIOMotorClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5_000)
+
+
+def get_database(client: Any, settings: Settings) -> Any:
+    return client[settings.mongodb_db_name]
+
+
+async def ensure_indexes(db: Any) -> None:
+    """Idempotent; every process runs it at start so a fresh database is ready."""
+    await db[USERS].create_index("email", unique=True)
+    await db[SESSIONS].create_index("user_id")
+    # Revocation records expire on their own once the token could not be used anyway.
+    await db[SESSIONS].create_index("expires_at", expireAfterSeconds=0)
+    await db[CHAT_MESSAGES].create_index([("session_id", 1), ("timestamp", 1)])
+    await db[CHAT_MESSAGES].create_index([("user_id", 1), ("timestamp", -1)])
+    await db[SESSION_CONTEXTS].create_index([("user_id", 1), ("session_id", 1)], unique=True)
+    await db[SESSION_CONTEXTS].create_index([("user_id", 1), ("updated_at", -1)])
+    await db[SUMMARIES].create_index([("user_id", 1), ("created_at", -1)])

@@ -1,0 +1,83 @@
+"""One settings class for every process, read from the environment and `.env`.
+
+A bad value fails at start: pydantic names the variable, and `load_settings` turns that
+into one readable line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IN_MEMORY_MONGODB_URI = "memory://"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    # Storage and queue
+    mongodb_uri: str = Field(
+        IN_MEMORY_MONGODB_URI,
+        description="MongoDB URI; memory:// is the in-process stand-in (mongomock), nothing persists",
+    )
+    mongodb_db_name: str = Field("coach", min_length=1)
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis that holds the arq queue")
+    queue_name: str = Field("arq:queue", min_length=1, description="arq queue name")
+
+    # LLM
+    llm_provider: Literal["anthropic", "offline"] | None = Field(
+        None, description="anthropic when ANTHROPIC_API_KEY is set, else offline"
+    )
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    llm_model: str = "claude-sonnet-4-5"
+    llm_max_tokens: int = Field(1024, ge=64, le=64_000)
+    llm_timeout_seconds: float = Field(60.0, gt=0)
+
+    # Auth
+    jwt_secret: SecretStr | None = Field(None, description="HMAC key for access tokens, >= 32 chars")
+    access_token_ttl_seconds: int = Field(86_400, ge=60)
+
+    # Chat
+    max_message_chars: int = Field(4_000, ge=1)
+    chat_history_messages: int = Field(20, ge=0, le=200, description="recent turns sent with each reply")
+
+    # Worker
+    worker_max_jobs: int = Field(500, ge=1, description="jobs in flight per worker process")
+    job_timeout_seconds: float = Field(120.0, gt=0)
+    worker_poll_delay_seconds: float = Field(0.05, gt=0, description="arq queue poll interval")
+
+    # All-in-one launcher
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _choose_provider(self) -> Settings:
+        if self.llm_provider is None:
+            self.llm_provider = "anthropic" if self.anthropic_api_key else "offline"
+        if self.llm_provider == "anthropic" and not self.anthropic_api_key:
+            raise ValueError("LLM_PROVIDER=anthropic needs ANTHROPIC_API_KEY")
+        if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 characters")
+        return self
+
+    @property
+    def uses_in_memory_mongodb(self) -> bool:
+        return self.mongodb_uri == IN_MEMORY_MONGODB_URI
+
+
+class SettingsError(SystemExit):
+    """Raised at start when the environment holds a bad value; the message names it."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(part) for part in err["loc"]) or "settings"
+            problems.append(f"{field.upper()}: {err['msg']}")
+        raise SettingsError("invalid configuration: " + "; ".join(problems)) from None

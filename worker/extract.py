@@ -1,0 +1,67 @@
+"""`extract_session_context`: turn a session's messages into stored context points."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from shared.messages import recent_session_messages
+from shared.models import ExtractionOutcome
+from shared.mongo import SESSION_CONTEXTS
+
+log = logging.getLogger(__name__)
+
+TRANSCRIPT_LIMIT = 100
+MIN_MESSAGES = 2
+
+
+async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id: str) -> dict[str, Any]:
+    db, llm = ctx["db"], ctx["llm"]
+    messages = await recent_session_messages(db, session_id, TRANSCRIPT_LIMIT)
+    if len(messages) < MIN_MESSAGES:
+        return ExtractionOutcome(success=True, reason="insufficient_messages").model_dump()
+
+    newest = messages[-1]
+    key = {"user_id": user_id, "session_id": session_id}
+    stored = await db[SESSION_CONTEXTS].find_one(key, {"covered.last_message_id": 1})
+    if stored and stored["covered"]["last_message_id"] == newest.id:
+        return ExtractionOutcome(success=True, context_id=str(stored["_id"]), reason="up_to_date").model_dump()
+
+    reply = await llm.extract_context(messages)
+    now = datetime.now(UTC)
+    try:
+        # The watermark condition keeps a slower run over fewer messages from overwriting a
+        # newer one: if a newer context is stored the filter misses, the upsert collides with
+        # the unique (user_id, session_id) index, and this run stands down.
+        doc = await db[SESSION_CONTEXTS].find_one_and_update(
+            {**key, "$or": [{"covered.last_at": {"$lt": newest.timestamp}}, {"covered": {"$exists": False}}]},
+            {
+                "$set": {
+                    "context_points": [p.model_dump() for p in reply.extraction.points],
+                    "covered": {
+                        "first_message_id": messages[0].id,
+                        "last_message_id": newest.id,
+                        "last_at": newest.timestamp,
+                        "message_count": len(messages),
+                    },
+                    "model": reply.model,
+                    "usage": reply.usage.model_dump(),
+                    "strength": 1.0,
+                    "decayed_at": now,
+                    "updated_at": now,
+                },
+                "$setOnInsert": {"created_at": now, "summary_id": None},
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            projection={"_id": 1},
+        )
+    except DuplicateKeyError:
+        log.info("session %s: a newer context is already stored", session_id)
+        return ExtractionOutcome(success=True, reason="superseded").model_dump()
+    log.info("session %s: %d context points stored", session_id, len(reply.extraction.points))
+    return ExtractionOutcome(success=True, context_id=str(doc["_id"]), reason="extracted").model_dump()
