@@ -27,7 +27,7 @@ class ContextPoint(BaseModel):
 class ContextExtraction(BaseModel):
     """What the LLM must return for one session; the tool schema is generated from it."""
 
-    points: list[ContextPoint] = Field(default_factory=list, max_length=50)
+    points: list[ContextPoint] = Field(max_length=50)
 
 
 class TokenUsage(BaseModel):

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     )
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
-    llm_model: str = "claude-sonnet-4-5"
+    llm_model: str = "claude-sonnet-5-5"
     llm_max_tokens: int = Field(1024, ge=64, le=64_000)
     llm_timeout_seconds: float = Field(60.0, gt=0)
 

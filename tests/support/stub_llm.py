@@ -1,0 +1,156 @@
+"""A stub of Anthropic's Messages API on loopback, so tests drive the real SDK over real HTTP.
+
+`POST /v1/messages` answers like the real API: a `tool_use` block when the request forces
+a tool (extraction), a server-sent-event stream when `stream` is true (chat). Behaviour is
+set on `StubLLM` in-process, or through `POST /_stub/config` when the stub runs as its own
+process (`python -m tests.support.stub_llm --port 9000 --latency 3`). Every request is
+recorded, and the most requests in flight at once is tracked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Failure:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+
+
+@dataclass
+class StubLLM:
+    latency: float = 0.0
+    reply_text: str = "Stub coach reply: keep going, one step at a time."
+    # Points for the extraction tool call; None derives one point per user line.
+    points: list[dict[str, Any]] | None = None
+    # Raw `input` of the tool call, to send output that breaks the schema.
+    raw_tool_input: Any = None
+    failures: list[Failure] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    @property
+    def extraction_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r.get("tool_choice")]
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r.get("stream")]
+
+    def reset_counters(self) -> None:
+        self.requests.clear()
+        self.max_in_flight = self.in_flight
+
+
+def derive_points(body: dict[str, Any]) -> list[dict[str, Any]]:
+    transcript = body["messages"][0]["content"]
+    lines = re.findall(r"^user: (.+)$", transcript, flags=re.MULTILINE)
+    return [{"kind": "goal", "content": line[:200], "importance": 0.8} for line in lines]
+
+
+def tool_message(stub: StubLLM, body: dict[str, Any]) -> dict[str, Any]:
+    tool_input = stub.raw_tool_input if stub.raw_tool_input is not None else {"points": stub.points if stub.points is not None else derive_points(body)}
+    return {
+        "id": f"msg_stub_{next(_ids)}",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": [{"type": "tool_use", "id": f"toolu_stub_{next(_ids)}", "name": body["tool_choice"]["name"], "input": tool_input}],
+        "stop_reason": "tool_use",
+        "stop_sequence": None,
+        "usage": {"input_tokens": len(json.dumps(body)) // 4, "output_tokens": 20},
+    }
+
+
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+async def stream_events(stub: StubLLM, body: dict[str, Any]) -> AsyncIterator[bytes]:
+    message = {
+        "id": f"msg_stub_{next(_ids)}", "type": "message", "role": "assistant", "model": body["model"], "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 1},
+    }
+    yield sse("message_start", {"type": "message_start", "message": message})
+    yield sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+    for word in stub.reply_text.split(" "):
+        yield sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word + " "}})
+    yield sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+    yield sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 12}})
+    yield sse("message_stop", {"type": "message_stop"})
+
+
+def create_stub_app(stub: StubLLM) -> Starlette:
+    async def messages(request: Request) -> Response:
+        body = await request.json()
+        stub.requests.append(body)
+        stub.in_flight += 1
+        stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
+        try:
+            if stub.latency:
+                await asyncio.sleep(stub.latency)
+            if stub.failures:
+                failure = stub.failures.pop(0)
+                error = {"type": "error", "error": {"type": "stub_error", "message": f"stub failure {failure.status}"}}
+                return Response(failure.body or json.dumps(error), status_code=failure.status, headers=failure.headers, media_type="application/json")
+            if body.get("stream"):
+                return StreamingResponse(stream_events(stub, body), media_type="text/event-stream")
+            return JSONResponse(tool_message(stub, body))
+        finally:
+            stub.in_flight -= 1
+
+    async def configure(request: Request) -> JSONResponse:
+        config = await request.json()
+        for name in ("latency", "reply_text", "points", "raw_tool_input"):
+            if name in config:
+                setattr(stub, name, config[name])
+        if "failures" in config:
+            stub.failures = [Failure(**f) for f in config["failures"]]
+        if config.get("reset"):
+            stub.reset_counters()
+        return JSONResponse({"ok": True})
+
+    async def stats(request: Request) -> JSONResponse:
+        return JSONResponse(
+            {"requests": len(stub.requests), "extractions": len(stub.extraction_requests), "in_flight": stub.in_flight, "max_in_flight": stub.max_in_flight}
+        )
+
+    return Starlette(
+        routes=[
+            Route("/v1/messages", messages, methods=["POST"]),
+            Route("/_stub/config", configure, methods=["POST"]),
+            Route("/_stub/stats", stats),
+        ]
+    )
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    uvicorn.run(create_stub_app(StubLLM(latency=args.latency)), host=args.host, port=args.port, log_level="warning", backlog=4096)
+
+
+if __name__ == "__main__":
+    main()

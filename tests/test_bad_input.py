@@ -1,0 +1,76 @@
+"""Bad input gets a clear error and the process keeps serving."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.client import read_reply, say
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json at all", "invalid_json"),
+        ("[1, 2]", "invalid_frame"),
+        ('{"type": "shout", "content": "hi"}', "unknown_type"),
+        ('{"content": "hi"}', "unknown_type"),
+        ('{"type": "message"}', "invalid_frame"),
+        ('{"type": "message", "content": 7}', "invalid_frame"),
+        ('{"type": "message", "content": "   "}', "empty_content"),
+        (json.dumps({"type": "message", "content": "x" * 4_001}), "content_too_long"),
+        (b"\x00\x01binary", "invalid_frame"),
+    ],
+)
+async def test_bad_frame_gets_an_error_frame_and_the_socket_stays_open(api, frame, code, db):
+    login = await api.new_user()
+    async with api.connect(login) as ws:
+        await ws.send(frame)
+        [error] = await read_reply(ws)
+        assert error["type"] == "error" and error["code"] == code and error["detail"]
+        # The same socket still chats.
+        assert (await say(ws, "I want to keep going"))[-1]["type"] == "done"
+    assert await db["chat_messages"].count_documents({"session_id": login.session_id}) == 2
+
+
+async def test_llm_failure_during_chat_is_an_error_frame(api, stub_llm):
+    from tests.support.stub_llm import Failure
+
+    stub_llm.failures = [Failure(status=400)]
+    login = await api.new_user()
+    async with api.connect(login) as ws:
+        frames = await say(ws, "hello coach")
+        assert frames[-1] == {"type": "error", "code": "llm_unavailable", "detail": "the coach could not answer; try again"}
+        assert (await say(ws, "hello again"))[-1]["type"] == "done"
+
+
+@pytest.mark.parametrize(("query", "status"), [("limit=abc", 422), ("limit=0", 422), ("limit=201", 422), ("limit=5", 200)])
+async def test_messages_limit_is_checked(api, query, status):
+    login = await api.new_user()
+    response = await api.http.get(f"/api/v1/chat/messages?{query}", headers=login.headers)
+    assert response.status_code == status
+    if status == 422:
+        assert "limit" in response.json()["detail"]
+
+
+async def test_messages_are_the_callers_own_and_limited(api):
+    alice, bob = await api.new_user(), await api.new_user()
+    await api.chat(alice, "one", "two", "three")
+    await api.chat(bob, "bob's secret")
+    response = await api.http.get("/api/v1/chat/messages?limit=4", headers=alice.headers)
+    messages = response.json()["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    assert [m["content"] for m in messages if m["role"] == "user"] == ["two", "three"]
+
+
+async def test_unknown_path_and_wrong_method_are_json_errors(api):
+    missing = await api.http.get("/api/v1/nope")
+    assert missing.status_code == 404 and missing.json()["detail"] == "Not Found"
+    wrong = await api.http.get("/api/v1/auth/logout")
+    assert wrong.status_code == 405
+
+
+async def test_body_over_the_limit_is_413(api):
+    response = await api.http.post("/api/v1/auth/register", content=b"x" * (65 * 1024), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
