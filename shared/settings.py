@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 IN_MEMORY_MONGODB_URI = "memory://"
@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     # All-in-one launcher
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+
+    @field_validator("anthropic_api_key", "anthropic_base_url", "jwt_secret", "llm_provider", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # compose passes `ANTHROPIC_API_KEY: ${ANTHROPIC_API_KEY:-}` as "" when it is not set.
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _choose_provider(self) -> Settings:

@@ -179,3 +179,8 @@ def test_settings_reads_the_documented_names(clean_env):
     settings = load_settings()
     assert isinstance(settings, Settings)
     assert settings.mongodb_uri == "mongodb://db:27017" and settings.worker_max_jobs == 300
+
+
+def test_empty_api_key_as_compose_passes_it_means_offline(clean_env):
+    clean_env.setenv("ANTHROPIC_API_KEY", "")
+    assert load_settings().llm_provider == "offline"

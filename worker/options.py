@@ -24,5 +24,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         # One LLM call (bounded by its own timeout) plus the reads and the write around it.
         "job_timeout": settings.job_timeout_seconds,
         "poll_delay": settings.worker_poll_delay_seconds,
+        # `arq --check` (the compose health check) reads a key refreshed this often.
+        "health_check_interval": 30,
         "ctx": {"settings": settings},
     }

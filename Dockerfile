@@ -1,0 +1,13 @@
+# One image for the web service and the worker; compose.yaml picks the command.
+FROM python:3.11-slim
+WORKDIR /app
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+COPY pyproject.toml README.md ./
+COPY shared shared
+COPY service service
+COPY worker worker
+COPY allinone allinone
+RUN pip install .
+USER nobody
+EXPOSE 8000
+CMD ["uvicorn", "service.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
