@@ -20,7 +20,6 @@ from shared.messages import recent_session_messages, store_message
 log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4401
-RECALL_POINTS = 10
 
 
 async def send(ws: WebSocket, frame: ChunkFrame | DoneFrame | ErrorFrame) -> None:
@@ -31,7 +30,7 @@ async def answer(ws: WebSocket, principal: Principal, frame: MessageFrame) -> No
     state = ws.app.state
     await store_message(state.db, principal.user_id, principal.session_id, "user", frame.content)
     history = await recent_session_messages(state.db, principal.session_id, state.settings.chat_history_messages)
-    memory = await recall(state.db, principal.user_id, RECALL_POINTS)
+    memory = await recall(state.db, principal.user_id, state.settings)
     parts: list[str] = []
     try:
         async for text in state.llm.stream_reply(history, memory):

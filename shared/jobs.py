@@ -16,3 +16,14 @@ def extract_job_id(session_id: str, newest_message_id: str | None) -> str:
     gets a new id, so its later turns are not skipped while arq still keeps the old result.
     """
     return f"{EXTRACT_SESSION_CONTEXT}:{session_id}:{newest_message_id or 'empty'}"
+
+SUMMARIZE_SESSIONS = "summarize_sessions"
+DECAY_MEMORIES = "decay_memories"
+PRUNE_MEMORIES = "prune_memories"
+
+
+def summary_job_id(user_id: str, summaries_so_far: int) -> str:
+    """One id per (user, how many summaries they have): a burst of extractions that all see
+    the threshold crossed enqueues one summarization; the next crossing, after that summary
+    exists, gets a new id even while arq still keeps the old result."""
+    return f"{SUMMARIZE_SESSIONS}:{user_id}:{summaries_so_far}"

@@ -51,6 +51,7 @@ class RecalledPoint(BaseModel):
 class MemoryDigest(BaseModel):
     """What the coach may draw on when it answers; sent to the LLM as data, not instructions."""
 
+    summary: str | None = None
     points: list[RecalledPoint] = Field(default_factory=list)
 
 
@@ -60,3 +61,33 @@ class ExtractionOutcome(BaseModel):
     success: bool
     context_id: str | None = None
     reason: Literal["extracted", "insufficient_messages", "up_to_date", "superseded"]
+
+
+class SessionDigest(BaseModel):
+    """One stored session context, as a summary is written from it."""
+
+    session_id: str
+    created_at: datetime
+    points: list[RecalledPoint]
+
+
+class SummaryDraft(BaseModel):
+    """What the LLM must return when it folds sessions into a summary."""
+
+    text: str = Field(min_length=1, max_length=4_000)
+    key_points: list[str] = Field(max_length=20)
+
+
+class SummaryReply(BaseModel):
+    draft: SummaryDraft
+    model: str
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+
+
+class SummaryOutcome(BaseModel):
+    """The result of one `summarize_sessions` job."""
+
+    success: bool
+    summary_id: str | None = None
+    covered: int = 0
+    reason: Literal["summarized", "nothing_to_summarize"]

@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(4_000, ge=1)
     chat_history_messages: int = Field(20, ge=0, le=200, description="recent turns sent with each reply")
 
+    # Memory lifecycle
+    summarize_threshold: int = Field(20, ge=2, description="unsummarized contexts that trigger a summary")
+    summarize_keep_recent: int = Field(5, ge=0, description="newest contexts left out of a summary")
+    memory_decay_rate: float = Field(0.95, gt=0, le=1, description="strength kept per day")
+    enable_memory_decay: bool = True
+    memory_strength_floor: float = Field(0.1, ge=0, le=1, description="summarized contexts below it are deleted")
+    memory_retention_days: int = Field(90, ge=0, description="summarized contexts older than this are pruned; 0 = off")
+    memory_ttl_days: int = Field(365, ge=0, description="contexts and summaries expire after this; 0 = never")
+    recall_points: int = Field(10, ge=0, le=100, description="context points placed in the coach's prompt")
+
     # Worker
     worker_max_jobs: int = Field(500, ge=1, description="jobs in flight per worker process")
     job_timeout_seconds: float = Field(120.0, gt=0)
@@ -65,6 +75,8 @@ class Settings(BaseSettings):
             self.llm_provider = "anthropic" if self.anthropic_api_key else "offline"
         if self.llm_provider == "anthropic" and not self.anthropic_api_key:
             raise ValueError("LLM_PROVIDER=anthropic needs ANTHROPIC_API_KEY")
+        if self.summarize_keep_recent >= self.summarize_threshold:
+            raise ValueError("SUMMARIZE_KEEP_RECENT must be below SUMMARIZE_THRESHOLD")
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters")
         return self

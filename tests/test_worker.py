@@ -26,9 +26,10 @@ async def test_many_jobs_share_one_motor_client_and_run_concurrently(settings, m
     stub_llm.latency = 0.5
     sessions = [f"session-{i}" for i in range(40)]
     for session_id in sessions:
-        await store_message(db, "user-1", session_id, "user", f"I want to finish task {session_id}")
-        await store_message(db, "user-1", session_id, "assistant", "Good.")
-        await arq_pool.enqueue_job("extract_session_context", "user-1", session_id, _job_id=session_id)
+        user_id = f"user-of-{session_id}"  # one session each: no summary is due
+        await store_message(db, user_id, session_id, "user", f"I want to finish task {session_id}")
+        await store_message(db, user_id, session_id, "assistant", "Good.")
+        await arq_pool.enqueue_job("extract_session_context", user_id, session_id, _job_id=session_id)
 
     options = worker_options(settings)
     options["ctx"] = {"settings": settings}  # nothing injected: the worker makes its own client
@@ -51,7 +52,8 @@ def test_worker_settings_is_what_the_arq_cli_loads(monkeypatch):
 
     module = importlib.reload(worker.settings)
     settings_cls = module.WorkerSettings
-    assert [f.__name__ for f in settings_cls.functions] == ["extract_session_context"]
+    assert [f.__name__ for f in settings_cls.functions] == ["extract_session_context", "summarize_sessions"]
+    assert sorted(c.name for c in settings_cls.cron_jobs) == ["cron:decay_memories", "cron:prune_memories"]
     assert settings_cls.max_jobs == 321
     assert settings_cls.job_timeout >= 60
     assert settings_cls.on_startup is worker.lifecycle.startup and settings_cls.on_shutdown is worker.lifecycle.shutdown

@@ -9,9 +9,12 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from shared.memory import expiry, point_key
 from shared.messages import recent_session_messages
-from shared.models import ExtractionOutcome
+from shared.models import ContextPoint, ExtractionOutcome
 from shared.mongo import SESSION_CONTEXTS
+from worker.reinforce import reinforce_known_points
+from worker.summarize import enqueue_summary_if_due
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +22,12 @@ TRANSCRIPT_LIMIT = 100
 MIN_MESSAGES = 2
 
 
+def stored_point(point: ContextPoint, now: datetime) -> dict[str, Any]:
+    return {**point.model_dump(), "key": point_key(point.kind, point.content), "mentions": 1, "first_seen_at": now, "last_seen_at": now}
+
+
 async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id: str) -> dict[str, Any]:
-    db, llm = ctx["db"], ctx["llm"]
+    db, llm, settings = ctx["db"], ctx["llm"], ctx["settings"]
     messages = await recent_session_messages(db, session_id, TRANSCRIPT_LIMIT)
     if len(messages) < MIN_MESSAGES:
         return ExtractionOutcome(success=True, reason="insufficient_messages").model_dump()
@@ -33,6 +40,7 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
 
     reply = await llm.extract_context(messages)
     now = datetime.now(UTC)
+    new_points = await reinforce_known_points(db, user_id, session_id, reply.extraction.points, now)
     try:
         # The watermark condition keeps a slower run over fewer messages from overwriting a
         # newer one: if a newer context is stored the filter misses, the upsert collides with
@@ -41,7 +49,7 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
             {**key, "$or": [{"covered.last_at": {"$lt": newest.timestamp}}, {"covered": {"$exists": False}}]},
             {
                 "$set": {
-                    "context_points": [p.model_dump() for p in reply.extraction.points],
+                    "context_points": [stored_point(p, now) for p in new_points],
                     "covered": {
                         "first_message_id": messages[0].id,
                         "last_message_id": newest.id,
@@ -52,9 +60,10 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
                     "usage": reply.usage.model_dump(),
                     "strength": 1.0,
                     "decayed_at": now,
+                    "expires_at": expiry(now, settings.memory_ttl_days),
                     "updated_at": now,
                 },
-                "$setOnInsert": {"created_at": now, "summary_id": None},
+                "$setOnInsert": {"created_at": now, "summary_id": None, "summarized_at": None},
             },
             upsert=True,
             return_document=ReturnDocument.AFTER,
@@ -63,5 +72,9 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
     except DuplicateKeyError:
         log.info("session %s: a newer context is already stored", session_id)
         return ExtractionOutcome(success=True, reason="superseded").model_dump()
-    log.info("session %s: %d context points stored", session_id, len(reply.extraction.points))
+    log.info(
+        "session %s: %d new context points, %d reinforced",
+        session_id, len(new_points), len(reply.extraction.points) - len(new_points),
+    )
+    await enqueue_summary_if_due(ctx, user_id)
     return ExtractionOutcome(success=True, context_id=str(doc["_id"]), reason="extracted").model_dump()

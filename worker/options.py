@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Any
+
+from arq import cron
+from arq.cron import CronJob
 
 from shared.queue import arq_redis_settings
 from shared.settings import Settings
+from worker.decay import decay_memories, prune_memories
 from worker.extract import extract_session_context
 from worker.lifecycle import shutdown, startup
+from worker.summarize import summarize_sessions
 
-FUNCTIONS = [extract_session_context]
+FUNCTIONS = [extract_session_context, summarize_sessions]
+
+
+def cron_jobs() -> list[CronJob]:
+    """Fresh CronJob objects each call: arq keeps each one's next run time on the object.
+
+    `unique` (arq's default, spelled out) gives each firing the job id name:timestamp, so
+    however many workers share the Redis, each schedule runs once.
+    """
+    return [
+        cron(decay_memories, hour=2, minute=0, second=0, unique=True),
+        cron(prune_memories, hour=3, minute=0, second=0, unique=True),
+    ]
 
 
 def worker_options(settings: Settings) -> dict[str, Any]:
     return {
         "functions": FUNCTIONS,
+        "cron_jobs": cron_jobs(),
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": arq_redis_settings(settings),
@@ -24,6 +43,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         # One LLM call (bounded by its own timeout) plus the reads and the write around it.
         "job_timeout": settings.job_timeout_seconds,
         "poll_delay": settings.worker_poll_delay_seconds,
+        "timezone": timezone.utc,  # cron hours are UTC whatever the host's zone
         # `arq --check` (the compose health check) reads a key refreshed this often.
         "health_check_interval": 30,
         "ctx": {"settings": settings},

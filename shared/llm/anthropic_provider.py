@@ -10,16 +10,30 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import anthropic
-from pydantic import ValidationError
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from shared.llm.base import LLMOutputError, LLMPermanentError, LLMTransientError
 from shared.llm.prompts import (
     EXTRACTION_INSTRUCTIONS,
     EXTRACTION_TOOL_NAME,
+    SUMMARY_INSTRUCTIONS,
+    SUMMARY_TOOL_NAME,
     render_coach_system_prompt,
+    render_sessions,
     render_transcript,
 )
-from shared.models import ChatMessage, ContextExtraction, ExtractionReply, MemoryDigest, TokenUsage
+from shared.models import (
+    ChatMessage,
+    ContextExtraction,
+    ExtractionReply,
+    MemoryDigest,
+    SessionDigest,
+    SummaryDraft,
+    SummaryReply,
+    TokenUsage,
+)
 from shared.settings import Settings
 
 EXTRACTION_TOOL = {
@@ -27,6 +41,13 @@ EXTRACTION_TOOL = {
     "description": "Record the context points worth remembering from this session.",
     "input_schema": ContextExtraction.model_json_schema(),
 }
+SUMMARY_TOOL = {
+    "name": SUMMARY_TOOL_NAME,
+    "description": "Record the summary of these sessions.",
+    "input_schema": SummaryDraft.model_json_schema(),
+}
+
+Output = TypeVar("Output", bound=BaseModel)
 
 
 def _retry_after(exc: anthropic.APIStatusError) -> float | None:
@@ -75,30 +96,40 @@ class AnthropicProvider:
             timeout=settings.llm_timeout_seconds,
         )
 
-    async def extract_context(self, transcript: Sequence[ChatMessage]) -> ExtractionReply:
+    async def call_tool(self, system: str, prompt: str, tool: dict[str, Any], schema: type[Output]) -> tuple[Output, str, TokenUsage]:
+        """One call whose answer must be `tool`'s input, validated against `schema`."""
         try:
             response = await self.client.messages.create(
                 model=self.model,
                 max_tokens=self.max_tokens,
-                system=EXTRACTION_INSTRUCTIONS,
-                messages=[{"role": "user", "content": render_transcript(transcript)}],
-                tools=[EXTRACTION_TOOL],
-                tool_choice={"type": "tool", "name": EXTRACTION_TOOL_NAME},
+                system=system,
+                messages=[{"role": "user", "content": prompt}],
+                tools=[tool],
+                tool_choice={"type": "tool", "name": tool["name"]},
             )
         except anthropic.APIError as exc:
             raise translate_error(exc) from exc
         tool_input = next(
-            (block.input for block in response.content if block.type == "tool_use" and block.name == EXTRACTION_TOOL_NAME),
-            None,
+            (block.input for block in response.content if block.type == "tool_use" and block.name == tool["name"]), None
         )
         if tool_input is None:
-            raise LLMOutputError(f"LLM did not call {EXTRACTION_TOOL_NAME} (stop_reason={response.stop_reason})")
+            raise LLMOutputError(f"LLM did not call {tool['name']} (stop_reason={response.stop_reason})")
         try:
-            extraction = ContextExtraction.model_validate(tool_input)
+            output = schema.model_validate(tool_input)
         except ValidationError as exc:
-            raise LLMOutputError(f"LLM output breaks the context schema: {exc.errors(include_url=False)}") from exc
+            raise LLMOutputError(f"LLM output breaks the {tool['name']} schema: {exc.errors(include_url=False)}") from exc
         usage = TokenUsage(input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens)
-        return ExtractionReply(extraction=extraction, model=response.model, usage=usage)
+        return output, response.model, usage
+
+    async def extract_context(self, transcript: Sequence[ChatMessage]) -> ExtractionReply:
+        extraction, model, usage = await self.call_tool(
+            EXTRACTION_INSTRUCTIONS, render_transcript(transcript), EXTRACTION_TOOL, ContextExtraction
+        )
+        return ExtractionReply(extraction=extraction, model=model, usage=usage)
+
+    async def summarize(self, sessions: Sequence[SessionDigest]) -> SummaryReply:
+        draft, model, usage = await self.call_tool(SUMMARY_INSTRUCTIONS, render_sessions(sessions), SUMMARY_TOOL, SummaryDraft)
+        return SummaryReply(draft=draft, model=model, usage=usage)
 
     async def stream_reply(self, history: Sequence[ChatMessage], memory: MemoryDigest) -> AsyncIterator[str]:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from shared.models import ChatMessage, ExtractionReply, MemoryDigest
+from shared.models import ChatMessage, ExtractionReply, MemoryDigest, SessionDigest, SummaryReply
 
 
 class LLMError(Exception):
@@ -35,6 +35,8 @@ class LLMProvider(Protocol):
     model: str
 
     async def extract_context(self, transcript: Sequence[ChatMessage]) -> ExtractionReply: ...
+
+    async def summarize(self, sessions: Sequence[SessionDigest]) -> SummaryReply: ...
 
     def stream_reply(self, history: Sequence[ChatMessage], memory: MemoryDigest) -> AsyncIterator[str]: ...
 

@@ -18,6 +18,9 @@ from shared.models import (
     ContextPoint,
     ExtractionReply,
     MemoryDigest,
+    SessionDigest,
+    SummaryDraft,
+    SummaryReply,
     TokenUsage,
 )
 
@@ -76,8 +79,26 @@ def write_reply(user_text: str, memory: MemoryDigest) -> str:
     if memory.points:
         earlier = memory.points[0]
         parts.append(f'From an earlier session I remember your {earlier.kind}: "{earlier.content}"')
+    if memory.summary:
+        parts.append(f"In short, so far: {memory.summary}")
     parts.append("What is one small step you could take next?")
     return " ".join(parts)
+
+
+KIND_ORDER = ["goal", "commitment", "decision", "preference", "insight", "fact"]
+
+
+def write_summary(sessions: Sequence[SessionDigest]) -> SummaryDraft:
+    """The latest wording of each point wins; key points are listed by kind, goals first."""
+    latest: dict[str, tuple[str, str]] = {}
+    for session in sessions:
+        for point in session.points:
+            latest[f"{point.kind}:{point.content.lower()}"] = (point.kind, point.content)
+    ordered = sorted(latest.values(), key=lambda kp: KIND_ORDER.index(kp[0]))
+    key_points = [f"{kind}: {content}" for kind, content in ordered][:20]
+    start, end = sessions[0].created_at.date(), sessions[-1].created_at.date()
+    text = f"{OFFLINE_LABEL} {len(sessions)} sessions from {start} to {end}; {len(key_points)} points worth keeping."
+    return SummaryDraft(text=text, key_points=key_points)
 
 
 class OfflineProvider:
@@ -87,6 +108,9 @@ class OfflineProvider:
     async def extract_context(self, transcript: Sequence[ChatMessage]) -> ExtractionReply:
         extraction = ContextExtraction(points=extract_points(transcript))
         return ExtractionReply(extraction=extraction, model=OFFLINE_MODEL, usage=TokenUsage())
+
+    async def summarize(self, sessions: Sequence[SessionDigest]) -> SummaryReply:
+        return SummaryReply(draft=write_summary(sessions), model=OFFLINE_MODEL, usage=TokenUsage())
 
     async def stream_reply(self, history: Sequence[ChatMessage], memory: MemoryDigest) -> AsyncIterator[str]:
         last_user = next((m.content for m in reversed(history) if m.role == "user"), "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from shared.models import ChatMessage, MemoryDigest
+from shared.models import ChatMessage, MemoryDigest, SessionDigest
 
 EXTRACTION_TOOL_NAME = "record_session_context"
 
@@ -19,6 +19,15 @@ EXTRACTION_INSTRUCTIONS = (
     "Record only what the user said or agreed to, one short self-contained statement per "
     "point, with an importance from 0 (trivia) to 1 (central to their coaching). "
     f"Answer by calling the {EXTRACTION_TOOL_NAME} tool; record no points if nothing matters."
+)
+
+SUMMARY_TOOL_NAME = "record_summary"
+
+SUMMARY_INSTRUCTIONS = (
+    "You read notes from a user's earlier coaching sessions, oldest first, and fold them "
+    "into one summary the coach can rely on later: a short paragraph of who the user is and "
+    "where they stand, and the key points that still matter (goals, decisions, commitments, "
+    f"preferences). Later notes override earlier ones. Answer by calling the {SUMMARY_TOOL_NAME} tool."
 )
 
 COACH_INSTRUCTIONS = (
@@ -31,6 +40,11 @@ COACH_INSTRUCTIONS = (
 def render_transcript(transcript: Sequence[ChatMessage]) -> str:
     lines = [f"{'user' if m.role == 'user' else 'coach'}: {m.content}" for m in transcript]
     return "<transcript>\n" + "\n".join(lines) + "\n</transcript>"
+
+
+def render_sessions(sessions: Sequence[SessionDigest]) -> str:
+    data = [s.model_dump(mode="json") for s in sessions]
+    return "<sessions>\n" + json.dumps(data, ensure_ascii=False) + "\n</sessions>"
 
 
 def render_coach_system_prompt(memory: MemoryDigest) -> str:

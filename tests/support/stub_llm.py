@@ -48,7 +48,11 @@ class StubLLM:
 
     @property
     def extraction_requests(self) -> list[dict[str, Any]]:
-        return [r for r in self.requests if r.get("tool_choice")]
+        return [r for r in self.requests if r.get("tool_choice", {}).get("name") == "record_session_context"]
+
+    @property
+    def summary_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r.get("tool_choice", {}).get("name") == "record_summary"]
 
     @property
     def chat_requests(self) -> list[dict[str, Any]]:
@@ -65,8 +69,19 @@ def derive_points(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"kind": "goal", "content": line[:200], "importance": 0.8} for line in lines]
 
 
+def summary_input(body: dict[str, Any]) -> dict[str, Any]:
+    sessions = json.loads(body["messages"][0]["content"].removeprefix("<sessions>\n").removesuffix("\n</sessions>"))
+    points = [p["content"] for s in sessions for p in s["points"]]
+    return {"text": f"Stub summary of {len(sessions)} sessions.", "key_points": points[:20]}
+
+
 def tool_message(stub: StubLLM, body: dict[str, Any]) -> dict[str, Any]:
-    tool_input = stub.raw_tool_input if stub.raw_tool_input is not None else {"points": stub.points if stub.points is not None else derive_points(body)}
+    if stub.raw_tool_input is not None:
+        tool_input = stub.raw_tool_input
+    elif body["tool_choice"]["name"] == "record_summary":
+        tool_input = summary_input(body)
+    else:
+        tool_input = {"points": stub.points if stub.points is not None else derive_points(body)}
     return {
         "id": f"msg_stub_{next(_ids)}",
         "type": "message",
