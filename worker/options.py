@@ -8,6 +8,7 @@ from typing import Any
 from arq import cron
 from arq.cron import CronJob
 
+from shared.jobs import DECAY_MEMORIES, PRUNE_MEMORIES
 from shared.queue import arq_redis_settings
 from shared.settings import Settings
 from worker.decay import decay_memories, prune_memories
@@ -25,8 +26,8 @@ def cron_jobs() -> list[CronJob]:
     however many workers share the Redis, each schedule runs once.
     """
     return [
-        cron(decay_memories, hour=2, minute=0, second=0, unique=True),
-        cron(prune_memories, hour=3, minute=0, second=0, unique=True),
+        cron(decay_memories, name=DECAY_MEMORIES, hour=2, minute=0, second=0, unique=True),
+        cron(prune_memories, name=PRUNE_MEMORIES, hour=3, minute=0, second=0, unique=True),
     ]
 
 

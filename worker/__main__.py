@@ -1,0 +1,65 @@
+"""`python -m worker`: operator commands against the queue the workers read.
+
+    python -m worker enqueue decay_memories              # run a cron now
+    python -m worker enqueue decay_memories --now 2026-12-01T02:00:00+00:00
+    python -m worker enqueue summarize_sessions USER_ID
+    python -m worker enqueue extract_session_context USER_ID SESSION_ID --wait
+
+It enqueues by name into the configured Redis (REDIS_URL, QUEUE_NAME) and prints the job
+id; a running worker picks the job up. `--wait` prints the job's result when it is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import datetime
+
+from arq import create_pool
+
+from shared.queue import arq_redis_settings
+from shared.settings import SettingsError, load_settings
+from worker.options import FUNCTIONS, cron_jobs
+
+JOB_NAMES = [f.__name__ for f in FUNCTIONS] + [c.name for c in cron_jobs()]
+TAKES_NOW = {"decay_memories", "prune_memories"}
+
+
+async def enqueue(name: str, args: list[str], now: datetime | None, wait: float | None) -> int:
+    settings = load_settings()
+    pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
+    try:
+        job = await pool.enqueue_job(name, *args, *([now] if now else []))
+        if job is None:
+            print(f"{name}: a job with that id is already queued", file=sys.stderr)
+            return 1
+        print(job.job_id)
+        if wait is not None:
+            print(json.dumps(await job.result(timeout=wait), default=str))
+        return 0
+    finally:
+        await pool.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m worker", description="enqueue a worker job by name, now")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cmd = sub.add_parser("enqueue", help="enqueue a job by name")
+    cmd.add_argument("job", choices=JOB_NAMES)
+    cmd.add_argument("args", nargs="*", help="the job's arguments (user id, session id)")
+    cmd.add_argument("--now", type=datetime.fromisoformat, help="time to pass to decay/prune (ISO 8601)")
+    cmd.add_argument("--wait", type=float, nargs="?", const=60.0, help="wait up to N seconds for the result")
+    options = parser.parse_args()
+    if options.now and options.job not in TAKES_NOW:
+        parser.error(f"--now applies only to {', '.join(sorted(TAKES_NOW))}")
+    try:
+        # A command-line entry point: this starts the process's one event loop.
+        sys.exit(asyncio.run(enqueue(options.job, options.args, options.now, options.wait)))
+    except SettingsError as exc:
+        sys.exit(str(exc))
+
+
+if __name__ == "__main__":
+    main()
