@@ -18,7 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from service.chat_socket import chat_socket
 from service.errors import EXCEPTION_HANDLERS
-from service.routes import auth, memory
+from service.routes import admin, auth, memory
 from shared.llm import create_llm
 from shared.logs import redact_tokens_in
 from shared.mongo import create_mongo_client, ensure_indexes, get_database
@@ -65,6 +65,9 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/auth/me", auth.me),
         Route("/api/v1/chat/messages", memory.list_messages),
         Route("/api/v1/memory", memory.list_memory),
+        Route("/api/v1/admin/failed-jobs", admin.failed_jobs),
+        Route("/api/v1/admin/failed-jobs/requeue", admin.requeue_every, methods=["POST"]),
+        Route("/api/v1/admin/failed-jobs/{dead_letter_id}/requeue", admin.requeue_one, methods=["POST"]),
         WebSocketRoute("/ws/chat", chat_socket),
     ]
     return Starlette(

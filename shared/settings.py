@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     # Auth
     jwt_secret: SecretStr | None = Field(None, description="HMAC key for access tokens, >= 32 chars")
     access_token_ttl_seconds: int = Field(86_400, ge=60)
+    admin_emails: str = Field("", description="comma-separated emails allowed on /api/v1/admin")
 
     # Chat
     max_message_chars: int = Field(4_000, ge=1)
@@ -57,6 +58,9 @@ class Settings(BaseSettings):
     # Worker
     worker_max_jobs: int = Field(500, ge=1, description="jobs in flight per worker process")
     job_timeout_seconds: float = Field(120.0, gt=0)
+    job_max_tries: int = Field(3, ge=1, description="tries per job, first included (the app had 2 retries)")
+    retry_base_seconds: float = Field(2.0, gt=0, description="backoff base: try n waits up to base * 2^(n-1)")
+    retry_cap_seconds: float = Field(60.0, gt=0, description="longest wait between tries")
     worker_poll_delay_seconds: float = Field(0.05, gt=0, description="arq queue poll interval")
 
     # All-in-one launcher
@@ -80,6 +84,10 @@ class Settings(BaseSettings):
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters")
         return self
+
+    @property
+    def admins(self) -> frozenset[str]:
+        return frozenset(e.strip().lower() for e in self.admin_emails.split(",") if e.strip())
 
     @property
     def uses_in_memory_mongodb(self) -> bool:

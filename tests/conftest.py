@@ -23,6 +23,7 @@ from tests.support.stub_llm import StubLLM, create_stub_app
 
 TEST_MONGODB_URI = os.environ.get("TEST_MONGODB_URI")
 JWT_SECRET = "test-secret-that-is-long-enough-0123456789"
+ADMIN_EMAIL = "admin@example.com"
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +69,9 @@ def make_settings(redis_url: str, **overrides: Any) -> Settings:
         "redis_url": redis_url,
         "jwt_secret": JWT_SECRET,
         "worker_poll_delay_seconds": 0.01,
+        "retry_base_seconds": 0.01,
+        "retry_cap_seconds": 0.05,
+        "admin_emails": ADMIN_EMAIL,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

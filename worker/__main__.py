@@ -4,9 +4,12 @@
     python -m worker enqueue decay_memories --now 2026-12-01T02:00:00+00:00
     python -m worker enqueue summarize_sessions USER_ID
     python -m worker enqueue extract_session_context USER_ID SESSION_ID --wait
+    python -m worker dead-letters list
+    python -m worker dead-letters requeue DEAD_LETTER_ID   # or --all
 
-It enqueues by name into the configured Redis (REDIS_URL, QUEUE_NAME) and prints the job
-id; a running worker picks the job up. `--wait` prints the job's result when it is done.
+It works on the configured Redis (REDIS_URL, QUEUE_NAME) and MongoDB (MONGODB_URI; the
+in-memory stand-in of the all-in-one lives inside that process, so dead letters need a
+real server here, or the admin HTTP endpoint). A running worker picks the jobs up.
 """
 
 from __future__ import annotations
@@ -43,6 +46,34 @@ async def enqueue(name: str, args: list[str], now: datetime | None, wait: float 
         await pool.aclose()
 
 
+async def dead_letters(action: str, dead_id: str | None, requeue_everything: bool) -> int:
+    from shared.dead_letters import list_dead_letters, requeue, requeue_all
+    from shared.mongo import create_mongo_client, get_database
+
+    settings = load_settings()
+    client = create_mongo_client(settings)
+    db = get_database(client, settings)
+    pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
+    try:
+        if action == "list":
+            for letter in await list_dead_letters(db):
+                print(json.dumps(letter, default=str))
+            return 0
+        if requeue_everything:
+            for job_id in await requeue_all(db, pool):
+                print(job_id)
+            return 0
+        job_id = await requeue(db, pool, dead_id or "")
+        if job_id is None:
+            print(f"no open dead letter with id {dead_id!r}", file=sys.stderr)
+            return 1
+        print(job_id)
+        return 0
+    finally:
+        await pool.aclose()
+        client.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m worker", description="enqueue a worker job by name, now")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -51,12 +82,22 @@ def main() -> None:
     cmd.add_argument("args", nargs="*", help="the job's arguments (user id, session id)")
     cmd.add_argument("--now", type=datetime.fromisoformat, help="time to pass to decay/prune (ISO 8601)")
     cmd.add_argument("--wait", type=float, nargs="?", const=60.0, help="wait up to N seconds for the result")
+    dead = sub.add_parser("dead-letters", help="list or requeue jobs that failed for good")
+    dead.add_argument("action", choices=["list", "requeue"])
+    dead.add_argument("id", nargs="?", help="dead letter id to requeue")
+    dead.add_argument("--all", action="store_true", help="requeue every open dead letter")
     options = parser.parse_args()
-    if options.now and options.job not in TAKES_NOW:
+    if options.command == "enqueue" and options.now and options.job not in TAKES_NOW:
         parser.error(f"--now applies only to {', '.join(sorted(TAKES_NOW))}")
+    if options.command == "dead-letters" and options.action == "requeue" and not (options.id or options.all):
+        parser.error("requeue needs a dead letter id or --all")
+    if options.command == "enqueue":
+        work = enqueue(options.job, options.args, options.now, options.wait)
+    else:
+        work = dead_letters(options.action, options.id, options.all)
     try:
         # A command-line entry point: this starts the process's one event loop.
-        sys.exit(asyncio.run(enqueue(options.job, options.args, options.now, options.wait)))
+        sys.exit(asyncio.run(work))
     except SettingsError as exc:
         sys.exit(str(exc))
 

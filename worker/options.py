@@ -14,9 +14,10 @@ from shared.settings import Settings
 from worker.decay import decay_memories, prune_memories
 from worker.extract import extract_session_context
 from worker.lifecycle import shutdown, startup
+from worker.reliability import reliable
 from worker.summarize import summarize_sessions
 
-FUNCTIONS = [extract_session_context, summarize_sessions]
+FUNCTIONS = [reliable(extract_session_context), reliable(summarize_sessions)]
 
 
 def cron_jobs() -> list[CronJob]:
@@ -26,8 +27,8 @@ def cron_jobs() -> list[CronJob]:
     however many workers share the Redis, each schedule runs once.
     """
     return [
-        cron(decay_memories, name=DECAY_MEMORIES, hour=2, minute=0, second=0, unique=True),
-        cron(prune_memories, name=PRUNE_MEMORIES, hour=3, minute=0, second=0, unique=True),
+        cron(reliable(decay_memories), name=DECAY_MEMORIES, hour=2, minute=0, second=0, unique=True),
+        cron(reliable(prune_memories), name=PRUNE_MEMORIES, hour=3, minute=0, second=0, unique=True),
     ]
 
 
@@ -41,8 +42,12 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "queue_name": settings.queue_name,
         # Jobs spend their time awaiting the LLM, not the CPU: hundreds fit on one loop.
         "max_jobs": settings.worker_max_jobs,
-        # One LLM call (bounded by its own timeout) plus the reads and the write around it.
-        "job_timeout": settings.job_timeout_seconds,
+        # `reliable` enforces JOB_TIMEOUT_SECONDS itself and retries; arq's limit, a little
+        # longer, is only the backstop.
+        "job_timeout": settings.job_timeout_seconds + 10,
+        # Our policy decides retries; arq's own cap only stops a job that kills its worker
+        # again and again (each pickup counts as a try).
+        "max_tries": settings.job_max_tries + 2,
         "poll_delay": settings.worker_poll_delay_seconds,
         "timezone": timezone.utc,  # cron hours are UTC whatever the host's zone
         # `arq --check` (the compose health check) reads a key refreshed this often.

@@ -94,32 +94,52 @@ class AnthropicProvider:
             api_key=settings.anthropic_api_key.get_secret_value(),
             base_url=settings.anthropic_base_url,  # None falls back to ANTHROPIC_BASE_URL, then the API
             timeout=settings.llm_timeout_seconds,
+            # The worker's retry policy is the only one: SDK retries would stack under it,
+            # hide the real try count, and ignore the job's backoff and dead letters.
+            max_retries=0,
         )
 
     async def call_tool(self, system: str, prompt: str, tool: dict[str, Any], schema: type[Output]) -> tuple[Output, str, TokenUsage]:
-        """One call whose answer must be `tool`'s input, validated against `schema`."""
-        try:
-            response = await self.client.messages.create(
-                model=self.model,
-                max_tokens=self.max_tokens,
-                system=system,
-                messages=[{"role": "user", "content": prompt}],
-                tools=[tool],
-                tool_choice={"type": "tool", "name": tool["name"]},
-            )
-        except anthropic.APIError as exc:
-            raise translate_error(exc) from exc
-        tool_input = next(
-            (block.input for block in response.content if block.type == "tool_use" and block.name == tool["name"]), None
-        )
-        if tool_input is None:
-            raise LLMOutputError(f"LLM did not call {tool['name']} (stop_reason={response.stop_reason})")
-        try:
-            output = schema.model_validate(tool_input)
-        except ValidationError as exc:
-            raise LLMOutputError(f"LLM output breaks the {tool['name']} schema: {exc.errors(include_url=False)}") from exc
-        usage = TokenUsage(input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens)
-        return output, response.model, usage
+        """One call whose answer must be `tool`'s input, validated against `schema`.
+
+        Output that breaks the schema gets one repair attempt: the same request again with
+        the validation errors appended. Still broken, it is a permanent LLMOutputError.
+        """
+        messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
+        usage = TokenUsage()
+        for attempt in (1, 2):
+            try:
+                response = await self.client.messages.create(
+                    model=self.model,
+                    max_tokens=self.max_tokens,
+                    system=system,
+                    messages=messages,
+                    tools=[tool],
+                    tool_choice={"type": "tool", "name": tool["name"]},
+                )
+            except anthropic.APIError as exc:
+                raise translate_error(exc) from exc
+            usage.input_tokens += response.usage.input_tokens
+            usage.output_tokens += response.usage.output_tokens
+            block = next((b for b in response.content if b.type == "tool_use" and b.name == tool["name"]), None)
+            if block is None:
+                problem = f"LLM did not call {tool['name']} (stop_reason={response.stop_reason})"
+            else:
+                try:
+                    return schema.model_validate(block.input), response.model, usage
+                except ValidationError as exc:
+                    problem = f"LLM output breaks the {tool['name']} schema: {exc.errors(include_url=False)}"
+            if attempt == 2 or block is None:
+                raise LLMOutputError(problem)
+            messages = [
+                *messages,
+                {"role": "assistant", "content": [{"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}]},
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": block.id, "is_error": True, "content": f"{problem}. Call {tool['name']} again with valid input."}],
+                },
+            ]
+        raise AssertionError("unreachable")
 
     async def extract_context(self, transcript: Sequence[ChatMessage]) -> ExtractionReply:
         extraction, model, usage = await self.call_tool(

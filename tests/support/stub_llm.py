@@ -28,9 +28,14 @@ _ids = itertools.count(1)
 
 @dataclass
 class Failure:
+    """One scripted bad answer: an HTTP error status, or (status 200) a stall of `delay`
+    seconds before answering normally, or (status 200, `tool_input`) a tool call with that input."""
+
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
+    delay: float = 0.0
+    tool_input: Any = None
 
 
 @dataclass
@@ -123,8 +128,14 @@ def create_stub_app(stub: StubLLM) -> Starlette:
                 await asyncio.sleep(stub.latency)
             if stub.failures:
                 failure = stub.failures.pop(0)
-                error = {"type": "error", "error": {"type": "stub_error", "message": f"stub failure {failure.status}"}}
-                return Response(failure.body or json.dumps(error), status_code=failure.status, headers=failure.headers, media_type="application/json")
+                await asyncio.sleep(failure.delay)
+                if failure.status == 200 and failure.tool_input is not None:
+                    message = tool_message(stub, body)
+                    message["content"][0]["input"] = failure.tool_input
+                    return JSONResponse(message)
+                if failure.status != 200:
+                    error = {"type": "error", "error": {"type": "stub_error", "message": f"stub failure {failure.status}"}}
+                    return Response(failure.body or json.dumps(error), status_code=failure.status, headers=failure.headers, media_type="application/json")
             if body.get("stream"):
                 return StreamingResponse(stream_events(stub, body), media_type="text/event-stream")
             return JSONResponse(tool_message(stub, body))

@@ -1,0 +1,39 @@
+"""Admin-only endpoints: the dead letters, and requeueing them. Admins are ADMIN_EMAILS."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from service.auth import require_principal
+from service.errors import ApiError
+from shared.dead_letters import list_dead_letters, requeue, requeue_all
+from shared.mongo import USERS
+
+
+async def require_admin(request: Request) -> None:
+    principal = await require_principal(request)
+    user = await request.app.state.db[USERS].find_one({"_id": principal.user_id}, {"email": 1})
+    if user is None or user["email"] not in request.app.state.settings.admins:
+        raise ApiError(403, "admin only")
+
+
+async def failed_jobs(request: Request) -> JSONResponse:
+    await require_admin(request)
+    include_resolved = request.query_params.get("include_resolved") == "true"
+    return JSONResponse({"failed_jobs": await list_dead_letters(request.app.state.db, include_resolved)})
+
+
+async def requeue_one(request: Request) -> JSONResponse:
+    await require_admin(request)
+    state = request.app.state
+    job_id = await requeue(state.db, state.arq, request.path_params["dead_letter_id"])
+    if job_id is None:
+        raise ApiError(404, "no open dead letter with that id")
+    return JSONResponse({"job_id": job_id})
+
+
+async def requeue_every(request: Request) -> JSONResponse:
+    await require_admin(request)
+    state = request.app.state
+    return JSONResponse({"job_ids": await requeue_all(state.db, state.arq)})

@@ -1,0 +1,71 @@
+"""Dead letters: jobs that failed for good, kept in MongoDB until an operator requeues them.
+
+Both the worker (which writes them and runs requeues) and the service's admin endpoint
+(which lists and requeues) use these functions.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+
+FAILED_JOBS = "failed_jobs"
+REQUEUE_PREFIX = "requeue:"
+
+
+def requeue_job_id(dead_letter_id: str) -> str:
+    return f"{REQUEUE_PREFIX}{dead_letter_id}"
+
+
+def dead_letter_of(job_id: str | None) -> ObjectId | None:
+    """The dead letter a requeued job came from, if it is one."""
+    if not job_id or not job_id.startswith(REQUEUE_PREFIX):
+        return None
+    try:
+        return ObjectId(job_id.removeprefix(REQUEUE_PREFIX).split(":")[0])
+    except InvalidId:
+        return None
+
+
+async def list_dead_letters(db: Any, include_resolved: bool = False, limit: int = 100) -> list[dict[str, Any]]:
+    query = {} if include_resolved else {"resolved_at": None}
+    docs = await db[FAILED_JOBS].find(query).sort("failed_at", -1).to_list(length=limit)
+    return [
+        {
+            "id": str(d["_id"]),
+            "function": d["function"],
+            "args": d["args"],
+            "kwargs": d.get("kwargs", {}),
+            "tries": d["tries"],
+            "error": d["error"],
+            "failed_at": d["failed_at"].isoformat(),
+            "requeued_at": d["requeued_at"].isoformat() if d.get("requeued_at") else None,
+            "resolved_at": d["resolved_at"].isoformat() if d.get("resolved_at") else None,
+        }
+        for d in docs
+    ]
+
+
+async def requeue(db: Any, arq: Any, dead_letter_id: str) -> str | None:
+    """Enqueue the dead job again under a fresh id; None if there is no such open dead letter."""
+    try:
+        oid = ObjectId(dead_letter_id)
+    except InvalidId:
+        return None
+    doc = await db[FAILED_JOBS].find_one({"_id": oid, "resolved_at": None})
+    if doc is None:
+        return None
+    now = datetime.now(UTC)
+    # The time in the id lets the same dead letter be requeued again if the retry fails too.
+    job_id = f"{requeue_job_id(dead_letter_id)}:{int(now.timestamp() * 1000)}"
+    await arq.enqueue_job(doc["function"], *doc["args"], _job_id=job_id, **doc.get("kwargs", {}))
+    await db[FAILED_JOBS].update_one({"_id": oid}, {"$set": {"requeued_at": now, "requeue_job_id": job_id}})
+    return job_id
+
+
+async def requeue_all(db: Any, arq: Any) -> list[str]:
+    ids = [str(d["_id"]) for d in await db[FAILED_JOBS].find({"resolved_at": None}, {"_id": 1}).to_list(length=None)]
+    return [job_id for dead in ids if (job_id := await requeue(db, arq, dead))]

@@ -1,0 +1,107 @@
+"""One retry policy for every job, and dead letters for what still fails.
+
+arq alone retries only when a job raises `Retry`, has no backoff, treats its own time-out
+as final and forgets failed jobs. `reliable(job)` wraps a job so that:
+- transient failures (LLM 429/529/5xx, LLM time-outs and lost connections, MongoDB
+  unreachable, the job running past its time) raise `Retry` with exponential backoff and
+  full jitter, at least the provider's `retry-after`, at most RETRY_CAP_SECONDS;
+- on the last try, or at once for a permanent failure (LLM 4xx, output still broken after
+  one repair, arguments the job does not take), the job is written to `failed_jobs` and
+  fails; the worker carries on with its other jobs;
+- a requeued dead letter that then succeeds is marked resolved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from arq import Retry
+from pymongo.errors import ConnectionFailure
+
+from shared.dead_letters import FAILED_JOBS, dead_letter_of
+from shared.llm import LLMTransientError
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Job = Callable[..., Awaitable[Any]]
+
+
+class JobArgumentsError(TypeError):
+    """The job was enqueued with arguments it does not take (say, by an older deploy)."""
+
+
+def backoff_seconds(job_try: int, settings: Settings, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2^(try-1))], raised to retry-after, capped."""
+    ceiling = min(settings.retry_cap_seconds, settings.retry_base_seconds * 2 ** (job_try - 1))
+    delay = (rng or random).uniform(0, ceiling)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, settings.retry_cap_seconds)
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, LLMTransientError | ConnectionFailure | TimeoutError)
+
+
+async def write_dead_letter(ctx: dict[str, Any], name: str, args: tuple, kwargs: dict, error: str) -> None:
+    try:
+        await ctx["db"][FAILED_JOBS].insert_one(
+            {
+                "function": name,
+                "job_id": ctx.get("job_id"),
+                "args": list(args),
+                "kwargs": kwargs,
+                "tries": ctx.get("job_try", 1),
+                "error": error,
+                "failed_at": datetime.now(UTC),
+                "requeued_at": None,
+                "resolved_at": None,
+            }
+        )
+    except Exception:  # the database may be what failed; the log keeps the record then
+        log.exception("could not store dead letter for %s%r: %s", name, args, error)
+
+
+def reliable(job: Job) -> Job:
+    signature = inspect.signature(job)
+    name = job.__name__
+
+    @functools.wraps(job)
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        settings: Settings = ctx["settings"]
+        try:
+            signature.bind(ctx, *args, **kwargs)
+        except TypeError as exc:
+            error = f"{name} does not take these arguments: {exc}"
+            await write_dead_letter(ctx, name, args, kwargs, error)
+            raise JobArgumentsError(error) from None
+        job_try = ctx.get("job_try", 1)
+        try:
+            # Our own time limit, inside arq's, so that running long is a retry, not the end.
+            async with asyncio.timeout(settings.job_timeout_seconds):
+                result = await job(ctx, *args, **kwargs)
+        except Retry:
+            raise
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if is_transient(exc) and job_try < settings.job_max_tries:
+                delay = backoff_seconds(job_try, settings, getattr(exc, "retry_after", None))
+                log.warning("%s try %d/%d failed (%s); retrying in %.2fs", name, job_try, settings.job_max_tries, error, delay)
+                raise Retry(defer=delay) from exc
+            log.error("%s failed for good after %d tries: %s", name, job_try, error)
+            await write_dead_letter(ctx, name, args, kwargs, error)
+            raise
+        dead = dead_letter_of(ctx.get("job_id"))
+        if dead is not None:
+            await ctx["db"][FAILED_JOBS].update_one({"_id": dead}, {"$set": {"resolved_at": datetime.now(UTC)}})
+        return result
+
+    return run
