@@ -9,7 +9,7 @@ from arq.jobs import Job
 
 from shared.jobs import extract_job_id
 from shared.mongo import SESSION_CONTEXTS
-from tests.support.client import read_reply, reply_text, say
+from tests.support.client import reply_text, say
 from tests.support.worker import drain_queue
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 from arq import cron
@@ -49,7 +49,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         # again and again (each pickup counts as a try).
         "max_tries": settings.job_max_tries + 2,
         "poll_delay": settings.worker_poll_delay_seconds,
-        "timezone": timezone.utc,  # cron hours are UTC whatever the host's zone
+        "timezone": UTC,  # cron hours are UTC whatever the host's zone
         # `arq --check` (the compose health check) reads a key refreshed this often.
         "health_check_interval": 30,
         "ctx": {"settings": settings},

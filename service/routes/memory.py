@@ -9,9 +9,9 @@ from starlette.responses import JSONResponse
 
 from service.auth import require_principal
 from service.errors import parse_query
+from service.recall import context_view, summary_view
 from service.schemas import MessagesQuery
 from shared.messages import recent_user_messages
-from service.recall import context_view, summary_view
 from shared.mongo import SESSION_CONTEXTS, SUMMARIES
 
 

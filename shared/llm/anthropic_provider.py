@@ -7,11 +7,9 @@ answer is a JSON object we validate with pydantic. Chat replies stream.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import anthropic
-from typing import TypeVar
-
 from pydantic import BaseModel, ValidationError
 
 from shared.llm.base import LLMOutputError, LLMPermanentError, LLMTransientError

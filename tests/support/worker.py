@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from arq import Worker
-from arq.jobs import Job
 
 from shared.settings import Settings
 from worker.options import worker_options
@@ -22,6 +21,3 @@ async def drain_queue(settings: Settings, mongo_client: Any, **overrides: Any) -
         await worker.close()
     return worker
 
-
-async def job_result(api_arq: Any, job_id: str) -> Any:
-    return await Job(job_id, api_arq).result(timeout=5)
