@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import signal
 import sys
 
 import uvicorn
@@ -61,7 +62,12 @@ def main() -> None:
             log.warning("JWT_SECRET not set: using a random one; tokens die with this process")
         settings = settings.model_copy(update=overrides)
         log.info("coach all-in-one: service and worker listening on http://%s:%s", settings.host, settings.port)
-        asyncio.run(serve(settings))
+        # uvicorn shuts down gracefully on SIGTERM, then raises the signal again. Python's
+        # default for SIGTERM would kill us there, before the ExitStack stops redis-server;
+        # an exception instead unwinds through every cleanup.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

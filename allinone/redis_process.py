@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import socket
+import sys
 import subprocess
 import tempfile
 import time
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel sends SIGTERM to the child when its parent dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -30,6 +40,7 @@ class RedisProcess:
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self._dir.name],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

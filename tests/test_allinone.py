@@ -1,0 +1,78 @@
+"""The README's run command's product, as a real process: defaults, one chat, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from allinone.redis_process import free_port
+from tests.support.client import Api
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def wait_until_up(url: str, proc: subprocess.Popen) -> None:
+    async with httpx.AsyncClient() as http:
+        for _ in range(200):
+            assert proc.poll() is None, "the all-in-one exited during start-up"
+            try:
+                if (await http.get(f"{url}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("the all-in-one did not come up")
+
+
+async def test_allinone_runs_the_product_with_no_configuration_and_stops_cleanly(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MONGODB_URI", "ANTHROPIC_API_KEY", "JWT_SECRET", "LLM_PROVIDER"}}
+    env.update(PORT=str(port), WORKER_POLL_DELAY_SECONDS="0.05")
+    log_path = tmp_path / "allinone.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "allinone"], cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        await wait_until_up(url, proc)
+        async with Api(url) as api:
+            login = await api.new_user()
+            [frames] = await api.chat(login, "I want to swim a mile")
+            assert frames[-1]["provider"] == "offline"
+            await api.logout(login)
+            again = await api.login(login.email, login.password, login.user_id)
+            for _ in range(100):  # the in-process worker extracts it
+                contexts = (await api.memory(again))["contexts"]
+                if contexts:
+                    break
+                await asyncio.sleep(0.05)
+            assert [p["content"] for p in contexts[0]["points"]] == ["I want to swim a mile"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=20)
+    text = log_path.read_text()
+    assert code == 0, text
+    assert f"listening on http://127.0.0.1:{port}" in text and "OFFLINE" in text
+    redis_pid = int(re.search(r"private redis-server on \S+ \(pid (\d+)\)", text).group(1))
+    for _ in range(50):
+        if not pid_alive(redis_pid):
+            break
+        await asyncio.sleep(0.1)
+    assert not pid_alive(redis_pid), "the private redis-server outlived the all-in-one"
+    # Access logs work, and the token in the WebSocket URL is not in them.
+    assert "Logging error" not in text
+    assert "token=[redacted]" in text and login.token not in text
