@@ -6,11 +6,13 @@ Motor client and database, the arq pool, and the LLM client that writes chat rep
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from arq import create_pool
+from arq.connections import ArqRedis
+from redis.asyncio import ConnectionPool
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -19,10 +21,11 @@ from starlette.routing import Route, WebSocketRoute
 from service.chat_socket import chat_socket
 from service.errors import EXCEPTION_HANDLERS
 from service.routes import admin, auth, memory
+from service.security import Passwords
 from shared.llm import create_llm
 from shared.logs import redact_tokens_in
 from shared.mongo import create_mongo_client, ensure_indexes, get_database
-from shared.queue import arq_redis_settings
+from shared.outbox import relay_forever
 from shared.settings import Settings, SettingsError, load_settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -30,6 +33,14 @@ MAX_BODY_BYTES = 64 * 1024
 
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
+
+
+def lazy_arq_pool(settings: Settings) -> ArqRedis:
+    """An arq pool that connects on first use, with short time-outs: the service starts and
+    logs users out while Redis is down (enqueues then go to the outbox)."""
+    timeout = settings.redis_timeout_seconds
+    pool = ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    return ArqRedis(pool, default_queue_name=settings.queue_name)
 
 
 def create_app(settings: Settings | None = None, *, mongo_client: Any = None) -> Starlette:
@@ -45,13 +56,18 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         client = mongo_client or create_mongo_client(settings)
         app.state.settings = settings
         app.state.jwt_secret = settings.jwt_secret.get_secret_value()
+        app.state.passwords = Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib)
         app.state.db = get_database(client, settings)
         await ensure_indexes(app.state.db)
-        app.state.arq = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
+        app.state.arq = lazy_arq_pool(settings)
         app.state.llm = create_llm(settings)
+        relay = asyncio.create_task(
+            relay_forever(app.state.db, app.state.arq, settings.redis_timeout_seconds, settings.outbox_relay_interval_seconds)
+        )
         try:
             yield
         finally:
+            relay.cancel()
             await app.state.llm.aclose()
             await app.state.arq.aclose()
             if mongo_client is None:

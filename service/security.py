@@ -15,25 +15,27 @@ from starlette.concurrency import run_in_threadpool
 
 JWT_ALGORITHM = "HS256"
 
-_hasher = PasswordHasher()
-# Verifying against this when the email is unknown keeps login time the same either way,
-# so response time does not reveal which emails are registered.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+class Passwords:
+    """argon2id hashing at a configured cost (argon2-cffi's defaults unless told otherwise)."""
 
+    def __init__(self, time_cost: int, memory_kib: int) -> None:
+        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        # Verifying against this when the email is unknown keeps login time the same either
+        # way, so response time does not reveal which emails are registered.
+        self.dummy_hash = self.hasher.hash("not-a-real-password")
 
-async def hash_password(password: str) -> str:
-    # argon2 is deliberately CPU-heavy; a worker thread keeps it off the event loop.
-    return await run_in_threadpool(_hasher.hash, password)
+    async def hash(self, password: str) -> str:
+        # argon2 is deliberately CPU-heavy; a worker thread keeps it off the event loop.
+        return await run_in_threadpool(self.hasher.hash, password)
 
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        def verify() -> bool:
+            try:
+                return self.hasher.verify(password_hash or self.dummy_hash, password) and password_hash is not None
+            except (VerifyMismatchError, InvalidHashError):
+                return False
 
-async def verify_password(password_hash: str | None, password: str) -> bool:
-    def verify() -> bool:
-        try:
-            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-        except (VerifyMismatchError, InvalidHashError):
-            return False
-
-    return await run_in_threadpool(verify)
+        return await run_in_threadpool(verify)
 
 
 def issue_token(secret: str, user_id: str, session_id: str, issued_at: datetime, ttl: timedelta) -> str:

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     mongodb_db_name: str = Field("coach", min_length=1)
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis that holds the arq queue")
     queue_name: str = Field("arq:queue", min_length=1, description="arq queue name")
+    redis_timeout_seconds: float = Field(1.0, gt=0, description="longest a request waits on Redis")
+    outbox_relay_interval_seconds: float = Field(5.0, gt=0, description="how often the service replays the outbox")
 
     # LLM
     llm_provider: Literal["anthropic", "offline"] | None = Field(
@@ -39,6 +41,10 @@ class Settings(BaseSettings):
     # Auth
     jwt_secret: SecretStr | None = Field(None, description="HMAC key for access tokens, >= 32 chars")
     access_token_ttl_seconds: int = Field(86_400, ge=60)
+    # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile). Lower
+    # them only where speed matters more than resistance to cracking: tests, benchmarks.
+    password_hash_time_cost: int = Field(3, ge=1)
+    password_hash_memory_kib: int = Field(65_536, ge=8)
     admin_emails: str = Field("", description="comma-separated emails allowed on /api/v1/admin")
 
     # Chat
@@ -58,6 +64,9 @@ class Settings(BaseSettings):
     # Worker
     worker_max_jobs: int = Field(500, ge=1, description="jobs in flight per worker process")
     job_timeout_seconds: float = Field(120.0, gt=0)
+    worker_shutdown_grace_seconds: float = Field(
+        30.0, ge=0, description="on SIGTERM, running jobs get this long before they go back to the queue"
+    )
     job_max_tries: int = Field(3, ge=1, description="tries per job, first included (the app had 2 retries)")
     retry_base_seconds: float = Field(2.0, gt=0, description="backoff base: try n waits up to base * 2^(n-1)")
     retry_cap_seconds: float = Field(60.0, gt=0, description="longest wait between tries")

@@ -13,7 +13,7 @@ from service.auth import Unauthorized, require_principal
 from service.enqueue import enqueue_extraction
 from service.errors import ApiError, parse_body
 from service.schemas import Credentials
-from service.security import hash_password, issue_token, verify_password
+from service.security import issue_token
 from shared.mongo import SESSIONS, USERS
 
 BAD_CREDENTIALS = "invalid email or password"
@@ -22,7 +22,7 @@ BAD_CREDENTIALS = "invalid email or password"
 async def register(request: Request) -> JSONResponse:
     body = await parse_body(request, Credentials)
     user_id = uuid.uuid4().hex
-    user = {"_id": user_id, "email": body.email, "password_hash": await hash_password(body.password), "created_at": datetime.now(UTC)}
+    user = {"_id": user_id, "email": body.email, "password_hash": await request.app.state.passwords.hash(body.password), "created_at": datetime.now(UTC)}
     try:
         await request.app.state.db[USERS].insert_one(user)
     except DuplicateKeyError:
@@ -34,7 +34,7 @@ async def login(request: Request) -> JSONResponse:
     state = request.app.state
     body = await parse_body(request, Credentials)
     user = await state.db[USERS].find_one({"email": body.email})
-    if not await verify_password(user["password_hash"] if user else None, body.password):
+    if not await state.passwords.verify(user["password_hash"] if user else None, body.password):
         raise Unauthorized(BAD_CREDENTIALS)
     now = datetime.now(UTC)
     ttl = timedelta(seconds=state.settings.access_token_ttl_seconds)

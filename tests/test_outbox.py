@@ -1,0 +1,74 @@
+"""Redis down at logout: logout still answers 200, the job waits in the outbox, and runs later."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from allinone.redis_process import RedisProcess
+from service.app import create_app
+from shared.outbox import OUTBOX
+from shared.mongo import SESSION_CONTEXTS
+from tests.conftest import make_settings
+from tests.support.client import Api, say
+from tests.support.servers import serve_app
+from tests.support.worker import drain_queue
+
+
+async def wait_for(predicate, seconds: float = 15.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+async def test_fifty_logouts_while_redis_is_down_all_get_extracted(mongo_client, stub_llm):
+    with RedisProcess() as redis_proc:
+        settings = make_settings(
+            redis_proc.url, llm_provider="anthropic", anthropic_api_key="k", anthropic_base_url=stub_llm.url,
+            outbox_relay_interval_seconds=0.1,
+        )
+        db = mongo_client[settings.mongodb_db_name]
+        async with serve_app(create_app(settings, mongo_client=mongo_client)) as url, Api(url) as api:
+            users = await asyncio.gather(*(api.new_user() for _ in range(50)))
+            sockets = [await api.connect(u).__aenter__() for u in users]
+            for ws in sockets:
+                assert (await say(ws, "I want to stay calm"))[-1]["type"] == "done"
+
+            redis_proc.stop()
+            for user in users:
+                logout = await api.logout(user)  # asserts 200
+                assert logout["status"] == "logged_out"
+            for ws in sockets:  # each close enqueues the same job id again: one outbox entry each
+                await ws.close()
+            await wait_for(lambda: _count(db, OUTBOX, 50))
+            assert await db[SESSION_CONTEXTS].count_documents({}) == 0
+
+            redis_proc.start()
+            await wait_for(lambda: _count(db, OUTBOX, 0))
+        await drain_queue(settings, mongo_client)
+    assert await db[SESSION_CONTEXTS].count_documents({}) == 50
+    assert len(stub_llm.extraction_requests) == 50
+
+
+async def _count(db, collection: str, expected: int) -> bool:
+    return await db[collection].count_documents({}) == expected
+
+
+async def test_a_redis_that_never_answers_costs_logout_only_the_configured_timeout(mongo_client, stub_llm):
+    # Accepts connections, never replies: the worst kind of down.
+    black_hole = socket.socket()
+    black_hole.bind(("127.0.0.1", 0))
+    black_hole.listen(64)
+    port = black_hole.getsockname()[1]
+    settings = make_settings(f"redis://127.0.0.1:{port}/0", redis_timeout_seconds=0.3, outbox_relay_interval_seconds=60)
+    db = mongo_client[settings.mongodb_db_name]
+    try:
+        async with serve_app(create_app(settings, mongo_client=mongo_client)) as url, Api(url) as api:
+            user = await api.new_user()
+            logout = await api.logout(user)
+            assert (await db[OUTBOX].find_one({}))["_id"] == logout["job_id"]
+            assert (await api.http.get("/api/v1/auth/me", headers=user.headers)).status_code == 401
+    finally:
+        black_hole.close()
