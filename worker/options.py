@@ -49,6 +49,9 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         # again and again (each pickup counts as a try).
         "max_tries": settings.job_max_tries + 2,
         "poll_delay": settings.worker_poll_delay_seconds,
+        # On SIGTERM arq stops taking jobs, lets running ones finish for this long, then
+        # cancels them; a cancelled job goes back to the queue for another worker.
+        "job_completion_wait": settings.worker_shutdown_grace_seconds,
         "timezone": UTC,  # cron hours are UTC whatever the host's zone
         # `arq --check` (the compose health check) reads a key refreshed this often.
         "health_check_interval": 30,

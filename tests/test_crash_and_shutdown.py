@@ -1,0 +1,118 @@
+"""A worker process killed or stopped mid-job: the job is finished, once, by someone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from arq.jobs import Job
+
+from shared.messages import store_message
+from shared.mongo import SESSION_CONTEXTS
+from tests.support.stub_llm import Failure
+from tests.support.worker import drain_queue
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def seed_session(db, arq_pool, tmp_path) -> tuple[str, Path]:
+    await store_message(db, "u1", "s1", "user", "I want to finish my novel")
+    await store_message(db, "u1", "s1", "assistant", "Let's plan it.")
+    await arq_pool.enqueue_job("extract_session_context", "u1", "s1", _job_id="crash-job")
+    docs = await db["chat_messages"].find({}, {"_id": 0}).to_list(None)
+    for doc in docs:
+        doc["timestamp"] = doc["timestamp"].isoformat()
+    seed = tmp_path / "messages.json"
+    seed.write_text(json.dumps(docs))
+    return "crash-job", seed
+
+
+def start_worker(settings, stub_llm, seed: Path, **env: str) -> subprocess.Popen:
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "REDIS_URL": settings.redis_url,
+        "QUEUE_NAME": settings.queue_name,
+        "MONGODB_DB_NAME": settings.mongodb_db_name,
+        "LLM_PROVIDER": "anthropic",
+        "ANTHROPIC_API_KEY": "k",
+        "ANTHROPIC_BASE_URL": stub_llm.url,
+        "WORKER_POLL_DELAY_SECONDS": "0.02",
+        **env,
+    }
+    return subprocess.Popen([sys.executable, "-m", "tests.support.seeded_worker", str(seed)], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+async def exit_code(proc: subprocess.Popen, seconds: float = 30) -> int:
+    """Wait for the process without blocking the loop: the stub LLM it talks to runs on it."""
+    for _ in range(int(seconds / 0.05)):
+        if proc.poll() is not None:
+            return proc.returncode
+        await asyncio.sleep(0.05)
+    proc.kill()
+    raise AssertionError("the worker did not exit in time")
+
+
+async def until_llm_called(stub_llm, proc: subprocess.Popen, calls: int = 1) -> None:
+    for _ in range(400):
+        assert proc.poll() is None, proc.stdout.read().decode()
+        if len(stub_llm.extraction_requests) >= calls:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the worker never reached the LLM")
+
+
+async def test_sigkill_mid_job_another_worker_finishes_it_once(settings, mongo_client, db, stub_llm, arq_pool, tmp_path):
+    job_id, seed = await seed_session(db, arq_pool, tmp_path)
+    stub_llm.failures = [Failure(200, delay=60)]  # the first worker's LLM call never returns
+    proc = start_worker(settings, stub_llm, seed, JOB_TIMEOUT_SECONDS="2")
+    try:
+        await until_llm_called(stub_llm, proc)
+        proc.kill()
+    finally:
+        await exit_code(proc)
+    # The dead worker's job is invisible until its in-progress mark expires (job timeout
+    # plus arq's margins, about 22 s here); a surviving worker then runs it to the end.
+    await drain_queue(settings.model_copy(update={"job_timeout_seconds": 2}), mongo_client)
+    info = await Job(job_id, arq_pool).result_info()
+    assert info.success and info.job_try == 2 and info.result["reason"] == "extracted"
+    assert await db[SESSION_CONTEXTS].count_documents({"session_id": "s1"}) == 1
+    assert len(stub_llm.extraction_requests) == 2
+
+
+async def test_sigterm_lets_a_running_job_finish_within_the_grace_time(settings, db, stub_llm, arq_pool, tmp_path):
+    job_id, seed = await seed_session(db, arq_pool, tmp_path)
+    stub_llm.failures = [Failure(200, delay=1.5)]
+    proc = start_worker(settings, stub_llm, seed, WORKER_SHUTDOWN_GRACE_SECONDS="20")
+    try:
+        await until_llm_called(stub_llm, proc)
+        proc.send_signal(signal.SIGTERM)
+    finally:
+        code = await exit_code(proc)
+    output = proc.stdout.read().decode()
+    assert code == 0, output
+    info = await Job(job_id, arq_pool).result_info()
+    assert info is not None, output
+    assert info.success and info.job_try == 1 and info.result["reason"] == "extracted"
+    assert await arq_pool.queued_jobs() == []
+
+
+async def test_sigterm_past_the_grace_time_returns_the_job_to_the_queue(settings, mongo_client, db, stub_llm, arq_pool, tmp_path):
+    job_id, seed = await seed_session(db, arq_pool, tmp_path)
+    stub_llm.failures = [Failure(200, delay=60)]
+    proc = start_worker(settings, stub_llm, seed, WORKER_SHUTDOWN_GRACE_SECONDS="0.5")
+    try:
+        await until_llm_called(stub_llm, proc)
+        proc.send_signal(signal.SIGTERM)
+    finally:
+        await exit_code(proc)
+    assert [j.job_id for j in await arq_pool.queued_jobs()] == [job_id]  # not lost
+    await drain_queue(settings, mongo_client)
+    info = await Job(job_id, arq_pool).result_info()
+    assert info.success and info.job_try == 2
+    assert await db[SESSION_CONTEXTS].count_documents({"session_id": "s1"}) == 1
