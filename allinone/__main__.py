@@ -27,6 +27,8 @@ from worker.options import worker_options
 
 log = logging.getLogger("allinone")
 
+WS_MAX_BYTES = 1024 * 1024
+
 
 async def serve(settings: Settings) -> None:
     client = create_mongo_client(settings)
@@ -34,7 +36,9 @@ async def serve(settings: Settings) -> None:
     options = worker_options(settings)
     options["ctx"] = {"settings": settings, "mongo_client": client}
     worker = Worker(**options, handle_signals=False)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info"))
+    # Frames past 1 MiB are refused by the WebSocket layer itself (close code 1009).
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", ws_max_size=WS_MAX_BYTES)
+    server = uvicorn.Server(config)
     worker_task = asyncio.create_task(worker.async_run())
     try:
         await server.serve()  # returns on Ctrl-C / SIGTERM; uvicorn owns the signals

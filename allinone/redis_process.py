@@ -6,8 +6,8 @@ import ctypes
 import shutil
 import signal
 import socket
-import sys
 import subprocess
+import sys
 import tempfile
 import time
 

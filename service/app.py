@@ -14,10 +14,12 @@ from typing import Any
 from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
+from service.body_limit import BodyLimit
 from service.chat_socket import chat_socket
 from service.errors import EXCEPTION_HANDLERS
 from service.routes import admin, auth, memory
@@ -88,7 +90,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     ]
     return Starlette(
         routes=routes,
+        middleware=[Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
-        max_body_size=MAX_BODY_BYTES,
     )

@@ -26,11 +26,19 @@ class DoneFrame(BaseModel):
 
 class ErrorFrame(BaseModel):
     type: Literal["error"] = "error"
-    code: Literal["invalid_json", "invalid_frame", "unknown_type", "empty_content", "content_too_long", "llm_unavailable"]
+    code: Literal[
+        "invalid_json", "invalid_frame", "frame_too_large", "unknown_type", "empty_content", "content_too_long", "llm_unavailable"
+    ]
     detail: str
 
 
+# Room for the JSON around the longest allowed content; anything bigger is refused unparsed.
+FRAME_OVERHEAD_CHARS = 1_024
+
+
 def parse_client_frame(text: str, max_chars: int) -> MessageFrame | ErrorFrame:
+    if len(text) > max_chars + FRAME_OVERHEAD_CHARS:
+        return ErrorFrame(code="frame_too_large", detail=f"frame is {len(text)} characters; the maximum is {max_chars + FRAME_OVERHEAD_CHARS}")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -21,6 +21,7 @@ from tests.support.client import read_reply, say
         ('{"type": "message", "content": "   "}', "empty_content"),
         (json.dumps({"type": "message", "content": "x" * 4_001}), "content_too_long"),
         (b"\x00\x01binary", "invalid_frame"),
+        (json.dumps({"type": "message", "content": "hi", "padding": "x" * 200_000}), "frame_too_large"),
     ],
 )
 async def test_bad_frame_gets_an_error_frame_and_the_socket_stays_open(api, frame, code, db):
@@ -71,6 +72,18 @@ async def test_unknown_path_and_wrong_method_are_json_errors(api):
     assert wrong.status_code == 405
 
 
-async def test_body_over_the_limit_is_413(api):
+async def test_body_over_the_limit_is_413_naming_the_limit(api):
     response = await api.http.post("/api/v1/auth/register", content=b"x" * (65 * 1024), headers={"Content-Type": "application/json"})
     assert response.status_code == 413
+    assert response.json()["detail"] == "request body is 66560 bytes; the limit is 65536"
+
+
+async def test_streamed_body_over_the_limit_is_413(api):
+    async def chunks():
+        for _ in range(70):
+            yield b"x" * 1024
+
+    response = await api.http.post("/api/v1/auth/register", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert "the limit is 65536" in response.json()["detail"]
+    assert (await api.http.get("/healthz")).status_code == 200

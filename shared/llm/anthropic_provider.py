@@ -7,12 +7,12 @@ answer is a JSON object we validate with pydantic. Chat replies stream.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import anthropic
-from pydantic import BaseModel, ValidationError
 
 from shared.llm.base import LLMOutputError, LLMPermanentError, LLMTransientError
+from shared.llm.output import Output, find_tool_input, parse_tool_output
 from shared.llm.prompts import (
     EXTRACTION_INSTRUCTIONS,
     EXTRACTION_TOOL_NAME,
@@ -45,8 +45,6 @@ SUMMARY_TOOL = {
     "input_schema": SummaryDraft.model_json_schema(),
 }
 
-Output = TypeVar("Output", bound=BaseModel)
-
 
 def _retry_after(exc: anthropic.APIStatusError) -> float | None:
     value = exc.response.headers.get("retry-after")
@@ -56,7 +54,7 @@ def _retry_after(exc: anthropic.APIStatusError) -> float | None:
         return None
 
 
-def translate_error(exc: Exception) -> Exception:
+def translate_error(exc: anthropic.APIError) -> Exception:
     """Map the SDK's exceptions onto transient (retry) and permanent (give up) errors."""
     if isinstance(exc, anthropic.APITimeoutError | anthropic.APIConnectionError):
         return LLMTransientError(f"LLM unreachable: {exc}")
@@ -65,7 +63,9 @@ def translate_error(exc: Exception) -> Exception:
         if exc.status_code == 429 or exc.status_code >= 500:
             return LLMTransientError(message, retry_after=_retry_after(exc))
         return LLMPermanentError(message)
-    return exc
+    if isinstance(exc, anthropic.APIResponseValidationError):
+        return LLMOutputError(f"LLM response does not match the Messages API: {exc}")
+    return LLMPermanentError(f"LLM call failed: {exc}")
 
 
 def to_anthropic_turns(history: Sequence[ChatMessage]) -> list[dict[str, Any]]:
@@ -101,7 +101,8 @@ class AnthropicProvider:
         """One call whose answer must be `tool`'s input, validated against `schema`.
 
         Output that breaks the schema gets one repair attempt: the same request again with
-        the validation errors appended. Still broken, it is a permanent LLMOutputError.
+        the validation errors as the tool's result. Still broken, it is a permanent
+        LLMOutputError.
         """
         messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
         usage = TokenUsage()
@@ -117,27 +118,30 @@ class AnthropicProvider:
                 )
             except anthropic.APIError as exc:
                 raise translate_error(exc) from exc
-            usage.input_tokens += response.usage.input_tokens
-            usage.output_tokens += response.usage.output_tokens
-            block = next((b for b in response.content if b.type == "tool_use" and b.name == tool["name"]), None)
-            if block is None:
-                problem = f"LLM did not call {tool['name']} (stop_reason={response.stop_reason})"
-            else:
-                try:
-                    return schema.model_validate(block.input), response.model, usage
-                except ValidationError as exc:
-                    problem = f"LLM output breaks the {tool['name']} schema: {exc.errors(include_url=False)}"
-            if attempt == 2 or block is None:
-                raise LLMOutputError(problem)
+            except ValueError as exc:  # the SDK's JSON decoding: a body cut off or mangled in transit
+                raise LLMTransientError(f"LLM response body is not valid JSON: {exc}") from exc
+            if response.usage is not None:
+                usage.input_tokens += response.usage.input_tokens
+                usage.output_tokens += response.usage.output_tokens
+            tool_input = find_tool_input(response.content, tool["name"])  # no call at all: nothing to repair
+            try:
+                return parse_tool_output(schema, tool_input, tool["name"]), response.model, usage
+            except LLMOutputError as exc:
+                if attempt == 2:
+                    raise
+                problem = str(exc)
+            block = next(b for b in response.content if b.type == "tool_use" and b.name == tool["name"])
             messages = [
                 *messages,
                 {"role": "assistant", "content": [{"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}]},
                 {
                     "role": "user",
-                    "content": [{"type": "tool_result", "tool_use_id": block.id, "is_error": True, "content": f"{problem}. Call {tool['name']} again with valid input."}],
+                    "content": [
+                        {"type": "tool_result", "tool_use_id": block.id, "is_error": True, "content": f"{problem}. Call {tool['name']} again with valid input."}
+                    ],
                 },
             ]
-        raise AssertionError("unreachable")
+        raise AssertionError("unreachable: the loop returns or raises")
 
     async def extract_context(self, transcript: Sequence[ChatMessage]) -> ExtractionReply:
         extraction, model, usage = await self.call_tool(

@@ -133,7 +133,7 @@ def create_stub_app(stub: StubLLM) -> Starlette:
                     message = tool_message(stub, body)
                     message["content"][0]["input"] = failure.tool_input
                     return JSONResponse(message)
-                if failure.status != 200:
+                if failure.status != 200 or failure.body is not None:
                     error = {"type": "error", "error": {"type": "stub_error", "message": f"stub failure {failure.status}"}}
                     return Response(failure.body or json.dumps(error), status_code=failure.status, headers=failure.headers, media_type="application/json")
             if body.get("stream"):
