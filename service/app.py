@@ -22,6 +22,7 @@ from starlette.routing import Route, WebSocketRoute
 from service.body_limit import BodyLimit
 from service.chat_socket import chat_socket
 from service.errors import EXCEPTION_HANDLERS
+from service.openapi import openapi_json
 from service.routes import admin, auth, memory
 from service.security import Passwords
 from shared.llm import create_llm
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
 
     routes = [
         Route("/healthz", health),
+        Route("/openapi.json", openapi_json),
         Route("/api/v1/auth/register", auth.register, methods=["POST"]),
         Route("/api/v1/auth/login", auth.login, methods=["POST"]),
         Route("/api/v1/auth/logout", auth.logout, methods=["POST"]),

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+
+
+# What EmailStr (email-validator) accepts, as far as JSON Schema can say it, so the OpenAPI
+# document promises no more than the code takes: a plain local part, a dotted domain whose
+# last label ends in a letter, and no special-use domain (.test, .local, ...) that cannot
+# receive mail.
+EMAIL_PATTERN = (
+    rf"^(?!.*\.(?:{'|'.join(_any_case(d) for d in SPECIAL_USE_DOMAIN_NAMES)})$)"
+    r'[^@\s"]+@[^@\s\[\]]+\.[^@\s\[\]]*[A-Za-z]$'
+)
 
 
 class Credentials(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
+    email: EmailStr = Field(json_schema_extra={"pattern": EMAIL_PATTERN})
     password: str = Field(min_length=8, max_length=1_024)
 
     @field_validator("email")
@@ -18,4 +33,64 @@ class Credentials(BaseModel):
 
 
 class MessagesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt parameter is an error, not ignored
+
     limit: int = Field(50, ge=1, le=200)
+
+
+# Response bodies: what the OpenAPI document promises, and schemathesis checks.
+
+
+class ErrorItem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    errors: list[ErrorItem]
+
+
+class Registered(BaseModel):
+    user_id: str
+
+
+class LoggedIn(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+    session_id: str
+
+
+class LoggedOut(BaseModel):
+    status: str
+    session_id: str
+    job_id: str
+
+
+class Me(BaseModel):
+    user_id: str
+    email: str
+    session_id: str
+    created_at: str
+
+
+class MessageList(BaseModel):
+    messages: list[dict]
+
+
+class Memory(BaseModel):
+    contexts: list[dict]
+    summaries: list[dict]
+
+
+class FailedJobs(BaseModel):
+    failed_jobs: list[dict]
+
+
+class Requeued(BaseModel):
+    job_id: str
+
+
+class RequeuedAll(BaseModel):
+    job_ids: list[str]

@@ -1,0 +1,112 @@
+"""The OpenAPI 3.1 document, served at /openapi.json.
+
+Bodies and responses come from the same pydantic models the handlers validate with, so
+the document cannot drift from what the code accepts. The WebSocket is described in the
+README; OpenAPI has no words for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from service import schemas
+
+MODELS: list[type[BaseModel]] = [
+    schemas.Credentials, schemas.ErrorBody, schemas.Registered, schemas.LoggedIn, schemas.LoggedOut, schemas.Me,
+    schemas.MessageList, schemas.Memory, schemas.FailedJobs, schemas.Requeued, schemas.RequeuedAll,
+]
+
+
+def ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def json_body(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ref(model)}}}
+
+
+def error(description: str) -> dict[str, Any]:
+    return json_body(schemas.ErrorBody, description)
+
+
+BAD_BODY = {"400": error("body is not JSON"), "413": error("body over the size limit"), "422": error("a field is invalid")}
+AUTH = {"401": error("missing, invalid, expired or revoked token")}
+ADMIN = {**AUTH, "403": error("not an admin")}
+SECURED = [{"bearer": []}]
+
+
+def operation(summary: str, responses: dict[str, Any], *, body: type[BaseModel] | None = None, secured: bool = False, **extra: Any) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "responses": responses, **extra}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}
+    if secured:
+        op["security"] = SECURED
+    return op
+
+
+PATHS: dict[str, Any] = {
+    "/healthz": {"get": operation("liveness", {"200": {"description": "up", "content": {"application/json": {"schema": {"type": "object"}}}}})},
+    "/api/v1/auth/register": {
+        "post": operation(
+            "create an account",
+            {"201": json_body(schemas.Registered, "created"), "409": error("email already registered"), **BAD_BODY},
+            body=schemas.Credentials,
+        )
+    },
+    "/api/v1/auth/login": {
+        "post": operation(
+            "open a session", {"200": json_body(schemas.LoggedIn, "logged in"), "401": error("wrong email or password"), **BAD_BODY},
+            body=schemas.Credentials,
+        )
+    },
+    "/api/v1/auth/logout": {
+        "post": operation("close the session and queue its extraction", {"200": json_body(schemas.LoggedOut, "logged out"), **AUTH}, secured=True)
+    },
+    "/api/v1/auth/me": {"get": operation("the caller", {"200": json_body(schemas.Me, "the caller"), **AUTH}, secured=True)},
+    "/api/v1/chat/messages": {
+        "get": operation(
+            "the caller's newest messages, oldest first",
+            {"200": json_body(schemas.MessageList, "messages"), "422": error("bad limit"), **AUTH},
+            secured=True,
+            parameters=[{"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
+        )
+    },
+    "/api/v1/memory": {"get": operation("the caller's contexts and summaries", {"200": json_body(schemas.Memory, "memory"), **AUTH}, secured=True)},
+    "/api/v1/admin/failed-jobs": {"get": operation("dead letters", {"200": json_body(schemas.FailedJobs, "dead letters"), **ADMIN}, secured=True)},
+    "/api/v1/admin/failed-jobs/requeue": {
+        "post": operation("requeue every dead letter", {"200": json_body(schemas.RequeuedAll, "requeued"), **ADMIN}, secured=True)
+    },
+    "/api/v1/admin/failed-jobs/{dead_letter_id}/requeue": {
+        "post": operation(
+            "requeue one dead letter",
+            {"200": json_body(schemas.Requeued, "requeued"), "404": error("no such open dead letter"), **ADMIN},
+            secured=True,
+            parameters=[{"name": "dead_letter_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        )
+    },
+}
+
+
+def build_openapi() -> dict[str, Any]:
+    components: dict[str, Any] = {}
+    for model in MODELS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(schema.pop("$defs", {}))
+        components[model.__name__] = schema
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "coach-backbone", "version": "0.1.0"},
+        "paths": PATHS,
+        "components": {"schemas": components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+    }
+
+
+OPENAPI = build_openapi()
+
+
+async def openapi_json(request: Request) -> JSONResponse:
+    return JSONResponse(OPENAPI)
