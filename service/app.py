@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/auth/login", auth.login, methods=["POST"]),
         Route("/api/v1/auth/logout", auth.logout, methods=["POST"]),
         Route("/api/v1/auth/me", auth.me),
+        Route("/api/v1/auth/session", auth.session),
         Route("/api/v1/chat/messages", memory.list_messages),
         Route("/api/v1/memory", memory.list_memory),
         Route("/api/v1/admin/failed-jobs", admin.failed_jobs),

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from service import schemas
 
 MODELS: list[type[BaseModel]] = [
-    schemas.Credentials, schemas.ErrorBody, schemas.Registered, schemas.LoggedIn, schemas.LoggedOut, schemas.Me,
+    schemas.Credentials, schemas.ErrorBody, schemas.Registered, schemas.LoggedIn, schemas.LoggedOut, schemas.Me, schemas.SessionInfo,
     schemas.MessageList, schemas.Memory, schemas.FailedJobs, schemas.Requeued, schemas.RequeuedAll,
 ]
 
@@ -67,6 +67,9 @@ PATHS: dict[str, Any] = {
         "post": operation("close the session and queue its extraction", {"200": json_body(schemas.LoggedOut, "logged out"), **AUTH}, secured=True)
     },
     "/api/v1/auth/me": {"get": operation("the caller", {"200": json_body(schemas.Me, "the caller"), **AUTH}, secured=True)},
+    "/api/v1/auth/session": {
+        "get": operation("is this token still good (authentication only)", {"200": json_body(schemas.SessionInfo, "valid"), **AUTH}, secured=True)
+    },
     "/api/v1/chat/messages": {
         "get": operation(
             "the caller's newest messages, oldest first",

@@ -75,6 +75,11 @@ class Me(BaseModel):
     created_at: str
 
 
+class SessionInfo(BaseModel):
+    user_id: str
+    session_id: str
+
+
 class MessageList(BaseModel):
     messages: list[dict]
 

@@ -22,6 +22,8 @@ async def test_register_login_me(api):
     me = await api.http.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200
     assert me.json()["email"] == "ada@example.com" and me.json()["user_id"] == user_id
+    session = await api.http.get("/api/v1/auth/session", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert session.json() == {"user_id": user_id, "session_id": body["session_id"]}
 
 
 async def test_taken_email_is_409_whatever_its_case(api):
@@ -68,7 +70,7 @@ async def test_wrong_password_and_unknown_email_get_the_same_401(api):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/api/v1/auth/me"), ("GET", "/api/v1/chat/messages"), ("GET", "/api/v1/memory"), ("POST", "/api/v1/auth/logout")],
+    [("GET", "/api/v1/auth/me"), ("GET", "/api/v1/auth/session"), ("GET", "/api/v1/chat/messages"), ("GET", "/api/v1/memory"), ("POST", "/api/v1/auth/logout")],
 )
 async def test_revoked_token_is_refused_over_http(api, method, path):
     login = await api.new_user()

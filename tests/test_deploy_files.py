@@ -31,7 +31,7 @@ def test_worker_command_and_check_load_worker_settings(monkeypatch):
     assert worker["healthcheck"]["test"][1:] == ["arq", "--check", worker["command"][1]]
     module, _, attr = worker["command"][1].rpartition(".")
     settings_cls = getattr(importlib.import_module(module), attr)
-    assert [f.__name__ for f in settings_cls.functions] == ["extract_session_context", "summarize_sessions"]
+    assert [f.__name__ for f in settings_cls.functions] == ["extract_session_context", "summarize_sessions", "ping"]
     assert sorted(c.name for c in settings_cls.cron_jobs) == ["decay_memories", "prune_memories"]
 
 

@@ -14,10 +14,11 @@ from shared.settings import Settings
 from worker.decay import decay_memories, prune_memories
 from worker.extract import extract_session_context
 from worker.lifecycle import shutdown, startup
+from worker.ping import ping
 from worker.reliability import reliable
 from worker.summarize import summarize_sessions
 
-FUNCTIONS = [reliable(extract_session_context), reliable(summarize_sessions)]
+FUNCTIONS = [reliable(extract_session_context), reliable(summarize_sessions), ping]
 
 
 def cron_jobs() -> list[CronJob]:

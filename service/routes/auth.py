@@ -75,3 +75,9 @@ async def me(request: Request) -> JSONResponse:
             "created_at": user["created_at"].isoformat(),
         }
     )
+
+
+async def session(request: Request) -> JSONResponse:
+    """Is this token still good? Authentication and nothing else."""
+    principal = await require_principal(request)
+    return JSONResponse({"user_id": principal.user_id, "session_id": principal.session_id})
