@@ -19,12 +19,19 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
+# Debian packages: redis-server always (unless REDIS_URL names one); wrk too for the test
+# extras, because the benchmarks' smoke test drives the service with it.
+packages=()
+if [ -z "${REDIS_URL:-}" ] || [ -n "$extras" ]; then
+  command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
+fi
+if [ -n "$extras" ]; then command -v wrk >/dev/null 2>&1 || packages+=(wrk); fi
+if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing redis-server (apt-get)" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    echo "installing ${packages[*]} (apt-get)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
   else
-    echo "redis-server is missing: install it (sudo apt-get install redis-server) or set REDIS_URL" >&2
+    echo "missing: ${packages[*]}: install with sudo apt-get install ${packages[*]}" >&2
     exit 1
   fi
 fi

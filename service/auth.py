@@ -23,14 +23,21 @@ class Unauthorized(ApiError):
         super().__init__(401, detail)
 
 
-async def authenticate(conn: HTTPConnection, token: str | None) -> Principal:
-    state = conn.app.state
+def token_principal(conn: HTTPConnection, token: str | None) -> Principal:
+    """Who a well-signed, unexpired token names; the session is not checked yet."""
     if not token:
         raise Unauthorized("missing access token")
     try:
-        user_id, session_id = read_token(state.jwt_secret, token)
+        user_id, session_id = read_token(conn.app.state.jwt_secret, token)
     except TokenError as exc:
         raise Unauthorized(str(exc)) from None
+    return Principal(user_id=user_id, session_id=session_id)
+
+
+async def authenticate(conn: HTTPConnection, token: str | None) -> Principal:
+    state = conn.app.state
+    principal = token_principal(conn, token)
+    user_id, session_id = principal.user_id, principal.session_id
     session = await state.db[SESSIONS].find_one({"_id": session_id}, {"user_id": 1, "revoked_at": 1, "expires_at": 1})
     if session is None or session["user_id"] != user_id:
         raise Unauthorized("session not found")
@@ -38,7 +45,7 @@ async def authenticate(conn: HTTPConnection, token: str | None) -> Principal:
         raise Unauthorized("session has been logged out")
     if session["expires_at"] <= datetime.now(UTC):
         raise Unauthorized("token has expired")
-    return Principal(user_id=user_id, session_id=session_id)
+    return principal
 
 
 def bearer_token(conn: HTTPConnection) -> str | None:

@@ -9,7 +9,7 @@ from pymongo.errors import DuplicateKeyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service.auth import Unauthorized, require_principal
+from service.auth import Unauthorized, authenticate, bearer_token, require_principal, token_principal
 from service.enqueue import enqueue_extraction
 from service.errors import ApiError, parse_body
 from service.schemas import Credentials
@@ -49,15 +49,21 @@ async def login(request: Request) -> JSONResponse:
 
 
 async def logout(request: Request) -> JSONResponse:
-    principal = await require_principal(request)
+    token = bearer_token(request)
+    principal = token_principal(request, token)
     state = request.app.state
-    # Revocation is durable in MongoDB before anything else, so the token is dead even if
-    # the enqueue below fails. The filter makes a racing second logout a 401, not a repeat.
-    revoked = await state.db[SESSIONS].update_one(
-        {"_id": principal.session_id, "revoked_at": None}, {"$set": {"revoked_at": datetime.now(UTC)}}
+    now = datetime.now(UTC)
+    # One statement checks the session and revokes it: durable in MongoDB before anything
+    # else, so the token is dead even if the enqueue below fails, and a racing second
+    # logout finds nothing to revoke.
+    revoked = await state.db[SESSIONS].find_one_and_update(
+        {"_id": principal.session_id, "user_id": principal.user_id, "revoked_at": None, "expires_at": {"$gt": now}},
+        {"$set": {"revoked_at": now}},
+        projection={"_id": 1},
     )
-    if revoked.modified_count == 0:
-        raise Unauthorized("session has been logged out")
+    if revoked is None:
+        await authenticate(request, token)  # says exactly why (unknown, logged out, expired)
+        raise Unauthorized("session has been logged out")  # lost a race with another logout
     job_id = await enqueue_extraction(state, principal.user_id, principal.session_id)
     return JSONResponse({"status": "logged_out", "session_id": principal.session_id, "job_id": job_id})
 

@@ -1,0 +1,94 @@
+"""`python -m bench`: every benchmark, a table on stdout, docs/benchmarks.md and its plot.
+
+    scripts/bench                      # full sizes (a few minutes on 2 cores)
+    scripts/bench --quick --out /tmp/x # tiny sizes: the smoke test uses this
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import decay, extraction, logout, noop_jobs, pickup
+from bench.harness import Stack, machine
+from bench.report import plot, table
+
+FULL = {"logouts": 5_000, "extraction_jobs": 500, "pickup_jobs": 300, "noop_jobs": 5_000, "decay": [10_000, 100_000]}
+QUICK = {"logouts": 40, "extraction_jobs": 10, "pickup_jobs": 10, "noop_jobs": 50, "decay": [100, 1_000]}
+
+
+async def run_all(sizes: dict[str, Any], llm_latency: float, poll_delay: float) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    # Each benchmark gets fresh processes and a fresh Redis, so none inherits another's load.
+    results["logout"] = await logout.run(sizes["logouts"])
+    async with Stack() as stack:
+        results["extraction"] = await extraction.run(stack, sizes["extraction_jobs"], llm_latency)
+    async with Stack() as stack:
+        results["pickup"] = await pickup.run(stack, sizes["pickup_jobs"], poll_delay)
+    async with Stack() as stack:
+        results["noop_jobs"] = await noop_jobs.run(stack, sizes["noop_jobs"])
+    results["decay"] = await decay.run(sizes["decay"])
+    return results
+
+
+def markdown(results: dict[str, Any], sizes: dict[str, Any], args: argparse.Namespace, seconds: float) -> str:
+    m = machine()
+    return f"""# Benchmarks
+
+Written by `scripts/bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {seconds:.0f} s. Figures from one run;
+rerun to compare, never assert them in tests.
+
+## Machine
+{m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}, Redis {m['redis']}.
+Load generator, service, worker, stub LLM and Redis all share those cores, over loopback.
+
+## Settings
+- Sizes: {json.dumps(sizes)}
+- Stub LLM latency for extraction: {args.llm_latency} s; worker `WORKER_MAX_JOBS` 500 (the default).
+- Pickup: `WORKER_POLL_DELAY_SECONDS` = {args.poll_delay} (arq's own default is 0.5 s, which gives about 250 ms).
+- Load generator for the HTTP figures: wrk (1 thread), one token per request (`bench/tokens.lua`).
+- MongoDB: the in-process stand-in (mongomock) in every process; no MongoDB server can run here.
+  It scans every document on every query, so the logout benchmark runs in batches of
+  {results['logout']['batch']} sessions, each on a fresh service process (see `bench/logout.py`).
+- Passwords hashed at argon2 time cost 1, 1 MiB (login is not measured; the benchmark logs in
+  thousands of sessions first).
+
+## Results
+{table(results)}
+
+![latency distributions](benchmarks.png)
+
+Decay calls, whatever the count: {', '.join(results['decay'][0]['calls'])}.
+
+Raw figures: `benchmarks.json` beside this file.
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
+    parser.add_argument("--out", type=Path, default=Path("docs"), help="where benchmarks.md/.png/.json go")
+    parser.add_argument("--llm-latency", type=float, default=2.0)
+    parser.add_argument("--poll-delay", type=float, default=0.02)
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    results = asyncio.run(run_all(sizes, args.llm_latency if not args.quick else 0.2, args.poll_delay))
+    seconds = time.perf_counter() - started
+    args.out.mkdir(parents=True, exist_ok=True)
+    plot(results, args.out / "benchmarks.png")
+    raw = {k: v for k, v in results.items()}
+    raw["pickup"] = {k: v for k, v in results["pickup"].items() if k != "samples"}
+    (args.out / "benchmarks.json").write_text(json.dumps(raw, indent=2, default=str))
+    (args.out / "benchmarks.md").write_text(markdown(results, sizes, args, seconds))
+    print(table(results))
+    print(f"\nwritten: {args.out / 'benchmarks.md'}, {args.out / 'benchmarks.png'}")
+
+
+if __name__ == "__main__":
+    main()

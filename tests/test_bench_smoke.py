@@ -1,0 +1,31 @@
+"""Every benchmark runs at tiny sizes, so none can rot. Figures are not checked: speed is
+measured by `scripts/bench`, never asserted in tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_benchmark_suite_runs_end_to_end_at_tiny_sizes(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for label in ("logout p50", "extraction jobs/s", "pickup p50", "no-op jobs completed/s", "decay over 1,000 contexts"):
+        assert label in done.stdout
+    assert (tmp_path / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
+    assert "## Machine" in (tmp_path / "benchmarks.md").read_text()
+
+    raw = json.loads((tmp_path / "benchmarks.json").read_text())
+    assert raw["logout"]["logout_c1"]["n"] >= 40 and raw["pickup"]["pickup"]["n"] == 10
+    assert raw["extraction"]["llm_calls"] == 10  # every job reached the stub LLM once
+    assert raw["noop_jobs"]["jobs"] == 50 and raw["noop_jobs"]["redis_commands_per_job"] > 0
+    # Decay is a fixed number of statements whatever the number of contexts.
+    assert [d["round_trips"] for d in raw["decay"]] == [5, 5]
