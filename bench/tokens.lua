@@ -27,7 +27,8 @@ end
 
 function done(summary, latency, requests)
   local cdf = {}
-  for p = 1, 100 do cdf[p] = string.format("%.4f", latency:percentile(p) / 1000) end
+  for p = 1, 99 do cdf[p] = string.format("%.4f", latency:percentile(p) / 1000) end
+  cdf[100] = string.format("%.4f", latency.max / 1000)  -- percentile(100) reads as 0 in wrk 4.1
   io.write(string.format(
     '{"requests": %d, "duration_us": %d, "non2xx": %d, "errors": %d, "p50": %.4f, "p95": %.4f, "p99": %.4f, "max": %.4f, "cdf": [%s]}\n',
     summary.requests, summary.duration, summary.errors.status,

@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     job_max_tries: int = Field(3, ge=1, description="tries per job, first included (the app had 2 retries)")
     retry_base_seconds: float = Field(2.0, gt=0, description="backoff base: try n waits up to base * 2^(n-1)")
     retry_cap_seconds: float = Field(60.0, gt=0, description="longest wait between tries")
-    worker_poll_delay_seconds: float = Field(0.05, gt=0, description="arq queue poll interval")
+    worker_poll_delay_seconds: float = Field(0.02, gt=0, description="arq queue poll interval (arq: 0.5)")
 
     # All-in-one launcher
     host: str = "127.0.0.1"

@@ -29,3 +29,14 @@ def test_the_benchmark_suite_runs_end_to_end_at_tiny_sizes(tmp_path):
     assert raw["noop_jobs"]["jobs"] == 50 and raw["noop_jobs"]["redis_commands_per_job"] > 0
     # Decay is a fixed number of statements whatever the number of contexts.
     assert [d["round_trips"] for d in raw["decay"]] == [5, 5]
+
+
+def test_logout_under_llm_load_runs_at_tiny_size():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.logout_latency", "--logouts", "3", "--llm-latency", "0.1"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "logouts: 3" in done.stdout
+    # Every logout's extraction reached the LLM: the work was really done behind them.
+    assert "extraction requests the stub LLM received: 3" in done.stdout
