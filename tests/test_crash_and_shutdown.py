@@ -67,15 +67,23 @@ async def until_llm_called(stub_llm, proc: subprocess.Popen, calls: int = 1) -> 
     raise AssertionError("the worker never reached the LLM")
 
 
-async def test_sigkill_mid_job_another_worker_finishes_it_once(settings, mongo_client, db, stub_llm, arq_pool, tmp_path):
+async def signal_mid_job(settings, db, stub_llm, arq_pool, tmp_path, sig: int, llm_delay: float, **env: str) -> tuple[str, int, str]:
+    """Queue one session, start a real worker, and signal it while its LLM call is open.
+    Returns the job id, the worker's exit code and its output."""
     job_id, seed = await seed_session(db, arq_pool, tmp_path)
-    stub_llm.failures = [Failure(200, delay=60)]  # the first worker's LLM call never returns
-    proc = start_worker(settings, stub_llm, seed, JOB_TIMEOUT_SECONDS="2")
+    stub_llm.failures = [Failure(200, delay=llm_delay)]
+    proc = start_worker(settings, stub_llm, seed, **env)
     try:
         await until_llm_called(stub_llm, proc)
-        proc.kill()
+        proc.send_signal(sig)
     finally:
-        await exit_code(proc)
+        code = await exit_code(proc)
+    return job_id, code, proc.stdout.read().decode()
+
+
+async def test_sigkill_mid_job_another_worker_finishes_it_once(settings, mongo_client, db, stub_llm, arq_pool, tmp_path):
+    # The first worker's LLM call never returns before the kill.
+    job_id, _, _ = await signal_mid_job(settings, db, stub_llm, arq_pool, tmp_path, signal.SIGKILL, 60, JOB_TIMEOUT_SECONDS="2")
     # The dead worker's job is invisible until its in-progress mark expires (job timeout
     # plus arq's margins, about 22 s here); a surviving worker then runs it to the end.
     await drain_queue(settings.model_copy(update={"job_timeout_seconds": 2}), mongo_client)
@@ -86,15 +94,9 @@ async def test_sigkill_mid_job_another_worker_finishes_it_once(settings, mongo_c
 
 
 async def test_sigterm_lets_a_running_job_finish_within_the_grace_time(settings, db, stub_llm, arq_pool, tmp_path):
-    job_id, seed = await seed_session(db, arq_pool, tmp_path)
-    stub_llm.failures = [Failure(200, delay=1.5)]
-    proc = start_worker(settings, stub_llm, seed, WORKER_SHUTDOWN_GRACE_SECONDS="20")
-    try:
-        await until_llm_called(stub_llm, proc)
-        proc.send_signal(signal.SIGTERM)
-    finally:
-        code = await exit_code(proc)
-    output = proc.stdout.read().decode()
+    job_id, code, output = await signal_mid_job(
+        settings, db, stub_llm, arq_pool, tmp_path, signal.SIGTERM, 1.5, WORKER_SHUTDOWN_GRACE_SECONDS="20"
+    )
     assert code == 0, output
     info = await Job(job_id, arq_pool).result_info()
     assert info is not None, output
@@ -103,14 +105,9 @@ async def test_sigterm_lets_a_running_job_finish_within_the_grace_time(settings,
 
 
 async def test_sigterm_past_the_grace_time_returns_the_job_to_the_queue(settings, mongo_client, db, stub_llm, arq_pool, tmp_path):
-    job_id, seed = await seed_session(db, arq_pool, tmp_path)
-    stub_llm.failures = [Failure(200, delay=60)]
-    proc = start_worker(settings, stub_llm, seed, WORKER_SHUTDOWN_GRACE_SECONDS="0.5")
-    try:
-        await until_llm_called(stub_llm, proc)
-        proc.send_signal(signal.SIGTERM)
-    finally:
-        await exit_code(proc)
+    job_id, _, _ = await signal_mid_job(
+        settings, db, stub_llm, arq_pool, tmp_path, signal.SIGTERM, 60, WORKER_SHUTDOWN_GRACE_SECONDS="0.5"
+    )
     assert [j.job_id for j in await arq_pool.queued_jobs()] == [job_id]  # not lost
     await drain_queue(settings, mongo_client)
     info = await Job(job_id, arq_pool).result_info()
