@@ -12,7 +12,8 @@ from typing import Any
 from bson import ObjectId
 from bson.errors import InvalidId
 
-FAILED_JOBS = "failed_jobs"
+from shared.mongo import FAILED_JOBS
+
 REQUEUE_PREFIX = "requeue:"
 
 

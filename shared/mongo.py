@@ -18,6 +18,8 @@ SESSIONS = "sessions"
 CHAT_MESSAGES = "chat_messages"
 SESSION_CONTEXTS = "session_contexts"
 SUMMARIES = "summaries"
+FAILED_JOBS = "failed_jobs"
+OUTBOX = "outbox"
 
 
 def create_mongo_client(settings: Settings) -> Any:
@@ -48,5 +50,5 @@ async def ensure_indexes(db: Any) -> None:
     await db[SESSION_CONTEXTS].create_index([("user_id", 1), ("session_id", 1)], unique=True)
     await db[SESSION_CONTEXTS].create_index([("user_id", 1), ("updated_at", -1)])
     await db[SUMMARIES].create_index([("user_id", 1), ("created_at", -1)])
-    await db["outbox"].create_index("created_at")
-    await db["failed_jobs"].create_index([("resolved_at", 1), ("failed_at", -1)])
+    await db[OUTBOX].create_index("created_at")
+    await db[FAILED_JOBS].create_index([("resolved_at", 1), ("failed_at", -1)])

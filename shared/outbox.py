@@ -17,9 +17,10 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 from redis.exceptions import RedisError
 
+from shared.mongo import OUTBOX
+
 log = logging.getLogger(__name__)
 
-OUTBOX = "outbox"
 REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 

@@ -7,8 +7,7 @@ import socket
 
 from allinone.redis_process import RedisProcess
 from service.app import create_app
-from shared.mongo import SESSION_CONTEXTS
-from shared.outbox import OUTBOX
+from shared.mongo import OUTBOX, SESSION_CONTEXTS
 from tests.conftest import make_settings
 from tests.support.client import Api, say
 from tests.support.servers import serve_app

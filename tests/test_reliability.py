@@ -8,10 +8,9 @@ import pytest
 from arq.jobs import Job
 from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
-from shared.dead_letters import FAILED_JOBS
 from shared.llm import LLMPermanentError, LLMTransientError
 from shared.messages import store_message
-from shared.mongo import SESSION_CONTEXTS
+from shared.mongo import FAILED_JOBS, SESSION_CONTEXTS
 from tests.conftest import ADMIN_EMAIL, make_settings
 from tests.support.stub_llm import Failure
 from tests.support.worker import drain_queue

@@ -25,8 +25,9 @@ from typing import Any
 from arq import Retry
 from pymongo.errors import ConnectionFailure
 
-from shared.dead_letters import FAILED_JOBS, dead_letter_of
+from shared.dead_letters import dead_letter_of
 from shared.llm import LLMTransientError
+from shared.mongo import FAILED_JOBS
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
