@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(2.0, gt=0, description="backoff base: try n waits up to base * 2^(n-1)")
     retry_cap_seconds: float = Field(60.0, gt=0, description="longest wait between tries")
     worker_poll_delay_seconds: float = Field(0.02, gt=0, description="arq queue poll interval (arq: 0.5)")
+    worker_heartbeat_seconds: float = Field(5.0, gt=0, description="how often each worker publishes its heartbeat")
+    worker_redis_retry_cap_seconds: float = Field(
+        5.0, gt=0, description="longest wait between a worker's reconnection attempts while Redis is away"
+    )
+    readiness_timeout_seconds: float = Field(2.0, gt=0, description="longest /readyz waits on each dependency")
 
     # All-in-one launcher
     host: str = "127.0.0.1"

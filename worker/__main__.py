@@ -6,6 +6,7 @@
     python -m worker enqueue extract_session_context USER_ID SESSION_ID --wait
     python -m worker dead-letters list
     python -m worker dead-letters requeue DEAD_LETTER_ID   # or --all
+    python -m worker run                                   # a worker process (see worker/run.py)
 
 It works on the configured Redis (REDIS_URL, QUEUE_NAME) and MongoDB (MONGODB_URI; the
 in-memory stand-in of the all-in-one lives inside that process, so dead letters need a
@@ -25,6 +26,7 @@ from arq import create_pool
 from shared.queue import arq_redis_settings
 from shared.settings import SettingsError, load_settings
 from worker.options import FUNCTIONS, cron_jobs
+from worker.run import add_run_command, run_worker
 
 JOB_NAMES = [f.__name__ for f in FUNCTIONS] + [c.name for c in cron_jobs()]
 TAKES_NOW = {"decay_memories", "prune_memories"}
@@ -86,7 +88,10 @@ def main() -> None:
     dead.add_argument("action", choices=["list", "requeue"])
     dead.add_argument("id", nargs="?", help="dead letter id to requeue")
     dead.add_argument("--all", action="store_true", help="requeue every open dead letter")
+    add_run_command(sub)
     options = parser.parse_args()
+    if options.command == "run":
+        sys.exit(run_worker())
     if options.command == "enqueue" and options.now and options.job not in TAKES_NOW:
         parser.error(f"--now applies only to {', '.join(sorted(TAKES_NOW))}")
     if options.command == "dead-letters" and options.action == "requeue" and not (options.id or options.all):

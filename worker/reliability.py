@@ -3,7 +3,7 @@
 arq alone retries only when a job raises `Retry`, has no backoff, treats its own time-out
 as final and forgets failed jobs. `reliable(job)` wraps a job so that:
 - transient failures (LLM 429/529/5xx, LLM time-outs and lost connections, MongoDB
-  unreachable, the job running past its time) raise `Retry` with exponential backoff and
+  unreachable, Redis unreachable, the job running past its time) raise `Retry` with exponential backoff and
   full jitter, at least the provider's `retry-after`, at most RETRY_CAP_SECONDS;
 - on the last try, or at once for a permanent failure (LLM 4xx, output still broken after
   one repair, arguments the job does not take), the job is written to `failed_jobs` and
@@ -24,6 +24,8 @@ from typing import Any
 
 from arq import Retry
 from pymongo.errors import ConnectionFailure
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.dead_letters import dead_letter_of
 from shared.llm import LLMTransientError
@@ -49,7 +51,8 @@ def backoff_seconds(job_try: int, settings: Settings, retry_after: float | None 
 
 
 def is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, LLMTransientError | ConnectionFailure | TimeoutError)
+    # Redis errors: a job that enqueues a follow-up (a summary) while Redis restarts.
+    return isinstance(exc, LLMTransientError | ConnectionFailure | TimeoutError | RedisConnectionError | RedisTimeoutError)
 
 
 async def write_dead_letter(ctx: dict[str, Any], name: str, args: tuple, kwargs: dict, error: str) -> None:

@@ -1,0 +1,218 @@
+"""An arq Worker that rides out Redis outages and publishes heartbeats.
+
+arq's own Worker dies on the first Redis error of its poll loop: a Redis restart of a few
+seconds ends every worker, and in the all-in-one nothing notices. This subclass changes
+only what happens around Redis errors:
+
+- start-up waits for Redis (capped backoff) instead of giving up after one retry;
+- a poll that cannot reach Redis logs ONE warning, stops taking jobs, probes Redis with
+  backoff capped at WORKER_REDIS_RETRY_CAP_SECONDS, and logs once more when it is back;
+- jobs already running carry on; recording a finished job waits for Redis rather than
+  failing (a job whose result is lost would run again);
+- a job picked up just as Redis went away, before it started, has its in-progress mark
+  cleared when Redis returns, so it runs at once rather than after JOB_TIMEOUT_SECONDS;
+- a cron whose enqueue failed keeps its due time and is enqueued when Redis returns;
+- every WORKER_HEARTBEAT_SECONDS the poll loop writes a heartbeat (shared/heartbeats.py).
+
+Errors that are not about reaching Redis (say WRONGTYPE: QUEUE_NAME names a key of another
+type) still end the worker, loudly: retrying cannot fix them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from arq import Worker
+from arq.connections import create_pool
+from arq.constants import in_progress_key_prefix
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from shared.heartbeats import WorkerHeartbeat, new_worker_id, remove_heartbeat, write_heartbeat
+from shared.settings import Settings
+from worker.options import worker_options
+
+log = logging.getLogger("worker.redis")
+
+# Redis gone, restarting (BusyLoadingError is a ConnectionError), or failing over (a
+# replica that answers READONLY until it is promoted).
+REDIS_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError, TimeoutError)
+
+FIRST_RETRY_SECONDS = 0.1
+
+
+class ResilientWorker(Worker):
+    def __init__(self, *args: Any, heartbeat_seconds: float = 5.0, redis_retry_cap_seconds: float = 5.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.worker_id = new_worker_id()
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.started_at = datetime.now(UTC)
+        self.heartbeat_seconds = heartbeat_seconds
+        self.redis_retry_cap_seconds = redis_retry_cap_seconds
+        self.redis_outages = 0
+        self._last_heartbeat = 0.0
+        self._not_started: set[str] = set()
+
+    # -- connecting and reconnecting -------------------------------------------------
+
+    async def main(self) -> None:
+        if self._pool is None:
+            self._pool = await self._connect()
+        await super().main()
+
+    async def _connect(self) -> Any:
+        settings = self.redis_settings
+        assert settings is not None
+        delay, warned = FIRST_RETRY_SECONDS, False
+        while True:
+            try:
+                # retry=conn_retries: arq makes one attempt; the waiting and the log are ours.
+                return await create_pool(
+                    settings, retry=settings.conn_retries, job_serializer=self.job_serializer, job_deserializer=self.job_deserializer,
+                    default_queue_name=self.queue_name, expires_extra_ms=self.expires_extra_ms,
+                )
+            except REDIS_UNREACHABLE as exc:
+                if not warned:
+                    log.warning("worker %s: Redis at %s:%s not reachable at start (%s); retrying every %g s at most",
+                                self.worker_id, settings.host, settings.port, describe(exc), self.redis_retry_cap_seconds)
+                    warned = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.redis_retry_cap_seconds)
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await self._release_jobs_not_started()
+            await super()._poll_iteration()
+        except REDIS_UNREACHABLE as exc:
+            await self._wait_for_redis(exc)
+
+    async def _wait_for_redis(self, exc: BaseException) -> None:
+        self.redis_outages += 1
+        lost_at = time.monotonic()
+        log.warning(
+            "worker %s lost Redis (%s): taking no new jobs, running ones carry on; retrying every %g s at most",
+            self.worker_id, describe(exc), self.redis_retry_cap_seconds,
+        )
+        delay = FIRST_RETRY_SECONDS
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                # A Redis that accepts connections but never answers must not hang the probe.
+                async with asyncio.timeout(max(1.0, self.redis_retry_cap_seconds)):
+                    await self.pool.ping()
+            except REDIS_UNREACHABLE:
+                delay = min(delay * 2, self.redis_retry_cap_seconds)
+                continue
+            log.warning("worker %s: Redis is back after %.1f s; consuming again", self.worker_id, time.monotonic() - lost_at)
+            return
+
+    async def _until_redis_answers(self, call: Callable[[], Awaitable[None]]) -> None:
+        delay = FIRST_RETRY_SECONDS
+        while True:
+            try:
+                return await call()
+            except REDIS_UNREACHABLE:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.redis_retry_cap_seconds)
+
+    # -- jobs across an outage -------------------------------------------------------
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        # arq counts a job (counter and semaphore) before its Redis calls; if those fail the
+        # count would leak, and enough outages would leave the worker taking no jobs at all.
+        for job_id in job_ids:
+            if self.job_counter >= self.max_jobs:
+                return
+            counted = self.job_counter
+            try:
+                await super().start_jobs([job_id])
+            except REDIS_UNREACHABLE:
+                if self.job_counter > counted and job_id.decode() not in self.tasks:
+                    self._release_sem_dec_counter_on_complete()
+                raise
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        try:
+            await super().run_job(job_id, score)
+        except REDIS_UNREACHABLE as exc:
+            # Only arq's reads before the job starts can get here (finishing waits for
+            # Redis, below): the job did not run. Its in-progress mark would keep it from
+            # everyone until it expires; clear it as soon as Redis answers.
+            self._not_started.add(job_id)
+            log.info("job %s not started, Redis went away (%s); it runs once Redis is back", job_id, describe(exc))
+
+    async def _release_jobs_not_started(self) -> None:
+        if self._not_started:
+            jobs = sorted(self._not_started)
+            await self.pool.delete(*(in_progress_key_prefix + job_id for job_id in jobs))
+            self._not_started.difference_update(jobs)
+
+    async def finish_job(self, *args: Any, **kwargs: Any) -> None:
+        await self._until_redis_answers(lambda: super(ResilientWorker, self).finish_job(*args, **kwargs))
+
+    async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
+        await self._until_redis_answers(lambda: super(ResilientWorker, self).finish_failed_job(job_id, result_data))
+
+    async def run_cron(self, n: datetime, delay: float, num_windows: int = 2) -> None:
+        # arq moves each cron to its next time before the enqueue is known to have worked.
+        due = [(job, job.next_run) for job in self.cron_jobs]
+        try:
+            await super().run_cron(n, delay, num_windows)
+        except REDIS_UNREACHABLE:
+            for job, next_run in due:
+                job.next_run = next_run  # `unique` job ids keep a repeat from running twice
+            raise
+
+    # -- heartbeat and shutdown ------------------------------------------------------
+
+    async def heart_beat(self) -> None:
+        await super().heart_beat()
+        if time.monotonic() - self._last_heartbeat >= self.heartbeat_seconds:
+            await write_heartbeat(self.pool, self.heartbeat())
+            self._last_heartbeat = time.monotonic()
+
+    def heartbeat(self) -> WorkerHeartbeat:
+        return WorkerHeartbeat(
+            worker_id=self.worker_id, host=self.host, pid=self.pid, queue_name=self.queue_name,
+            started_at=self.started_at, last_seen=datetime.now(UTC), interval_seconds=self.heartbeat_seconds,
+            jobs_complete=self.jobs_complete, jobs_failed=self.jobs_failed, jobs_retried=self.jobs_retried,
+            jobs_in_flight=sum(not t.done() for t in self.tasks.values()),
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            try:
+                async with asyncio.timeout(1):
+                    await remove_heartbeat(self.pool, self.queue_name, self.worker_id)
+            except REDIS_UNREACHABLE:
+                pass  # it expires by itself
+        try:
+            await super().close()
+        except REDIS_UNREACHABLE as exc:
+            # arq's close stops at its first Redis call; the rest must still happen.
+            log.warning("worker %s stopping without Redis (%s)", self.worker_id, describe(exc))
+            if self.on_shutdown:
+                await self.on_shutdown(self.ctx)
+            if self._pool is not None:
+                await self._pool.aclose(close_connection_pool=True)
+                self._pool = None
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def create_worker(settings: Settings, **overrides: Any) -> ResilientWorker:
+    """The worker every launcher runs: our arq options, outage riding and heartbeats."""
+    options = {**worker_options(settings), **overrides}
+    return ResilientWorker(
+        **options, heartbeat_seconds=settings.worker_heartbeat_seconds, redis_retry_cap_seconds=settings.worker_redis_retry_cap_seconds
+    )

@@ -1,0 +1,34 @@
+"""`python -m worker run`: one worker process, the way production starts it.
+
+It runs our ResilientWorker (worker/resilient.py) with arq's own signal handling: SIGTERM
+or Ctrl-C stops taking jobs and lets running ones finish for WORKER_SHUTDOWN_GRACE_SECONDS.
+Plain `arq worker.settings.WorkerSettings` would run arq's base Worker, which exits on the
+first Redis error; use this command instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from shared.settings import load_settings
+
+log = logging.getLogger("worker")
+
+
+def add_run_command(commands: argparse._SubParsersAction) -> None:
+    commands.add_parser("run", help="run a worker: consume the queue until SIGTERM, riding out Redis outages")
+
+
+def run_worker() -> int:
+    """Run until stopped by a signal (exit 0); a worker that dies of an error exits 1."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from worker.resilient import create_worker
+
+    worker = create_worker(load_settings())
+    try:
+        worker.run()  # arq's run: starts this process's one event loop, closes the worker after
+    except Exception:
+        log.exception("worker %s stopped on an error it cannot ride out", worker.worker_id)
+        return 1
+    return 0
