@@ -16,14 +16,14 @@ import signal
 import sys
 
 import uvicorn
-from arq import Worker
 from pydantic import SecretStr
 
 from allinone.redis_process import RedisProcess
+from allinone.supervise import serve_beside_worker
 from service.app import create_app
 from shared.mongo import create_mongo_client
 from shared.settings import Settings, SettingsError, load_settings
-from worker.options import worker_options
+from worker.resilient import create_worker
 
 log = logging.getLogger("allinone")
 
@@ -33,20 +33,17 @@ WS_MAX_BYTES = 1024 * 1024
 async def serve(settings: Settings) -> None:
     client = create_mongo_client(settings)
     app = create_app(settings, mongo_client=client)
-    options = worker_options(settings)
-    options["ctx"] = {"settings": settings, "mongo_client": client}
-    worker = Worker(**options, handle_signals=False)
+    worker = create_worker(settings, ctx={"settings": settings, "mongo_client": client}, handle_signals=False)
     # Frames past 1 MiB are refused by the WebSocket layer itself (close code 1009).
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", ws_max_size=WS_MAX_BYTES)
     server = uvicorn.Server(config)
-    worker_task = asyncio.create_task(worker.async_run())
     try:
-        await server.serve()  # returns on Ctrl-C / SIGTERM; uvicorn owns the signals
+        # Returns on Ctrl-C / SIGTERM (uvicorn owns the signals), or when the worker dies.
+        code = await serve_beside_worker(server, worker)
     finally:
-        await worker.close()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker_task
         client.close()
+    if code:
+        raise SystemExit(code)
 
 
 def main() -> None:
