@@ -23,6 +23,7 @@ from service.body_limit import BodyLimit
 from service.chat_socket import chat_socket
 from service.errors import EXCEPTION_HANDLERS
 from service.openapi import openapi_json
+from service.readiness import readiness
 from service.routes import admin, auth, memory
 from service.security import Passwords
 from shared.llm import create_llm
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
 
     routes = [
         Route("/healthz", health),
+        Route("/readyz", readiness),
         Route("/openapi.json", openapi_json),
         Route("/api/v1/auth/register", auth.register, methods=["POST"]),
         Route("/api/v1/auth/login", auth.login, methods=["POST"]),

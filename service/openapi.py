@@ -14,10 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from service import schemas
+from service.readiness import Readiness
 
 MODELS: list[type[BaseModel]] = [
     schemas.Credentials, schemas.ErrorBody, schemas.Registered, schemas.LoggedIn, schemas.LoggedOut, schemas.Me, schemas.SessionInfo,
-    schemas.MessageList, schemas.Memory, schemas.FailedJobs, schemas.Requeued, schemas.RequeuedAll,
+    schemas.MessageList, schemas.Memory, schemas.FailedJobs, schemas.Requeued, schemas.RequeuedAll, Readiness,
 ]
 
 
@@ -50,6 +51,12 @@ def operation(summary: str, responses: dict[str, Any], *, body: type[BaseModel] 
 
 PATHS: dict[str, Any] = {
     "/healthz": {"get": operation("liveness", {"200": {"description": "up", "content": {"application/json": {"schema": {"type": "object"}}}}})},
+    "/readyz": {
+        "get": operation(
+            "readiness: MongoDB and Redis answer, and a worker's heartbeat is fresh",
+            {"200": json_body(Readiness, "ready"), "503": json_body(Readiness, "a part is failing; `checks` names it")},
+        )
+    },
     "/api/v1/auth/register": {
         "post": operation(
             "create an account",

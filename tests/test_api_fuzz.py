@@ -27,14 +27,36 @@ from tests.conftest import JWT_SECRET
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def publish_worker_heartbeat(redis_url: str, queue_name: str) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    import redis.asyncio as aioredis
+
+    from shared.heartbeats import WorkerHeartbeat, write_heartbeat
+
+    async def publish() -> None:
+        client = aioredis.from_url(redis_url)
+        now = datetime.now(UTC)
+        beat = WorkerHeartbeat(worker_id="fuzz:0:0", host="fuzz", pid=0, queue_name=queue_name, started_at=now, last_seen=now, interval_seconds=3600)
+        await write_heartbeat(client, beat)
+        await client.aclose()
+
+    asyncio.run(publish())
+
+
 @pytest.fixture(scope="module")
 def service_url(redis_server) -> Iterator[str]:
     port = free_port()
+    queue_name = f"fuzz:{uuid.uuid4().hex[:8]}"
+    # A worker's heartbeat on the fuzzed queue, so /readyz answers 200: schemathesis counts
+    # every 5xx as a failure, and the 503s have their own tests (test_readiness.py).
+    publish_worker_heartbeat(redis_server.url, queue_name)
     env = {
         **os.environ,
         "MONGODB_URI": "memory://",
         "REDIS_URL": redis_server.url,
-        "QUEUE_NAME": f"fuzz:{uuid.uuid4().hex[:8]}",
+        "QUEUE_NAME": queue_name,
         "JWT_SECRET": JWT_SECRET,
         "LLM_PROVIDER": "offline",
         "PASSWORD_HASH_TIME_COST": "1",
