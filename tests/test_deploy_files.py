@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 
 import yaml
@@ -25,14 +26,43 @@ def test_service_command_is_the_app_factory():
     assert f'"{command[1]}"' in dockerfile
 
 
-def test_worker_command_and_check_load_worker_settings(monkeypatch):
+def test_worker_command_is_the_resilient_worker_and_its_check_loads_worker_settings():
     worker = load_compose()["services"]["worker"]
-    assert worker["command"][0] == "arq"
-    assert worker["healthcheck"]["test"][1:] == ["arq", "--check", worker["command"][1]]
-    module, _, attr = worker["command"][1].rpartition(".")
+    assert worker["command"] == ["python", "-m", "worker", "run"]
+    from worker.__main__ import main as worker_cli  # the command's module and its `run` subcommand
+    from worker.run import run_worker
+
+    assert callable(worker_cli) and callable(run_worker)
+    check = worker["healthcheck"]["test"][1:]
+    assert check[:2] == ["arq", "--check"]
+    module, _, attr = check[2].rpartition(".")
     settings_cls = getattr(importlib.import_module(module), attr)
     assert [f.__name__ for f in settings_cls.functions] == ["extract_session_context", "summarize_sessions", "ping"]
     assert sorted(c.name for c in settings_cls.cron_jobs) == ["decay_memories", "prune_memories"]
+
+
+def test_service_and_worker_restart_and_are_built_not_only_pulled():
+    services = load_compose()["services"]
+    for name in ("service", "worker"):
+        assert services[name]["restart"] in {"always", "unless-stopped", "on-failure"}, name
+        assert services[name]["build"] == ".", name
+
+
+def test_every_setting_the_llm_client_reads_reaches_both_containers():
+    services = load_compose()["services"]
+    for name in ("service", "worker"):
+        env = services[name]["environment"]
+        assert {"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "LLM_MODEL"} <= set(env), name
+
+
+def test_readme_and_docs_start_workers_the_way_compose_does():
+    command = " ".join(load_compose()["services"]["worker"]["command"])
+    readme = (ROOT / "README.md").read_text()
+    architecture = (ROOT / "docs" / "architecture.md").read_text()
+    assert command in readme and command in architecture
+    # Nowhere told to start the base arq Worker, which exits on the first Redis error.
+    for text in (readme, architecture):
+        assert not re.search(r"^\s*(\S*/)?arq worker\.settings\.WorkerSettings|\| `arq worker\.settings", text, re.M)
 
 
 def test_service_health_check_hits_a_real_route():
