@@ -121,8 +121,8 @@ class Stack:
         return url
 
     async def worker(self, *args: str, **env: str) -> asyncio.subprocess.Process:
-        """`arq worker.settings.WorkerSettings` by default; other module args for a seeded one."""
-        return await self.spawn(*(args or ("-m", "arq", "worker.settings.WorkerSettings")), env=self.env(**env))
+        """`python -m worker run` by default; other module args for a seeded one."""
+        return await self.spawn(*(args or ("-m", "worker", "run")), env=self.env(**env))
 
 
 async def wait_http(url: str, seconds: float = 30) -> None:

@@ -1,1 +1,1 @@
-"""The arq worker: coroutine jobs on one event loop, started by `arq worker.settings.WorkerSettings`."""
+"""The arq worker: coroutine jobs on one event loop, started by `python -m worker run`."""

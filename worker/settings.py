@@ -1,4 +1,9 @@
-"""`arq worker.settings.WorkerSettings`: the worker as arq's CLI expects it, a class of options."""
+"""`WorkerSettings`: the worker's options as arq's CLI expects them, a class.
+
+Used by `arq --check worker.settings.WorkerSettings` (the container health check). To run
+workers use `python -m worker run`: arq's CLI would run its base Worker, which exits on the
+first Redis error, not our ResilientWorker (worker/resilient.py).
+"""
 
 from __future__ import annotations
 

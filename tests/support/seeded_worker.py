@@ -1,7 +1,7 @@
 """A real arq worker process for crash and shutdown tests.
 
-It runs exactly what `arq worker.settings.WorkerSettings` runs (our functions and options,
-arq's own signal handling), except that its database is an in-memory one seeded with the
+It runs exactly what `python -m worker run` runs (our ResilientWorker, functions and
+options, arq's own signal handling), except that its database is an in-memory one seeded with the
 chat messages in a JSON file. MongoDB stand-ins cannot be shared between processes, and a
 worker that is killed mid-job writes nothing anyway: what these tests prove lives in Redis
 (the job's redelivery) and in the surviving worker's database.
@@ -18,12 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from arq.worker import run_worker
 from mongomock_motor import AsyncMongoMockClient
 
 from shared.settings import load_settings
 from worker import lifecycle
-from worker.options import worker_options
+from worker.resilient import create_worker
 
 
 def main(seed_path: str) -> None:
@@ -38,10 +37,8 @@ def main(seed_path: str) -> None:
         print("seeded-worker ready", flush=True)
 
     settings = load_settings()
-    options = worker_options(settings)
-    options["on_startup"] = startup
-    options["ctx"] = {"settings": settings, "mongo_client": AsyncMongoMockClient(tz_aware=True)}
-    run_worker(type("SeededWorkerSettings", (), options))
+    ctx = {"settings": settings, "mongo_client": AsyncMongoMockClient(tz_aware=True)}
+    create_worker(settings, on_startup=startup, ctx=ctx).run()
 
 
 if __name__ == "__main__":
