@@ -119,6 +119,16 @@ async def test_allinone_rides_out_a_redis_restart(tmp_path, stub_llm):
                 assert [p["content"] for p in contexts_b[0]["points"]] == ["I want to sleep more", "and to walk daily"]
                 assert [p["content"] for p in contexts_c[0]["points"]] == ["I want to read twelve books"]
                 assert await results(redis_server.url, pings) == {p: "pong" for p in pings}
+                # A's job finished while Redis was away; its result was recorded once Redis
+                # returned, so it will never run again, and nothing is left queued.
+                pool = await create_pool(RedisSettings.from_dsn(redis_server.url))
+                try:
+                    [a_job] = [job for job in job_starts(log_path.read_text()) if a.session_id in job]
+                    info = await Job(a_job, pool).result_info()
+                    assert info is not None and info.success and info.job_try == 1
+                    assert await pool.zcard("arq:queue") == 0
+                finally:
+                    await pool.aclose()
             assert proc.poll() is None, "the all-in-one died during the outage"
         finally:
             code = await stop(proc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -45,3 +46,28 @@ def test_a_job_that_loses_redis_mid_way_is_retried_not_dead_lettered():
     # e.g. extraction enqueuing a summary just as Redis restarts
     assert is_transient(RedisConnectionError("Connection closed by server."))
     assert not is_transient(ValueError("a bug"))
+
+
+async def test_a_job_picked_up_as_redis_went_away_runs_as_soon_as_redis_is_back(redis_url):
+    from arq import create_pool
+    from arq.connections import RedisSettings
+    from arq.jobs import Job
+
+    live = await create_pool(RedisSettings.from_dsn(redis_url))
+    worker = ResilientWorker(functions=[ping], redis_pool=live, queue_name="arq:queue", handle_signals=False, poll_delay=0.01)
+    try:
+        await live.enqueue_job("ping", _job_id="caught-mid-pickup")
+        await worker.start_jobs([b"caught-mid-pickup"])  # in-progress mark set, job task scheduled
+        dead = worker_without_redis().pool
+        worker._pool = dead  # Redis "goes away" before the job task's first read
+        await asyncio.gather(*worker.tasks.values())
+        assert "caught-mid-pickup" in worker._not_started
+        worker._pool = live  # Redis is back
+        worker.tasks.clear()
+        await worker._poll_iteration()  # clears our mark, picks the job up again
+        await asyncio.gather(*worker.tasks.values())
+        assert await Job("caught-mid-pickup", live).result(timeout=5) == "pong"
+        assert worker.job_counter == 0
+        await dead.aclose()
+    finally:
+        await live.aclose()

@@ -59,7 +59,7 @@ class ResilientWorker(Worker):
         self.redis_retry_cap_seconds = redis_retry_cap_seconds
         self.redis_outages = 0
         self._last_heartbeat = 0.0
-        self._not_started: set[str] = set()
+        self._not_started: dict[str, float] = {}  # job id -> when its start failed
 
     # -- connecting and reconnecting -------------------------------------------------
 
@@ -146,14 +146,18 @@ class ResilientWorker(Worker):
             # Only arq's reads before the job starts can get here (finishing waits for
             # Redis, below): the job did not run. Its in-progress mark would keep it from
             # everyone until it expires; clear it as soon as Redis answers.
-            self._not_started.add(job_id)
+            self._not_started[job_id] = time.monotonic()
             log.info("job %s not started, Redis went away (%s); it runs once Redis is back", job_id, describe(exc))
 
     async def _release_jobs_not_started(self) -> None:
-        if self._not_started:
-            jobs = sorted(self._not_started)
-            await self.pool.delete(*(in_progress_key_prefix + job_id for job_id in jobs))
-            self._not_started.difference_update(jobs)
+        if not self._not_started:
+            return
+        # Only marks still ours: past its expiry another worker may hold the job now.
+        now = time.monotonic()
+        ours = [job_id for job_id, failed_at in self._not_started.items() if now - failed_at < self.in_progress_timeout_s - 1]
+        if ours:
+            await self.pool.delete(*(in_progress_key_prefix + job_id for job_id in ours))
+        self._not_started.clear()
 
     async def finish_job(self, *args: Any, **kwargs: Any) -> None:
         await self._until_redis_answers(lambda: super(ResilientWorker, self).finish_job(*args, **kwargs))
