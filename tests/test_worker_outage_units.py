@@ -71,3 +71,36 @@ async def test_a_job_picked_up_as_redis_went_away_runs_as_soon_as_redis_is_back(
         await dead.aclose()
     finally:
         await live.aclose()
+
+
+async def test_a_failover_replica_that_refuses_writes_is_one_outage_not_one_per_poll(caplog):
+    """A Redis demoted to a read-only replica answers PING and reads but refuses writes."""
+    import logging
+
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    from tests.support.redis_restart import RestartableRedis
+
+    caplog.set_level(logging.INFO, logger="worker.redis")
+    with RestartableRedis() as server:
+        pool = await create_pool(RedisSettings.from_dsn(server.url))
+        worker = ResilientWorker(functions=[ping], redis_settings=RedisSettings.from_dsn(server.url), handle_signals=False,
+                                 poll_delay=0.01, heartbeat_seconds=0.05, redis_retry_cap_seconds=0.1)
+        task = asyncio.create_task(worker.async_run())
+        try:
+            while not worker._last_heartbeat:
+                await asyncio.sleep(0.01)
+            await pool.execute_command("REPLICAOF", "127.0.0.1", str(free_port()))  # demoted
+            await asyncio.sleep(1.0)  # ~20 heartbeats' worth of polls
+            assert worker.redis_outages == 1 and not task.done()
+            await pool.execute_command("REPLICAOF", "NO", "ONE")  # promoted again
+            job = await pool.enqueue_job("ping")
+            assert await job.result(timeout=5) == "pong"
+        finally:
+            await worker.close()
+            task.cancel()
+            await pool.aclose()
+    lost = [r for r in caplog.records if "lost Redis" in r.getMessage()]
+    assert len(lost) == 1 and "ReadOnlyError" in lost[0].getMessage()
+    assert sum("Redis is back" in r.getMessage() for r in caplog.records) == 1

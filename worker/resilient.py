@@ -105,9 +105,12 @@ class ResilientWorker(Worker):
         while True:
             await asyncio.sleep(delay)
             try:
-                # A Redis that accepts connections but never answers must not hang the probe.
+                # The probe is a write (a replica still read-only after a failover answers
+                # PING but not this), and a useful one: /readyz sees us at once. A Redis that
+                # accepts connections but never answers must not hang it.
                 async with asyncio.timeout(max(1.0, self.redis_retry_cap_seconds)):
-                    await self.pool.ping()
+                    await write_heartbeat(self.pool, self.heartbeat())
+                self._last_heartbeat = time.monotonic()
             except REDIS_UNREACHABLE:
                 delay = min(delay * 2, self.redis_retry_cap_seconds)
                 continue
@@ -210,8 +213,9 @@ class ResilientWorker(Worker):
                 self._pool = None
 
 
-def describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+def describe(exc: BaseException, limit: int = 300) -> str:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def create_worker(settings: Settings, **overrides: Any) -> ResilientWorker:
