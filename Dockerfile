@@ -1,4 +1,5 @@
-# One image for the web service and the worker; compose.yaml picks the command.
+# One image for the web service and the worker; compose.yaml picks the command:
+# the service is the CMD below, a worker is `python -m worker run`.
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
