@@ -69,7 +69,7 @@ async def test_twentieth_context_folds_the_oldest_fifteen_into_one_summary(api, 
 
     assert len(stub_llm.summary_requests) == 1
     [summary] = await db[SUMMARIES].find({}).to_list(None)
-    assert summary["status"] == "done" and summary["text"] == "Stub summary of 15 sessions."
+    assert summary["status"] == "done" and summary["text"] == "Stub text drawn from 15 request texts."
     assert summary["covered_session_ids"] == [d["session_id"] for d in older[:15]]
     assert summary["period"] == {"start": older[0]["created_at"], "end": older[14]["created_at"]}
     assert "goal number 0" in summary["key_points"]
