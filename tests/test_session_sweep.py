@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from arq.jobs import Job
 from bson import ObjectId
 
 from shared.extraction_queue import enqueue_extraction
 from shared.jobs import extract_job_id
 from shared.mongo import CHAT_MESSAGES, EMPTY_EXTRACTIONS, FAILED_JOBS, SESSION_CONTEXTS, SESSIONS, SUMMARIES
+from shared.settings import SettingsError, load_settings
 from tests.conftest import make_settings
 from tests.support.worker import drain_queue
 from worker.sweep import sweep_sessions
@@ -130,3 +132,10 @@ async def test_points_the_user_already_has_elsewhere_store_no_empty_context(sett
     assert await db[SESSION_CONTEXTS].count_documents({"session_id": again}) == 0
     [context] = await db[SESSION_CONTEXTS].find({}).to_list(None)
     assert context["context_points"][0]["mentions"] == 2  # reinforced instead
+
+
+def test_a_lookback_shorter_than_the_idle_window_fails_at_start(monkeypatch):
+    monkeypatch.setenv("SESSION_IDLE_MINUTES", "90")
+    monkeypatch.setenv("SESSION_SWEEP_LOOKBACK_HOURS", "1")
+    with pytest.raises(SettingsError, match="SESSION_SWEEP_LOOKBACK_HOURS must span more than SESSION_IDLE_MINUTES"):
+        load_settings(_env_file=None)
