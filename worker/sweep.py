@@ -91,7 +91,8 @@ async def sweep_sessions(ctx: dict[str, Any], now: datetime | None = None) -> di
     since = now - timedelta(hours=settings.session_sweep_lookback_hours)
     budget = settings.session_sweep_batch
     examined = submitted = 0
-    cursor = db[CHAT_MESSAGES].aggregate(recent_sessions_pipeline(since))
+    # allowDiskUse: a busy day has many sessions to sort; let the server spill rather than fail.
+    cursor = db[CHAT_MESSAGES].aggregate(recent_sessions_pipeline(since), allowDiskUse=True)
     chunk: list[dict[str, Any]] = []
 
     async def enqueue_due(rows: list[dict[str, Any]], room: int) -> int:
