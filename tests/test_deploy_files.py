@@ -32,7 +32,7 @@ def test_worker_command_and_check_load_worker_settings(monkeypatch):
     module, _, attr = worker["command"][1].rpartition(".")
     settings_cls = getattr(importlib.import_module(module), attr)
     assert [f.__name__ for f in settings_cls.functions] == ["extract_session_context", "summarize_sessions", "ping"]
-    assert sorted(c.name for c in settings_cls.cron_jobs) == ["decay_memories", "prune_memories"]
+    assert sorted(c.name for c in settings_cls.cron_jobs) == ["decay_memories", "prune_memories", "sweep_sessions"]
 
 
 def test_service_health_check_hits_a_real_route():
