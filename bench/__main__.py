@@ -1,7 +1,11 @@
 """`python -m bench`: every benchmark, a table on stdout, docs/benchmarks.md and its plot.
 
-    scripts/bench                      # full sizes (a few minutes on 2 cores)
-    scripts/bench --quick --out /tmp/x # tiny sizes: the smoke test uses this
+    scripts/bench                      # full sizes (a few minutes on 2 cores), written to docs/
+    scripts/bench --quick              # tiny sizes, written to a fresh temporary folder
+    scripts/bench --quick --out /tmp/x # tiny sizes, written to /tmp/x
+
+Only the full run writes docs/: the committed figures are full-size ones, and a quick run
+(a smoke test, a check after a change) must not replace them with tiny-size figures.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +55,8 @@ ANALYSIS = """
 - **Pickup** meets the goal with `WORKER_POLL_DELAY_SECONDS=0.02` (the product default): an
   idle worker asks Redis for due jobs 50 times a second, one cheap sorted-set read each.
 """
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 FULL = {"logouts": 5_000, "extraction_jobs": 500, "pickup_jobs": 300, "noop_jobs": 5_000, "decay": [10_000, 100_000]}
 QUICK = {"logouts": 40, "extraction_jobs": 10, "pickup_jobs": 10, "noop_jobs": 50, "decay": [100, 1_000]}
@@ -102,13 +109,27 @@ Raw figures: `benchmarks.json` beside this file.
 """
 
 
+def output_folder(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path:
+    if not args.quick:
+        return args.out or DOCS
+    if args.out is None:
+        return Path(tempfile.mkdtemp(prefix="bench-quick-"))
+    if args.out.resolve() == DOCS:
+        parser.error("--quick figures never go to docs/: only the full run writes there")
+    return args.out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
-    parser.add_argument("--out", type=Path, default=Path("docs"), help="where benchmarks.md/.png/.json go")
+    parser.add_argument(
+        "--out", type=Path, help="where benchmarks.md/.png/.json go (default: docs/, or a temporary folder with --quick)"
+    )
     parser.add_argument("--llm-latency", type=float, default=2.0)
     parser.add_argument("--poll-delay", type=float, default=Settings.model_fields["worker_poll_delay_seconds"].default)
     args = parser.parse_args()
+    args.out = output_folder(parser, args)
+    print(f"results go to {args.out}", flush=True)
     sizes = QUICK if args.quick else FULL
     started = time.perf_counter()
     results = asyncio.run(run_all(sizes, args.llm_latency if not args.quick else 0.2, args.poll_delay))

@@ -20,6 +20,7 @@ def extract_job_id(session_id: str, newest_message_id: str | None) -> str:
 SUMMARIZE_SESSIONS = "summarize_sessions"
 DECAY_MEMORIES = "decay_memories"
 PRUNE_MEMORIES = "prune_memories"
+SWEEP_SESSIONS = "sweep_sessions"
 
 
 def summary_job_id(user_id: str, summaries_so_far: int) -> str:

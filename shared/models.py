@@ -60,7 +60,9 @@ class ExtractionOutcome(BaseModel):
 
     success: bool
     context_id: str | None = None
-    reason: Literal["extracted", "insufficient_messages", "up_to_date", "superseded"]
+    # no_points: the LLM found nothing worth keeping; no_new_points: everything it found the
+    # user had already said in other sessions (those were reinforced). Neither stores a context.
+    reason: Literal["extracted", "no_points", "no_new_points", "insufficient_messages", "up_to_date", "superseded"]
 
 
 class SessionDigest(BaseModel):

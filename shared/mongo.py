@@ -20,6 +20,7 @@ SESSION_CONTEXTS = "session_contexts"
 SUMMARIES = "summaries"
 FAILED_JOBS = "failed_jobs"
 OUTBOX = "outbox"
+EMPTY_EXTRACTIONS = "empty_extractions"
 
 
 def create_mongo_client(settings: Settings) -> Any:
@@ -47,8 +48,11 @@ async def ensure_indexes(db: Any) -> None:
     await db[SESSIONS].create_index("expires_at", expireAfterSeconds=0)
     await db[CHAT_MESSAGES].create_index([("session_id", 1), ("timestamp", 1)])
     await db[CHAT_MESSAGES].create_index([("user_id", 1), ("timestamp", -1)])
+    await db[CHAT_MESSAGES].create_index("timestamp")  # the session sweep reads a recent window
     await db[SESSION_CONTEXTS].create_index([("user_id", 1), ("session_id", 1)], unique=True)
     await db[SESSION_CONTEXTS].create_index([("user_id", 1), ("updated_at", -1)])
     await db[SUMMARIES].create_index([("user_id", 1), ("created_at", -1)])
     await db[OUTBOX].create_index("created_at")
+    await db[EMPTY_EXTRACTIONS].create_index([("user_id", 1), ("session_id", 1)], unique=True)
+    await db[EMPTY_EXTRACTIONS].create_index("expires_at", expireAfterSeconds=0)
     await db[FAILED_JOBS].create_index([("resolved_at", 1), ("failed_at", -1)])

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     memory_ttl_days: int = Field(365, ge=0, description="contexts and summaries expire after this; 0 = never")
     recall_points: int = Field(10, ge=0, le=100, description="context points placed in the coach's prompt")
 
+    # Sessions that end without logout or socket close (crash, expiry, a phone gone quiet)
+    session_idle_minutes: int = Field(30, ge=1, description="a session this long without a message has ended")
+    session_sweep_batch: int = Field(500, ge=1, description="most extractions one hourly sweep enqueues")
+    session_sweep_lookback_hours: int = Field(
+        48, ge=1, description="the sweep looks at sessions with messages this recent"
+    )
+
     # Worker
     worker_max_jobs: int = Field(500, ge=1, description="jobs in flight per worker process")
     job_timeout_seconds: float = Field(120.0, gt=0)
@@ -95,6 +102,8 @@ class Settings(BaseSettings):
             raise ValueError("LLM_PROVIDER=anthropic needs ANTHROPIC_API_KEY")
         if self.summarize_keep_recent >= self.summarize_threshold:
             raise ValueError("SUMMARIZE_KEEP_RECENT must be below SUMMARIZE_THRESHOLD")
+        if self.session_sweep_lookback_hours * 60 <= self.session_idle_minutes:
+            raise ValueError("SESSION_SWEEP_LOOKBACK_HOURS must span more than SESSION_IDLE_MINUTES")
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters")
         return self

@@ -6,6 +6,7 @@ each test gets its own database, dropped afterwards.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -60,6 +61,10 @@ async def stub_llm() -> AsyncIterator[StubLLM]:
     async with serve_app(create_stub_app(stub)) as url:
         stub.url = url  # type: ignore[attr-defined]
         yield stub
+    # Every test that reaches the stub also checks what the model was sent: a `$ref` in a
+    # tool schema breaks servers that do not resolve refs (see shared/llm/schema.py).
+    with_refs = [r["tool_choice"]["name"] for r in stub.requests if '"$ref"' in json.dumps(r.get("tools", []))]
+    assert with_refs == [], f"tool schemas sent with $ref: {with_refs}"
 
 
 def make_settings(redis_url: str, **overrides: Any) -> Settings:

@@ -3,23 +3,44 @@ measured by `scripts/bench`, never asserted in tests."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+COMMITTED = sorted((ROOT / "docs").glob("benchmarks.*"))
 
 
-def test_the_benchmark_suite_runs_end_to_end_at_tiny_sizes(tmp_path):
+def fingerprints() -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in COMMITTED}
+
+
+def test_the_benchmark_suite_runs_end_to_end_at_tiny_sizes():
+    before = fingerprints()
+    assert sorted(before) == ["benchmarks.json", "benchmarks.md", "benchmarks.png"]
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
+        [sys.executable, "-m", "bench", "--quick"],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    # Tiny-size figures go to a temporary folder it names, never over the committed ones.
+    assert fingerprints() == before
+    tmp_path = Path(re.search(r"^results go to (.+)$", done.stdout, re.M).group(1))
+    assert tmp_path.resolve() != (ROOT / "docs").resolve()
+    try:
+        check_quick_results(done.stdout, tmp_path)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def check_quick_results(stdout: str, tmp_path: Path) -> None:
     for label in ("logout p50", "extraction jobs/s", "pickup p50", "no-op jobs completed/s", "decay over 1,000 contexts"):
-        assert label in done.stdout
+        assert label in stdout
     assert (tmp_path / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
     assert "## Machine" in (tmp_path / "benchmarks.md").read_text()
 
@@ -29,6 +50,14 @@ def test_the_benchmark_suite_runs_end_to_end_at_tiny_sizes(tmp_path):
     assert raw["noop_jobs"]["jobs"] == 50 and raw["noop_jobs"]["redis_commands_per_job"] > 0
     # Decay is a fixed number of statements whatever the number of contexts.
     assert [d["round_trips"] for d in raw["decay"]] == [5, 5]
+
+
+def test_quick_run_refuses_to_write_docs():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", "docs"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2 and "only the full run writes there" in done.stderr
 
 
 def test_logout_under_llm_load_runs_at_tiny_size():

@@ -69,7 +69,7 @@ async def test_twentieth_context_folds_the_oldest_fifteen_into_one_summary(api, 
 
     assert len(stub_llm.summary_requests) == 1
     [summary] = await db[SUMMARIES].find({}).to_list(None)
-    assert summary["status"] == "done" and summary["text"] == "Stub summary of 15 sessions."
+    assert summary["status"] == "done" and summary["text"] == "Stub text drawn from 15 request texts."
     assert summary["covered_session_ids"] == [d["session_id"] for d in older[:15]]
     assert summary["period"] == {"start": older[0]["created_at"], "end": older[14]["created_at"]}
     assert "goal number 0" in summary["key_points"]
@@ -226,10 +226,11 @@ async def test_each_cron_fires_once_across_three_workers(settings, mongo_client,
     assert (await db[SESSION_CONTEXTS].find_one({}))["decayed_at"] > datetime(2025, 1, 2, tzinfo=UTC)
 
 
-def test_crons_are_declared_for_02_and_03_utc():
-    decay, prune = cron_jobs()
+def test_crons_are_declared_for_02_and_03_utc_and_hourly():
+    decay, prune, sweep = cron_jobs()
     assert (decay.name, decay.hour, decay.minute, decay.unique) == ("decay_memories", 2, 0, True)
     assert (prune.name, prune.hour, prune.minute, prune.unique) == ("prune_memories", 3, 0, True)
+    assert (sweep.name, sweep.hour, sweep.minute, sweep.unique) == ("sweep_sessions", None, 17, True)
 
 
 async def test_operator_enqueues_a_job_by_name_from_the_command_line(settings, arq_pool, mongo_client, db):

@@ -53,7 +53,7 @@ def test_worker_settings_is_what_the_arq_cli_loads(monkeypatch):
     module = importlib.reload(worker.settings)
     settings_cls = module.WorkerSettings
     assert [f.__name__ for f in settings_cls.functions] == ["extract_session_context", "summarize_sessions", "ping"]
-    assert sorted(c.name for c in settings_cls.cron_jobs) == ["decay_memories", "prune_memories"]
+    assert sorted(c.name for c in settings_cls.cron_jobs) == ["decay_memories", "prune_memories", "sweep_sessions"]
     assert settings_cls.max_jobs == 321
     assert settings_cls.job_timeout >= 60
     assert settings_cls.on_startup is worker.lifecycle.startup and settings_cls.on_shutdown is worker.lifecycle.shutdown

@@ -2,6 +2,7 @@
 
     python -m worker enqueue decay_memories              # run a cron now
     python -m worker enqueue decay_memories --now 2026-12-01T02:00:00+00:00
+    python -m worker enqueue sweep_sessions               # extract sessions that ended unseen
     python -m worker enqueue summarize_sessions USER_ID
     python -m worker enqueue extract_session_context USER_ID SESSION_ID --wait
     python -m worker dead-letters list
@@ -29,7 +30,7 @@ from worker.options import FUNCTIONS, cron_jobs
 from worker.run import add_run_command, run_worker
 
 JOB_NAMES = [f.__name__ for f in FUNCTIONS] + [c.name for c in cron_jobs()]
-TAKES_NOW = {"decay_memories", "prune_memories"}
+TAKES_NOW = {"decay_memories", "prune_memories", "sweep_sessions"}
 
 
 async def enqueue(name: str, args: list[str], now: datetime | None, wait: float | None) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from shared.empty_extractions import empty_watermark, record_empty_extraction
 from shared.memory import expiry, point_key
 from shared.messages import recent_session_messages
 from shared.models import ContextPoint, ExtractionOutcome
@@ -35,12 +36,28 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
     newest = messages[-1]
     key = {"user_id": user_id, "session_id": session_id}
     stored = await db[SESSION_CONTEXTS].find_one(key, {"covered.last_message_id": 1})
-    if stored and stored["covered"]["last_message_id"] == newest.id:
-        return ExtractionOutcome(success=True, context_id=str(stored["_id"]), reason="up_to_date").model_dump()
+    context_id = str(stored["_id"]) if stored else None
+    empty = await empty_watermark(db, user_id, session_id)
+    if newest.id in (stored and stored["covered"]["last_message_id"], empty and empty["last_message_id"]):
+        return ExtractionOutcome(success=True, context_id=context_id, reason="up_to_date").model_dump()
 
     reply = await llm.extract_context(messages)
     now = datetime.now(UTC)
     new_points = await reinforce_known_points(db, user_id, session_id, reply.extraction.points, now)
+    covered = {
+        "first_message_id": messages[0].id,
+        "last_message_id": newest.id,
+        "last_at": newest.timestamp,
+        "message_count": len(messages),
+    }
+    if not new_points:
+        # Nothing to store: no context (it would count toward the summary threshold), but
+        # a watermark, so neither this job nor the sweep reads these messages again. A
+        # context stored earlier for this session is kept as it is.
+        reason = "no_new_points" if reply.extraction.points else "no_points"
+        await record_empty_extraction(db, user_id, session_id, covered, reply.model, reason, now, expiry(now, settings.memory_ttl_days))
+        log.info("session %s: %s (%d messages read)", session_id, reason, len(messages))
+        return ExtractionOutcome(success=True, context_id=context_id, reason=reason).model_dump()
     try:
         # The watermark condition keeps a slower run over fewer messages from overwriting a
         # newer one: if a newer context is stored the filter misses, the upsert collides with
@@ -50,12 +67,7 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
             {
                 "$set": {
                     "context_points": [stored_point(p, now) for p in new_points],
-                    "covered": {
-                        "first_message_id": messages[0].id,
-                        "last_message_id": newest.id,
-                        "last_at": newest.timestamp,
-                        "message_count": len(messages),
-                    },
+                    "covered": covered,
                     "model": reply.model,
                     "usage": reply.usage.model_dump(),
                     "strength": 1.0,

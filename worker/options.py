@@ -8,7 +8,7 @@ from typing import Any
 from arq import cron
 from arq.cron import CronJob
 
-from shared.jobs import DECAY_MEMORIES, PRUNE_MEMORIES
+from shared.jobs import DECAY_MEMORIES, PRUNE_MEMORIES, SWEEP_SESSIONS
 from shared.queue import arq_redis_settings
 from shared.settings import Settings
 from worker.decay import decay_memories, prune_memories
@@ -17,6 +17,7 @@ from worker.lifecycle import shutdown, startup
 from worker.ping import ping
 from worker.reliability import reliable
 from worker.summarize import summarize_sessions
+from worker.sweep import sweep_sessions
 
 FUNCTIONS = [reliable(extract_session_context), reliable(summarize_sessions), ping]
 
@@ -30,6 +31,8 @@ def cron_jobs() -> list[CronJob]:
     return [
         cron(reliable(decay_memories), name=DECAY_MEMORIES, hour=2, minute=0, second=0, unique=True),
         cron(reliable(prune_memories), name=PRUNE_MEMORIES, hour=3, minute=0, second=0, unique=True),
+        # Hourly, off the hour so it does not land on the daily crons.
+        cron(reliable(sweep_sessions), name=SWEEP_SESSIONS, minute=17, second=0, unique=True),
     ]
 
 

@@ -22,6 +22,7 @@ from shared.llm.prompts import (
     render_sessions,
     render_transcript,
 )
+from shared.llm.schema import tool_input_schema
 from shared.models import (
     ChatMessage,
     ContextExtraction,
@@ -37,12 +38,12 @@ from shared.settings import Settings
 EXTRACTION_TOOL = {
     "name": EXTRACTION_TOOL_NAME,
     "description": "Record the context points worth remembering from this session.",
-    "input_schema": ContextExtraction.model_json_schema(),
+    "input_schema": tool_input_schema(ContextExtraction),
 }
 SUMMARY_TOOL = {
     "name": SUMMARY_TOOL_NAME,
     "description": "Record the summary of these sessions.",
-    "input_schema": SummaryDraft.model_json_schema(),
+    "input_schema": tool_input_schema(SummaryDraft),
 }
 
 

@@ -1,8 +1,9 @@
 """A stub of Anthropic's Messages API on loopback, so tests drive the real SDK over real HTTP.
 
 `POST /v1/messages` answers like the real API: a `tool_use` block when the request forces
-a tool (extraction), a server-sent-event stream when `stream` is true (chat). Behaviour is
-set on `StubLLM` in-process, or through `POST /_stub/config` when the stub runs as its own
+a tool (extraction, summaries), its input built from the `input_schema` the request sent
+(a schema with `$ref` gets an answer that fits nothing), or a server-sent-event stream
+when `stream` is true (chat). Behaviour is set on `StubLLM` in-process, or through `POST /_stub/config` when the stub runs as its own
 process (`python -m tests.support.stub_llm --port 9000 --latency 3`). Every request is
 recorded, and the most requests in flight at once is tracked.
 """
@@ -13,7 +14,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +22,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.support.schema_instance import contains_ref, tool_answer
 
 _ids = itertools.count(1)
 
@@ -42,7 +44,8 @@ class Failure:
 class StubLLM:
     latency: float = 0.0
     reply_text: str = "Stub coach reply: keep going, one step at a time."
-    # Points for the extraction tool call; None derives one point per user line.
+    # Points for the extraction tool call; None answers from the request's tool schema
+    # (tests/support/schema_instance.py): one point per user line.
     points: list[dict[str, Any]] | None = None
     # Raw `input` of the tool call, to send output that breaks the schema.
     raw_tool_input: Any = None
@@ -68,25 +71,13 @@ class StubLLM:
         self.max_in_flight = self.in_flight
 
 
-def derive_points(body: dict[str, Any]) -> list[dict[str, Any]]:
-    transcript = body["messages"][0]["content"]
-    lines = re.findall(r"^user: (.+)$", transcript, flags=re.MULTILINE)
-    return [{"kind": "goal", "content": line[:200], "importance": 0.8} for line in lines]
-
-
-def summary_input(body: dict[str, Any]) -> dict[str, Any]:
-    sessions = json.loads(body["messages"][0]["content"].removeprefix("<sessions>\n").removesuffix("\n</sessions>"))
-    points = [p["content"] for s in sessions for p in s["points"]]
-    return {"text": f"Stub summary of {len(sessions)} sessions.", "key_points": points[:20]}
-
-
 def tool_message(stub: StubLLM, body: dict[str, Any]) -> dict[str, Any]:
     if stub.raw_tool_input is not None:
         tool_input = stub.raw_tool_input
-    elif body["tool_choice"]["name"] == "record_summary":
-        tool_input = summary_input(body)
+    elif stub.points is not None and body["tool_choice"]["name"] == "record_session_context" and not contains_ref(body["tools"]):
+        tool_input = {"points": stub.points}
     else:
-        tool_input = {"points": stub.points if stub.points is not None else derive_points(body)}
+        tool_input = tool_answer(body)  # from the schema the request carries, not from our models
     return {
         "id": f"msg_stub_{next(_ids)}",
         "type": "message",

@@ -1,0 +1,41 @@
+"""`empty_extractions`: the watermark of extractions that stored nothing.
+
+An extraction that finds no points (or only points the user's other sessions already
+hold) stores no session context: an empty context would count toward the summary
+threshold and fill summaries with nothing. But the session must not be read again and
+again either, so the messages it read are recorded here, one document per session:
+"up to this message there is nothing to keep". This is not a context: recall, summaries,
+decay and the memory API never read it. It expires like a context (MEMORY_TTL_DAYS).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from shared.mongo import EMPTY_EXTRACTIONS
+
+
+async def record_empty_extraction(
+    db: Any, user_id: str, session_id: str, covered: dict[str, Any], model: str, reason: str, now: datetime, expires_at: datetime | None
+) -> None:
+    """Move the session's empty watermark forward to `covered`; never back."""
+    try:
+        await db[EMPTY_EXTRACTIONS].update_one(
+            {
+                "user_id": user_id,
+                "session_id": session_id,
+                "$or": [{"covered.last_at": {"$lt": covered["last_at"]}}, {"covered": {"$exists": False}}],
+            },
+            {"$set": {"covered": covered, "model": model, "reason": reason, "updated_at": now, "expires_at": expires_at}},
+            upsert=True,
+        )
+    except DuplicateKeyError:
+        pass  # a run over newer messages already recorded a later watermark
+
+
+async def empty_watermark(db: Any, user_id: str, session_id: str) -> dict[str, Any] | None:
+    doc = await db[EMPTY_EXTRACTIONS].find_one({"user_id": user_id, "session_id": session_id}, {"covered": 1})
+    return doc["covered"] if doc else None
