@@ -25,7 +25,10 @@ def test_service_command_is_the_app_factory():
     assert f'"{command[1]}"' in dockerfile
 
 
-def test_worker_command_and_check_load_worker_settings(monkeypatch):
+def test_worker_command_and_check_load_worker_settings(monkeypatch, redis_url):
+    # Importing the worker settings runs its start-up checks: reachable Redis, memory:// on purpose.
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("ALLOW_IN_MEMORY_MONGODB", "true")
     worker = load_compose()["services"]["worker"]
     assert worker["command"][0] == "arq"
     assert worker["healthcheck"]["test"][1:] == ["arq", "--check", worker["command"][1]]
@@ -42,7 +45,7 @@ def test_service_health_check_hits_a_real_route():
     from shared.settings import Settings
 
     test = " ".join(load_compose()["services"]["service"]["healthcheck"]["test"])
-    app = create_app(Settings(_env_file=None, jwt_secret="x" * 32))
+    app = create_app(Settings(_env_file=None, jwt_secret="x" * 32, allow_in_memory_mongodb=True))
     paths = {r.path for r in app.routes if isinstance(r, Route)}
     assert "/healthz" in test and "/healthz" in paths
 
