@@ -57,6 +57,13 @@ async def serve(settings: Settings) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # uvicorn catches SIGINT and SIGTERM while it serves and raises them again once the
+    # service has stopped. Python's defaults would then kill us (SIGTERM) or cancel the
+    # worker's shutdown (asyncio's SIGINT handler); an exit instead unwinds through
+    # `serve`'s cleanup (the worker) and then the ExitStack's (redis-server last). The
+    # same holds for a signal during start-up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
     try:
         # memory:// works here, and only here: the service and the worker share one client.
         settings = load_settings(allow_in_memory_mongodb=True)
@@ -73,16 +80,9 @@ def main() -> None:
             overrides["jwt_secret"] = SecretStr(secrets.token_urlsafe(32))
             log.warning("JWT_SECRET not set: using a random one; tokens die with this process")
         settings = settings.model_copy(update=overrides)
-        path = publish_for_operators(settings)
-        stack.callback(withdraw, settings, os.getpid())
-        log.info("operator CLI (python -m worker ...) finds this process's Redis through %s", path)
+        if publish_for_operators(settings) is not None:
+            stack.callback(withdraw, settings, os.getpid())
         log.info("coach all-in-one: service and worker listening on http://%s:%s", settings.host, settings.port)
-        # uvicorn catches SIGINT and SIGTERM while it serves and raises them again once the
-        # service has stopped. Python's defaults would then kill us (SIGTERM) or cancel the
-        # worker's shutdown (asyncio's SIGINT handler); an exit instead unwinds through
-        # `serve`'s cleanup (the worker) and then the ExitStack's (redis-server last).
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
         asyncio.run(serve(settings))
 
 

@@ -208,7 +208,7 @@ async def api_say(ws, content: str) -> None:
 # The operator CLI --------------------------------------------------------------------------
 
 
-async def test_the_cli_next_to_the_allinone_reaches_its_queue_and_names_what_it_cannot_read(tmp_path):
+async def test_the_cli_next_to_the_allinone_reaches_its_queue_and_names_what_it_cannot_read(tmp_path, redis_url):
     allinone = await start_allinone(tmp_path)
     try:
         env = clean_env(tmp_path)  # no REDIS_URL: the CLI finds the all-in-one's
@@ -220,6 +220,15 @@ async def test_the_cli_next_to_the_allinone_reaches_its_queue_and_names_what_it_
         letters = await asyncio.to_thread(run, ["-m", "worker", "dead-letters", "list"], env)
         line = assert_one_line(letters, "in-memory MongoDB", f"{allinone.url}/api/v1/admin/failed-jobs")
         assert str(allinone.proc.pid) in line
+
+        # REDIS_URL set to the all-in-one's own: no note, so stderr is the error alone.
+        same = {**env, "REDIS_URL": json.loads((tmp_path / "allinone.json").read_text())["redis_url"]}
+        broken = await asyncio.to_thread(run, ["-m", "worker", "enqueue", "extract_session_context", "only-a-user", "--wait", "20"], same)
+        assert_one_line(broken, "failed: JobArgumentsError", "session_id")
+
+        elsewhere = await asyncio.to_thread(run, ["-m", "worker", "enqueue", "ping"], {**env, "REDIS_URL": redis_url})
+        assert elsewhere.returncode == 0, elsewhere.stderr
+        assert "is not the Redis of the all-in-one running here" in elsewhere.stderr
     finally:
         allinone.proc.send_signal(signal.SIGTERM)
         await asyncio.to_thread(allinone.proc.wait, 30)

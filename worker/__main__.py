@@ -59,7 +59,7 @@ async def wait_for_result(settings: Settings, job: Job, wait: float) -> object:
         if status in (JobStatus.queued, JobStatus.deferred):
             raise SystemExit(
                 f"no worker took job {job.job_id} within {wait:g} s: is a worker running against "
-                f"REDIS_URL={where(settings.redis_url)} (queue {settings.queue_name})? The job stays queued"
+                f"REDIS_URL ({where(settings.redis_url)}, queue {settings.queue_name})? The job stays queued"
             ) from None
         raise SystemExit(f"job {job.job_id} is still {status.value} after {wait:g} s; it goes on without us") from None
     except (RedisError, OSError):

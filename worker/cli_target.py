@@ -32,7 +32,7 @@ def queue_settings(settings: Settings) -> Settings:
     if "redis_url" in settings.model_fields_set:
         if settings.redis_url != running.redis_url:
             note(
-                f"note: REDIS_URL={where(settings.redis_url)} is not the Redis of the all-in-one running here "
+                f"note: REDIS_URL ({where(settings.redis_url)}) is not the Redis of the all-in-one running here "
                 f"(pid {running.pid}, {where(running.redis_url)}); unset REDIS_URL to reach that one"
             )
         return settings
