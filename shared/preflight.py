@@ -21,8 +21,8 @@ class StartupError(SettingsError):
 
 def where(url: str) -> str:
     """The host part of a URI, without credentials, for messages."""
-    netloc = urlsplit(url).netloc
-    return netloc.rpartition("@")[2] or url.partition("://")[0] + "://"
+    parts = urlsplit(url)
+    return parts.netloc.rpartition("@")[2] or parts.path or url  # unix:///path: the socket's path
 
 
 def refuse_in_memory_mongodb(settings: Settings, process: str) -> None:
