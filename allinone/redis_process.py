@@ -41,6 +41,10 @@ class RedisProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
+            # Its own session: Ctrl-C in a terminal signals the whole foreground process
+            # group, and redis-server must outlive the service and worker it serves while
+            # they shut down; `stop` ends it by pid afterwards.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

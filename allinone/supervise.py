@@ -9,11 +9,12 @@ gracefully, and the process exits non-zero for its supervisor to restart it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import uvicorn
 from arq import Worker
+
+from allinone.worker_stop import stop_worker
 
 log = logging.getLogger("allinone")
 
@@ -39,7 +40,7 @@ async def serve_beside_worker(server: uvicorn.Server, worker: Worker) -> int:
         await server.serve()
     finally:
         worker_task.remove_done_callback(stop_serving_if_worker_died)
-        await worker.close()  # stops taking jobs, lets running ones finish, closes Redis
-        with contextlib.suppress(BaseException):
-            await worker_task
+        # Stops taking jobs, lets running ones finish within the grace, closes Redis; a
+        # cancelled job's CancelledError does not escape as a traceback.
+        await stop_worker(worker, worker_task)
     return WORKER_DIED_EXIT_CODE if died else 0

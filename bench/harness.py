@@ -27,6 +27,8 @@ PY = sys.executable
 # not what it measures. Everything else is the product's default.
 BENCH_ENV = {
     "MONGODB_URI": "memory://",
+    # Each process then holds a store of its own: the benchmarks seed what a worker reads.
+    "ALLOW_IN_MEMORY_MONGODB": "true",
     "JWT_SECRET": "bench-secret-bench-secret-bench-secret-0",
     "LLM_PROVIDER": "anthropic",
     "ANTHROPIC_API_KEY": "bench-key",

@@ -27,9 +27,10 @@ from service.readiness import readiness
 from service.routes import admin, auth, memory
 from service.security import Passwords
 from shared.llm import create_llm
-from shared.logs import redact_tokens_in
+from shared.logs import one_line_for_cut_off_requests, redact_tokens_in
 from shared.mongo import create_mongo_client, ensure_indexes, get_database
 from shared.outbox import relay_forever
+from shared.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
 from shared.settings import Settings, SettingsError, load_settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -52,8 +53,14 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     settings = settings or load_settings()
     if settings.jwt_secret is None:
         raise SettingsError("invalid configuration: JWT_SECRET must be set (at least 32 characters)")
+    if mongo_client is None:
+        # Here, not in the lifespan: uvicorn prints a lifespan failure as a traceback, while
+        # the factory's SystemExit is one line. Redis may be down: enqueues go to the outbox.
+        refuse_in_memory_mongodb(settings, "service")
+        check_mongodb_reachable(settings)
     # uvicorn logs each WebSocket's URL, and ours carries the token.
     redact_tokens_in("uvicorn.error", "uvicorn.access")
+    one_line_for_cut_off_requests("uvicorn.error")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

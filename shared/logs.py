@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -34,3 +35,23 @@ def redact_tokens_in(*logger_names: str) -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactTokens) for f in logger.filters):
             logger.addFilter(RedactTokens())
+
+
+class CutOffAtShutdown(logging.Filter):
+    """uvicorn cancels what still runs when its graceful-shutdown time is over (a chat reply
+    waiting on a slow LLM) and logs each cancellation as a traceback; that is the planned
+    end of a shutdown, so it becomes one warning line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "a request or WebSocket still running at shutdown was cut off (graceful-shutdown time over)", (), None, None
+            )
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def one_line_for_cut_off_requests(logger_name: str = "uvicorn.error") -> None:
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, CutOffAtShutdown) for f in logger.filters):
+        logger.addFilter(CutOffAtShutdown())

@@ -6,12 +6,16 @@ into one readable line instead of a traceback.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 IN_MEMORY_MONGODB_URI = "memory://"
+# `.run/` under the project: where the all-in-one tells the operator CLI its Redis URL.
+DEFAULT_RUNTIME_DIR = Path(__file__).resolve().parent.parent / ".run"
 
 
 class Settings(BaseSettings):
@@ -21,6 +25,10 @@ class Settings(BaseSettings):
     mongodb_uri: str = Field(
         IN_MEMORY_MONGODB_URI,
         description="MongoDB URI; memory:// is the in-process stand-in (mongomock), nothing persists",
+    )
+    allow_in_memory_mongodb: bool = Field(
+        False,
+        description="memory:// outside the all-in-one: each process gets its own empty store, so say it on purpose",
     )
     mongodb_db_name: str = Field("coach", min_length=1)
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis that holds the arq queue")
@@ -87,12 +95,45 @@ class Settings(BaseSettings):
     # All-in-one launcher
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    runtime_dir: Path = Field(DEFAULT_RUNTIME_DIR, description="where the all-in-one writes allinone.json for the CLI")
 
     @field_validator("anthropic_api_key", "anthropic_base_url", "jwt_secret", "llm_provider", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # compose passes `ANTHROPIC_API_KEY: ${ANTHROPIC_API_KEY:-}` as "" when it is not set.
         return None if value == "" else value
+
+    @field_validator("mongodb_uri")
+    @classmethod
+    def _mongodb_uri_parses(cls, value: str) -> str:
+        if value == IN_MEMORY_MONGODB_URI:
+            return value
+        from pymongo.errors import PyMongoError
+        from pymongo.uri_parser import parse_uri
+
+        # mongodb+srv:// would make pymongo resolve DNS here; its syntax is mongodb://'s.
+        plain = "mongodb://" + value.removeprefix("mongodb+srv://") if value.startswith("mongodb+srv://") else value
+        try:
+            parse_uri(plain)
+        except (PyMongoError, ValueError) as exc:
+            raise ValueError(f"not a MongoDB URI (mongodb://host:27017 or memory:// for the all-in-one): {exc}") from None
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_parses(cls, value: str) -> str:
+        from redis.connection import parse_url
+
+        try:
+            parse_url(value)
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+            database = parts.path.strip("/")
+            if parts.scheme != "unix" and database and not database.isdigit():
+                raise ValueError(f"database {database!r} is not a number")
+        except ValueError as exc:
+            raise ValueError(f"not a Redis URL (redis://host:6379/0): {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _choose_provider(self) -> Settings:
@@ -128,5 +169,5 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for err in exc.errors():
             field = ".".join(str(part) for part in err["loc"]) or "settings"
-            problems.append(f"{field.upper()}: {err['msg']}")
+            problems.append(f"{field.upper()}: {err['msg'].removeprefix('Value error, ')}")
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None

@@ -42,7 +42,7 @@ async def wait_until_up(url: str, proc: subprocess.Popen) -> None:
 async def test_allinone_runs_the_product_with_no_configuration_and_stops_cleanly(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MONGODB_URI", "ANTHROPIC_API_KEY", "JWT_SECRET", "LLM_PROVIDER"}}
-    env.update(PORT=str(port), WORKER_POLL_DELAY_SECONDS="0.05")
+    env.update(PORT=str(port), WORKER_POLL_DELAY_SECONDS="0.05", RUNTIME_DIR=str(tmp_path))
     log_path = tmp_path / "allinone.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "allinone"], cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT)

@@ -55,6 +55,7 @@ def service_url(redis_server) -> Iterator[str]:
     env = {
         **os.environ,
         "MONGODB_URI": "memory://",
+        "ALLOW_IN_MEMORY_MONGODB": "true",  # a standalone service with a store of its own, on purpose
         "REDIS_URL": redis_server.url,
         "QUEUE_NAME": queue_name,
         "JWT_SECRET": JWT_SECRET,
@@ -106,6 +107,6 @@ def test_the_document_is_served_and_covers_every_http_route(service_url):
 
     document = httpx.get(f"{service_url}/openapi.json").json()
     assert document == OPENAPI
-    app = create_app(Settings(_env_file=None, jwt_secret="x" * 32))
+    app = create_app(Settings(_env_file=None, jwt_secret="x" * 32, allow_in_memory_mongodb=True))
     routes = {r.path for r in app.routes if isinstance(r, Route)} - {"/openapi.json"}
     assert set(document["paths"]) == routes

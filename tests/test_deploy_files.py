@@ -26,7 +26,10 @@ def test_service_command_is_the_app_factory():
     assert f'"{command[1]}"' in dockerfile
 
 
-def test_worker_command_is_the_resilient_worker_and_its_check_loads_worker_settings():
+def test_worker_command_is_the_resilient_worker_and_its_check_loads_worker_settings(monkeypatch, redis_url):
+    # Importing the worker settings runs its start-up checks: reachable Redis, memory:// on purpose.
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("ALLOW_IN_MEMORY_MONGODB", "true")
     worker = load_compose()["services"]["worker"]
     assert worker["command"] == ["python", "-m", "worker", "run"]
     from worker.__main__ import main as worker_cli  # the command's module and its `run` subcommand
@@ -72,7 +75,7 @@ def test_service_health_check_hits_a_real_route():
     from shared.settings import Settings
 
     test = " ".join(load_compose()["services"]["service"]["healthcheck"]["test"])
-    app = create_app(Settings(_env_file=None, jwt_secret="x" * 32))
+    app = create_app(Settings(_env_file=None, jwt_secret="x" * 32, allow_in_memory_mongodb=True))
     paths = {r.path for r in app.routes if isinstance(r, Route)}
     assert "/healthz" in test and "/healthz" in paths
 

@@ -147,7 +147,7 @@ async def test_allinone_rides_out_a_redis_restart(tmp_path, stub_llm):
 async def test_standalone_worker_rides_out_a_redis_restart(tmp_path):
     log_path = tmp_path / "worker.log"
     with RestartableRedis() as redis_server:
-        proc = start(["-m", "worker", "run"], log_path, REDIS_URL=redis_server.url, **FAST_RECOVERY)
+        proc = start(["-m", "worker", "run"], log_path, REDIS_URL=redis_server.url, ALLOW_IN_MEMORY_MONGODB="true", **FAST_RECOVERY)
         try:
             before = await queue_pings(redis_server.url, "before", 3)
             assert await results(redis_server.url, before) == {p: "pong" for p in before}

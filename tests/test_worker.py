@@ -32,7 +32,8 @@ async def test_many_jobs_share_one_motor_client_and_run_concurrently(settings, m
         await arq_pool.enqueue_job("extract_session_context", user_id, session_id, _job_id=session_id)
 
     options = worker_options(settings)
-    options["ctx"] = {"settings": settings}  # nothing injected: the worker makes its own client
+    # Nothing injected: the worker makes its own client (memory:// alone, said on purpose).
+    options["ctx"] = {"settings": settings.model_copy(update={"allow_in_memory_mongodb": True})}
     runner = Worker(**options, burst=True, handle_signals=False)
     await runner.main()
     await runner.close()
@@ -44,8 +45,11 @@ async def test_many_jobs_share_one_motor_client_and_run_concurrently(settings, m
     assert stub_llm.max_in_flight == 40
 
 
-def test_worker_settings_is_what_the_arq_cli_loads(monkeypatch):
+def test_worker_settings_is_what_the_arq_cli_loads(monkeypatch, redis_url):
     monkeypatch.setenv("WORKER_MAX_JOBS", "321")
+    # Importing it runs the worker's start-up checks: a reachable Redis, memory:// on purpose.
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("ALLOW_IN_MEMORY_MONGODB", "true")
     import importlib
 
     import worker.settings

@@ -9,9 +9,11 @@
     python -m worker dead-letters requeue DEAD_LETTER_ID   # or --all
     python -m worker run                                   # a worker process (see worker/run.py)
 
-It works on the configured Redis (REDIS_URL, QUEUE_NAME) and MongoDB (MONGODB_URI; the
-in-memory stand-in of the all-in-one lives inside that process, so dead letters need a
-real server here, or the admin HTTP endpoint). A running worker picks the jobs up.
+It works on the configured Redis (REDIS_URL, QUEUE_NAME); with REDIS_URL unset, on the
+Redis of the all-in-one running from this project (it says so). Dead letters live in
+MongoDB (MONGODB_URI): the in-memory stand-in of the all-in-one lives inside that process,
+so for it the command says to use the admin HTTP endpoint instead. Every error is one
+line on stderr and a non-zero exit.
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ import sys
 from datetime import datetime
 
 from arq import create_pool
+from arq.jobs import Job, JobStatus
+from redis.exceptions import RedisError
 
+from shared.preflight import check_mongodb_reachable, check_redis_reachable, where
 from shared.queue import arq_redis_settings
-from shared.settings import SettingsError, load_settings
+from shared.settings import Settings, SettingsError, load_settings
+from worker.cli_target import queue_settings, refuse_unreadable_dead_letters
 from worker.options import FUNCTIONS, cron_jobs
 from worker.run import add_run_command, run_worker
 
@@ -33,8 +39,7 @@ JOB_NAMES = [f.__name__ for f in FUNCTIONS] + [c.name for c in cron_jobs()]
 TAKES_NOW = {"decay_memories", "prune_memories", "sweep_sessions"}
 
 
-async def enqueue(name: str, args: list[str], now: datetime | None, wait: float | None) -> int:
-    settings = load_settings()
+async def enqueue(settings: Settings, name: str, args: list[str], now: datetime | None, wait: float | None) -> int:
     pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
     try:
         job = await pool.enqueue_job(name, *args, *([now] if now else []))
@@ -43,37 +48,55 @@ async def enqueue(name: str, args: list[str], now: datetime | None, wait: float 
             return 1
         print(job.job_id)
         if wait is not None:
-            print(json.dumps(await job.result(timeout=wait), default=str))
+            print(json.dumps(await wait_for_result(settings, job, wait), default=str))
         return 0
     finally:
         await pool.aclose()
 
 
-async def dead_letters(action: str, dead_id: str | None, requeue_everything: bool) -> int:
+async def wait_for_result(settings: Settings, job: Job, wait: float) -> object:
+    try:
+        return await job.result(timeout=wait, poll_delay=0.1)
+    except TimeoutError:
+        status = await job.status()
+        if status in (JobStatus.queued, JobStatus.deferred):
+            raise SystemExit(
+                f"no worker took job {job.job_id} within {wait:g} s: is a worker running against "
+                f"REDIS_URL ({where(settings.redis_url)}, queue {settings.queue_name})? The job stays queued"
+            ) from None
+        raise SystemExit(f"job {job.job_id} is still {status.value} after {wait:g} s; it goes on without us") from None
+    except (RedisError, OSError):
+        raise
+    except Exception as exc:  # the job's own exception, re-raised by arq
+        raise SystemExit(f"job {job.job_id} failed: {type(exc).__name__}: {exc}") from None
+
+
+async def dead_letters(settings: Settings, action: str, dead_id: str | None, requeue_everything: bool) -> int:
     from shared.dead_letters import list_dead_letters, requeue, requeue_all
     from shared.mongo import create_mongo_client, get_database
 
-    settings = load_settings()
     client = create_mongo_client(settings)
     db = get_database(client, settings)
-    pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
     try:
         if action == "list":
             for letter in await list_dead_letters(db):
                 print(json.dumps(letter, default=str))
             return 0
-        if requeue_everything:
-            for job_id in await requeue_all(db, pool):
-                print(job_id)
+        pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
+        try:
+            if requeue_everything:
+                for job_id in await requeue_all(db, pool):
+                    print(job_id)
+                return 0
+            job_id = await requeue(db, pool, dead_id or "")
+            if job_id is None:
+                print(f"no open dead letter with id {dead_id!r}", file=sys.stderr)
+                return 1
+            print(job_id)
             return 0
-        job_id = await requeue(db, pool, dead_id or "")
-        if job_id is None:
-            print(f"no open dead letter with id {dead_id!r}", file=sys.stderr)
-            return 1
-        print(job_id)
-        return 0
+        finally:
+            await pool.aclose()
     finally:
-        await pool.aclose()
         client.close()
 
 
@@ -81,7 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m worker", description="enqueue a worker job by name, now")
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("enqueue", help="enqueue a job by name")
-    cmd.add_argument("job", choices=JOB_NAMES)
+    cmd.add_argument("job", help=f"one of: {', '.join(JOB_NAMES)}")
     cmd.add_argument("args", nargs="*", help="the job's arguments (user id, session id)")
     cmd.add_argument("--now", type=datetime.fromisoformat, help="time to pass to decay/prune (ISO 8601)")
     cmd.add_argument("--wait", type=float, nargs="?", const=60.0, help="wait up to N seconds for the result")
@@ -93,19 +116,32 @@ def main() -> None:
     options = parser.parse_args()
     if options.command == "run":
         sys.exit(run_worker())
+    if options.command == "enqueue" and options.job not in JOB_NAMES:
+        sys.exit(f"unknown job {options.job!r}: one of {', '.join(JOB_NAMES)}")
     if options.command == "enqueue" and options.now and options.job not in TAKES_NOW:
         parser.error(f"--now applies only to {', '.join(sorted(TAKES_NOW))}")
     if options.command == "dead-letters" and options.action == "requeue" and not (options.id or options.all):
         parser.error("requeue needs a dead letter id or --all")
-    if options.command == "enqueue":
-        work = enqueue(options.job, options.args, options.now, options.wait)
-    else:
-        work = dead_letters(options.action, options.id, options.all)
+    settings: Settings | None = None
     try:
+        settings = load_settings()
+        if options.command == "enqueue":
+            settings = queue_settings(settings)
+            check_redis_reachable(settings)
+            work = enqueue(settings, options.job, options.args, options.now, options.wait)
+        else:
+            refuse_unreadable_dead_letters(settings)
+            check_mongodb_reachable(settings)
+            if options.action == "requeue":
+                settings = queue_settings(settings)
+                check_redis_reachable(settings)
+            work = dead_letters(settings, options.action, options.id, options.all)
         # A command-line entry point: this starts the process's one event loop.
         sys.exit(asyncio.run(work))
     except SettingsError as exc:
         sys.exit(str(exc))
+    except (RedisError, OSError) as exc:  # Redis went away after the first check
+        sys.exit(f"REDIS_URL: Redis at {where(settings.redis_url) if settings else '?'} failed: {exc}")
 
 
 if __name__ == "__main__":

@@ -8,16 +8,22 @@ then the worker neither makes nor closes it.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from shared.llm import create_llm
 from shared.mongo import create_mongo_client, ensure_indexes, get_database
+from shared.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
 from shared.settings import load_settings
 
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = ctx.setdefault("settings", load_settings())
     if "mongo_client" not in ctx:
+        # A worker alone on memory:// would read an empty store and report every session as
+        # `insufficient_messages`; an unreachable server would fail every job. Say so now.
+        refuse_in_memory_mongodb(settings, "worker")
+        await asyncio.to_thread(check_mongodb_reachable, settings)
         ctx["mongo_client"] = create_mongo_client(settings)
         ctx["owns_mongo_client"] = True
     ctx["db"] = get_database(ctx["mongo_client"], settings)

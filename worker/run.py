@@ -25,7 +25,14 @@ def run_worker() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from worker.resilient import create_worker
 
-    worker = create_worker(load_settings())
+    from worker.preflight import check_worker_can_start
+
+    settings = load_settings()
+    # A REDIS_URL or MONGODB_URI that is wrong from the start is a configuration error:
+    # one line naming it, exit non-zero (compose restarts). Outages *after* start are
+    # ridden out by the ResilientWorker.
+    check_worker_can_start(settings)
+    worker = create_worker(settings)
     try:
         worker.run()  # arq's run: starts this process's one event loop, closes the worker after
     except Exception:
