@@ -6,6 +6,7 @@
     python -m worker enqueue extract_session_context USER_ID SESSION_ID --wait
     python -m worker dead-letters list
     python -m worker dead-letters requeue DEAD_LETTER_ID   # or --all
+    python -m worker users grant-admin EMAIL                # or revoke-admin, list-admins
 
 It works on the configured Redis (REDIS_URL, QUEUE_NAME) and MongoDB (MONGODB_URI; the
 in-memory stand-in of the all-in-one lives inside that process, so dead letters need a
@@ -25,6 +26,7 @@ from arq import create_pool
 from shared.queue import arq_redis_settings
 from shared.settings import SettingsError, load_settings
 from worker.options import FUNCTIONS, cron_jobs
+from worker.users_cli import add_users_parser, check_users_options, users_command
 
 JOB_NAMES = [f.__name__ for f in FUNCTIONS] + [c.name for c in cron_jobs()]
 TAKES_NOW = {"decay_memories", "prune_memories"}
@@ -86,12 +88,16 @@ def main() -> None:
     dead.add_argument("action", choices=["list", "requeue"])
     dead.add_argument("id", nargs="?", help="dead letter id to requeue")
     dead.add_argument("--all", action="store_true", help="requeue every open dead letter")
+    add_users_parser(sub)
     options = parser.parse_args()
     if options.command == "enqueue" and options.now and options.job not in TAKES_NOW:
         parser.error(f"--now applies only to {', '.join(sorted(TAKES_NOW))}")
     if options.command == "dead-letters" and options.action == "requeue" and not (options.id or options.all):
         parser.error("requeue needs a dead letter id or --all")
-    if options.command == "enqueue":
+    if options.command == "users":
+        check_users_options(parser, options)
+        work = users_command(options)
+    elif options.command == "enqueue":
         work = enqueue(options.job, options.args, options.now, options.wait)
     else:
         work = dead_letters(options.action, options.id, options.all)
