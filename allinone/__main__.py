@@ -8,6 +8,7 @@ client (the in-memory database exists only inside this process).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -19,9 +20,11 @@ import uvicorn
 from arq import Worker
 from pydantic import SecretStr
 
+from allinone.admin import ensure_admin
 from allinone.redis_process import RedisProcess
 from service.app import create_app
-from shared.mongo import create_mongo_client
+from service.header_timeout import protocol_with_header_timeout
+from shared.mongo import create_mongo_client, ensure_indexes, get_database
 from shared.settings import Settings, SettingsError, load_settings
 from worker.options import worker_options
 
@@ -30,14 +33,22 @@ log = logging.getLogger("allinone")
 WS_MAX_BYTES = 1024 * 1024
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, admin_email: str | None = None) -> None:
     client = create_mongo_client(settings)
+    if admin_email:
+        db = get_database(client, settings)
+        await ensure_indexes(db)
+        password = await ensure_admin(db, settings, admin_email)
+        # Printed, not logged: it goes to the operator's console and never into log shipping.
+        print(f"admin: {admin_email.lower()}" + (f" (created; password: {password})" if password else " (existing account)"), flush=True)
     app = create_app(settings, mongo_client=client)
     options = worker_options(settings)
     options["ctx"] = {"settings": settings, "mongo_client": client}
     worker = Worker(**options, handle_signals=False)
     # Frames past 1 MiB are refused by the WebSocket layer itself (close code 1009).
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", ws_max_size=WS_MAX_BYTES)
+    # Requests whose headers take longer than HTTP_HEADER_TIMEOUT_SECONDS are cut off.
+    http = protocol_with_header_timeout(settings.http_header_timeout_seconds)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", ws_max_size=WS_MAX_BYTES, http=http)
     server = uvicorn.Server(config)
     worker_task = asyncio.create_task(worker.async_run())
     try:
@@ -50,6 +61,9 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m allinone", description="the whole product in one process")
+    parser.add_argument("--admin", metavar="EMAIL", help="give this account the admin role (created with a printed password if new)")
+    options = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
@@ -71,7 +85,7 @@ def main() -> None:
         # an exception instead unwinds through every cleanup.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(settings))
+            asyncio.run(serve(settings, options.admin))
 
 
 if __name__ == "__main__":
