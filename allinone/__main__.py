@@ -4,6 +4,10 @@ Starts a private `redis-server` unless REDIS_URL is set, uses the in-memory Mong
 stand-in unless MONGODB_URI is set, the offline LLM provider unless ANTHROPIC_API_KEY is
 set, and runs the web service and the arq worker on one event loop, sharing one database
 client (the in-memory database exists only inside this process).
+
+`--admin EMAIL` gives that account the admin role at start (creating it, with a printed
+random password, if it does not exist): the local operator's way in, since
+`python -m worker users grant-admin` cannot reach an in-memory database.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import sys
 
 import uvicorn
 from arq import Worker
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from allinone.admin import ensure_admin
 from allinone.redis_process import RedisProcess
 from service.app import create_app
 from service.header_timeout import protocol_with_header_timeout
+from service.schemas import Credentials
 from shared.mongo import create_mongo_client, ensure_indexes, get_database
 from shared.settings import Settings, SettingsError, load_settings
 from worker.options import worker_options
@@ -40,7 +45,7 @@ async def serve(settings: Settings, admin_email: str | None = None) -> None:
         await ensure_indexes(db)
         password = await ensure_admin(db, settings, admin_email)
         # Printed, not logged: it goes to the operator's console and never into log shipping.
-        print(f"admin: {admin_email.lower()}" + (f" (created; password: {password})" if password else " (existing account)"), flush=True)
+        print(f"admin: {admin_email}" + (f" (created; password: {password})" if password else " (existing account)"), flush=True)
     app = create_app(settings, mongo_client=client)
     options = worker_options(settings)
     options["ctx"] = {"settings": settings, "mongo_client": client}
@@ -64,6 +69,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m allinone", description="the whole product in one process")
     parser.add_argument("--admin", metavar="EMAIL", help="give this account the admin role (created with a printed password if new)")
     options = parser.parse_args()
+    if options.admin:
+        try:  # the same check the register endpoint makes, so the account can log in
+            options.admin = Credentials(email=options.admin, password="placeholder").email
+        except ValidationError:
+            parser.error(f"--admin {options.admin!r} is not an email address the service accepts")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()

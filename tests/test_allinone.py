@@ -106,3 +106,8 @@ async def test_allinone_makes_the_local_operator_admin_and_cuts_slow_headers(tmp
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0, log_path.read_text()
     assert password not in "".join(line for line in log_path.read_text().splitlines(True) if " INFO " in line or " WARNING " in line)
+
+
+def test_allinone_refuses_an_admin_that_is_not_an_email():
+    done = subprocess.run([sys.executable, "-m", "allinone", "--admin", "root"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "not an email address" in done.stderr
