@@ -116,3 +116,25 @@ async def test_a_body_that_trickles_is_cut_with_408_and_the_connection_closed(se
     status, body = status_and_body(raw)
     assert status == 408 and "body did not arrive" in body["detail"]
     assert b"connection: close" in raw.lower()
+
+
+async def test_a_body_the_handler_never_reads_cannot_hold_the_connection(service):
+    # Logout answers from the headers alone (401 here); the rest of the body trickles after.
+    reader, writer = await open_connection(service)
+    sent = 0
+    try:
+        writer.write(b"POST /api/v1/auth/logout HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nxx")
+        answer = asyncio.create_task(reader.read())
+        while sent < LINES and not answer.done():
+            await asyncio.sleep(0.25)
+            try:
+                writer.write(b"x")
+                await writer.drain()
+            except ConnectionError:
+                break
+            sent += 1
+        assert sent < LINES, "the connection was still open after the whole trickle"
+        raw = await asyncio.wait_for(answer, 5)
+    finally:
+        writer.close()
+    assert raw.startswith(b"HTTP/1.1 401")
