@@ -4,10 +4,15 @@ Starts a private `redis-server` unless REDIS_URL is set, uses the in-memory Mong
 stand-in unless MONGODB_URI is set, the offline LLM provider unless ANTHROPIC_API_KEY is
 set, and runs the web service and the arq worker on one event loop, sharing one database
 client (the in-memory database exists only inside this process).
+
+`--admin EMAIL` gives that account the admin role at start (creating it, with a printed
+random password, if it does not exist): the local operator's way in, since
+`python -m worker users grant-admin` cannot reach an in-memory database.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -17,13 +22,16 @@ import signal
 import sys
 
 import uvicorn
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
+from allinone.admin import ensure_admin
 from allinone.operators import check_dependencies, publish_for_operators
 from allinone.redis_process import RedisProcess
 from allinone.supervise import serve_beside_worker
 from service.app import create_app
-from shared.mongo import create_mongo_client
+from service.header_timeout import protocol_with_header_timeout
+from service.schemas import Credentials
+from shared.mongo import create_mongo_client, ensure_indexes, get_database
 from shared.runtime_file import withdraw
 from shared.settings import Settings, SettingsError, load_settings
 from worker.resilient import create_worker
@@ -33,14 +41,22 @@ log = logging.getLogger("allinone")
 WS_MAX_BYTES = 1024 * 1024
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, admin_email: str | None = None) -> None:
     client = create_mongo_client(settings)
+    if admin_email:
+        db = get_database(client, settings)
+        await ensure_indexes(db)
+        password = await ensure_admin(db, settings, admin_email)
+        # Printed, not logged: it goes to the operator's console and never into log shipping.
+        print(f"admin: {admin_email}" + (f" (created; password: {password})" if password else " (existing account)"), flush=True)
     app = create_app(settings, mongo_client=client)
     worker = create_worker(settings, ctx={"settings": settings, "mongo_client": client}, handle_signals=False)
     # Frames past 1 MiB are refused by the WebSocket layer itself (close code 1009).
-    # Open requests and sockets get the workers' grace on shutdown, then are closed.
+    # Requests whose headers take longer than HTTP_HEADER_TIMEOUT_SECONDS are cut off; open
+    # requests and sockets get the workers' grace on shutdown, then are closed.
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level="info", ws_max_size=WS_MAX_BYTES,
+        http=protocol_with_header_timeout(settings.http_header_timeout_seconds),
         timeout_graceful_shutdown=settings.worker_shutdown_grace_seconds,
     )
     server = uvicorn.Server(config)
@@ -54,6 +70,14 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m allinone", description="the whole product in one process")
+    parser.add_argument("--admin", metavar="EMAIL", help="give this account the admin role (created with a printed password if new)")
+    options = parser.parse_args()
+    if options.admin:
+        try:  # the same check the register endpoint makes, so the account can log in
+            options.admin = Credentials(email=options.admin, password="placeholder").email
+        except ValidationError:
+            parser.error(f"--admin {options.admin!r} is not an email address the service accepts")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # uvicorn catches SIGINT and SIGTERM while it serves and raises them again once the
     # service has stopped. Python's defaults would then kill us (SIGTERM) or cancel the
@@ -81,7 +105,7 @@ def main() -> None:
         if publish_for_operators(settings) is not None:
             stack.callback(withdraw, settings, os.getpid())
         log.info("coach all-in-one: service and worker listening on http://%s:%s", settings.host, settings.port)
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, options.admin))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
+from service.body_deadline import BodyDeadline
 from service.body_limit import BodyLimit
 from service.chat_socket import chat_socket
 from service.errors import EXCEPTION_HANDLERS
@@ -34,6 +37,8 @@ from shared.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
 from shared.settings import Settings, SettingsError, load_settings
 
 MAX_BODY_BYTES = 64 * 1024
+
+log = logging.getLogger(__name__)
 
 
 async def health(request: Request) -> JSONResponse:
@@ -58,6 +63,9 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         # the factory's SystemExit is one line. Redis may be down: enqueues go to the outbox.
         refuse_in_memory_mongodb(settings, "service")
         check_mongodb_reachable(settings)
+    if os.environ.get("ADMIN_EMAILS"):
+        # Admin is a stored role now; an email list let whoever registered the address first in.
+        log.warning("ADMIN_EMAILS is ignored: grant admin with `python -m worker users grant-admin EMAIL`")
     # uvicorn logs each WebSocket's URL, and ours carries the token.
     redact_tokens_in("uvicorn.error", "uvicorn.access")
     one_line_for_cut_off_requests("uvicorn.error")
@@ -67,7 +75,9 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         client = mongo_client or create_mongo_client(settings)
         app.state.settings = settings
         app.state.jwt_secret = settings.jwt_secret.get_secret_value()
-        app.state.passwords = Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib)
+        app.state.passwords = Passwords(
+            settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_concurrency
+        )
         app.state.db = get_database(client, settings)
         await ensure_indexes(app.state.db)
         app.state.arq = lazy_arq_pool(settings)
@@ -102,7 +112,10 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)],
+        middleware=[
+            Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
+            Middleware(BodyDeadline, seconds=settings.http_body_timeout_seconds),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

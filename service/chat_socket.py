@@ -14,6 +14,7 @@ from service.auth import Principal, Unauthorized, authenticate
 from service.enqueue import enqueue_extraction
 from service.frames import ChunkFrame, DoneFrame, ErrorFrame, MessageFrame, parse_client_frame
 from service.recall import recall
+from service.tokens import query_token
 from shared.llm import LLMError
 from shared.messages import recent_session_messages, store_message
 
@@ -47,7 +48,7 @@ async def answer(ws: WebSocket, principal: Principal, frame: MessageFrame) -> No
 async def chat_socket(ws: WebSocket) -> None:
     await ws.accept()
     try:
-        principal = await authenticate(ws, ws.query_params.get("token"))
+        principal = await authenticate(ws, query_token(ws))
     except Unauthorized as exc:
         await ws.close(code=CLOSE_UNAUTHORIZED, reason=exc.detail)
         return
@@ -80,7 +81,7 @@ async def converse(ws: WebSocket, principal: Principal) -> None:
             continue
         try:
             # A logout over HTTP while the socket is open ends the chat too.
-            await authenticate(ws, ws.query_params.get("token"))
+            await authenticate(ws, query_token(ws))
         except Unauthorized as exc:
             await ws.close(code=CLOSE_UNAUTHORIZED, reason=exc.detail)
             return

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -15,6 +14,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+from service.untrusted_json import NotJSON, RefusedJSON, load_untrusted_json
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,11 @@ def invalid(exc: ValidationError, root: str) -> ApiError:
 async def parse_body(request: Request, model: type[Model]) -> Model:
     body = await request.body()
     try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = load_untrusted_json(body)
+    except NotJSON as exc:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+    except RefusedJSON as exc:
+        raise ApiError(400, f"request body is not acceptable JSON: {exc}", [{"field": "body", "message": str(exc)}]) from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:

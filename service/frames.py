@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 from pydantic import BaseModel
+
+from service.untrusted_json import NotJSON, RefusedJSON, load_untrusted_json
 
 
 class MessageFrame(BaseModel):
@@ -40,9 +41,11 @@ def parse_client_frame(text: str, max_chars: int) -> MessageFrame | ErrorFrame:
     if len(text) > max_chars + FRAME_OVERHEAD_CHARS:
         return ErrorFrame(code="frame_too_large", detail=f"frame is {len(text)} characters; the maximum is {max_chars + FRAME_OVERHEAD_CHARS}")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = load_untrusted_json(text)
+    except NotJSON as exc:
         return ErrorFrame(code="invalid_json", detail=f"frame is not valid JSON: {exc}")
+    except RefusedJSON as exc:
+        return ErrorFrame(code="invalid_frame", detail=f"frame refused: {exc}")
     if not isinstance(data, dict):
         return ErrorFrame(code="invalid_frame", detail="frame must be a JSON object")
     if data.get("type") != "message":

@@ -34,7 +34,12 @@ def error(description: str) -> dict[str, Any]:
     return json_body(schemas.ErrorBody, description)
 
 
-BAD_BODY = {"400": error("body is not JSON"), "413": error("body over the size limit"), "422": error("a field is invalid")}
+BAD_BODY = {
+    "400": error("body is not JSON, or refused JSON (nested too deep, a huge number, invalid Unicode)"),
+    "408": error("body not received within HTTP_BODY_TIMEOUT_SECONDS"),
+    "413": error("body over the size limit"),
+    "422": error("a field is invalid"),
+}
 AUTH = {"401": error("missing, invalid, expired or revoked token")}
 ADMIN = {**AUTH, "403": error("not an admin")}
 SECURED = [{"bearer": []}]

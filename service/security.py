@@ -6,6 +6,7 @@ is what makes logout stick, so a stolen token dies with its session.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import jwt
@@ -16,17 +17,24 @@ from starlette.concurrency import run_in_threadpool
 JWT_ALGORITHM = "HS256"
 
 class Passwords:
-    """argon2id hashing at a configured cost (argon2-cffi's defaults unless told otherwise)."""
+    """argon2id hashing at a configured cost (argon2-cffi's defaults unless told otherwise).
 
-    def __init__(self, time_cost: int, memory_kib: int) -> None:
+    Each hash holds `memory_kib` for its whole run, so at most `concurrency` run at once:
+    64 concurrent logins would otherwise hold 64 x 64 MiB. The rest wait their turn (in
+    arrival order: asyncio.Semaphore is fair), they do not fail.
+    """
+
+    def __init__(self, time_cost: int, memory_kib: int, concurrency: int) -> None:
         self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        self.slots = asyncio.Semaphore(concurrency)
         # Verifying against this when the email is unknown keeps login time the same either
         # way, so response time does not reveal which emails are registered.
         self.dummy_hash = self.hasher.hash("not-a-real-password")
 
     async def hash(self, password: str) -> str:
         # argon2 is deliberately CPU-heavy; a worker thread keeps it off the event loop.
-        return await run_in_threadpool(self.hasher.hash, password)
+        async with self.slots:
+            return await run_in_threadpool(self.hasher.hash, password)
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         def verify() -> bool:
@@ -35,7 +43,8 @@ class Passwords:
             except (VerifyMismatchError, InvalidHashError):
                 return False
 
-        return await run_in_threadpool(verify)
+        async with self.slots:
+            return await run_in_threadpool(verify)
 
 
 def issue_token(secret: str, user_id: str, session_id: str, issued_at: datetime, ttl: timedelta) -> str:

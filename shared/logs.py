@@ -6,12 +6,36 @@ import asyncio
 import logging
 import re
 from typing import Any
+from urllib.parse import unquote
 
-_TOKEN_IN_URL = re.compile(r"(token=)[^\s&\"']+")
+# A `token` parameter in any letter case, and anything shaped like a JWT wherever it sits
+# (another parameter, the path): the header of every JWT we issue encodes to "eyJ".
+_TOKEN_PARAM = re.compile(r"(token=)[^\s&\"']+", re.IGNORECASE)
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# Enough rounds to undo double and triple encoding (%2574 -> %74 -> t); bounded on purpose.
+_DECODE_ROUNDS = 4
+
+
+def _decoded(text: str) -> str:
+    for _ in range(_DECODE_ROUNDS):
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
 
 
 def _redact(value: Any) -> Any:
-    return _TOKEN_IN_URL.sub(r"\1[redacted]", value) if isinstance(value, str) else value
+    """Matches on the percent-decoded text, so `tok%65n=` or `%65yJ...` cannot slip past.
+
+    A line with nothing to hide is logged as it came; one that had a token is logged
+    decoded, with the token replaced.
+    """
+    if not isinstance(value, str):
+        return value
+    decoded = _decoded(value)
+    redacted = _JWT.sub("[redacted]", _TOKEN_PARAM.sub(r"\1[redacted]", decoded))
+    return value if redacted == decoded else redacted
 
 
 class RedactTokens(logging.Filter):

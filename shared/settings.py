@@ -6,6 +6,7 @@ into one readable line instead of a traceback.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -53,7 +54,11 @@ class Settings(BaseSettings):
     # them only where speed matters more than resistance to cracking: tests, benchmarks.
     password_hash_time_cost: int = Field(3, ge=1)
     password_hash_memory_kib: int = Field(65_536, ge=8)
-    admin_emails: str = Field("", description="comma-separated emails allowed on /api/v1/admin")
+    # Each argon2 hash holds PASSWORD_HASH_MEMORY_KIB while it runs; this bounds how many
+    # run at once (so memory stays bounded: 64 MiB each by default). Logins past it wait.
+    password_hash_concurrency: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, description="argon2 hashes running at once"
+    )
 
     # Chat
     max_message_chars: int = Field(4_000, ge=1)
@@ -91,6 +96,10 @@ class Settings(BaseSettings):
         5.0, gt=0, description="longest wait between a worker's reconnection attempts while Redis is away"
     )
     readiness_timeout_seconds: float = Field(2.0, gt=0, description="longest /readyz waits on each dependency")
+
+    # Slow clients: uvicorn has no limit of its own on how long headers may take to arrive.
+    http_header_timeout_seconds: float = Field(10.0, gt=0, description="a request's headers must arrive within this")
+    http_body_timeout_seconds: float = Field(10.0, gt=0, description="a request's body must arrive within this")
 
     # All-in-one launcher
     host: str = "127.0.0.1"
@@ -148,10 +157,6 @@ class Settings(BaseSettings):
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters")
         return self
-
-    @property
-    def admins(self) -> frozenset[str]:
-        return frozenset(e.strip().lower() for e in self.admin_emails.split(",") if e.strip())
 
     @property
     def uses_in_memory_mongodb(self) -> bool:

@@ -76,7 +76,6 @@ def make_settings(redis_url: str, **overrides: Any) -> Settings:
         "worker_poll_delay_seconds": 0.01,
         "retry_base_seconds": 0.01,
         "retry_cap_seconds": 0.05,
-        "admin_emails": ADMIN_EMAIL,
         # Cheap hashing: the suite registers hundreds of users on two cores.
         "password_hash_time_cost": 1,
         "password_hash_memory_kib": 1024,

@@ -76,3 +76,38 @@ async def test_allinone_runs_the_product_with_no_configuration_and_stops_cleanly
     # Access logs work, and the token in the WebSocket URL is not in them.
     assert "Logging error" not in text
     assert "token=[redacted]" in text and login.token not in text
+
+
+async def test_allinone_makes_the_local_operator_admin_and_cuts_slow_headers(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MONGODB_URI", "ANTHROPIC_API_KEY", "JWT_SECRET", "LLM_PROVIDER"}}
+    env.update(PORT=str(port), HTTP_HEADER_TIMEOUT_SECONDS="1", PASSWORD_HASH_TIME_COST="1", PASSWORD_HASH_MEMORY_KIB="1024")
+    log_path = tmp_path / "allinone.log"
+    command = [sys.executable, "-m", "allinone", "--admin", "Ops@Example.com"]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(command, cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        await wait_until_up(url, proc)
+        password = re.search(r"admin: ops@example.com \(created; password: (\S+)\)", log_path.read_text()).group(1)
+        async with Api(url) as api:
+            admin = await api.login("ops@example.com", password, "")
+            assert (await api.http.get("/api/v1/admin/failed-jobs", headers=admin.headers)).status_code == 200
+            someone = await api.new_user()
+            assert (await api.http.get("/api/v1/admin/failed-jobs", headers=someone.headers)).status_code == 403
+        # The all-in-one runs uvicorn with the header time limit: a client that never finishes
+        # its headers gets 408 and is closed.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 408")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0, log_path.read_text()
+    assert password not in "".join(line for line in log_path.read_text().splitlines(True) if " INFO " in line or " WARNING " in line)
+
+
+def test_allinone_refuses_an_admin_that_is_not_an_email():
+    done = subprocess.run([sys.executable, "-m", "allinone", "--admin", "root"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "not an email address" in done.stderr

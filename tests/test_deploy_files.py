@@ -86,3 +86,14 @@ def test_compose_runs_real_mongo_and_redis_with_health_checks():
     assert all("healthcheck" in s for s in services.values())
     assert services["service"]["image"] == services["worker"]["image"]
     assert services["service"]["environment"]["MONGODB_URI"].startswith("mongodb://")
+
+
+def test_service_command_cuts_off_slow_headers():
+    from uvicorn.importer import import_from_string
+
+    from service.header_timeout import HeaderTimeout
+
+    command = load_compose()["services"]["service"]["command"]
+    protocol = import_from_string(command[command.index("--http") + 1])
+    assert issubclass(protocol, HeaderTimeout)
+    assert f'"{command[command.index("--http") + 1]}"' in (ROOT / "Dockerfile").read_text()

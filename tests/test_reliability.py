@@ -11,6 +11,7 @@ from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 from shared.llm import LLMPermanentError, LLMTransientError
 from shared.messages import store_message
 from shared.mongo import FAILED_JOBS, SESSION_CONTEXTS
+from shared.roles import ADMIN, grant_role
 from tests.conftest import ADMIN_EMAIL, make_settings
 from tests.support.stub_llm import Failure
 from tests.support.worker import drain_queue
@@ -46,6 +47,7 @@ async def test_failing_past_the_tries_is_a_dead_letter_and_a_requeue_extracts(ap
     assert await db[SESSION_CONTEXTS].count_documents({}) == 0
 
     await api.http.post("/api/v1/auth/register", json={"email": ADMIN_EMAIL, "password": "admin-password"})
+    assert await grant_role(db, ADMIN_EMAIL, ADMIN)  # what `python -m worker users grant-admin` does
     admin = await api.login(ADMIN_EMAIL, "admin-password", "")
     listed = await api.http.get("/api/v1/admin/failed-jobs", headers=admin.headers)
     assert [d["id"] for d in listed.json()["failed_jobs"]] == [str(dead["_id"])]
@@ -58,11 +60,12 @@ async def test_failing_past_the_tries_is_a_dead_letter_and_a_requeue_extracts(ap
     assert (await api.http.get("/api/v1/admin/failed-jobs", headers=admin.headers)).json()["failed_jobs"] == []
 
 
-async def test_admin_endpoints_refuse_others_and_unknown_ids(api):
+async def test_admin_endpoints_refuse_others_and_unknown_ids(api, db):
     user = await api.new_user()
     assert (await api.http.get("/api/v1/admin/failed-jobs", headers=user.headers)).status_code == 403
     assert (await api.http.post("/api/v1/admin/failed-jobs/requeue", headers=user.headers)).status_code == 403
     await api.http.post("/api/v1/auth/register", json={"email": ADMIN_EMAIL, "password": "admin-password"})
+    assert await grant_role(db, ADMIN_EMAIL, ADMIN)  # what `python -m worker users grant-admin` does
     admin = await api.login(ADMIN_EMAIL, "admin-password", "")
     for bad in ("not-an-id", "0123456789abcdef01234567"):
         response = await api.http.post(f"/api/v1/admin/failed-jobs/{bad}/requeue", headers=admin.headers)

@@ -8,6 +8,7 @@
     python -m worker dead-letters list
     python -m worker dead-letters requeue DEAD_LETTER_ID   # or --all
     python -m worker run                                   # a worker process (see worker/run.py)
+    python -m worker users grant-admin EMAIL                # or revoke-admin, list-admins
 
 It works on the configured Redis (REDIS_URL, QUEUE_NAME); with REDIS_URL unset, on the
 Redis of the all-in-one running from this project (it says so). Dead letters live in
@@ -34,6 +35,7 @@ from shared.settings import Settings, SettingsError, load_settings
 from worker.cli_target import queue_settings, refuse_unreadable_dead_letters
 from worker.options import FUNCTIONS, cron_jobs
 from worker.run import add_run_command, run_worker
+from worker.users_cli import add_users_parser, check_users_options, users_command
 
 JOB_NAMES = [f.__name__ for f in FUNCTIONS] + [c.name for c in cron_jobs()]
 TAKES_NOW = {"decay_memories", "prune_memories", "sweep_sessions"}
@@ -113,6 +115,7 @@ def main() -> None:
     dead.add_argument("id", nargs="?", help="dead letter id to requeue")
     dead.add_argument("--all", action="store_true", help="requeue every open dead letter")
     add_run_command(sub)
+    add_users_parser(sub)
     options = parser.parse_args()
     if options.command == "run":
         sys.exit(run_worker())
@@ -122,6 +125,12 @@ def main() -> None:
         parser.error(f"--now applies only to {', '.join(sorted(TAKES_NOW))}")
     if options.command == "dead-letters" and options.action == "requeue" and not (options.id or options.all):
         parser.error("requeue needs a dead letter id or --all")
+    if options.command == "users":
+        check_users_options(parser, options)
+        try:
+            sys.exit(asyncio.run(users_command(options)))
+        except SettingsError as exc:
+            sys.exit(str(exc))
     settings: Settings | None = None
     try:
         settings = load_settings()

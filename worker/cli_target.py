@@ -50,7 +50,7 @@ def refuse_unreadable_dead_letters(settings: Settings) -> None:
     if running is not None and running.in_memory_mongodb:
         raise WrongStore(
             f"the running all-in-one (pid {running.pid}) keeps its dead letters in its in-memory MongoDB, which no other "
-            f"process can read: use GET {running.url}/api/v1/admin/failed-jobs as an admin (ADMIN_EMAILS), "
+            f"process can read: use GET {running.url}/api/v1/admin/failed-jobs as an admin (`python -m allinone --admin EMAIL` grants the role), "
             "or run the all-in-one with MONGODB_URI set"
         )
     if running is not None:

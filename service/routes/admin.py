@@ -1,4 +1,8 @@
-"""Admin-only endpoints: the dead letters, and requeueing them. Admins are ADMIN_EMAILS."""
+"""Admin-only endpoints: the dead letters, and requeueing them.
+
+An admin is an account holding the stored `admin` role (shared/roles.py), granted by an
+operator command; checked on every request, so a revoke takes effect at once.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,12 @@ from starlette.responses import JSONResponse
 from service.auth import require_principal
 from service.errors import ApiError
 from shared.dead_letters import list_dead_letters, requeue, requeue_all
-from shared.mongo import USERS
+from shared.roles import ADMIN, has_role
 
 
 async def require_admin(request: Request) -> None:
     principal = await require_principal(request)
-    user = await request.app.state.db[USERS].find_one({"_id": principal.user_id}, {"email": 1})
-    if user is None or user["email"] not in request.app.state.settings.admins:
+    if not await has_role(request.app.state.db, principal.user_id, ADMIN):
         raise ApiError(403, "admin only")
 
 

@@ -2,6 +2,8 @@
 
 Memory goes into the system prompt as a JSON block marked as data, apart from the
 instructions, so that what a user once said cannot pose as an instruction to the coach.
+Inside those blocks `<`, `>` and `&` are written as JSON escapes (\u003c ...): the data
+means the same, but a remembered "</memory>" cannot close its block and open a new one.
 """
 
 from __future__ import annotations
@@ -42,11 +44,19 @@ def render_transcript(transcript: Sequence[ChatMessage]) -> str:
     return "<transcript>\n" + "\n".join(lines) + "\n</transcript>"
 
 
+_MARKUP_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def json_block(data: object) -> str:
+    """JSON with no character that could open or close a tag around it."""
+    return json.dumps(data, ensure_ascii=False).translate(_MARKUP_ESCAPES)
+
+
 def render_sessions(sessions: Sequence[SessionDigest]) -> str:
     data = [s.model_dump(mode="json") for s in sessions]
-    return "<sessions>\n" + json.dumps(data, ensure_ascii=False) + "\n</sessions>"
+    return "<sessions>\n" + json_block(data) + "\n</sessions>"
 
 
 def render_coach_system_prompt(memory: MemoryDigest) -> str:
-    data = json.dumps(memory.model_dump(mode="json"), ensure_ascii=False)
+    data = json_block(memory.model_dump(mode="json"))
     return f"{COACH_INSTRUCTIONS}\n\n<memory>\n{data}\n</memory>"
