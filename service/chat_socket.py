@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 CLOSE_IDLE = 4408
 CLOSE_TOO_MANY_SOCKETS = 4429
+# After a refused frame (over the limit, busy, malformed) the socket's next frame is read this
+# much later: at most 100 refusals a second per socket.
+REFUSED_FRAME_PAUSE_SECONDS = 0.01
 
 Frame = ChunkFrame | DoneFrame | ErrorFrame | RetryLaterFrame
 
@@ -111,33 +114,38 @@ class ChatConnection:
                     return
                 if message["type"] == "websocket.disconnect":
                     return
-                await self.take(message)
-                # A client sending as fast as it can must not hold the event loop: every
-                # frame gives the other connections a turn.
+                if not await self.take(message):
+                    # Refused: read this client's next frame a little later. A client that
+                    # floods then fills its own socket buffer and waits (TCP backpressure),
+                    # instead of the service spending a core on answering refusals.
+                    await asyncio.sleep(REFUSED_FRAME_PAUSE_SECONDS)
+                # Every frame gives the other connections a turn, refused or not.
                 await asyncio.sleep(0)
         except (ClientGone, WebSocketDisconnect):
             return
         finally:
             self.ended.set()
 
-    async def take(self, message: dict) -> None:
+    async def take(self, message: dict) -> bool:
+        """Answer the frame or refuse it; False when refused."""
         if message.get("text") is None:
             await self.send(ErrorFrame(code="invalid_frame", detail="binary frames are not accepted; send JSON text"))
-            return
+            return False
         frame = parse_client_frame(message["text"], self.state.settings.max_message_chars)
         if isinstance(frame, ErrorFrame):
             await self.send(frame)
-            return
+            return False
         if not await self.admit():
-            return
+            return False
         try:
             # Logouts are broadcast, but a broadcast can be missed (Redis down): check again.
             await authenticate(self.ws, self.ws.query_params.get("token"))
         except Unauthorized as exc:
             await self.state.chat_limits.end_reply(self.principal.session_id, self.id)
             self.request_close(CLOSE_UNAUTHORIZED, exc.detail)
-            return
+            return False
         self.reply = asyncio.create_task(self.answer(frame))
+        return True
 
     async def admit(self) -> bool:
         """Within the rate limit and no reply in flight for this session: the reply lease is taken."""
