@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import websockets
+from redis.asyncio import Redis
 
 from service.app import create_app
 from shared.mongo import CHAT_MESSAGES, SESSIONS
@@ -182,3 +183,19 @@ async def test_a_socket_that_lost_its_session_gets_4401_at_its_next_message_even
         await ws.send(message("still there?"))
         assert await closed_code(ws) == 4401
 
+
+
+async def test_the_logout_listener_resubscribes_after_losing_its_redis_connection(api, redis_url):
+    redis = Redis.from_url(redis_url)
+    try:
+        login = await api.new_user()
+        async with api.connect(login) as ws:
+            assert (await say(ws, "hello"))[-1]["type"] == "done"
+            assert await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub") >= 1
+            async with asyncio.timeout(BOUND):  # the supervisor notices and subscribes again
+                while (await redis.pubsub_numsub("chat:logout"))[0][1] < 1:
+                    await asyncio.sleep(0.05)
+            await api.logout(login)
+            assert await closed_code(ws) == 4401
+    finally:
+        await redis.aclose()
