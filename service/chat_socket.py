@@ -36,6 +36,7 @@ from shared.messages import recent_session_messages, store_message
 log = logging.getLogger(__name__)
 
 CLOSE_IDLE = 4408
+CLOSE_INTERNAL_ERROR = 1011  # the standard code for a server-side failure
 CLOSE_TOO_MANY_SOCKETS = 4429
 # After a refused frame (over the limit, busy, malformed) the socket's next frame is read this
 # much later: at most 100 refusals a second per socket.
@@ -195,8 +196,14 @@ class ChatConnection:
             await self.send(DoneFrame(message_id=reply.id, provider=state.llm.name))
         except ClientGone:
             return
+        except Exception:
+            # The reply is lost (MongoDB failed, say); end the socket as a crash would, but say so.
+            log.exception("chat reply crashed for session %s", principal.session_id)
+            self.request_close(CLOSE_INTERNAL_ERROR, "internal error")
         finally:
-            await state.chat_limits.end_reply(principal.session_id, self.id)
+            # Shielded: this task may be cancelled while it cleans up (it asked for the close
+            # itself above, or the client left), and the session must not stay `busy`.
+            await asyncio.shield(state.chat_limits.end_reply(principal.session_id, self.id))
 
 
 async def chat_socket(ws: WebSocket) -> None:

@@ -199,3 +199,19 @@ async def test_the_logout_listener_resubscribes_after_losing_its_redis_connectio
             assert await closed_code(ws) == 4401
     finally:
         await redis.aclose()
+
+
+async def test_a_reply_that_crashes_closes_its_socket_with_1011_and_frees_the_session(api, monkeypatch):
+    import service.chat_socket
+
+    async def broken_recall(*args: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    login = await api.new_user()
+    with monkeypatch.context() as patch:
+        patch.setattr(service.chat_socket, "recall", broken_recall)
+        async with api.connect(login) as ws:
+            await ws.send(message("hello"))
+            assert await closed_code(ws) == 1011
+    async with api.connect(login) as ws:  # the session is not left `busy`
+        assert (await say(ws, "hello again"))[-1]["type"] == "done"
