@@ -1,8 +1,8 @@
 """Login throttling per client address and per account, in Redis so every process agrees.
 
-- Address: a token bucket of failures (`LOGIN_ADDRESS_FAILURES_PER_MINUTE`). Every attempt
-  takes a token up front (so a burst of parallel guesses cannot all slip through); a
-  successful login gives it back.
+- Address: a token bucket of failures (`LOGIN_ADDRESS_FAILURES_PER_MINUTE`). An attempt
+  goes ahead while the bucket holds a token; only a failure takes one, so any number of
+  users behind one address can log in at once as long as they type their passwords right.
 - Account: the first `LOGIN_ACCOUNT_FREE_FAILURES` failures cost nothing; after that each
   attempt must wait `base * 2^(failures - free)` seconds, capped at
   `LOGIN_BACKOFF_CAP_SECONDS`, so a guesser gets a handful of tries a minute while the owner
@@ -91,7 +91,7 @@ class LoginThrottle:
     async def admit(self, attempt: Attempt) -> None:
         """Raise `RateLimited` if this address or account must wait; else count the attempt."""
         try:
-            decision = await self.addresses.take(attempt.address)
+            decision = await self.addresses.peek(attempt.address)
             if not decision.allowed:
                 raise RateLimited("too many failed logins from this address; try again later", decision.retry_after)
             wait = float(await self._attempt(keys=[self._account_key(attempt)], args=self.args))
@@ -103,6 +103,7 @@ class LoginThrottle:
 
     async def failed(self, attempt: Attempt) -> None:
         try:
+            await self.addresses.take(attempt.address)
             await self._failure(keys=[self._account_key(attempt)], args=self.args)
         except REDIS_DOWN as exc:
             log.warning("login failure not counted, Redis unavailable: %s", exc)
@@ -110,6 +111,5 @@ class LoginThrottle:
     async def succeeded(self, attempt: Attempt) -> None:
         try:
             await self.redis.delete(self._account_key(attempt))
-            await self.addresses.give_back(attempt.address)
         except REDIS_DOWN as exc:
             log.warning("login throttle not reset, Redis unavailable: %s", exc)

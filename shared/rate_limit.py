@@ -4,8 +4,8 @@ Each decision is one Lua script, so it is atomic across processes and costs one 
 Time comes from Redis (`TIME`), never from the callers' clocks, which may disagree.
 
 - `TokenBucket`: `capacity` tokens, refilled at `capacity / period` per second. A take that
-  finds too few tokens is refused with the seconds until enough will be there. A negative
-  cost gives tokens back (a login that succeeded, say).
+  finds too few tokens is refused with the seconds until enough will be there. `peek` asks
+  without taking (for limits charged only on failure); a negative cost gives tokens back.
 - `LeaseSemaphore`: at most `limit` holders per key, each holding a lease that expires
   unless refreshed. A process that dies without releasing stops refreshing, and its
   holds lapse on their own: counts never leak.
@@ -36,8 +36,11 @@ local retry_after = 0
 if cost > tokens then
   allowed = 0
   retry_after = (cost - tokens) / rate
-else
+elseif ARGV[4] == 'take' then
   tokens = math.min(capacity, tokens - cost)
+end
+if ARGV[4] ~= 'take' then
+  return {allowed, tostring(retry_after), tostring(tokens)}
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 -- A full bucket carries no information: let the key go once it would have refilled.
@@ -98,9 +101,16 @@ class TokenBucket:
         self._script = redis.register_script(TOKEN_BUCKET)
 
     async def take(self, key: str, cost: float = 1) -> Decision:
+        return await self._run(key, cost, "take")
+
+    async def peek(self, key: str, cost: float = 1) -> Decision:
+        """Would `take` allow this? Nothing is taken (for limits charged only on failure)."""
+        return await self._run(key, cost, "peek")
+
+    async def _run(self, key: str, cost: float, mode: str) -> Decision:
         if cost > self.capacity:
             raise ValueError(f"cost {cost} exceeds the bucket's capacity {self.capacity}")
-        allowed, retry_after, remaining = await self._script(keys=[f"{self.prefix}:{key}"], args=[self.capacity, self.rate, cost])
+        allowed, retry_after, remaining = await self._script(keys=[f"{self.prefix}:{key}"], args=[self.capacity, self.rate, cost, mode])
         return Decision(bool(allowed), float(retry_after), float(remaining))
 
     async def give_back(self, key: str, cost: float = 1) -> None:

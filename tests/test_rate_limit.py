@@ -62,3 +62,11 @@ async def test_a_released_place_is_free_at_once(redis):
     assert not await replies.acquire("session", "socket-2")
     await replies.release("session", "socket-1")
     assert await replies.acquire("session", "socket-2")
+
+
+async def test_peek_says_what_take_would_do_and_takes_nothing(redis):
+    bucket = TokenBucket(redis, "test:bucket", capacity=1, period_seconds=60)
+    assert all([(await bucket.peek("k")).allowed for _ in range(3)])
+    assert (await bucket.take("k")).allowed
+    refused = await bucket.peek("k")
+    assert not refused.allowed and 59 <= refused.retry_after <= 60
