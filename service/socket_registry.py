@@ -48,9 +48,6 @@ class SocketRegistry:
             socket.request_close(code, reason)
         return len(sockets)
 
-    def __len__(self) -> int:
-        return sum(len(s) for s in self._by_session.values())
-
 
 async def publish_logout(redis: Redis, session_id: str) -> None:
     """Best effort: with Redis down the session is still revoked in MongoDB, and its sockets

@@ -215,3 +215,15 @@ async def test_a_reply_that_crashes_closes_its_socket_with_1011_and_frees_the_se
             assert await closed_code(ws) == 1011
     async with api.connect(login) as ws:  # the session is not left `busy`
         assert (await say(ws, "hello again"))[-1]["type"] == "done"
+
+
+async def test_an_open_socket_keeps_its_place_beyond_one_lease(settings, mongo_client):
+    # Leases lapse unless refreshed (that is how a dead process frees its places); a live
+    # socket refreshes its own, so it still counts long after its first lease ran out.
+    async with service(settings, mongo_client, ws_lease_seconds=0.3, max_sockets_per_user=1) as api:
+        login = await api.new_user()
+        async with api.connect(login) as first:
+            await asyncio.sleep(1.0)  # more than three leases
+            async with api.connect(login) as second:
+                assert await closed_code(second) == 4429
+            assert (await say(first, "still here"))[-1]["type"] == "done"
