@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import decay, extraction, logout, noop_jobs, pickup
+from bench.flood import carry_over
 from bench.harness import Stack, machine
 from bench.report import plot, table
 from shared.settings import Settings
@@ -139,7 +140,8 @@ def main() -> None:
     raw = {k: v for k, v in results.items()}
     raw["pickup"] = {k: v for k, v in results["pickup"].items() if k != "samples"}
     (args.out / "benchmarks.json").write_text(json.dumps(raw, indent=2, default=str))
-    (args.out / "benchmarks.md").write_text(markdown(results, sizes, args, seconds))
+    # The flood benchmark (`python -m bench.flood`) keeps its own section; carry it over.
+    (args.out / "benchmarks.md").write_text(carry_over(args.out / "benchmarks.md", markdown(results, sizes, args, seconds)))
     print(table(results))
     print(f"\nwritten: {args.out / 'benchmarks.md'}, {args.out / 'benchmarks.png'}")
 

@@ -23,12 +23,15 @@ from starlette.routing import Route, WebSocketRoute
 
 from service.body_deadline import BodyDeadline
 from service.body_limit import BodyLimit
+from service.chat_limits import ChatLimits
 from service.chat_socket import chat_socket
 from service.errors import EXCEPTION_HANDLERS
+from service.login_throttle import LoginThrottle
 from service.openapi import openapi_json
 from service.readiness import readiness
 from service.routes import admin, auth, memory
 from service.security import Passwords
+from service.socket_registry import SocketRegistry, listen_for_logouts
 from shared.llm import create_llm
 from shared.logs import one_line_for_cut_off_requests, redact_tokens_in
 from shared.mongo import create_mongo_client, ensure_indexes, get_database
@@ -82,13 +85,20 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         await ensure_indexes(app.state.db)
         app.state.arq = lazy_arq_pool(settings)
         app.state.llm = create_llm(settings)
+        app.state.chat_limits = ChatLimits(app.state.arq, settings)
+        app.state.login_throttle = LoginThrottle(app.state.arq, settings)
+        app.state.sockets = SocketRegistry()
         relay = asyncio.create_task(
             relay_forever(app.state.db, app.state.arq, settings.redis_timeout_seconds, settings.outbox_relay_interval_seconds)
         )
+        logouts = asyncio.create_task(listen_for_logouts(settings.redis_url, app.state.sockets, settings.redis_timeout_seconds))
         try:
             yield
         finally:
             relay.cancel()
+            logouts.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await logouts
             await app.state.llm.aclose()
             await app.state.arq.aclose()
             if mongo_client is None:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -28,6 +29,14 @@ class ApiError(Exception):
         self.status_code = status_code
         self.detail = detail
         self.errors = errors or []
+
+
+class RateLimited(ApiError):
+    """429 with `Retry-After` in whole seconds, rounded up."""
+
+    def __init__(self, detail: str, retry_after: float) -> None:
+        super().__init__(429, detail)
+        self.retry_after = max(1, math.ceil(retry_after))
 
 
 def field_errors(exc: ValidationError, root: str) -> list[dict[str, str]]:
@@ -71,6 +80,8 @@ def error_response(status_code: int, detail: str, errors: list[dict[str, str]] |
 async def handle_api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(exc.status_code, exc.detail, exc.errors, headers)
 
 

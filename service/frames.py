@@ -58,3 +58,13 @@ def parse_client_frame(text: str, max_chars: int) -> MessageFrame | ErrorFrame:
     if len(content) > max_chars:
         return ErrorFrame(code="content_too_long", detail=f"content is {len(content)} characters; the maximum is {max_chars}")
     return MessageFrame(type="message", content=content)
+
+
+class RetryLaterFrame(BaseModel):
+    """The message was refused, not stored: `rate_limited` (over CHAT_MESSAGES_PER_MINUTE;
+    wait `retry_after` seconds) or `busy` (a reply for this session is still being written)."""
+
+    type: Literal["error"] = "error"
+    code: Literal["rate_limited", "busy"]
+    detail: str
+    retry_after: int | None = None

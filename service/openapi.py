@@ -43,6 +43,10 @@ BAD_BODY = {
 AUTH = {"401": error("missing, invalid, expired or revoked token")}
 ADMIN = {**AUTH, "403": error("not an admin")}
 SECURED = [{"bearer": []}]
+THROTTLED = {
+    **error("too many failed logins from this address or for this account"),
+    "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer", "minimum": 1}}},
+}
 
 
 def operation(summary: str, responses: dict[str, Any], *, body: type[BaseModel] | None = None, secured: bool = False, **extra: Any) -> dict[str, Any]:
@@ -71,7 +75,8 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/auth/login": {
         "post": operation(
-            "open a session", {"200": json_body(schemas.LoggedIn, "logged in"), "401": error("wrong email or password"), **BAD_BODY},
+            "open a session",
+            {"200": json_body(schemas.LoggedIn, "logged in"), "401": error("wrong email or password"), "429": THROTTLED, **BAD_BODY},
             body=schemas.Credentials,
         )
     },

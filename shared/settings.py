@@ -64,6 +64,17 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(4_000, ge=1)
     chat_history_messages: int = Field(20, ge=0, le=200, description="recent turns sent with each reply")
 
+    # Limits (kept in Redis, shared by every service process)
+    chat_messages_per_minute: int = Field(20, ge=1, description="chat messages per user per minute (token bucket, bursts up to this)")
+    max_sockets_per_user: int = Field(5, ge=1, description="open chat sockets per user; the next is closed with 4429")
+    ws_idle_seconds: float = Field(600.0, gt=0, description="a chat socket with no client frame for this long is closed with 4408")
+    ws_lease_seconds: float = Field(30.0, gt=0, description="socket and reply leases in Redis lapse after this unless refreshed")
+    login_address_failures_per_minute: int = Field(10, ge=1, description="failed logins per client address per minute, then 429")
+    login_account_free_failures: int = Field(5, ge=1, description="failed logins an account allows before backing off")
+    login_backoff_base_seconds: float = Field(1.0, gt=0, description="first per-account wait; doubles with each further failure")
+    login_backoff_cap_seconds: float = Field(60.0, gt=0, description="longest per-account wait: an attacker cannot lock a user out for longer")
+    login_failure_memory_seconds: int = Field(900, ge=1, description="an account's failure count is forgotten after this long without failures")
+
     # Memory lifecycle
     summarize_threshold: int = Field(20, ge=2, description="unsummarized contexts that trigger a summary")
     summarize_keep_recent: int = Field(5, ge=0, description="newest contexts left out of a summary")

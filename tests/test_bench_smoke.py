@@ -69,3 +69,18 @@ def test_logout_under_llm_load_runs_at_tiny_size():
     assert "logouts: 3" in done.stdout
     # Every logout's extraction reached the LLM: the work was really done behind them.
     assert "extraction requests the stub LLM received: 3" in done.stdout
+
+
+def test_the_flood_benchmark_runs_at_tiny_size_and_writes_its_section(tmp_path):
+    (tmp_path / "benchmarks.md").write_text("# Benchmarks\n\nkept as it was\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.flood", "--seconds", "1", "--baseline-seconds", "0.5", "--out", str(tmp_path)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = (tmp_path / "benchmarks.md").read_text()
+    assert "kept as it was" in text and "One user flooding a chat socket" in text
+    raw = json.loads((tmp_path / "benchmarks-flood.json").read_text())
+    # The flooder was refused, and the service did nothing for it once it had left.
+    assert raw["flooder"]["received"].get("rate_limited", 0) + raw["flooder"]["received"].get("busy", 0) > 0
+    assert raw["messages_stored_3s_after_stop"] == 0

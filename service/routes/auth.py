@@ -13,6 +13,7 @@ from service.auth import Unauthorized, authenticate, bearer_token, require_princ
 from service.enqueue import enqueue_extraction
 from service.errors import ApiError, parse_body
 from service.schemas import Credentials
+from service.socket_registry import publish_logout
 from service.security import issue_token
 from shared.mongo import SESSIONS, USERS
 
@@ -33,9 +34,14 @@ async def register(request: Request) -> JSONResponse:
 async def login(request: Request) -> JSONResponse:
     state = request.app.state
     body = await parse_body(request, Credentials)
+    # Throttled before the password is checked: a refused guess costs no argon2 work.
+    attempt = state.login_throttle.attempt_for(request.client.host if request.client else "unknown", body.email)
+    await state.login_throttle.admit(attempt)
     user = await state.db[USERS].find_one({"email": body.email})
     if not await state.passwords.verify(user["password_hash"] if user else None, body.password):
+        await state.login_throttle.failed(attempt)
         raise Unauthorized(BAD_CREDENTIALS)
+    await state.login_throttle.succeeded(attempt)
     now = datetime.now(UTC)
     ttl = timedelta(seconds=state.settings.access_token_ttl_seconds)
     session_id = uuid.uuid4().hex
@@ -64,6 +70,8 @@ async def logout(request: Request) -> JSONResponse:
     if revoked is None:
         await authenticate(request, token)  # says exactly why (unknown, logged out, expired)
         raise Unauthorized("session has been logged out")  # lost a race with another logout
+    # Open chat sockets of this session, on any service process, close with 4401.
+    await publish_logout(state.arq, principal.session_id)
     job_id = await enqueue_extraction(state, principal.user_id, principal.session_id)
     return JSONResponse({"status": "logged_out", "session_id": principal.session_id, "job_id": job_id})
 

@@ -14,6 +14,8 @@ import argparse
 import asyncio
 import itertools
 import json
+import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +45,8 @@ class Failure:
 @dataclass
 class StubLLM:
     latency: float = 0.0
+    # Pause between streamed words (the first comes at once): a slow reply to leave mid-way.
+    chunk_delay: float = 0.0
     reply_text: str = "Stub coach reply: keep going, one step at a time."
     # Points for the extraction tool call; None answers from the request's tool schema
     # (tests/support/schema_instance.py): one point per user line.
@@ -53,6 +57,12 @@ class StubLLM:
     requests: list[dict[str, Any]] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
+    # Chat streams: how many are open now, how many the client left before the end, and
+    # when the last one ended (time.time(), for benchmarks in another process).
+    streams_open: int = 0
+    streams_abandoned: int = 0
+    chunks_streamed: int = 0
+    last_stream_end: float = 0.0
 
     @property
     def extraction_requests(self) -> list[dict[str, Any]]:
@@ -101,8 +111,19 @@ async def stream_events(stub: StubLLM, body: dict[str, Any]) -> AsyncIterator[by
     }
     yield sse("message_start", {"type": "message_start", "message": message})
     yield sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
-    for word in stub.reply_text.split(" "):
-        yield sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word + " "}})
+    stub.streams_open += 1
+    finished = False
+    try:
+        for i, word in enumerate(stub.reply_text.split(" ")):
+            if stub.chunk_delay and i:
+                await asyncio.sleep(stub.chunk_delay)
+            yield sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word + " "}})
+            stub.chunks_streamed += 1
+        finished = True
+    finally:
+        stub.streams_open -= 1
+        stub.streams_abandoned += not finished
+        stub.last_stream_end = time.time()
     yield sse("content_block_stop", {"type": "content_block_stop", "index": 0})
     yield sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 12}})
     yield sse("message_stop", {"type": "message_stop"})
@@ -135,7 +156,7 @@ def create_stub_app(stub: StubLLM) -> Starlette:
 
     async def configure(request: Request) -> JSONResponse:
         config = await request.json()
-        for name in ("latency", "reply_text", "points", "raw_tool_input"):
+        for name in ("latency", "chunk_delay", "reply_text", "points", "raw_tool_input"):
             if name in config:
                 setattr(stub, name, config[name])
         if "failures" in config:
@@ -146,7 +167,9 @@ def create_stub_app(stub: StubLLM) -> Starlette:
 
     async def stats(request: Request) -> JSONResponse:
         return JSONResponse(
-            {"requests": len(stub.requests), "extractions": len(stub.extraction_requests), "in_flight": stub.in_flight, "max_in_flight": stub.max_in_flight}
+            {"requests": len(stub.requests), "extractions": len(stub.extraction_requests), "in_flight": stub.in_flight, "max_in_flight": stub.max_in_flight,
+             "streams_open": stub.streams_open, "streams_abandoned": stub.streams_abandoned, "chunks_streamed": stub.chunks_streamed,
+             "last_stream_end": stub.last_stream_end}
         )
 
     return Starlette(

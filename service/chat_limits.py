@@ -1,0 +1,85 @@
+"""The chat's limits, shared by every service process through Redis.
+
+- messages per user per minute (`CHAT_MESSAGES_PER_MINUTE`, a token bucket): every message
+  a client sends counts, answered or refused as busy;
+- open sockets per user (`MAX_SOCKETS_PER_USER`): each socket holds a lease it refreshes
+  while open, so a process that dies frees its sockets' places within `WS_LEASE_SECONDS`;
+- one reply in flight per session: a lease held while the reply is written.
+
+When Redis cannot be reached the chat fails open: messages are answered, sockets accepted,
+and a warning is logged (at most one every `WARN_EVERY_SECONDS`, so a flood cannot flood
+the log too). Chat is the product; a Redis outage should not take it down.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from redis.asyncio import Redis
+
+from shared.rate_limit import REDIS_DOWN, Decision, LeaseSemaphore, TokenBucket
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WARN_EVERY_SECONDS = 10.0
+ALLOWED = Decision(allowed=True, retry_after=0.0, remaining=0.0)
+
+
+class ChatLimits:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.messages = TokenBucket(redis, "chat:messages", settings.chat_messages_per_minute, 60)
+        self.sockets = LeaseSemaphore(redis, "chat:sockets", settings.max_sockets_per_user, settings.ws_lease_seconds)
+        self.replies = LeaseSemaphore(redis, "chat:replying", 1, settings.ws_lease_seconds)
+        self.refresh_every = settings.ws_lease_seconds / 3
+        self._warned_at = float("-inf")
+
+    def _redis_down(self, what: str, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_EVERY_SECONDS:
+            self._warned_at = now
+            log.warning("chat limits not enforced (%s), Redis unavailable: %s", what, exc)
+
+    async def take_message(self, user_id: str) -> Decision:
+        try:
+            return await self.messages.take(user_id)
+        except REDIS_DOWN as exc:
+            self._redis_down("messages per minute", exc)
+            return ALLOWED
+
+    async def open_socket(self, user_id: str, socket_id: str) -> bool:
+        try:
+            return await self.sockets.acquire(user_id, socket_id)
+        except REDIS_DOWN as exc:
+            self._redis_down("sockets per user", exc)
+            return True
+
+    async def start_reply(self, session_id: str, socket_id: str) -> bool:
+        try:
+            return await self.replies.acquire(session_id, socket_id)
+        except REDIS_DOWN as exc:
+            self._redis_down("one reply per session", exc)
+            return True
+
+    async def keep(self, user_id: str, session_id: str, socket_id: str, replying: bool) -> None:
+        """Refresh this socket's leases; one that lapsed (Redis restarted, say) is taken again."""
+        try:
+            if not await self.sockets.refresh(user_id, socket_id):
+                await self.sockets.acquire(user_id, socket_id)
+            if replying and not await self.replies.refresh(session_id, socket_id):
+                await self.replies.acquire(session_id, socket_id)
+        except REDIS_DOWN as exc:
+            self._redis_down("lease refresh", exc)
+
+    async def end_reply(self, session_id: str, socket_id: str) -> None:
+        try:
+            await self.replies.release(session_id, socket_id)
+        except REDIS_DOWN as exc:
+            self._redis_down("one reply per session", exc)
+
+    async def close_socket(self, user_id: str, socket_id: str) -> None:
+        try:
+            await self.sockets.release(user_id, socket_id)
+        except REDIS_DOWN as exc:
+            self._redis_down("sockets per user", exc)

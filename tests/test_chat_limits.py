@@ -1,0 +1,229 @@
+"""One user cannot hurt the others: chat limits, socket counts, busy, disconnects, logout, idle.
+
+Real redis-server, real uvicorn, real WebSockets, the real Anthropic SDK against the stub.
+Services with non-default limits are started with `service(...)`; two of them on one Redis
+and one database stand for two service processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import UTC, datetime
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import websockets
+from redis.asyncio import Redis
+
+from service.app import create_app
+from shared.mongo import CHAT_MESSAGES, SESSIONS
+from tests.support.client import Api, Login, say
+from tests.support.servers import serve_app
+
+BOUND = 5.0  # generous upper bound for anything that should happen within a second
+
+
+@contextlib.asynccontextmanager
+async def service(settings: Any, mongo_client: Any, **overrides: Any) -> AsyncIterator[Api]:
+    async with serve_app(create_app(settings.model_copy(update=overrides), mongo_client=mongo_client)) as url:
+        async with Api(url) as api:
+            yield api
+
+
+def message(content: str) -> str:
+    return json.dumps({"type": "message", "content": content})
+
+
+async def closed_code(ws: Any) -> int:
+    """Read until the server closes the socket; its close code."""
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        async with asyncio.timeout(BOUND):
+            while True:
+                await ws.recv()
+    assert closed.value.rcvd is not None, "the server sent no close frame"
+    return closed.value.rcvd.code
+
+
+async def terminal_frames(ws: Any, count: int) -> list[dict[str, Any]]:
+    """The frame that ends each of `count` messages: done, or an error; chunks skipped."""
+    ends = []
+    async with asyncio.timeout(BOUND * 2):
+        while len(ends) < count:
+            frame = json.loads(await ws.recv())
+            if frame["type"] != "chunk":
+                ends.append(frame)
+    return ends
+
+
+async def stored(db: Any, login: Login, role: str) -> int:
+    return await db[CHAT_MESSAGES].count_documents({"session_id": login.session_id, "role": role})
+
+
+async def test_a_flooding_socket_is_rate_limited_and_only_the_allowed_messages_are_stored(settings, mongo_client, db):
+    async with service(settings, mongo_client, chat_messages_per_minute=3) as api:
+        login = await api.new_user()
+        async with api.connect(login) as ws:
+            for i in range(15):
+                await ws.send(message(f"flood {i}"))
+            ends = await terminal_frames(ws, 15)
+    codes = [e.get("code", e["type"]) for e in ends]
+    limited = [e for e in ends if e.get("code") == "rate_limited"]
+    # 3 tokens: at most 3 messages were admitted (answered or refused as busy); every other one
+    # was refused as rate_limited, with a whole number of seconds to wait.
+    assert len(limited) >= 12, codes
+    assert all(isinstance(e["retry_after"], int) and e["retry_after"] >= 1 for e in limited)
+    assert set(codes) <= {"done", "busy", "rate_limited"}, codes
+    assert 1 <= codes.count("done") <= 3
+    assert await stored(db, login, "user") == codes.count("done")
+
+
+async def test_the_sixth_socket_of_a_user_is_closed_with_4429_and_a_closed_one_frees_its_place(api):
+    login = await api.new_user()
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(api.connect(login)) for _ in range(5)]
+        for ws in sockets:  # all five are really open: each answers
+            assert (await say(ws, "hello"))[-1]["type"] == "done"
+        async with api.connect(login) as sixth:
+            assert await closed_code(sixth) == 4429
+        await sockets[0].close()
+        await asyncio.sleep(0.2)  # the server notices the close and releases the place
+        async with api.connect(login) as replacement:
+            assert (await say(replacement, "back again"))[-1]["type"] == "done"
+
+
+async def test_a_message_sent_while_a_reply_is_written_gets_busy_on_any_socket_of_the_session(api, stub_llm, db):
+    stub_llm.reply_text = " ".join(f"w{i}" for i in range(20))
+    stub_llm.chunk_delay = 0.05
+    login = await api.new_user()
+    async with api.connect(login) as first, api.connect(login) as second:
+        await first.send(message("write me something long"))
+        assert json.loads(await first.recv())["type"] == "chunk"  # the reply is being written
+        await first.send(message("and another"))
+        await second.send(message("me too"))
+        [busy_second] = await terminal_frames(second, 1)
+        ends_first = await terminal_frames(first, 2)
+        assert busy_second["code"] == "busy"
+        assert [e.get("code", e["type"]) for e in ends_first] == ["busy", "done"]
+        # Once the reply is done, the session takes a message again.
+        stub_llm.chunk_delay = 0
+        assert (await say(second, "now?"))[-1]["type"] == "done"
+    assert await stored(db, login, "user") == 2
+
+
+async def test_a_disconnect_mid_reply_stops_the_llm_stream_at_once_and_stores_nothing_more(api, stub_llm, db):
+    words, pause = 50, 3.0
+    stub_llm.reply_text = " ".join(f"w{i}" for i in range(words))
+    stub_llm.chunk_delay = pause  # the first word at once, the next one 3 s later
+    login = await api.new_user()
+    async with api.connect(login) as ws:
+        await ws.send(message("talk for a while"))
+        assert json.loads(await ws.recv())["type"] == "chunk"
+    # The client is gone while the service waits on the LLM, with nothing to send that could
+    # fail: the disconnect alone must close the LLM stream, before its next word is due.
+    async with asyncio.timeout(pause * 0.8):
+        while stub_llm.streams_open:
+            await asyncio.sleep(0.02)
+    assert stub_llm.streams_abandoned == 1 and stub_llm.chunks_streamed == 1
+    await asyncio.sleep(0.3)
+    assert await stored(db, login, "user") == 1
+    assert await stored(db, login, "assistant") == 0
+
+
+async def test_logout_on_one_service_process_closes_the_sessions_socket_on_another_with_4401(settings, mongo_client):
+    async with service(settings, mongo_client) as a, service(settings, mongo_client) as b:
+        login = await a.new_user()
+        async with a.connect(login) as ws:
+            assert (await say(ws, "hello"))[-1]["type"] == "done"
+            await b.logout(login)
+            assert await closed_code(ws) == 4401
+
+
+async def test_an_idle_socket_is_closed_with_4408(settings, mongo_client):
+    async with service(settings, mongo_client, ws_idle_seconds=0.3) as api:
+        login = await api.new_user()
+        async with api.connect(login) as ws:
+            assert (await say(ws, "one message, then silence"))[-1]["type"] == "done"
+            assert await closed_code(ws) == 4408
+
+
+async def test_limits_are_shared_by_two_service_processes_on_one_redis(settings, mongo_client):
+    async with service(settings, mongo_client, chat_messages_per_minute=3, max_sockets_per_user=2) as a, service(
+        settings, mongo_client, chat_messages_per_minute=3, max_sockets_per_user=2
+    ) as b:
+        login = await a.new_user()
+        async with a.connect(login) as on_a, b.connect(login) as on_b:
+            assert (await say(on_a, "one"))[-1]["type"] == "done"
+            assert (await say(on_b, "two"))[-1]["type"] == "done"
+            assert (await say(on_a, "three"))[-1]["type"] == "done"
+            refused = await say(on_b, "four")
+            assert refused[-1]["code"] == "rate_limited" and refused[-1]["retry_after"] >= 1
+            # Two sockets open, one on each process: a third on either is refused.
+            async with a.connect(login) as third:
+                assert await closed_code(third) == 4429
+
+
+async def test_with_redis_down_the_chat_fails_open(settings, mongo_client):
+    from allinone.redis_process import free_port
+
+    async with service(settings, mongo_client, redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout_seconds=0.2) as api:
+        login = await api.new_user()
+        async with api.connect(login) as ws:
+            replies = [await say(ws, f"message {i}") for i in range(3)]
+    assert [r[-1]["type"] for r in replies] == ["done", "done", "done"]
+
+
+async def test_a_socket_that_lost_its_session_gets_4401_at_its_next_message_even_without_the_broadcast(api, db):
+    # The broadcast can be missed (Redis down while logging out); the per-message check is the backstop.
+    login = await api.new_user()
+    async with api.connect(login) as ws:
+        await db[SESSIONS].update_one({"_id": login.session_id}, {"$set": {"revoked_at": datetime.now(UTC)}})
+        await ws.send(message("still there?"))
+        assert await closed_code(ws) == 4401
+
+
+
+async def test_the_logout_listener_resubscribes_after_losing_its_redis_connection(api, redis_url):
+    redis = Redis.from_url(redis_url)
+    try:
+        login = await api.new_user()
+        async with api.connect(login) as ws:
+            assert (await say(ws, "hello"))[-1]["type"] == "done"
+            assert await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub") >= 1
+            async with asyncio.timeout(BOUND):  # the supervisor notices and subscribes again
+                while (await redis.pubsub_numsub("chat:logout"))[0][1] < 1:
+                    await asyncio.sleep(0.05)
+            await api.logout(login)
+            assert await closed_code(ws) == 4401
+    finally:
+        await redis.aclose()
+
+
+async def test_a_reply_that_crashes_closes_its_socket_with_1011_and_frees_the_session(api, monkeypatch):
+    import service.chat_socket
+
+    async def broken_recall(*args: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    login = await api.new_user()
+    with monkeypatch.context() as patch:
+        patch.setattr(service.chat_socket, "recall", broken_recall)
+        async with api.connect(login) as ws:
+            await ws.send(message("hello"))
+            assert await closed_code(ws) == 1011
+    async with api.connect(login) as ws:  # the session is not left `busy`
+        assert (await say(ws, "hello again"))[-1]["type"] == "done"
+
+
+async def test_an_open_socket_keeps_its_place_beyond_one_lease(settings, mongo_client):
+    # Leases lapse unless refreshed (that is how a dead process frees its places); a live
+    # socket refreshes its own, so it still counts long after its first lease ran out.
+    async with service(settings, mongo_client, ws_lease_seconds=0.3, max_sockets_per_user=1) as api:
+        login = await api.new_user()
+        async with api.connect(login) as first:
+            await asyncio.sleep(1.0)  # more than three leases
+            async with api.connect(login) as second:
+                assert await closed_code(second) == 4429
+            assert (await say(first, "still here"))[-1]["type"] == "done"
