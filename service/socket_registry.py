@@ -59,8 +59,12 @@ async def publish_logout(redis: Redis, session_id: str) -> None:
 
 
 async def listen_for_logouts(redis_url: str, registry: SocketRegistry, connect_timeout: float) -> None:
-    """Run for the life of the process; never returns except by cancellation."""
-    backoff = 0.1
+    """Run for the life of the process; never returns except by cancellation.
+
+    An outage is logged once when it starts and once when the listener is subscribed again,
+    not on every retry: the log of a long Redis outage stays readable.
+    """
+    backoff, lost = 0.1, False
     while True:
         # Its own connection without a read time-out: a subscriber waits as long as it must.
         redis = Redis.from_url(redis_url, socket_connect_timeout=connect_timeout, socket_keepalive=True)
@@ -68,13 +72,21 @@ async def listen_for_logouts(redis_url: str, registry: SocketRegistry, connect_t
         try:
             await pubsub.subscribe(LOGOUT_CHANNEL)
             backoff = 0.1
+            if lost:
+                log.warning("logout listener subscribed again; logouts close sockets on this process again")
+                lost = False
             async for message in pubsub.listen():
                 if message["type"] == "message":
                     registry.close_session(message["data"].decode(), CLOSE_UNAUTHORIZED, "session has been logged out")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the supervisor: whatever broke, listen again
-            log.warning("logout listener lost Redis (%s); resubscribing in %.1f s", exc, backoff)
+            if not lost:
+                log.warning(
+                    "logout listener: Redis unavailable (%s); resubscribing with backoff up to 5 s "
+                    "(meanwhile a logged-out socket is closed at its next message)", exc,
+                )
+                lost = True
         finally:
             await pubsub.aclose()
             await redis.aclose()

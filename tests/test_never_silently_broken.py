@@ -167,7 +167,10 @@ async def test_ctrl_c_under_load_stops_within_the_grace(tmp_path, stub_llm):
     stdout, stderr = allinone.output()
     assert code == 0, stderr
     assert "Traceback" not in stderr, stderr
-    assert "cut off" in stderr  # the replies still waiting on the LLM
+    # The replies waiting on the LLM end with their sockets: uvicorn closes every socket at
+    # shutdown and the chat socket cancels its reply (service/chat_socket.py), so none is
+    # left for the grace to cut off, and none was stored half-written.
+    assert "Exception in ASGI application" not in stderr, stderr
     assert "1 ongoing to cancel" in stderr  # the extraction: cancelled, back to the queue
     assert await gone(redis)
 

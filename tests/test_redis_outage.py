@@ -141,6 +141,7 @@ async def test_allinone_rides_out_a_redis_restart(tmp_path, stub_llm):
     assert len(stub_llm.extraction_requests) == 3
     # One warning when Redis went, one line when it came back: not one per poll.
     assert text.count("lost Redis") == 1 and text.count("Redis is back") == 1, text
+    assert text.count("logout listener: Redis unavailable") == 1, text  # once per outage, not per retry
     assert "the worker stopped" not in text and "Traceback" not in text, text
 
 

@@ -33,6 +33,7 @@ def logged_service(redis_server, tmp_path) -> Iterator[tuple[str, Path]]:
     env = {
         **os.environ,
         "MONGODB_URI": "memory://",
+        "ALLOW_IN_MEMORY_MONGODB": "true",  # a throwaway service: only its log is read
         "REDIS_URL": redis_server.url,
         "QUEUE_NAME": f"tokens:{uuid.uuid4().hex[:8]}",
         "JWT_SECRET": JWT_SECRET,
