@@ -31,6 +31,7 @@ from allinone.supervise import serve_beside_worker
 from service.app import create_app
 from service.header_timeout import protocol_with_header_timeout
 from service.schemas import Credentials
+from shared.log_format import configure_logging
 from shared.mongo import create_mongo_client, ensure_indexes, get_database
 from shared.runtime_file import withdraw
 from shared.settings import Settings, SettingsError, load_settings
@@ -90,6 +91,7 @@ def main() -> None:
         # memory:// works here, and only here: the service and the worker share one client.
         settings = load_settings(allow_in_memory_mongodb=True)
         check_dependencies(settings)
+        configure_logging(settings.log_format)
     except SettingsError as exc:
         sys.exit(str(exc))
     with contextlib.ExitStack() as stack:

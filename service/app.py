@@ -25,14 +25,18 @@ from service.body_deadline import BodyDeadline
 from service.body_limit import BodyLimit
 from service.chat_limits import ChatLimits
 from service.chat_socket import chat_socket
+from service.dashboard import dashboard_routes
 from service.errors import EXCEPTION_HANDLERS
 from service.login_throttle import LoginThrottle
 from service.openapi import openapi_json
+from service.metrics_endpoint import metrics_endpoint
 from service.readiness import readiness
-from service.routes import admin, auth, memory
+from service.routes import admin, auth, jobs, memory, operations
 from service.security import Passwords
 from service.socket_registry import SocketRegistry, listen_for_logouts
+from shared.job_owners import ensure_job_owner_indexes
 from shared.llm import create_llm
+from shared.log_format import configure_logging
 from shared.logs import one_line_for_cut_off_requests, redact_tokens_in
 from shared.mongo import create_mongo_client, ensure_indexes, get_database
 from shared.outbox import relay_forever
@@ -69,6 +73,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     if os.environ.get("ADMIN_EMAILS"):
         # Admin is a stored role now; an email list let whoever registered the address first in.
         log.warning("ADMIN_EMAILS is ignored: grant admin with `python -m worker users grant-admin EMAIL`")
+    configure_logging(settings.log_format, own_root=False)
     # uvicorn logs each WebSocket's URL, and ours carries the token.
     redact_tokens_in("uvicorn.error", "uvicorn.access")
     one_line_for_cut_off_requests("uvicorn.error")
@@ -83,6 +88,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         )
         app.state.db = get_database(client, settings)
         await ensure_indexes(app.state.db)
+        await ensure_job_owner_indexes(app.state.db)
         app.state.arq = lazy_arq_pool(settings)
         app.state.llm = create_llm(settings)
         app.state.chat_limits = ChatLimits(app.state.arq, settings)
@@ -118,6 +124,16 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/admin/failed-jobs", admin.failed_jobs),
         Route("/api/v1/admin/failed-jobs/requeue", admin.requeue_every, methods=["POST"]),
         Route("/api/v1/admin/failed-jobs/{dead_letter_id}/requeue", admin.requeue_one, methods=["POST"]),
+        Route("/api/v1/jobs/{job_id}", jobs.job_status, methods=["GET"]),
+        Route("/api/v1/jobs/{job_id}", jobs.cancel_job, methods=["DELETE"]),
+        Route("/api/v1/admin/queue", operations.queue),
+        Route("/api/v1/admin/workers", operations.workers),
+        Route("/api/v1/admin/jobs", operations.jobs),
+        Route("/api/v1/admin/crons", operations.crons),
+        Route("/api/v1/admin/crons/{name}/run", operations.run_cron, methods=["POST"]),
+        Route("/api/v1/admin/activity", operations.activity),
+        Route("/metrics", metrics_endpoint),
+        *dashboard_routes(),
         WebSocketRoute("/ws/chat", chat_socket),
     ]
     return Starlette(

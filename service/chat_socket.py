@@ -33,6 +33,7 @@ from service.socket_registry import CLOSE_UNAUTHORIZED
 from service.tokens import query_token
 from shared.llm import LLMError
 from shared.messages import recent_session_messages, store_message
+from shared.metrics import WEBSOCKETS_OPEN
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +220,7 @@ async def chat_socket(ws: WebSocket) -> None:
     conn = ChatConnection(ws, principal)
     # Registered before the session is checked, so a logout in between is not missed.
     state.sockets.add(principal.session_id, conn)
+    WEBSOCKETS_OPEN.inc()
     try:
         try:
             await authenticate(ws, token)
@@ -241,3 +243,4 @@ async def chat_socket(ws: WebSocket) -> None:
                 log.exception("could not enqueue extraction for session %s", principal.session_id)
     finally:
         state.sockets.remove(principal.session_id, conn)
+        WEBSOCKETS_OPEN.dec()

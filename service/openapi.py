@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service import schemas
+from service import openapi_operations, schemas
 from service.readiness import Readiness
 
 MODELS: list[type[BaseModel]] = [
@@ -109,6 +109,10 @@ PATHS: dict[str, Any] = {
         )
     },
 }
+
+
+PATHS.update(openapi_operations.paths(operation, json_body, error, AUTH, ADMIN))
+MODELS += openapi_operations.MODELS
 
 
 def build_openapi() -> dict[str, Any]:

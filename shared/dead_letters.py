@@ -70,3 +70,12 @@ async def requeue(db: Any, arq: Any, dead_letter_id: str) -> str | None:
 async def requeue_all(db: Any, arq: Any) -> list[str]:
     ids = [str(d["_id"]) for d in await db[FAILED_JOBS].find({"resolved_at": None}, {"_id": 1}).to_list(length=None)]
     return [job_id for dead in ids if (job_id := await requeue(db, arq, dead))]
+
+
+async def count_open(db: Any) -> int:
+    return await db[FAILED_JOBS].count_documents({"resolved_at": None})
+
+
+async def was_dead_lettered(db: Any, job_id: str) -> bool:
+    """Did this job (by arq job id) fail for good and land here?"""
+    return await db[FAILED_JOBS].find_one({"job_id": job_id}, {"_id": 1}) is not None

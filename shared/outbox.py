@@ -62,3 +62,11 @@ async def relay_forever(db: Any, arq: Any, timeout: float, interval: float) -> N
             await relay_outbox(db, arq, timeout)
         except Exception:  # MongoDB down too: try again next round
             log.exception("outbox relay failed")
+
+
+async def outbox_size(db: Any) -> int:
+    return await db[OUTBOX].count_documents({})
+
+
+async def in_outbox(db: Any, job_id: str) -> bool:
+    return await db[OUTBOX].find_one({"_id": job_id}, {"_id": 1}) is not None

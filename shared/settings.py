@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     retry_cap_seconds: float = Field(60.0, gt=0, description="longest wait between tries")
     worker_poll_delay_seconds: float = Field(0.02, gt=0, description="arq queue poll interval (arq: 0.5)")
     worker_heartbeat_seconds: float = Field(5.0, gt=0, description="how often each worker publishes its heartbeat")
+    worker_metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="port of a worker's Prometheus metrics listener; unset: off (the all-in-one's /metrics covers its worker)"
+    )
+    log_format: Literal["text", "json"] = Field("text", description="log lines as text, or one JSON object a line")
     worker_redis_retry_cap_seconds: float = Field(
         5.0, gt=0, description="longest wait between a worker's reconnection attempts while Redis is away"
     )

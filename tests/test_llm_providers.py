@@ -34,7 +34,7 @@ def test_no_api_key_means_offline_with_a_warning(clean_env, caplog):
     settings = load_settings()
     assert settings.llm_provider == "offline"
     with caplog.at_level("WARNING"):
-        assert isinstance(create_llm(settings), OfflineProvider)
+        assert isinstance(create_llm(settings).inner, OfflineProvider)
     assert "OFFLINE" in caplog.text
 
 
@@ -42,7 +42,7 @@ def test_api_key_means_anthropic(clean_env):
     clean_env.setenv("ANTHROPIC_API_KEY", "sk-test")
     settings = load_settings()
     assert settings.llm_provider == "anthropic"
-    assert isinstance(create_llm(settings), AnthropicProvider)
+    assert isinstance(create_llm(settings).inner, AnthropicProvider)
 
 
 def test_explicit_offline_wins_over_a_key(clean_env):

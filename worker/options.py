@@ -8,6 +8,7 @@ from typing import Any
 from arq import cron
 from arq.cron import CronJob
 
+from shared.cron_schedule import CRON_SCHEDULES
 from shared.jobs import DECAY_MEMORIES, PRUNE_MEMORIES, SWEEP_SESSIONS
 from shared.queue import arq_redis_settings
 from shared.settings import Settings
@@ -29,10 +30,9 @@ def cron_jobs() -> list[CronJob]:
     however many workers share the Redis, each schedule runs once.
     """
     return [
-        cron(reliable(decay_memories), name=DECAY_MEMORIES, hour=2, minute=0, second=0, unique=True),
-        cron(reliable(prune_memories), name=PRUNE_MEMORIES, hour=3, minute=0, second=0, unique=True),
-        # Hourly, off the hour so it does not land on the daily crons.
-        cron(reliable(sweep_sessions), name=SWEEP_SESSIONS, minute=17, second=0, unique=True),
+        cron(reliable(decay_memories), name=DECAY_MEMORIES, unique=True, **CRON_SCHEDULES[DECAY_MEMORIES]),
+        cron(reliable(prune_memories), name=PRUNE_MEMORIES, unique=True, **CRON_SCHEDULES[PRUNE_MEMORIES]),
+        cron(reliable(sweep_sessions), name=SWEEP_SESSIONS, unique=True, **CRON_SCHEDULES[SWEEP_SESSIONS]),
     ]
 
 
@@ -56,6 +56,8 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         # On SIGTERM arq stops taking jobs, lets running ones finish for this long, then
         # cancels them; a cancelled job goes back to the queue for another worker.
         "job_completion_wait": settings.worker_shutdown_grace_seconds,
+        # DELETE /api/v1/jobs/{id} aborts through arq: the worker cancels the job's task.
+        "allow_abort_jobs": True,
         "timezone": UTC,  # cron hours are UTC whatever the host's zone
         # `arq --check` (the compose health check) reads a key refreshed this often.
         "health_check_interval": 30,

@@ -31,6 +31,7 @@ from shared.dead_letters import dead_letter_of
 from shared.llm import LLMTransientError
 from shared.mongo import FAILED_JOBS
 from shared.settings import Settings
+from worker.job_metrics import observe_job
 
 log = logging.getLogger(__name__)
 
@@ -108,4 +109,4 @@ def reliable(job: Job) -> Job:
             await ctx["db"][FAILED_JOBS].update_one({"_id": dead}, {"$set": {"resolved_at": datetime.now(UTC)}})
         return result
 
-    return run
+    return observe_job(name, run)

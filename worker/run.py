@@ -23,18 +23,22 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
 def run_worker() -> int:
     """Run until stopped by a signal (exit 0); a worker that dies of an error exits 1."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from shared.log_format import configure_logging
+    from worker.metrics_listener import metrics_listener
     from worker.resilient import create_worker
 
     from worker.preflight import check_worker_can_start
 
     settings = load_settings()
+    configure_logging(settings.log_format)
     # A REDIS_URL or MONGODB_URI that is wrong from the start is a configuration error:
     # one line naming it, exit non-zero (compose restarts). Outages *after* start are
     # ridden out by the ResilientWorker.
     check_worker_can_start(settings)
     worker = create_worker(settings)
     try:
-        worker.run()  # arq's run: starts this process's one event loop, closes the worker after
+        with metrics_listener(settings):
+            worker.run()  # arq's run: starts this process's one event loop, closes the worker after
     except Exception:
         log.exception("worker %s stopped on an error it cannot ride out", worker.worker_id)
         return 1

@@ -9,16 +9,20 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service.auth import require_principal
+from service.auth import Principal
+from service.browser_session import require_caller
 from service.errors import ApiError
 from shared.dead_letters import list_dead_letters, requeue, requeue_all
+from shared.job_owners import record_job_owner
 from shared.roles import ADMIN, has_role
 
 
-async def require_admin(request: Request) -> None:
-    principal = await require_principal(request)
+async def require_admin(request: Request) -> Principal:
+    # A Bearer token, or the dashboard's session cookie (service/browser_session.py).
+    principal = await require_caller(request)
     if not await has_role(request.app.state.db, principal.user_id, ADMIN):
         raise ApiError(403, "admin only")
+    return principal
 
 
 async def failed_jobs(request: Request) -> JSONResponse:
@@ -28,11 +32,12 @@ async def failed_jobs(request: Request) -> JSONResponse:
 
 
 async def requeue_one(request: Request) -> JSONResponse:
-    await require_admin(request)
     state = request.app.state
+    admin = await require_admin(request)
     job_id = await requeue(state.db, state.arq, request.path_params["dead_letter_id"])
     if job_id is None:
         raise ApiError(404, "no open dead letter with that id")
+    await record_job_owner(state.db, job_id, admin.user_id)
     return JSONResponse({"job_id": job_id})
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from pymongo.errors import DuplicateKeyError
 from starlette.requests import Request
@@ -12,12 +12,11 @@ from starlette.responses import JSONResponse
 from service.auth import Unauthorized, authenticate, bearer_token, require_principal, token_principal
 from service.enqueue import enqueue_extraction
 from service.errors import ApiError, parse_body
+from service.login import open_session
 from service.schemas import Credentials
 from service.socket_registry import publish_logout
-from service.security import issue_token
+from shared.job_owners import record_job_owner
 from shared.mongo import SESSIONS, USERS
-
-BAD_CREDENTIALS = "invalid email or password"
 
 
 async def register(request: Request) -> JSONResponse:
@@ -32,25 +31,10 @@ async def register(request: Request) -> JSONResponse:
 
 
 async def login(request: Request) -> JSONResponse:
-    state = request.app.state
     body = await parse_body(request, Credentials)
-    # Throttled before the password is checked: a refused guess costs no argon2 work.
-    attempt = state.login_throttle.attempt_for(request.client.host if request.client else "unknown", body.email)
-    await state.login_throttle.admit(attempt)
-    user = await state.db[USERS].find_one({"email": body.email})
-    if not await state.passwords.verify(user["password_hash"] if user else None, body.password):
-        await state.login_throttle.failed(attempt)
-        raise Unauthorized(BAD_CREDENTIALS)
-    await state.login_throttle.succeeded(attempt)
-    now = datetime.now(UTC)
-    ttl = timedelta(seconds=state.settings.access_token_ttl_seconds)
-    session_id = uuid.uuid4().hex
-    await state.db[SESSIONS].insert_one(
-        {"_id": session_id, "user_id": user["_id"], "created_at": now, "expires_at": now + ttl, "revoked_at": None}
-    )
-    token = issue_token(state.jwt_secret, user["_id"], session_id, now, ttl)
+    opened = await open_session(request, body.email, body.password)
     return JSONResponse(
-        {"access_token": token, "token_type": "bearer", "expires_in": int(ttl.total_seconds()), "session_id": session_id}
+        {"access_token": opened.token, "token_type": "bearer", "expires_in": int(opened.ttl.total_seconds()), "session_id": opened.session_id}
     )
 
 
@@ -73,6 +57,7 @@ async def logout(request: Request) -> JSONResponse:
     # Open chat sockets of this session, on any service process, close with 4401.
     await publish_logout(state.arq, principal.session_id)
     job_id = await enqueue_extraction(state, principal.user_id, principal.session_id)
+    await record_job_owner(state.db, job_id, principal.user_id)
     return JSONResponse({"status": "logged_out", "session_id": principal.session_id, "job_id": job_id})
 
 

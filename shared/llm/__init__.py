@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from shared.llm.base import LLMError, LLMOutputError, LLMPermanentError, LLMProvider, LLMTransientError
+from shared.llm.metered import MeteredLLM
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -17,10 +18,10 @@ def create_llm(settings: Settings) -> LLMProvider:
         from shared.llm.anthropic_provider import AnthropicProvider
 
         log.info("LLM provider: anthropic, model %s", settings.llm_model)
-        return AnthropicProvider(settings)
+        return MeteredLLM(AnthropicProvider(settings))
     from shared.llm.offline import OfflineProvider
 
     log.warning(
         "LLM provider: OFFLINE (rule-based, not an LLM): set ANTHROPIC_API_KEY for real replies and extraction"
     )
-    return OfflineProvider()
+    return MeteredLLM(OfflineProvider())

@@ -1,0 +1,62 @@
+"""`GET /metrics`: Prometheus text format.
+
+Counters (jobs, LLM calls, sockets) live in this process's registry as things happen. The
+gauges that describe shared state (queue depth by function, outbox size, open dead
+letters) are read from Redis and MongoDB at scrape time; a dependency that does not answer
+within REDIS_TIMEOUT_SECONDS leaves its gauges out of this scrape (a gap in the graph, and
+`coach_metrics_source_up` says which), rather than failing the whole scrape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from shared import metrics
+from shared.dead_letters import count_open
+from shared.outbox import outbox_size
+from shared.queue_scan import scan_queue
+
+log = logging.getLogger(__name__)
+
+SOURCE_UP = Gauge("coach_metrics_source_up", "Whether the last scrape could read this source", ["source"])
+STATES = ("queued", "deferred", "in_progress")
+
+
+async def refresh_queue_depth(state: Any) -> None:
+    by_function: dict[str, dict[str, int]] = {}
+    for name, row in (await scan_queue(state.arq, state.settings.queue_name)).items():
+        counts = by_function.setdefault(metrics.function_label(name), dict.fromkeys(STATES, 0))
+        for field in STATES:
+            counts[field] += getattr(row, field)
+    metrics.QUEUE_DEPTH.clear()  # functions no longer queued drop out
+    for label, counts in by_function.items():
+        for field, value in counts.items():
+            metrics.QUEUE_DEPTH.labels(label, field).set(value)
+
+
+async def refresh_store_gauges(state: Any) -> None:
+    outbox, dead = await asyncio.gather(outbox_size(state.db), count_open(state.db))
+    metrics.OUTBOX_SIZE.set(outbox)
+    metrics.DEAD_LETTERS_OPEN.set(dead)
+
+
+async def refreshed(source: str, refresh: Any, state: Any) -> None:
+    try:
+        async with asyncio.timeout(state.settings.redis_timeout_seconds * 2):
+            await refresh(state)
+        SOURCE_UP.labels(source).set(1)
+    except Exception as exc:  # noqa: BLE001 - a scrape reports what it can
+        SOURCE_UP.labels(source).set(0)
+        log.warning("metrics: %s not read (%s)", source, type(exc).__name__)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    state = request.app.state
+    await asyncio.gather(refreshed("redis", refresh_queue_depth, state), refreshed("mongodb", refresh_store_gauges, state))
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,50 @@
+"""Response models of the job and operations endpoints (listed in service/openapi.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from shared.heartbeats import WorkerStatus
+from shared.job_history import MinuteOutcomes
+from shared.job_status import JobView
+from shared.queue_scan import FunctionQueue
+
+
+class FunctionActivity(FunctionQueue):
+    completed_last_hour: int = 0
+    failed_last_hour: int = 0
+
+
+class QueueView(BaseModel):
+    queue_name: str
+    functions: list[FunctionActivity]
+    dead_letters_open: int
+    outbox_size: int
+
+
+class WorkerList(BaseModel):
+    workers: list[WorkerStatus]
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+
+
+class CronView(BaseModel):
+    name: str
+    schedule: str
+    next_run_at: datetime
+
+
+class CronList(BaseModel):
+    crons: list[CronView]
+
+
+class CronStarted(BaseModel):
+    job_id: str
+
+
+class Activity(BaseModel):
+    minutes: list[MinuteOutcomes]

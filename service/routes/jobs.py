@@ -1,0 +1,59 @@
+"""A caller's own jobs: their status, and cancelling them.
+
+Only the account a job id was handed to may see it (shared/job_owners.py); anyone else
+gets the same 404 as for an id that never existed, so ids cannot be probed. Cancelling is
+for the owner or an admin, through arq's abort: a running job's task is cancelled on its
+worker, a waiting one is cancelled when a worker picks it up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from arq.jobs import Job
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from service.browser_session import require_caller
+from service.errors import ApiError
+from shared.job_owners import job_owner
+from shared.job_status import FINISHED, JobView, read_job
+from shared.roles import ADMIN, has_role
+
+# How long DELETE waits for the worker to confirm; past it the answer is 202 and the
+# status says where the job is (the abort stays registered for a minute, arq's limit).
+CANCEL_WAIT_SECONDS = 5.0
+NOT_YOURS = "no job with that id"
+
+
+def view_response(view: JobView, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(view.model_dump(mode="json"), status_code=status_code)
+
+
+async def job_status(request: Request) -> JSONResponse:
+    principal = await require_caller(request)
+    state, job_id = request.app.state, request.path_params["job_id"]
+    if await job_owner(state.db, job_id) != principal.user_id:
+        raise ApiError(404, NOT_YOURS)
+    return view_response(await read_job(state.arq, state.db, job_id, state.settings.queue_name))
+
+
+async def cancel_job(request: Request) -> JSONResponse:
+    principal = await require_caller(request)
+    state, job_id = request.app.state, request.path_params["job_id"]
+    if await job_owner(state.db, job_id) != principal.user_id and not await has_role(state.db, principal.user_id, ADMIN):
+        raise ApiError(404, NOT_YOURS)
+    view = await read_job(state.arq, state.db, job_id, state.settings.queue_name)
+    if view.status == "not_found":
+        raise ApiError(404, NOT_YOURS)
+    if view.status in FINISHED:
+        raise ApiError(409, f"job already finished: {view.status}")
+    if view.function is None:
+        raise ApiError(409, "job is waiting in the outbox for Redis; it can be cancelled once queued")
+    job = Job(job_id, state.arq, _queue_name=state.settings.queue_name)
+    try:
+        await job.abort(timeout=CANCEL_WAIT_SECONDS, poll_delay=0.05)
+    except (TimeoutError, asyncio.TimeoutError):
+        pass  # not confirmed yet: the view below says where it stands
+    view = await read_job(state.arq, state.db, job_id, state.settings.queue_name)
+    return view_response(view, 200 if view.status in FINISHED else 202)

@@ -1,0 +1,127 @@
+"""Admin views of the background work: the queue, the workers, recent jobs, the crons and
+the last hour's activity; and running a cron now. Read from Redis (arq's keys, heartbeats,
+job history) and MongoDB (dead letters, outbox); nothing here runs job code."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from service.errors import ApiError
+from service.operations_schemas import (
+    Activity, CronList, CronStarted, CronView, FunctionActivity, JobList, QueueView, WorkerList,
+)
+from service.routes.admin import require_admin
+from shared.cron_schedule import CRON_SCHEDULES, manual_cron_job_id, next_run
+from shared.dead_letters import count_open
+from shared.heartbeats import list_workers
+from shared.job_history import last_hour, recent_jobs
+from shared.job_owners import record_job_owner
+from shared.job_status import STATUSES, JobView, read_job
+from shared.outbox import outbox_size
+from shared.queue_scan import scan_queue
+
+MAX_JOBS_LISTED = 200
+
+
+def reply(model: BaseModel) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"))
+
+
+async def build_queue_view(state: Any) -> QueueView:
+    queue, (_, totals), dead, outbox = await asyncio.gather(
+        scan_queue(state.arq, state.settings.queue_name), last_hour(state.arq), count_open(state.db), outbox_size(state.db)
+    )
+    names = sorted(set(queue) | set(totals))
+    functions = [
+        FunctionActivity(
+            **(queue[name].model_dump() if name in queue else {"function": name}),
+            completed_last_hour=totals.get(name, {}).get("complete", 0),
+            failed_last_hour=totals.get(name, {}).get("failed", 0),
+        )
+        for name in names
+    ]
+    return QueueView(queue_name=state.settings.queue_name, functions=functions, dead_letters_open=dead, outbox_size=outbox)
+
+
+async def queue(request: Request) -> JSONResponse:
+    await require_admin(request)
+    return reply(await build_queue_view(request.app.state))
+
+
+async def workers(request: Request) -> JSONResponse:
+    await require_admin(request)
+    state = request.app.state
+    return reply(WorkerList(workers=await list_workers(state.arq, state.settings.queue_name)))
+
+
+def bounded_limit(raw: str | None) -> int:
+    try:
+        limit = int(raw) if raw is not None else 50
+    except ValueError:
+        raise ApiError(422, "limit must be an integer", [{"field": "limit", "message": "not an integer"}]) from None
+    if not 1 <= limit <= MAX_JOBS_LISTED:
+        raise ApiError(422, f"limit must be 1 to {MAX_JOBS_LISTED}", [{"field": "limit", "message": "out of range"}])
+    return limit
+
+
+async def list_recent_jobs(state: Any, status: str | None, function: str | None, limit: int) -> list[JobView]:
+    """Jobs waiting in the queue, newest first, then those workers started lately."""
+    waiting = await state.arq.zrange(state.settings.queue_name, 0, -1, desc=True)
+    candidates = [(i.decode() if isinstance(i, bytes) else i) for i in waiting[: MAX_JOBS_LISTED * 2]]
+    candidates += [job_id for job_id, name in await recent_jobs(state.arq) if function in (None, name)]
+    found: list[JobView] = []
+    for job_id in dict.fromkeys(candidates):  # ordered, without repeats
+        view = await read_job(state.arq, state.db, job_id, state.settings.queue_name)
+        if (status is None or view.status == status) and (function is None or view.function == function):
+            found.append(view)
+            if len(found) == limit:
+                break
+    return found
+
+
+async def jobs(request: Request) -> JSONResponse:
+    await require_admin(request)
+    params = request.query_params
+    status = params.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise ApiError(422, f"status must be one of {', '.join(STATUSES)}", [{"field": "status", "message": "unknown status"}])
+    found = await list_recent_jobs(request.app.state, status, params.get("function") or None, bounded_limit(params.get("limit")))
+    return reply(JobList(jobs=found))
+
+
+def describe_schedule(schedule: dict[str, Any]) -> str:
+    if "hour" in schedule:
+        return f"daily {schedule['hour']:02d}:{schedule.get('minute', 0):02d} UTC"
+    return f"hourly at :{schedule.get('minute', 0):02d}"
+
+
+def cron_views() -> list[CronView]:
+    return [CronView(name=name, schedule=describe_schedule(s), next_run_at=next_run(name)) for name, s in CRON_SCHEDULES.items()]
+
+
+async def crons(request: Request) -> JSONResponse:
+    await require_admin(request)
+    return reply(CronList(crons=cron_views()))
+
+
+async def run_cron(request: Request) -> JSONResponse:
+    admin = await require_admin(request)
+    name, state = request.path_params["name"], request.app.state
+    if name not in CRON_SCHEDULES:
+        raise ApiError(404, "no cron job with that name")
+    job_id = manual_cron_job_id(name, datetime.now(UTC))
+    await state.arq.enqueue_job(name, _job_id=job_id)
+    await record_job_owner(state.db, job_id, admin.user_id)
+    return JSONResponse(CronStarted(job_id=job_id).model_dump(), status_code=202)
+
+
+async def activity(request: Request) -> JSONResponse:
+    await require_admin(request)
+    minutes, _ = await last_hour(request.app.state.arq)
+    return reply(Activity(minutes=minutes))

@@ -1,0 +1,78 @@
+"""Around every job: Prometheus counters and duration, the admin views' history in Redis,
+and the job's context on every log line it writes."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from arq import Retry
+
+from shared import metrics
+from shared.job_history import Outcome, record_outcome, record_started
+from shared.log_format import bind_log_context, log_context
+
+log = logging.getLogger(__name__)
+
+Job = Callable[..., Awaitable[Any]]
+HISTORY_TIMEOUT_SECONDS = 1.0
+
+
+async def best_effort(write: Awaitable[None]) -> None:
+    """History is for people looking at charts: a slow or absent Redis must not hold a job up."""
+    try:
+        async with asyncio.timeout(HISTORY_TIMEOUT_SECONDS):
+            await write
+    except Exception as exc:  # noqa: BLE001 - anything at all: the job's own outcome matters, not this
+        log.debug("job history not written: %s", exc)
+
+
+def observe_job(name: str, job: Job) -> Job:
+    label = metrics.function_label(name)
+    parameters = inspect.signature(job).parameters
+
+    @functools.wraps(job)
+    async def observed(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        # user_id / session_id by parameter name, for jobs that take them.
+        named = dict(zip(list(parameters)[1:], args, strict=False)) | kwargs
+        token = bind_log_context(
+            job_id=ctx.get("job_id"), function=name, user_id=named.get("user_id"), session_id=named.get("session_id")
+        )
+        redis = ctx.get("redis")
+        metrics.JOBS_STARTED.labels(label).inc()
+        if redis is not None and ctx.get("job_id"):
+            await best_effort(record_started(redis, ctx["job_id"], name))
+        started, outcome = time.perf_counter(), "failed"
+        try:
+            result = await job(ctx, *args, **kwargs)
+            outcome = "complete"
+            return result
+        except Retry:
+            outcome = "retried"
+            raise
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        finally:
+            duration = time.perf_counter() - started
+            metrics.JOB_DURATION.labels(label).observe(duration)
+            COUNTERS[outcome].labels(label).inc()
+            if redis is not None:
+                # Shielded: a cancelled job's outcome is still worth recording.
+                await asyncio.shield(best_effort(record_outcome(redis, name, outcome)))
+            log_context.reset(token)
+
+    return observed
+
+
+COUNTERS: dict[Outcome, Any] = {
+    "complete": metrics.JOBS_COMPLETED,
+    "failed": metrics.JOBS_FAILED,
+    "retried": metrics.JOBS_RETRIED,
+    "cancelled": metrics.JOBS_CANCELLED,
+}
