@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 JOB_OWNERS = "job_owners"
-# Longer than arq keeps a result (a day by default): past it the job is unknown anyway.
+# Longer than arq keeps a result (an hour by default): past it the job is unknown anyway.
 KEEP_SECONDS = 7 * 24 * 3600
 
 

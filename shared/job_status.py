@@ -41,14 +41,18 @@ def json_safe(value: Any) -> Any:
 
 async def read_job(redis: Any, db: Any, job_id: str, queue_name: str) -> JobView:
     job = Job(job_id, redis, _queue_name=queue_name)
-    status = await job.status()
-    if status == JobStatus.not_found:
-        if await in_outbox(db, job_id):
-            return JobView(job_id=job_id, function=None, status="queued")
-        return JobView(job_id=job_id, function=None, status="not_found")
-    info = await job.info()
-    if info is None:  # finished between the two reads: read again once
-        return await read_job(redis, db, job_id, queue_name)
+    for _ in range(2):  # a job that finishes between the two reads is read again, once
+        status = await job.status()
+        if status == JobStatus.not_found:
+            if await in_outbox(db, job_id):
+                return JobView(job_id=job_id, function=None, status="queued")
+            return JobView(job_id=job_id, function=None, status="not_found")
+        info = await job.info()
+        if info is not None:
+            break
+    else:
+        # Known to arq but neither defined nor with a result: a job run with no result kept.
+        return JobView(job_id=job_id, function=None, status=status.value)
     view = JobView(job_id=job_id, function=info.function, status=status.value, enqueued_at=info.enqueue_time, tries=info.job_try)
     if isinstance(info, JobResult):
         view.started_at, view.finished_at = info.start_time, info.finish_time

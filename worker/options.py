@@ -23,6 +23,11 @@ from worker.sweep import sweep_sessions
 FUNCTIONS = [reliable(extract_session_context), reliable(summarize_sessions), ping]
 
 
+# arq keeps no cron results by default; kept for an hour (arq's default for other jobs),
+# a cron run from the dashboard can be followed to its result.
+CRON_KEEP_RESULT_SECONDS = 3600
+
+
 def cron_jobs() -> list[CronJob]:
     """Fresh CronJob objects each call: arq keeps each one's next run time on the object.
 
@@ -30,9 +35,9 @@ def cron_jobs() -> list[CronJob]:
     however many workers share the Redis, each schedule runs once.
     """
     return [
-        cron(reliable(decay_memories), name=DECAY_MEMORIES, unique=True, **CRON_SCHEDULES[DECAY_MEMORIES]),
-        cron(reliable(prune_memories), name=PRUNE_MEMORIES, unique=True, **CRON_SCHEDULES[PRUNE_MEMORIES]),
-        cron(reliable(sweep_sessions), name=SWEEP_SESSIONS, unique=True, **CRON_SCHEDULES[SWEEP_SESSIONS]),
+        cron(reliable(decay_memories), name=DECAY_MEMORIES, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[DECAY_MEMORIES]),
+        cron(reliable(prune_memories), name=PRUNE_MEMORIES, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[PRUNE_MEMORIES]),
+        cron(reliable(sweep_sessions), name=SWEEP_SESSIONS, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[SWEEP_SESSIONS]),
     ]
 
 

@@ -1,0 +1,61 @@
+"""LOG_FORMAT=json: one JSON object a line, with job context, and still no tokens."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from shared.log_format import bind_log_context, configure_logging, log_context, make_formatter
+from shared.logs import RedactTokens
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJl"
+
+
+def capture(log_format: str) -> tuple[logging.Logger, io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(make_formatter(log_format))
+    logger = logging.getLogger(f"test.log_format.{log_format}")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    if not any(isinstance(f, RedactTokens) for f in logger.filters):
+        logger.addFilter(RedactTokens())
+    return logger, stream
+
+
+def test_a_json_line_has_time_level_logger_message_and_job_context_but_no_token():
+    logger, stream = capture("json")
+    token = bind_log_context(job_id="extract_session_context:s1:m1", function="extract_session_context", user_id="u1", session_id="s1")
+    try:
+        logger.info('127.0.0.1 - "GET %s HTTP/1.1" 101', f"/ws/chat?token={JWT}", extra={"duration": 0.25})
+    finally:
+        log_context.reset(token)
+    logger.warning("outside any job")
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert set(first) == {"time", "level", "logger", "message", "job_id", "function", "user_id", "session_id", "duration"}
+    assert first["level"] == "INFO" and first["logger"] == "test.log_format.json" and first["time"].endswith("+00:00")
+    assert first["job_id"] == "extract_session_context:s1:m1" and first["user_id"] == "u1" and first["duration"] == 0.25
+    assert JWT not in stream.getvalue() and "token=[redacted]" in first["message"]
+    assert set(second) == {"time", "level", "logger", "message"} and second["level"] == "WARNING"
+
+
+def test_a_text_line_has_time_and_level_and_no_token():
+    logger, stream = capture("text")
+    logger.info("socket %s", f"/ws/chat?token={JWT}")
+    line = stream.getvalue().strip()
+    assert " INFO test.log_format.text: " in line and line[:4].isdigit()
+    assert JWT not in line
+
+
+def test_configure_logging_formats_uvicorns_handlers_and_leaves_a_hosts_root_handlers(monkeypatch):
+    uvicorn_handler = logging.StreamHandler(io.StringIO())
+    monkeypatch.setattr(logging.getLogger("uvicorn.access"), "handlers", [uvicorn_handler])
+    host_handler = logging.StreamHandler(io.StringIO())
+    monkeypatch.setattr(logging.getLogger(), "handlers", [host_handler])
+    configure_logging("json", own_root=False)
+    assert type(uvicorn_handler.formatter).__name__ == "JsonFormatter"
+    assert host_handler.formatter is None
+    configure_logging("json")
+    assert type(host_handler.formatter).__name__ == "JsonFormatter"
