@@ -57,6 +57,7 @@ async def serve(settings: Settings, admin_email: str | None = None) -> None:
     # requests and sockets get the workers' grace on shutdown, then are closed.
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level="info", ws_max_size=WS_MAX_BYTES,
+        log_config=None,  # uvicorn's lines go through our handler: time, level, LOG_FORMAT
         http=protocol_with_header_timeout(settings.http_header_timeout_seconds),
         timeout_graceful_shutdown=settings.worker_shutdown_grace_seconds,
     )

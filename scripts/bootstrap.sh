@@ -20,12 +20,15 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 # Debian packages: redis-server always (unless REDIS_URL names one); wrk too for the test
-# extras, because the benchmarks' smoke test drives the service with it.
+# extras, because the benchmarks' smoke test drives the service with it; chromium too.
 packages=()
 if [ -z "${REDIS_URL:-}" ] || [ -n "$extras" ]; then
   command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
 fi
 if [ -n "$extras" ]; then command -v wrk >/dev/null 2>&1 || packages+=(wrk); fi
+# The dashboard's browser test drives Debian's chromium through Playwright (Playwright's own
+# browser download cannot reach its host from these machines).
+if [ -n "$extras" ]; then command -v chromium >/dev/null 2>&1 || packages+=(chromium); fi
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${packages[*]} (apt-get)" >&2

@@ -59,3 +59,28 @@ def test_configure_logging_formats_uvicorns_handlers_and_leaves_a_hosts_root_han
     assert host_handler.formatter is None
     configure_logging("json")
     assert type(host_handler.formatter).__name__ == "JsonFormatter"
+
+
+async def test_every_line_of_the_allinone_carries_time_and_level_in_either_format(tmp_path, redis_url):
+    import re
+
+    import httpx
+
+    from tests.support.processes import start_allinone, stop
+
+    for log_format in ("json", "text"):
+        run_dir = tmp_path / log_format
+        run_dir.mkdir()
+        allinone = await start_allinone(run_dir, REDIS_URL=redis_url, LOG_FORMAT=log_format)
+        async with httpx.AsyncClient() as http:
+            await http.get(f"{allinone.url}/ws/chat?token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln")  # an access line with a token
+        assert await stop(allinone.proc) == 0
+        lines = [line for line in allinone.output()[1].splitlines() if line.strip()]
+        assert any("/ws/chat" in line for line in lines), lines
+        assert not any("eyJzdWIiOiJ1In0" in line for line in lines)
+        for line in lines:
+            if log_format == "json":
+                parsed = json.loads(line)
+                assert parsed["time"] and parsed["level"] and parsed["logger"], line
+            else:
+                assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ", line), line

@@ -57,14 +57,14 @@ class AllInOne:
         return self.stdout.read_text(), self.stderr.read_text()
 
 
-async def start_allinone(tmp_path: Path, **env: str) -> AllInOne:
-    """`python -m allinone` as `scripts/run` execs it, in a session of its own like a
+async def start_allinone(tmp_path: Path, *args: str, **env: str) -> AllInOne:
+    """`python -m allinone [args]` as `scripts/run` execs it, in a session of its own like a
     terminal's foreground job, so a test can send Ctrl-C to the whole process group."""
     port = free_port()
     out, err = tmp_path / "allinone.out", tmp_path / "allinone.err"
     with out.open("w") as stdout, err.open("w") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "allinone"], cwd=tmp_path, stdout=stdout, stderr=stderr, start_new_session=True,
+            [sys.executable, "-m", "allinone", *args], cwd=tmp_path, stdout=stdout, stderr=stderr, start_new_session=True,
             env=clean_env(tmp_path, PORT=str(port), WORKER_POLL_DELAY_SECONDS="0.05", PASSWORD_HASH_TIME_COST="1",
                           PASSWORD_HASH_MEMORY_KIB="1024", **env),
         )
