@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = sorted((ROOT / "docs").glob("benchmarks.*"))
 
@@ -84,3 +86,18 @@ def test_the_flood_benchmark_runs_at_tiny_size_and_writes_its_section(tmp_path):
     # The flooder was refused, and the service did nothing for it once it had left.
     assert raw["flooder"]["received"].get("rate_limited", 0) + raw["flooder"]["received"].get("busy", 0) > 0
     assert raw["messages_stored_3s_after_stop"] == 0
+
+
+@pytest.mark.slow
+def test_the_operations_benchmark_runs_at_tiny_size_and_writes_its_section(tmp_path):
+    (tmp_path / "benchmarks.md").write_text("# Benchmarks\n\nkept as it was\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.operations", "--jobs", "30", "--requests", "5", "--scrapes", "2", "--out", str(tmp_path)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = (tmp_path / "benchmarks.md").read_text()
+    assert "kept as it was" in text and "Job status and metrics with 30 jobs in Redis" in text
+    raw = json.loads((tmp_path / "benchmarks-operations.json").read_text())
+    # /metrics counted every job the benchmark put in Redis.
+    assert raw["jobs_counted_by_metrics"] == 30 and raw["job_status_ms"]["n"] == 5
