@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -87,7 +87,7 @@ async def panels(request: Request) -> Response:
     """The panels alone, for the page's live refresh."""
     principal, refusal = await admin_or_refusal(request)
     if principal is None:
-        return Response("signed out", status_code=401)
+        return PlainTextResponse("signed out", status_code=401)
     if refusal is not None:
         return refusal
     return templates.TemplateResponse(request, "panels.html", await panels_context(request.app.state))

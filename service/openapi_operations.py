@@ -13,6 +13,17 @@ from shared.job_status import STATUSES, JobView
 MODELS: list[type[BaseModel]] = [JobView, ops.QueueView, ops.WorkerList, ops.JobList, ops.CronList, ops.CronStarted, ops.Activity]
 
 
+FORM = {
+    "type": "object",
+    "properties": {"email": {"type": "string"}, "password": {"type": "string"}},
+    "required": ["email", "password"],
+}
+
+
+def html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
 def paths(operation: Any, json_body: Any, error: Any, auth: dict[str, Any], admin: dict[str, Any]) -> dict[str, Any]:
     job_id = [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     return {
@@ -59,6 +70,33 @@ def paths(operation: Any, json_body: Any, error: Any, auth: dict[str, Any], admi
         },
         "/api/v1/admin/activity": {
             "get": operation("jobs finished per minute over the last hour", {"200": json_body(ops.Activity, "activity"), **admin}, secured=True)
+        },
+        "/admin": {"get": operation("the operations dashboard (HTML): the sign-in form when signed out", {"200": html("the dashboard, or the sign-in form"), "403": html("signed in, not an admin")})},
+        "/admin/panels": {
+            "get": operation(
+                "the dashboard's panels (HTML), for its live refresh",
+                {"200": html("the panels"), "401": {"description": "not signed in", "content": {"text/plain": {"schema": {"type": "string"}}}}, "403": html("not an admin")},
+            )
+        },
+        "/admin/login": {
+            "post": {
+                "summary": "browser sign-in: sets the session cookie and redirects to /admin",
+                "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": FORM}}},
+                "responses": {
+                    "303": {"description": "signed in; Set-Cookie carries the session"},
+                    "401": html("wrong email or password: the form again"),
+                    "403": error("the Origin header does not name this site"),
+                    "408": error("body not received in time"),
+                    "413": error("body over the size limit"),
+                    "429": html("too many failed sign-ins: the form again"),
+                },
+            }
+        },
+        "/admin/logout": {
+            "post": operation(
+                "browser sign-out: revokes the session, clears the cookie",
+                {"303": {"description": "signed out"}, "403": error("the Origin header does not name this site")},
+            )
         },
         "/metrics": {
             "get": operation(

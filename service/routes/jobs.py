@@ -57,3 +57,8 @@ async def cancel_job(request: Request) -> JSONResponse:
         pass  # not confirmed yet: the view below says where it stands
     view = await read_job(state.arq, state.db, job_id, state.settings.queue_name)
     return view_response(view, 200 if view.status in FINISHED else 202)
+
+
+async def job(request: Request) -> JSONResponse:
+    """One route for both methods, so a 405 lists them all in its Allow header."""
+    return await (cancel_job(request) if request.method == "DELETE" else job_status(request))
