@@ -84,3 +84,32 @@ async def test_every_line_of_the_allinone_carries_time_and_level_in_either_forma
                 assert parsed["time"] and parsed["level"] and parsed["logger"], line
             else:
                 assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ", line), line
+
+
+async def test_a_jobs_log_lines_carry_its_ids_and_duration_in_json(api, settings, mongo_client):
+    from tests.support.running_worker import running_worker, wait_for
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(make_formatter("json"))
+    worker_log = logging.getLogger("worker")
+    worker_log.addHandler(handler)
+    level, worker_log.level = worker_log.level, logging.INFO
+    try:
+        login = await api.new_user()
+        await api.chat(login, "I want to swim", "I will go on Tuesdays")
+        job_id = (await api.logout(login))["job_id"]
+        async with running_worker(settings, mongo_client):
+            await wait_for(lambda: _logged(stream, "job extract_session_context complete"))
+    finally:
+        worker_log.removeHandler(handler)
+        worker_log.setLevel(level)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    [done] = [line for line in lines if line["message"].startswith("job extract_session_context complete")]
+    assert done["job_id"] == job_id and done["function"] == "extract_session_context"
+    assert done["user_id"] == login.user_id and done["session_id"] == login.session_id and done["duration"] >= 0
+    assert all(line["time"] and line["level"] for line in lines)
+
+
+async def _logged(stream: io.StringIO, text: str) -> bool:
+    return text in stream.getvalue()

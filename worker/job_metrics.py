@@ -62,6 +62,8 @@ def observe_job(name: str, job: Job) -> Job:
             duration = time.perf_counter() - started
             metrics.JOB_DURATION.labels(label).observe(duration)
             COUNTERS[outcome].labels(label).inc()
+            # arq logs its own line too; this one carries the outcome and duration as fields.
+            log.info("job %s %s in %.3f s", name, outcome, duration, extra={"duration": round(duration, 4)})
             if redis is not None:
                 # Shielded: a cancelled job's outcome is still worth recording.
                 await asyncio.shield(best_effort(record_outcome(redis, name, outcome)))
