@@ -11,6 +11,7 @@ from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from shared.mongo import FAILED_JOBS
 
@@ -72,10 +73,10 @@ async def requeue_all(db: Any, arq: Any) -> list[str]:
     return [job_id for dead in ids if (job_id := await requeue(db, arq, dead))]
 
 
-async def count_open(db: Any) -> int:
+async def count_open(db: AsyncIOMotorDatabase[Any]) -> int:
     return await db[FAILED_JOBS].count_documents({"resolved_at": None})
 
 
-async def was_dead_lettered(db: Any, job_id: str) -> bool:
+async def was_dead_lettered(db: AsyncIOMotorDatabase[Any], job_id: str) -> bool:
     """Did this job (by arq job id) fail for good and land here?"""
     return await db[FAILED_JOBS].find_one({"job_id": job_id}, {"_id": 1}) is not None

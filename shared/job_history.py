@@ -12,9 +12,10 @@ Both are best effort: a lost write only makes a chart a little low, never fails 
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
+from redis.asyncio import Redis
 
 Outcome = Literal["complete", "failed", "retried", "cancelled"]
 OUTCOMES: tuple[Outcome, ...] = ("complete", "failed", "retried", "cancelled")
@@ -32,7 +33,7 @@ def current_minute(now: float | None = None) -> int:
     return int((now if now is not None else time.time()) // 60)
 
 
-async def record_started(redis: Any, job_id: str, function: str) -> None:
+async def record_started(redis: Redis, job_id: str, function: str) -> None:
     async with redis.pipeline(transaction=False) as pipe:
         pipe.lrem(RECENT_KEY, 0, f"{job_id}\t{function}")  # a retry moves it to the front
         pipe.lpush(RECENT_KEY, f"{job_id}\t{function}")
@@ -40,7 +41,7 @@ async def record_started(redis: Any, job_id: str, function: str) -> None:
         await pipe.execute()
 
 
-async def record_outcome(redis: Any, function: str, outcome: Outcome) -> None:
+async def record_outcome(redis: Redis, function: str, outcome: Outcome) -> None:
     key = bucket_key(current_minute())
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hincrby(key, f"{function}:{outcome}", 1)
@@ -48,7 +49,7 @@ async def record_outcome(redis: Any, function: str, outcome: Outcome) -> None:
         await pipe.execute()
 
 
-async def recent_jobs(redis: Any, limit: int = RECENT_KEEP) -> list[tuple[str, str]]:
+async def recent_jobs(redis: Redis, limit: int = RECENT_KEEP) -> list[tuple[str, str]]:
     """(job id, function), newest first."""
     rows = await redis.lrange(RECENT_KEY, 0, limit - 1)
     pairs = [(r.decode() if isinstance(r, bytes) else r).split("\t", 1) for r in rows]
@@ -63,7 +64,7 @@ class MinuteOutcomes(BaseModel):
     cancelled: int = 0
 
 
-async def last_hour(redis: Any, now: float | None = None) -> tuple[list[MinuteOutcomes], dict[str, dict[str, int]]]:
+async def last_hour(redis: Redis, now: float | None = None) -> tuple[list[MinuteOutcomes], dict[str, dict[str, int]]]:
     """Per minute, oldest first, all functions together; and per function, the hour's totals."""
     last = current_minute(now)
     minutes = list(range(last - WINDOW_MINUTES + 1, last + 1))

@@ -13,7 +13,9 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
+from arq.connections import ArqRedis
 from arq.jobs import Job, JobResult, JobStatus
+from motor.motor_asyncio import AsyncIOMotorDatabase
 from pydantic import BaseModel
 
 from shared.dead_letters import was_dead_lettered
@@ -39,7 +41,7 @@ def json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-async def read_job(redis: Any, db: Any, job_id: str, queue_name: str) -> JobView:
+async def read_job(redis: ArqRedis, db: AsyncIOMotorDatabase[Any], job_id: str, queue_name: str) -> JobView:
     job = Job(job_id, redis, _queue_name=queue_name)
     for _ in range(2):  # a job that finishes between the two reads is read again, once
         status = await job.status()

@@ -14,6 +14,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo.errors import DuplicateKeyError
 from redis.exceptions import RedisError
 
@@ -64,9 +65,9 @@ async def relay_forever(db: Any, arq: Any, timeout: float, interval: float) -> N
             log.exception("outbox relay failed")
 
 
-async def outbox_size(db: Any) -> int:
+async def outbox_size(db: AsyncIOMotorDatabase[Any]) -> int:
     return await db[OUTBOX].count_documents({})
 
 
-async def in_outbox(db: Any, job_id: str) -> bool:
+async def in_outbox(db: AsyncIOMotorDatabase[Any], job_id: str) -> bool:
     return await db[OUTBOX].find_one({"_id": job_id}, {"_id": 1}) is not None

@@ -9,11 +9,11 @@ Reading 10,000 jobs is three pipelined round trips (see docs/benchmarks.md for t
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from arq.constants import in_progress_key_prefix, job_key_prefix
 from arq.jobs import DeserializationError, deserialize_job
 from pydantic import BaseModel
+from redis.asyncio import Redis
 
 CHUNK = 1000
 
@@ -26,7 +26,7 @@ class FunctionQueue(BaseModel):
     oldest_queued_age_seconds: float | None = None
 
 
-async def scan_queue(redis: Any, queue_name: str, now: float | None = None) -> dict[str, FunctionQueue]:
+async def scan_queue(redis: Redis, queue_name: str, now: float | None = None) -> dict[str, FunctionQueue]:
     now_ms = (now if now is not None else time.time()) * 1000
     entries = await redis.zrange(queue_name, 0, -1, withscores=True)
     by_function: dict[str, FunctionQueue] = {}
