@@ -98,3 +98,17 @@ async def test_a_job_waiting_in_the_outbox_reads_queued(api, db, settings):
     assert body["status"] == "queued" and body["function"] is None
     refused = await api.http.delete("/api/v1/jobs/extract_session_context:s:m", headers=owner.headers)
     assert refused.status_code == 409 and "outbox" in refused.json()["detail"]
+
+
+async def test_cancel_a_deferred_job_before_it_starts(api, db, settings, mongo_client, arq_pool):
+    from shared.job_owners import record_job_owner
+
+    owner = await api.new_user()
+    await arq_pool.enqueue_job("summarize_sessions", owner.user_id, _job_id="summarize_sessions:later", _defer_by=3600)
+    await record_job_owner(db, "summarize_sessions:later", owner.user_id)
+    assert (await status_of(api, owner, "summarize_sessions:later")).json()["status"] == "deferred"
+    async with running_worker(settings, mongo_client) as worker:
+        cancelled = await api.http.delete("/api/v1/jobs/summarize_sessions:later", headers=owner.headers)
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["status"] == "cancelled"
+    assert worker.jobs_complete == 0  # it never ran
