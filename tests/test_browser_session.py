@@ -69,3 +69,10 @@ async def test_a_non_admin_gets_403(api):
         assert page.status_code == 403 and "Admins only" in page.text
         assert (await client.get("/admin/panels")).status_code == 403
         assert (await client.get("/api/v1/admin/queue")).status_code == 403
+
+
+async def test_repeated_wrong_passwords_on_the_form_are_throttled_like_the_api(api):
+    user = await api.new_user()
+    async with await browser(api) as client:
+        statuses = [(await sign_in(client, api, user.email, "wrong password!")).status_code for _ in range(8)]
+    assert statuses[0] == 401 and statuses[-1] == 429, statuses

@@ -1,0 +1,53 @@
+"""What the metrics and the job history do when their sources fail: report it, never fail
+the scrape or the job."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from prometheus_client import REGISTRY, generate_latest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from service.metrics_endpoint import refreshed
+from worker.job_metrics import observe_job
+
+
+async def test_a_source_that_fails_is_reported_down_and_the_scrape_goes_on():
+    async def unreachable(state):
+        raise RedisConnectionError("Connection refused")
+
+    async def fine(state):
+        return None
+
+    state = SimpleNamespace(settings=SimpleNamespace(redis_timeout_seconds=0.1))
+    await refreshed("redis", unreachable, state)
+    assert 'coach_metrics_source_up{source="redis"} 0.0' in generate_latest(REGISTRY).decode()
+    await refreshed("redis", fine, state)
+    assert 'coach_metrics_source_up{source="redis"} 1.0' in generate_latest(REGISTRY).decode()
+
+
+class RedisDown:
+    """Every call fails the way redis-py does when the server is gone."""
+
+    def pipeline(self, *args, **kwargs):
+        raise RedisConnectionError("Connection refused")
+
+
+async def test_a_job_runs_and_returns_while_its_history_cannot_be_written():
+    async def job(ctx, user_id, session_id):
+        return {"done": user_id}
+
+    observed = observe_job("extract_session_context", job)
+    before = REGISTRY.get_sample_value("coach_jobs_completed_total", {"function": "extract_session_context"}) or 0
+    result = await observed({"redis": RedisDown(), "job_id": "j1"}, "u1", "s1")
+    assert result == {"done": "u1"}
+    assert REGISTRY.get_sample_value("coach_jobs_completed_total", {"function": "extract_session_context"}) == before + 1
+
+
+async def test_an_unknown_function_name_is_counted_as_other():
+    async def job(ctx):
+        return None
+
+    before = REGISTRY.get_sample_value("coach_jobs_started_total", {"function": "other"}) or 0
+    await observe_job("made_up_by_an_old_deploy", job)({})
+    assert REGISTRY.get_sample_value("coach_jobs_started_total", {"function": "other"}) == before + 1
