@@ -67,7 +67,9 @@ async def listen_for_logouts(redis_url: str, registry: SocketRegistry, connect_t
     backoff, lost = 0.1, False
     while True:
         # Its own connection without a read time-out: a subscriber waits as long as it must.
-        redis = Redis.from_url(redis_url, socket_connect_timeout=connect_timeout, socket_keepalive=True)
+        # TCP keep-alive notices a peer that vanished; a unix socket has no such option.
+        keepalive = {} if redis_url.startswith("unix://") else {"socket_keepalive": True}
+        redis = Redis.from_url(redis_url, socket_connect_timeout=connect_timeout, **keepalive)
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(LOGOUT_CHANNEL)
