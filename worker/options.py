@@ -8,18 +8,27 @@ from typing import Any
 from arq import cron
 from arq.cron import CronJob
 
-from shared.jobs import DECAY_MEMORIES, PRUNE_MEMORIES, SWEEP_SESSIONS
+from shared.jobs import DECAY_MEMORIES, DETECT_COMMUNITIES, GENERATE_REFLECTIONS, PRUNE_MEMORIES, SWEEP_SESSIONS
 from shared.queue import arq_redis_settings
 from shared.settings import Settings
+from worker.communities import detect_communities
 from worker.decay import decay_memories, prune_memories
 from worker.extract import extract_session_context
 from worker.lifecycle import shutdown, startup
 from worker.ping import ping
+from worker.recall_cache import rebuild_recall_cache
+from worker.reflect import generate_reflection, generate_reflections
 from worker.reliability import reliable
 from worker.summarize import summarize_sessions
 from worker.sweep import sweep_sessions
 
-FUNCTIONS = [reliable(extract_session_context), reliable(summarize_sessions), ping]
+FUNCTIONS = [
+    reliable(extract_session_context),
+    reliable(summarize_sessions),
+    ping,
+    reliable(generate_reflection),
+    reliable(rebuild_recall_cache),
+]
 
 
 def cron_jobs() -> list[CronJob]:
@@ -33,6 +42,10 @@ def cron_jobs() -> list[CronJob]:
         cron(reliable(prune_memories), name=PRUNE_MEMORIES, hour=3, minute=0, second=0, unique=True),
         # Hourly, off the hour so it does not land on the daily crons.
         cron(reliable(sweep_sessions), name=SWEEP_SESSIONS, minute=17, second=0, unique=True),
+        # Hourly at :41, apart from the sweep, whose extractions it then reflects on.
+        cron(reliable(generate_reflections), name=GENERATE_REFLECTIONS, minute=41, second=0, unique=True),
+        # Nightly after decay and prune, so graphs that changed all day are grouped once.
+        cron(reliable(detect_communities), name=DETECT_COMMUNITIES, hour=4, minute=0, second=0, unique=True),
     ]
 
 
