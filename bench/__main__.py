@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import decay, extraction, logout, noop_jobs, pickup
+from bench import decay, extraction, logout, memory_engine, noop_jobs, pickup
 from bench.harness import Stack, machine
 from bench.report import plot, table
 from shared.settings import Settings
@@ -139,7 +139,10 @@ def main() -> None:
     raw = {k: v for k, v in results.items()}
     raw["pickup"] = {k: v for k, v in results["pickup"].items() if k != "samples"}
     (args.out / "benchmarks.json").write_text(json.dumps(raw, indent=2, default=str))
-    (args.out / "benchmarks.md").write_text(markdown(results, sizes, args, seconds))
+    # The memory engine's figures come from their own command (bench/memory_engine.py): keep them.
+    previous = args.out / "benchmarks.md"
+    kept = memory_engine.kept_section(previous.read_text()) if previous.exists() else ""
+    (args.out / "benchmarks.md").write_text(markdown(results, sizes, args, seconds) + (f"\n{kept}\n" if kept else ""))
     print(table(results))
     print(f"\nwritten: {args.out / 'benchmarks.md'}, {args.out / 'benchmarks.png'}")
 

@@ -70,3 +70,23 @@ def test_logout_under_llm_load_runs_at_tiny_size():
     assert "logouts: 3" in done.stdout
     # Every logout's extraction reached the LLM: the work was really done behind them.
     assert "extraction requests the stub LLM received: 3" in done.stdout
+
+
+def test_memory_engine_bench_runs_at_tiny_size_and_keeps_docs_untouched():
+    before = fingerprints()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.memory_engine", "--quick"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "chat recall from the cache" in done.stdout and "nightly `detect_communities`, 5 users" in done.stdout
+    assert fingerprints() == before
+
+
+def test_the_full_bench_keeps_the_memory_engine_section():
+    from bench.memory_engine import END, START, kept_section, replace_section
+
+    old = f"# Benchmarks\nold figures\n\n{START}\nmemory figures\n{END}\n"
+    assert kept_section(old) == f"{START}\nmemory figures\n{END}"
+    assert replace_section(old, f"{START}\nnew\n{END}") == f"# Benchmarks\nold figures\n\n{START}\nnew\n{END}\n"
+    assert replace_section("# Benchmarks\n", f"{START}\nnew\n{END}").endswith(f"\n\n{START}\nnew\n{END}\n")
