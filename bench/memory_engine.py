@@ -141,7 +141,11 @@ indexed MongoDB server takes for the same three queries.
 
 Recall reads: {recall_result['reads']} of each, same user, same digest (checked equal).
 The community job reads {r['batch_users']} users' graphs per query (`COMMUNITY_BATCH_USERS`);
-the rest of its time beyond Louvain is mongomock scanning those batches.
+the rest of its time beyond Louvain is mongomock answering those queries: it has no
+indexes, so each `user_id $in [batch]` query tests every stored entity and relation against
+every user of the batch in Python, which adds up to (entities + relations) × users whatever
+the batch size. On a MongoDB server both are range scans of the `(user_id, ...)` indexes,
+and the job's own work is the Louvain figure plus one small update per user.
 {END}"""
 
 
