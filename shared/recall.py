@@ -14,7 +14,7 @@ from typing import Any
 from shared.memory import current_strength
 from shared.models import MemoryDigest, RecalledPoint
 from shared.mongo import SESSION_CONTEXTS, SUMMARIES
-from shared.recall_cache import read_digest, rebuild_on_miss
+from shared.recall_cache import read_cached, rebuild_on_miss
 from shared.reflections import recalled_insights
 from shared.settings import Settings
 
@@ -51,11 +51,12 @@ async def build_digest(db: Any, user_id: str, settings: Settings, now: datetime 
 async def recall(db: Any, user_id: str, settings: Settings, now: datetime | None = None, *, cache: Any = None) -> MemoryDigest:
     """The digest from the recall cache in `cache` (a Redis client) if it holds one, else
     from the database, asking the worker to cache it for the next reply."""
+    reachable = False
     if cache is not None:
-        cached = await read_digest(cache, user_id)
+        cached, reachable = await read_cached(cache, user_id)
         if cached is not None:
             return cached
     digest = await build_digest(db, user_id, settings, now)
-    if cache is not None:
+    if reachable:  # with Redis away, asking for a rebuild would only delay the reply
         await rebuild_on_miss(cache, user_id, now or datetime.now(UTC))
     return digest

@@ -330,13 +330,24 @@ async def test_a_change_drops_the_old_entry_at_once(ctx, db, arq_pool, stub_llm)
     assert result["recall_caches_rebuilt"] == 1 and await read_digest(arq_pool, "u2") is None
 
 
-async def test_redis_down_means_the_database_not_an_error():
+async def test_redis_down_means_the_database_and_the_outbox_not_an_error(db, settings):
     import redis.asyncio as aioredis
+    from arq.connections import ArqRedis
 
     from allinone.redis_process import free_port
+    from shared.mongo import OUTBOX
+    from shared.recall import recall
+    from shared.recall_cache import drop_and_rebuild
 
-    gone = aioredis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5, socket_timeout=0.5)
+    await db[SESSION_CONTEXTS].insert_one(context_doc("u1", 1, content="from the database"))
+    gone = ArqRedis(aioredis.ConnectionPool.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5, socket_timeout=0.5))
     assert await read_digest(gone, "u1") is None
+    digest = await recall(db, "u1", settings, cache=gone)
+    assert [p.content for p in digest.points] == ["from the database"]
+    # A job that changed memory while Redis is away does not fail: the rebuild waits in the outbox.
+    await drop_and_rebuild(db, gone, 0.5, "u1")
+    [entry] = await db[OUTBOX].find({}).to_list(None)
+    assert entry["function"] == "rebuild_recall_cache" and entry["args"] == ["u1"]
     await gone.aclose()
 
 

@@ -44,7 +44,7 @@ async def decay_memories(ctx: dict[str, Any], now: datetime | None = None) -> di
     )
     result[SESSION_CONTEXTS]["faded"] = faded.deleted_count
     if "redis" in ctx:  # what was deleted may sit in cached digests
-        result["recall_caches_rebuilt"] = await drop_and_rebuild_everyone(ctx["redis"])
+        result["recall_caches_rebuilt"] = await drop_and_rebuild_everyone(db, ctx["redis"], settings.redis_timeout_seconds)
     log.info("decay_memories: %s", result)
     return result
 

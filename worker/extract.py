@@ -60,7 +60,7 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
         await record_empty_extraction(db, user_id, session_id, covered, reply.model, reason, now, expiry(now, settings.memory_ttl_days))
         await record_graph(db, settings, user_id, context_id or f"session:{session_id}", reply.extraction, now)
         if reply.extraction.points:  # reinforced points changed what recall ranks first
-            await drop_and_rebuild(ctx["redis"], user_id)
+            await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
         log.info("session %s: %s (%d messages read)", session_id, reason, len(messages))
         return ExtractionOutcome(success=True, context_id=context_id, reason=reason).model_dump()
     try:
@@ -95,6 +95,6 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
         session_id, len(new_points), len(reply.extraction.points) - len(new_points),
     )
     await record_graph(db, settings, user_id, str(doc["_id"]), reply.extraction, now)
-    await drop_and_rebuild(ctx["redis"], user_id)
+    await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
     await enqueue_summary_if_due(ctx, user_id)
     return ExtractionOutcome(success=True, context_id=str(doc["_id"]), reason="extracted").model_dump()

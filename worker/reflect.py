@@ -46,6 +46,6 @@ async def generate_reflection(ctx: dict[str, Any], user_id: str, force: bool = F
     reply = await llm.reflect(notes)
     now = datetime.now(UTC)
     reflection_id = await reflections.store_reflection(db, user_id, reply, notes, now, settings.memory_ttl_days)
-    await drop_and_rebuild(ctx["redis"], user_id)
+    await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
     log.info("user %s: reflection %s, %d insights over %d contexts", user_id, reflection_id, len(reply.draft.insights), len(notes))
     return ReflectionOutcome(success=True, reflection_id=str(reflection_id), insights=len(reply.draft.insights), reason="reflected").model_dump()
