@@ -182,7 +182,7 @@ class ChatConnection:
         try:
             await store_message(state.db, principal.user_id, principal.session_id, "user", frame.content)
             history = await recent_session_messages(state.db, principal.session_id, state.settings.chat_history_messages)
-            memory = await recall(state.db, principal.user_id, state.settings)
+            memory = await recall(state.db, principal.user_id, state.settings, cache=state.arq)  # one GET when cached
             parts: list[str] = []
             try:
                 # aclosing: a cancelled reply closes the LLM stream now, not when collected.

@@ -1,4 +1,4 @@
-"""What the coach remembers when it answers, and how memory looks to its owner.
+"""How memory looks to its owner; what the coach remembers (`recall`) lives in shared/recall.py.
 
 Both use the strength as of now (stored strength decayed by the days since the last
 decay run), so what a user reads and what the coach is given agree.
@@ -6,41 +6,13 @@ decay run), so what a user reads and what the coach is given agree.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from shared.memory import current_strength
-from shared.models import MemoryDigest, RecalledPoint
-from shared.mongo import SESSION_CONTEXTS, SUMMARIES
-from shared.settings import Settings
+from shared.recall import recall, scored_points
 
-# Recall ranks the points of this many most recently touched contexts: enough to reach back
-# well past a summary's worth of sessions, few enough to keep the chat's query small.
-RECALL_CONTEXTS = 50
-
-
-def scored_points(doc: dict[str, Any], strength: float) -> list[dict[str, Any]]:
-    return [{**p, "score": strength * p["importance"]} for p in doc.get("context_points", [])]
-
-
-async def recall(db: Any, user_id: str, settings: Settings, now: datetime | None = None) -> MemoryDigest:
-    now = now or datetime.now(UTC)
-    rate = settings.memory_decay_rate
-    summary = await db[SUMMARIES].find_one({"user_id": user_id, "status": "done"}, {"text": 1}, sort=[("created_at", -1)])
-    cursor = db[SESSION_CONTEXTS].find(
-        {"user_id": user_id}, {"context_points": 1, "strength": 1, "decayed_at": 1}
-    ).sort("updated_at", -1)
-    points = [
-        point
-        for doc in await cursor.to_list(length=RECALL_CONTEXTS)
-        for point in scored_points(doc, current_strength(doc["strength"], doc["decayed_at"], now, rate))
-    ]
-    # sorted() is stable, so among equal scores the newest context's points come first.
-    top = sorted(points, key=lambda p: p["score"], reverse=True)[: settings.recall_points]
-    return MemoryDigest(
-        summary=summary["text"] if summary else None,
-        points=[RecalledPoint(kind=p["kind"], content=p["content"]) for p in top],
-    )
+__all__ = ["context_view", "recall", "summary_view"]
 
 
 def context_view(doc: dict[str, Any], now: datetime, rate: float) -> dict[str, Any]:

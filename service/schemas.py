@@ -5,6 +5,11 @@ from __future__ import annotations
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from shared.communities import CommunityView
+from shared.entities import EntityView
+from shared.reflections import ReflectionView
+from shared.relations import RelationView
+
 
 def _any_case(word: str) -> str:
     return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
@@ -87,6 +92,17 @@ class MessageList(BaseModel):
 class Memory(BaseModel):
     contexts: list[dict]
     summaries: list[dict]
+    reflections: list[ReflectionView]
+
+
+class ReflectionQueued(BaseModel):
+    job_id: str
+
+
+class MemoryGraph(BaseModel):
+    nodes: list[EntityView]
+    edges: list[RelationView]
+    communities: list[CommunityView]
 
 
 class FailedJobs(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any
 
 from arq.cron import next_cron
 
-from shared.jobs import DECAY_MEMORIES, PRUNE_MEMORIES, SWEEP_SESSIONS
+from shared.jobs import DECAY_MEMORIES, DETECT_COMMUNITIES, GENERATE_REFLECTIONS, PRUNE_MEMORIES, SWEEP_SESSIONS
 
 # arq `cron()` keyword arguments; times are UTC (the worker runs crons with timezone=UTC).
 CRON_SCHEDULES: dict[str, dict[str, Any]] = {
@@ -16,6 +16,10 @@ CRON_SCHEDULES: dict[str, dict[str, Any]] = {
     PRUNE_MEMORIES: {"hour": 3, "minute": 0, "second": 0},
     # Hourly, off the hour so it does not land on the daily crons.
     SWEEP_SESSIONS: {"minute": 17, "second": 0},
+    # Hourly at :41, apart from the sweep, whose extractions it then reflects on.
+    GENERATE_REFLECTIONS: {"minute": 41, "second": 0},
+    # Nightly after decay and prune, so graphs that changed all day are grouped once.
+    DETECT_COMMUNITIES: {"hour": 4, "minute": 0, "second": 0},
 }
 
 

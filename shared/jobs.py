@@ -5,6 +5,8 @@ The service enqueues by these names and never imports worker code.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 EXTRACT_SESSION_CONTEXT = "extract_session_context"
 
 
@@ -28,3 +30,25 @@ def summary_job_id(user_id: str, summaries_so_far: int) -> str:
     the threshold crossed enqueues one summarization; the next crossing, after that summary
     exists, gets a new id even while arq still keeps the old result."""
     return f"{SUMMARIZE_SESSIONS}:{user_id}:{summaries_so_far}"
+
+
+# The memory engine (issue 15) ------------------------------------------------------------
+
+GENERATE_REFLECTIONS = "generate_reflections"  # hourly cron: enqueues GENERATE_REFLECTION per due user
+GENERATE_REFLECTION = "generate_reflection"  # (user_id, force=False)
+DETECT_COMMUNITIES = "detect_communities"  # nightly cron over the users whose graph changed
+REBUILD_RECALL_CACHE = "rebuild_recall_cache"  # (user_id)
+
+
+def reflection_job_id(user_id: str, reflections_so_far: int, contexts_so_far: int) -> str:
+    """One id per (user, reflections, contexts): the hourly cron and any number of
+    `POST /memory/reflections` for the same state make one reflection; a new context or a
+    new reflection makes a new id even while arq still keeps the old result."""
+    return f"{GENERATE_REFLECTION}:{user_id}:{reflections_so_far}:{contexts_so_far}"
+
+
+def rebuild_recall_job_id(user_id: str, now: datetime, *, per_minute: bool = False) -> str:
+    """A rebuild after a change gets its own id (a rebuild that started before the change
+    must not stand in for it); rebuilds asked for by cache misses share one id a minute."""
+    stamp = now.strftime("%Y%m%d%H%M") if per_minute else f"{now.timestamp():.6f}"
+    return f"{REBUILD_RECALL_CACHE}:{user_id}:{'miss:' if per_minute else ''}{stamp}"

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.memory import DAY
-from shared.mongo import SESSION_CONTEXTS, SUMMARIES
+from shared.mongo import REFLECTIONS, SESSION_CONTEXTS, SUMMARIES
+from shared.recall_cache import drop_and_rebuild_everyone
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ async def decay_memories(ctx: dict[str, Any], now: datetime | None = None) -> di
     now = now or datetime.now(UTC)
     pipeline = decay_pipeline(settings.memory_decay_rate, now)
     result: dict[str, Any] = {"skipped": False}
-    for collection in (SESSION_CONTEXTS, SUMMARIES):
+    for collection in (SESSION_CONTEXTS, SUMMARIES, REFLECTIONS):
         decayed = await db[collection].update_many({"decayed_at": {"$lt": now}}, pipeline)
         expired = await db[collection].delete_many({"expires_at": {"$lte": now}})
         result[collection] = {"decayed": decayed.modified_count, "expired": expired.deleted_count}
@@ -42,6 +43,8 @@ async def decay_memories(ctx: dict[str, Any], now: datetime | None = None) -> di
         {"strength": {"$lt": settings.memory_strength_floor}, "summarized_at": {"$ne": None}}
     )
     result[SESSION_CONTEXTS]["faded"] = faded.deleted_count
+    if "redis" in ctx:  # what was deleted may sit in cached digests
+        result["recall_caches_rebuilt"] = await drop_and_rebuild_everyone(db, ctx["redis"], settings.redis_timeout_seconds)
     log.info("decay_memories: %s", result)
     return result
 

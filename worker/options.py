@@ -9,18 +9,27 @@ from arq import cron
 from arq.cron import CronJob
 
 from shared.cron_schedule import CRON_SCHEDULES
-from shared.jobs import DECAY_MEMORIES, PRUNE_MEMORIES, SWEEP_SESSIONS
+from shared.jobs import DECAY_MEMORIES, DETECT_COMMUNITIES, GENERATE_REFLECTIONS, PRUNE_MEMORIES, SWEEP_SESSIONS
 from shared.queue import arq_redis_settings
 from shared.settings import Settings
+from worker.communities import detect_communities
 from worker.decay import decay_memories, prune_memories
 from worker.extract import extract_session_context
 from worker.lifecycle import shutdown, startup
 from worker.ping import ping
+from worker.recall_cache import rebuild_recall_cache
+from worker.reflect import generate_reflection, generate_reflections
 from worker.reliability import reliable
 from worker.summarize import summarize_sessions
 from worker.sweep import sweep_sessions
 
-FUNCTIONS = [reliable(extract_session_context), reliable(summarize_sessions), ping]
+FUNCTIONS = [
+    reliable(extract_session_context),
+    reliable(summarize_sessions),
+    ping,
+    reliable(generate_reflection),
+    reliable(rebuild_recall_cache),
+]
 
 
 # arq keeps no cron results by default; kept for an hour (arq's default for other jobs),
@@ -38,6 +47,8 @@ def cron_jobs() -> list[CronJob]:
         cron(reliable(decay_memories), name=DECAY_MEMORIES, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[DECAY_MEMORIES]),
         cron(reliable(prune_memories), name=PRUNE_MEMORIES, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[PRUNE_MEMORIES]),
         cron(reliable(sweep_sessions), name=SWEEP_SESSIONS, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[SWEEP_SESSIONS]),
+        cron(reliable(generate_reflections), name=GENERATE_REFLECTIONS, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[GENERATE_REFLECTIONS]),
+        cron(reliable(detect_communities), name=DETECT_COMMUNITIES, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[DETECT_COMMUNITIES]),
     ]
 
 

@@ -19,6 +19,7 @@ from shared.jobs import SUMMARIZE_SESSIONS, summary_job_id
 from shared.memory import expiry
 from shared.models import RecalledPoint, SessionDigest, SummaryOutcome
 from shared.mongo import SESSION_CONTEXTS, SUMMARIES
+from shared.recall_cache import drop_and_rebuild
 
 log = logging.getLogger(__name__)
 
@@ -100,5 +101,7 @@ async def summarize_sessions(ctx: dict[str, Any], user_id: str) -> dict[str, Any
     )
     # Only now do decay and prune treat these contexts as safe to delete.
     await db[SESSION_CONTEXTS].update_many({"summary_id": summary_id}, {"$set": {"summarized_at": done}})
+    if "redis" in ctx:  # the digest's summary is now this one
+        await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
     log.info("user %s: summary %s covers %d sessions", user_id, summary_id, len(contexts))
     return SummaryOutcome(success=True, summary_id=str(summary_id), covered=len(contexts), reason="summarized").model_dump()
