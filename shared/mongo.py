@@ -56,3 +56,6 @@ async def ensure_indexes(db: Any) -> None:
     await db[EMPTY_EXTRACTIONS].create_index([("user_id", 1), ("session_id", 1)], unique=True)
     await db[EMPTY_EXTRACTIONS].create_index("expires_at", expireAfterSeconds=0)
     await db[FAILED_JOBS].create_index([("resolved_at", 1), ("failed_at", -1)])
+    from shared.llm_usage import ensure_usage_indexes  # its own module, like every collection's
+
+    await ensure_usage_indexes(db)
