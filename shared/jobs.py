@@ -28,3 +28,17 @@ def summary_job_id(user_id: str, summaries_so_far: int) -> str:
     the threshold crossed enqueues one summarization; the next crossing, after that summary
     exists, gets a new id even while arq still keeps the old result."""
     return f"{SUMMARIZE_SESSIONS}:{user_id}:{summaries_so_far}"
+
+
+# -- Queues: chat before background ----------------------------------------------------
+# Chat jobs go to their own queue (CHAT_QUEUE_NAME, default arq:queue:chat), drained by
+# chat workers (`python -m worker run --chat`, WORKER_CHAT_MAX_JOBS) that never take
+# background jobs; so a reply never waits behind a backlog of extractions for a worker
+# slot. Every other job stays on QUEUE_NAME. Enqueue with `_queue_name=queue_for(...)`.
+GENERATE_REPLY = "generate_reply"
+CHAT_JOBS = frozenset({GENERATE_REPLY})
+
+
+def queue_for(job_name: str, settings: object) -> str:
+    """The arq queue a job is enqueued on and consumed from."""
+    return settings.chat_queue_name if job_name in CHAT_JOBS else settings.queue_name  # type: ignore[attr-defined]

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from shared.llm.base import LLMRateLimited
+from shared.metrics import LLM_RATE_DEFERRED, LLM_RATE_WAIT
 from shared.rate_limit import REDIS_DOWN
 from shared.settings import Settings
 
@@ -159,13 +160,14 @@ class LLMLimiter:
                 # A call bigger than the caller's whole share is let through alone, as that share.
                 estimate = min(estimate, max(1, int(self.tokens * (1 - (self.reserved if background else 0.0)))))
             admission = Admission(member=uuid.uuid4().hex, estimate=estimate)
-            await self._wait_for_budget(admission, background)
+            await self._wait_for_budget(admission, purpose)
             yield admission
             if admission.actual is not None and self.tokens > 0 and admission.actual != admission.estimate:
                 with contextlib.suppress(*REDIS_DOWN):
                     await self._settle(keys=[self.keys[1]], args=[f"{admission.member}:{admission.estimate}", f"{admission.member}:{admission.actual}"])
 
-    async def _wait_for_budget(self, admission: Admission, background: bool) -> None:
+    async def _wait_for_budget(self, admission: Admission, purpose: str) -> None:
+        background = purpose != CHAT
         waited = 0.0
         keep = self.reserved if background else 0.0
         while True:
@@ -184,9 +186,11 @@ class LLMLimiter:
                 return
             wait = int(wait_ms) / 1000
             if waited + wait > self.max_wait:
+                LLM_RATE_DEFERRED.labels(purpose).inc()
                 raise LLMRateLimited(f"LLM rate budget spent; next place in {wait:.1f} s", retry_after=wait)
             # A little jitter, so processes that were refused together do not ask together.
             pause = wait + random.uniform(0, min(0.05, wait / 10 + 0.001))
+            LLM_RATE_WAIT.labels(purpose).inc(pause)
             await asyncio.sleep(pause)
             waited += pause
 
