@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from arq.jobs import Job
 from redis.asyncio import Redis
 
 from shared.jobs import CHAT_JOBS, GENERATE_REPLY, queue_for
@@ -157,6 +158,9 @@ async def test_jobs_waiting_for_rate_budget_do_not_use_up_their_tries(settings, 
         assert worker.jobs_retried >= 1  # some were deferred
     assert await db[FAILED_JOBS].count_documents({}) == 0
     assert len(stub_llm.extraction_requests) == 3
+    # Deferred, yet each finished on its first counted try.
+    infos = [await Job(f"job-{i}", arq_pool).result_info() for i in range(3)]
+    assert [info.job_try for info in infos] == [1, 1, 1]
 
 
 async def _count(collection):
