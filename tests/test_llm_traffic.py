@@ -189,3 +189,49 @@ def test_chat_jobs_have_their_own_queue_and_workers(redis_url):
     options = chat_worker_options(settings)
     assert options["queue_name"] == "arq:queue:chat" and options["max_jobs"] == 7 and options["cron_jobs"] == []
     assert GENERATE_REPLY in CHAT_JOBS
+
+
+async def test_the_providers_headers_reach_the_limiter_through_the_real_sdk(settings, redis, stub_llm):
+    from shared.llm import LLMTransientError, create_llm
+    from shared.models import ChatMessage
+    from tests.support.stub_llm import Failure
+
+    llm = create_llm(settings, redis=redis)
+    transcript = [ChatMessage(id="m1", role="user", content="I want to run", timestamp=datetime.now(UTC))]
+    reset = (datetime.now(UTC) + timedelta(seconds=20)).isoformat()
+    stub_llm.rate_limit_headers = {
+        "anthropic-ratelimit-requests-limit": "50", "anthropic-ratelimit-requests-remaining": "1", "anthropic-ratelimit-requests-reset": reset,
+    }
+    try:
+        await llm.extract_context(transcript)
+        assert 0 < await redis.pttl("llm:limit:pause:background") <= 20_000
+        assert await redis.pttl("llm:limit:pause") < 0
+        stub_llm.failures = [Failure(status=429, headers={"retry-after": "7"})]
+        with pytest.raises(LLMTransientError):
+            async for _ in llm.stream_reply(transcript, _memory()):
+                pass
+        assert 6_000 < await redis.pttl("llm:limit:pause") <= 7_000
+    finally:
+        await llm.aclose()
+
+
+async def test_chat_streams_report_their_model_and_usage(settings, stub_llm):
+    from shared.llm.anthropic_provider import AnthropicProvider
+    from shared.models import ChatMessage, TokenUsage
+
+    provider = AnthropicProvider(settings.model_copy(update={"chat_model": "chat-model"}))
+    reported = []
+    history = [ChatMessage(id="m1", role="user", content="hello", timestamp=datetime.now(UTC))]
+    try:
+        text = "".join([d async for d in provider.stream_reply(history, _memory(), lambda m, u: reported.append((m, u)))])
+    finally:
+        await provider.aclose()
+    assert text.startswith("Stub coach reply")
+    assert stub_llm.chat_requests[-1]["model"] == "chat-model"
+    assert reported == [("chat-model", TokenUsage(input_tokens=10, output_tokens=12))]
+
+
+def _memory():
+    from shared.models import MemoryDigest
+
+    return MemoryDigest()

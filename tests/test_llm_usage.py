@@ -111,3 +111,22 @@ async def _count(collection, query, at_least=1):
 
 async def _idle(worker):
     return worker.jobs_complete >= 1 and all(task.done() for task in worker.tasks.values())
+
+
+async def test_a_usage_record_that_cannot_be_written_does_not_lose_the_answer(settings, stub_llm, caplog):
+    from shared.llm.anthropic_provider import AnthropicProvider
+    from shared.llm.metered import MeteredLLM
+    from shared.models import ChatMessage
+
+    class Unwritable:
+        async def insert_one(self, document):
+            raise ConnectionError("mongo is away")
+
+    llm = MeteredLLM(AnthropicProvider(settings), settings, None, {LLM_USAGE: Unwritable()})  # type: ignore[arg-type]
+    transcript = [ChatMessage(id="m1", role="user", content="I want to run", timestamp=datetime.now(UTC))]
+    try:
+        reply = await llm.extract_context(transcript)
+    finally:
+        await llm.aclose()
+    assert reply.usage.output_tokens == 20
+    assert "could not record LLM usage" in caplog.text
