@@ -21,6 +21,7 @@ from typing import Any
 
 from bench import decay, extraction, logout, noop_jobs, pickup
 from bench.flood import carry_over
+from bench.llm_limits import carry_over as carry_over_llm_limits
 from bench.operations import carry_over as carry_over_operations
 from bench.harness import Stack, machine
 from bench.report import plot, table
@@ -143,7 +144,8 @@ def main() -> None:
     (args.out / "benchmarks.json").write_text(json.dumps(raw, indent=2, default=str))
     # The flood benchmark (`python -m bench.flood`) keeps its own section; carry it over.
     text = carry_over(args.out / "benchmarks.md", markdown(results, sizes, args, seconds))
-    (args.out / "benchmarks.md").write_text(carry_over_operations(args.out / "benchmarks.md", text))
+    text = carry_over_operations(args.out / "benchmarks.md", text)
+    (args.out / "benchmarks.md").write_text(carry_over_llm_limits(args.out / "benchmarks.md", text))
     print(table(results))
     print(f"\nwritten: {args.out / 'benchmarks.md'}, {args.out / 'benchmarks.png'}")
 
