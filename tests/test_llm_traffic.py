@@ -74,6 +74,14 @@ async def test_a_call_waits_in_place_when_the_window_opens_soon(redis, redis_url
     assert LLM_RATE_WAIT.labels("extraction")._value.get() > before  # the second one waited, it was not refused
 
 
+async def test_a_call_counts_until_a_window_after_it_ended(redis, redis_url):
+    settings = limiter_settings(redis_url, llm_requests_per_minute=1, llm_rate_window_seconds=0.3, llm_chat_reserved_share=0)
+    limiter = LLMLimiter(redis, settings)
+    async with limiter.admit("extraction", 1):
+        await asyncio.sleep(0.4)  # longer than the window: counted from admission, it would have lapsed
+    assert not await admitted(limiter, "extraction")
+
+
 async def test_tokens_window_counts_the_real_usage_once_known(redis, redis_url):
     limiter = LLMLimiter(redis, limiter_settings(redis_url, llm_tokens_per_minute=100, llm_chat_reserved_share=0))
     assert await admitted(limiter, "extraction", estimate=60, actual=10)  # estimated 60, used 10

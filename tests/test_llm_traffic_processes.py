@@ -4,8 +4,8 @@ The issue's numbers (60 requests a minute, 500 extractions) would take over 8 mi
 window is scaled instead: LLM_RATE_WINDOW_SECONDS=1 with 10 requests per window is the same
 limiter, the same scripts and the same three processes, 60 times faster (60 extractions =
 6 windows, as 500 at 60/min is 8.3 windows). The stub LLM time-stamps each request as it
-arrives; no window of the stub's clock may hold more than the limit (less 5% of the window
-for loopback transit jitter between admission and arrival).
+arrives; no window of the stub's clock may hold more than the limit (each call counts in
+the limiter until a window after it ended, so arrival order cannot defeat it).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ async def test_three_worker_processes_never_exceed_the_shared_limit(settings, db
     infos = [await Job(job_id, arq_pool).result_info() for job_id in job_ids]
     assert all(info.success for info in infos), [info.result for info in infos if not info.success]
     assert len(stub_llm.extraction_requests) == JOBS
-    assert most_in_any_window(stub_llm.request_times, WINDOW * 0.95) <= LIMIT
+    assert most_in_any_window(stub_llm.request_times, WINDOW) <= LIMIT
     # Every process took part: the limit is shared, not each one's own.
     assert sum("extract_session_context" in (tmp_path / f"worker-{n}.log").read_text() for n in range(WORKERS)) == WORKERS
 

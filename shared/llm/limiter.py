@@ -8,6 +8,11 @@ scored by Redis's own clock), so the count over the last window is exact; its si
 bounded by the limit. One Lua script decides, atomically across processes, in one round
 trip; a second one after the call replaces the token estimate with the real usage.
 
+- Each call counts from its admission until one window after it ends (FINISH below), so
+  no window at the provider holds more than the limit; a call of latency L therefore
+  costs W + L of the window, and the steady rate is limit x W / (W + L). (A call still
+  running a whole window after its admission has lapsed from the log meanwhile; with a
+  60-s window and LLM_TIMEOUT_SECONDS=60 that is a call at its time-out.)
 - Chat first: background purposes may fill only (1 - LLM_CHAT_RESERVED_SHARE) of each
   limit and of the per-process LLM_MAX_CONCURRENCY; the rest is chat's alone.
 - The provider's word counts too: a 429/529 `retry-after` pauses every process's calls
@@ -80,8 +85,10 @@ if tok_limit > 0 then
   end
 end
 if wait > 0 then return {0, wait} end
-redis.call('ZADD', KEYS[1], now, ARGV[6])
-redis.call('PEXPIRE', KEYS[1], window)
+if req_limit > 0 then
+  redis.call('ZADD', KEYS[1], now, ARGV[6])
+  redis.call('PEXPIRE', KEYS[1], window)
+end
 if tok_limit > 0 then
   redis.call('ZADD', KEYS[2], now, ARGV[6] .. ':' .. cost)
   redis.call('PEXPIRE', KEYS[2], window)
@@ -89,12 +96,25 @@ end
 return {1, 0}
 """
 
-# Replace a call's token estimate by what it really used, keeping its place in the window.
-SETTLE = """
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not score then return 0 end
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[1], score, ARGV[2])
+# When the call has ended: its entries move to the end time (Redis's clock), and its token
+# estimate becomes the real count. The provider saw the request somewhere between
+# admission and this end, so a window that counts each call until W after its end cannot
+# let limit + 1 requests reach the provider within any W: the last of them would have found
+# the other `limit` still in the log. (Counted from admission only, a burst admitted as a
+# window turned could arrive beside the previous burst's stragglers.)
+FINISH = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[4])
+if ARGV[5] == '1' then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], window)
+end
+if ARGV[2] ~= '' then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('ZADD', KEYS[2], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], window)
+end
 return 1
 """
 
@@ -139,7 +159,7 @@ class LLMLimiter:
         self._any_slot = asyncio.Semaphore(total)
         self._background_slot = asyncio.Semaphore(max(1, int(total * (1 - self.reserved))) if total > 1 else 1)
         self._admit = redis.register_script(ADMIT)
-        self._settle = redis.register_script(SETTLE)
+        self._finish = redis.register_script(FINISH)
         self._pause = redis.register_script(PAUSE)
         self.keys = [f"{KEY_PREFIX}:requests", f"{KEY_PREFIX}:tokens", f"{KEY_PREFIX}:pause", f"{KEY_PREFIX}:pause:background"]
         self._warned_down = False
@@ -160,11 +180,22 @@ class LLMLimiter:
                 # A call bigger than the caller's whole share is let through alone, as that share.
                 estimate = min(estimate, max(1, int(self.tokens * (1 - (self.reserved if background else 0.0)))))
             admission = Admission(member=uuid.uuid4().hex, estimate=estimate)
+            # Asked even with no limits set: the provider's pauses (retry-after) still hold.
             await self._wait_for_budget(admission, purpose)
-            yield admission
-            if admission.actual is not None and self.tokens > 0 and admission.actual != admission.estimate:
-                with contextlib.suppress(*REDIS_DOWN):
-                    await self._settle(keys=[self.keys[1]], args=[f"{admission.member}:{admission.estimate}", f"{admission.member}:{admission.actual}"])
+            try:
+                yield admission
+            finally:
+                if self.limits_rates:  # failed calls too: the request may well have reached the provider
+                    await asyncio.shield(self._finish_quietly(admission))
+
+    async def _finish_quietly(self, admission: Admission) -> None:
+        tokens = ["", ""]
+        if self.tokens > 0:
+            tokens = [f"{admission.member}:{admission.estimate}", f"{admission.member}:{admission.actual or admission.estimate}"]
+        with contextlib.suppress(*REDIS_DOWN):
+            await self._finish(
+                keys=self.keys[:2], args=[admission.member, *tokens, self.window_ms, "1" if self.requests > 0 else "0"]
+            )
 
     async def _wait_for_budget(self, admission: Admission, purpose: str) -> None:
         background = purpose != CHAT
