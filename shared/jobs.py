@@ -5,6 +5,8 @@ The service enqueues by these names and never imports worker code.
 
 from __future__ import annotations
 
+from shared.settings import Settings
+
 EXTRACT_SESSION_CONTEXT = "extract_session_context"
 
 
@@ -39,6 +41,6 @@ GENERATE_REPLY = "generate_reply"
 CHAT_JOBS = frozenset({GENERATE_REPLY})
 
 
-def queue_for(job_name: str, settings: object) -> str:
+def queue_for(job_name: str, settings: Settings) -> str:
     """The arq queue a job is enqueued on and consumed from."""
-    return settings.chat_queue_name if job_name in CHAT_JOBS else settings.queue_name  # type: ignore[attr-defined]
+    return settings.chat_queue_name if job_name in CHAT_JOBS else settings.queue_name

@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     llm_rate_window_seconds: float = Field(
         60.0, gt=0, description="the limits' window: 60 for per-minute; tests and benchmarks shorten it to scale time"
     )
-    llm_max_concurrency: int = Field(64, ge=1, description="LLM calls in flight per process")
+    llm_max_concurrency: int = Field(500, ge=1, description="LLM calls in flight per process (background: all but LLM_CHAT_RESERVED_SHARE of them)")
     llm_chat_reserved_share: float = Field(
         0.2, ge=0, lt=1, description="share of each limit (and of LLM_MAX_CONCURRENCY) background work may not take: kept for chat"
     )

@@ -130,3 +130,18 @@ async def test_a_usage_record_that_cannot_be_written_does_not_lose_the_answer(se
         await llm.aclose()
     assert reply.usage.output_tokens == 20
     assert "could not record LLM usage" in caplog.text
+
+
+def test_prices_come_from_json_or_a_file_and_bad_ones_stop_the_start(tmp_path, monkeypatch):
+    from shared.settings import SettingsError, load_settings
+
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"cheap": {"input_per_mtok": 0.25, "output_per_mtok": 1.25}}')
+    monkeypatch.setenv("LLM_PRICES", str(prices))
+    assert load_settings(_env_file=None).llm_prices["cheap"].output_per_mtok == 1.25
+    monkeypatch.setenv("LLM_PRICES", '{"m": {"input_per_mtok": 3, "output_per_mtok": 15}}')
+    assert load_settings(_env_file=None).llm_prices["m"].input_per_mtok == 3
+    for bad in (str(tmp_path / "missing.json"), '{"m": {"input_per_mtok": -1, "output_per_mtok": 1}}'):
+        monkeypatch.setenv("LLM_PRICES", bad)
+        with pytest.raises(SettingsError, match="LLM_PRICES"):
+            load_settings(_env_file=None)
