@@ -101,3 +101,16 @@ def test_the_operations_benchmark_runs_at_tiny_size_and_writes_its_section(tmp_p
     raw = json.loads((tmp_path / "benchmarks-operations.json").read_text())
     # /metrics counted every job the benchmark put in Redis.
     assert raw["jobs_counted_by_metrics"] == 30 and raw["job_status_ms"]["n"] == 5
+
+
+@pytest.mark.slow
+def test_the_llm_limits_benchmark_runs_at_tiny_size_and_writes_nothing():
+    before = fingerprints()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.llm_limits", "--quick", "--write"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "<!-- llm_limits: written by python -m bench.llm_limits -->" in done.stdout
+    assert "| admit, LLM_REQUESTS_PER_MINUTE only | 1 |" in done.stdout
+    assert fingerprints() == before  # a quick run never writes docs/
