@@ -191,7 +191,7 @@ class LLMLimiter:
     async def _finish_quietly(self, admission: Admission) -> None:
         tokens = ["", ""]
         if self.tokens > 0:
-            tokens = [f"{admission.member}:{admission.estimate}", f"{admission.member}:{admission.actual or admission.estimate}"]
+            tokens = [f"{admission.member}:{admission.estimate}", f"{admission.member}:{admission.estimate if admission.actual is None else admission.actual}"]
         with contextlib.suppress(*REDIS_DOWN):
             await self._finish(
                 keys=self.keys[:2], args=[admission.member, *tokens, self.window_ms, "1" if self.requests > 0 else "0"]
