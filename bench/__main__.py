@@ -21,6 +21,7 @@ from typing import Any
 
 from bench import decay, extraction, logout, memory_engine, noop_jobs, pickup
 from bench.flood import carry_over
+from bench.llm_limits import carry_over as carry_over_llm_limits
 from bench.operations import carry_over as carry_over_operations
 from bench.harness import Stack, machine
 from bench.report import plot, table
@@ -141,13 +142,14 @@ def main() -> None:
     raw = {k: v for k, v in results.items()}
     raw["pickup"] = {k: v for k, v in results["pickup"].items() if k != "samples"}
     (args.out / "benchmarks.json").write_text(json.dumps(raw, indent=2, default=str))
-    # The flood, operations and memory-engine figures come from their own commands
-    # (bench/flood.py, bench/operations.py, bench/memory_engine.py): keep their sections.
+    # The flood, operations, LLM-limits and memory-engine figures come from their own
+    # commands (bench/flood.py, operations.py, llm_limits.py, memory_engine.py): keep them.
     previous = args.out / "benchmarks.md"
     kept = memory_engine.kept_section(previous.read_text()) if previous.exists() else ""
     text = markdown(results, sizes, args, seconds) + (f"\n{kept}\n" if kept else "")
     text = carry_over(previous, text)
-    previous.write_text(carry_over_operations(previous, text))
+    text = carry_over_operations(previous, text)
+    previous.write_text(carry_over_llm_limits(previous, text))
     print(table(results))
     print(f"\nwritten: {args.out / 'benchmarks.md'}, {args.out / 'benchmarks.png'}")
 

@@ -31,7 +31,7 @@ from service.login_throttle import LoginThrottle
 from service.openapi import openapi_json
 from service.metrics_endpoint import metrics_endpoint
 from service.readiness import readiness
-from service.routes import admin, auth, jobs, memory, operations
+from service.routes import admin, auth, jobs, memory, operations, usage
 from service.security import Passwords
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from shared.job_owners import ensure_job_owner_indexes
@@ -90,7 +90,8 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         await ensure_indexes(app.state.db)
         await ensure_job_owner_indexes(app.state.db)
         app.state.arq = lazy_arq_pool(settings)
-        app.state.llm = create_llm(settings)
+        # The same Redis as the workers: chat and background calls share one rate window.
+        app.state.llm = create_llm(settings, redis=app.state.arq, db=app.state.db)
         app.state.chat_limits = ChatLimits(app.state.arq, settings)
         app.state.login_throttle = LoginThrottle(app.state.arq, settings)
         app.state.sockets = SocketRegistry()
@@ -123,6 +124,8 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/memory", memory.list_memory),
         Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),
         Route("/api/v1/memory/graph", memory.memory_graph),
+        Route("/api/v1/usage", usage.my_usage),
+        Route("/api/v1/admin/usage", usage.all_usage),
         Route("/api/v1/admin/failed-jobs", admin.failed_jobs),
         Route("/api/v1/admin/failed-jobs/requeue", admin.requeue_every, methods=["POST"]),
         Route("/api/v1/admin/failed-jobs/{dead_letter_id}/requeue", admin.requeue_one, methods=["POST"]),

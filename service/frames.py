@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
@@ -68,3 +69,13 @@ class RetryLaterFrame(BaseModel):
     code: Literal["rate_limited", "busy"]
     detail: str
     retry_after: int | None = None
+
+
+class BudgetExhaustedFrame(BaseModel):
+    """The user has spent USER_DAILY_TOKEN_BUDGET for today; the message was not stored.
+    `resets_at` is the next UTC midnight, when the budget starts again."""
+
+    type: Literal["error"] = "error"
+    code: Literal["budget_exhausted"] = "budget_exhausted"
+    detail: str
+    resets_at: datetime

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 
 from service import openapi_operations, schemas
 from service.readiness import Readiness
+from shared.llm_usage import AdminUsageReport, UsageReport
 
 MODELS: list[type[BaseModel]] = [
     schemas.Credentials, schemas.ErrorBody, schemas.Registered, schemas.LoggedIn, schemas.LoggedOut, schemas.Me, schemas.SessionInfo,
@@ -126,6 +127,25 @@ PATHS: dict[str, Any] = {
     },
 }
 
+
+DAYS = [{"name": "days", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 366}}]
+PATHS["/api/v1/usage"] = {
+    "get": operation(
+        "the caller's LLM usage per UTC day and purpose (cost when LLM_PRICES is set)",
+        {"200": json_body(UsageReport, "usage"), "422": error("bad days"), **AUTH},
+        secured=True,
+        parameters=DAYS,
+    )
+}
+PATHS["/api/v1/admin/usage"] = {
+    "get": operation(
+        "LLM usage of every user: totals per user and per UTC day",
+        {"200": json_body(AdminUsageReport, "usage"), "422": error("bad days"), **ADMIN},
+        secured=True,
+        parameters=DAYS,
+    )
+}
+MODELS += [UsageReport, AdminUsageReport]
 
 PATHS.update(openapi_operations.paths(operation, json_body, error, AUTH, ADMIN))
 MODELS += openapi_operations.MODELS

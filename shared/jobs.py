@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from shared.settings import Settings
+
 EXTRACT_SESSION_CONTEXT = "extract_session_context"
 
 
@@ -52,3 +54,17 @@ def rebuild_recall_job_id(user_id: str, now: datetime, *, per_minute: bool = Fal
     must not stand in for it); rebuilds asked for by cache misses share one id a minute."""
     stamp = now.strftime("%Y%m%d%H%M") if per_minute else f"{now.timestamp():.6f}"
     return f"{REBUILD_RECALL_CACHE}:{user_id}:{'miss:' if per_minute else ''}{stamp}"
+
+
+# -- Queues: chat before background ----------------------------------------------------
+# Chat jobs go to their own queue (CHAT_QUEUE_NAME, default arq:queue:chat), drained by
+# chat workers (`python -m worker run --chat`, WORKER_CHAT_MAX_JOBS) that never take
+# background jobs; so a reply never waits behind a backlog of extractions for a worker
+# slot. Every other job stays on QUEUE_NAME. Enqueue with `_queue_name=queue_for(...)`.
+GENERATE_REPLY = "generate_reply"
+CHAT_JOBS = frozenset({GENERATE_REPLY})
+
+
+def queue_for(job_name: str, settings: Settings) -> str:
+    """The arq queue a job is enqueued on and consumed from."""
+    return settings.chat_queue_name if job_name in CHAT_JOBS else settings.queue_name

@@ -35,6 +35,10 @@ LLM_LATENCY = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64),
 )
 LLM_TOKENS = Counter("coach_llm_tokens_total", "LLM tokens by purpose and direction", ["purpose", "direction"])
+LLM_RATE_WAIT = Counter(
+    "coach_llm_rate_wait_seconds_total", "Seconds LLM calls waited in place for the shared rate budget, by purpose", ["purpose"]
+)
+LLM_RATE_DEFERRED = Counter("coach_llm_rate_deferred_total", "LLM calls refused after LLM_MAX_WAIT_SECONDS (jobs deferred), by purpose", ["purpose"])
 
 QUEUE_DEPTH = Gauge("coach_queue_jobs", "Jobs in the arq queue by function and state", ["function", "state"])
 OUTBOX_SIZE = Gauge("coach_outbox_jobs", "Enqueues waiting in the outbox for Redis")

@@ -122,3 +122,16 @@ def test_the_full_bench_keeps_the_memory_engine_section():
     assert kept_section(old) == f"{START}\nmemory figures\n{END}"
     assert replace_section(old, f"{START}\nnew\n{END}") == f"# Benchmarks\nold figures\n\n{START}\nnew\n{END}\n"
     assert replace_section("# Benchmarks\n", f"{START}\nnew\n{END}").endswith(f"\n\n{START}\nnew\n{END}\n")
+
+
+@pytest.mark.slow
+def test_the_llm_limits_benchmark_runs_at_tiny_size_and_writes_nothing():
+    before = fingerprints()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.llm_limits", "--quick", "--write"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "<!-- llm_limits: written by python -m bench.llm_limits -->" in done.stdout
+    assert "| admit, LLM_REQUESTS_PER_MINUTE only | 1 |" in done.stdout
+    assert fingerprints() == before  # a quick run never writes docs/

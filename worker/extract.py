@@ -10,6 +10,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shared.empty_extractions import empty_watermark, record_empty_extraction
+from shared.llm.attribution import attribute_llm_calls
 from shared.memory import expiry, point_key
 from shared.messages import recent_session_messages
 from shared.models import ContextPoint, ExtractionOutcome
@@ -31,6 +32,7 @@ def stored_point(point: ContextPoint, now: datetime) -> dict[str, Any]:
 
 async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id: str) -> dict[str, Any]:
     db, llm, settings = ctx["db"], ctx["llm"], ctx["settings"]
+    attribute_llm_calls(user_id)  # usage records and the daily budget
     messages = await recent_session_messages(db, session_id, TRANSCRIPT_LIMIT)
     if len(messages) < MIN_MESSAGES:
         return ExtractionOutcome(success=True, reason="insufficient_messages").model_dump()

@@ -29,7 +29,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["db"] = get_database(ctx["mongo_client"], settings)
     await ensure_indexes(ctx["db"])
     if "llm" not in ctx:
-        ctx["llm"] = create_llm(settings)
+        # arq's pool: every worker's LLM calls share one rate window in Redis.
+        ctx["llm"] = create_llm(settings, redis=ctx.get("redis"), db=ctx["db"])
         ctx["owns_llm"] = True
 
 

@@ -12,6 +12,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.llm.attribution import attribute_llm_calls
 from shared import reflections
 from shared.jobs import GENERATE_REFLECTION
 from shared.models import ReflectionOutcome
@@ -37,6 +38,7 @@ async def generate_reflections(ctx: dict[str, Any]) -> dict[str, Any]:
 
 async def generate_reflection(ctx: dict[str, Any], user_id: str, force: bool = False) -> dict[str, Any]:
     db, llm, settings = ctx["db"], ctx["llm"], ctx["settings"]
+    attribute_llm_calls(user_id)  # usage records and the daily budget
     notes, unread = await reflections.notes_to_reflect_on(db, user_id, settings.reflection_contexts)
     if not notes:
         return ReflectionOutcome(success=True, reason="no_contexts").model_dump()

@@ -38,7 +38,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.heartbeats import WorkerHeartbeat, new_worker_id, remove_heartbeat, write_heartbeat
 from shared.settings import Settings
-from worker.options import worker_options
+from worker.options import chat_worker_options, worker_options
 
 log = logging.getLogger("worker.redis")
 
@@ -218,9 +218,12 @@ def describe(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def create_worker(settings: Settings, **overrides: Any) -> ResilientWorker:
-    """The worker every launcher runs: our arq options, outage riding and heartbeats."""
-    options = {**worker_options(settings), **overrides}
+def create_worker(settings: Settings, *, chat: bool = False, **overrides: Any) -> ResilientWorker:
+    """The worker every launcher runs: our arq options, outage riding and heartbeats.
+
+    `chat=True`: a worker of the chat queue (worker/options.py `chat_worker_options`).
+    """
+    options = {**(chat_worker_options(settings) if chat else worker_options(settings)), **overrides}
     return ResilientWorker(
         **options, heartbeat_seconds=settings.worker_heartbeat_seconds, redis_retry_cap_seconds=settings.worker_redis_retry_cap_seconds
     )

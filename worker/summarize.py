@@ -16,6 +16,7 @@ from typing import Any
 from bson import ObjectId
 
 from shared.jobs import SUMMARIZE_SESSIONS, summary_job_id
+from shared.llm.attribution import attribute_llm_calls
 from shared.memory import expiry
 from shared.models import RecalledPoint, SessionDigest, SummaryOutcome
 from shared.mongo import SESSION_CONTEXTS, SUMMARIES
@@ -57,6 +58,7 @@ async def claim_oldest(db: Any, user_id: str, keep_recent: int, now: datetime, l
 
 async def summarize_sessions(ctx: dict[str, Any], user_id: str) -> dict[str, Any]:
     db, llm, settings = ctx["db"], ctx["llm"], ctx["settings"]
+    attribute_llm_calls(user_id)  # usage records and the daily budget
     now = datetime.now(UTC)
     lease = timedelta(seconds=settings.job_timeout_seconds)
     pending = await resume_pending(db, user_id, now, lease)
