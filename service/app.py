@@ -24,6 +24,7 @@ from starlette.routing import Route, WebSocketRoute
 from service.body_deadline import BodyDeadline
 from service.body_limit import BodyLimit
 from service.chat_limits import ChatLimits
+from service.chat_page import chat_page_routes
 from service.chat_socket import chat_socket
 from service.dashboard import dashboard_routes
 from service.errors import EXCEPTION_HANDLERS
@@ -31,7 +32,7 @@ from service.login_throttle import LoginThrottle
 from service.openapi import openapi_json
 from service.metrics_endpoint import metrics_endpoint
 from service.readiness import readiness
-from service.routes import admin, auth, jobs, memory, operations, usage
+from service.routes import account, admin, auth, jobs, memory, operations, usage
 from service.security import Passwords
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from shared.job_owners import ensure_job_owner_indexes
@@ -124,6 +125,10 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/memory", memory.list_memory),
         Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),
         Route("/api/v1/memory/graph", memory.memory_graph),
+        Route("/api/v1/memory/contexts/{context_id}", account.delete_context, methods=["DELETE"]),
+        Route("/api/v1/memory/contexts/{context_id}/points/{key}", account.delete_point, methods=["DELETE"]),
+        Route("/api/v1/account", account.delete, methods=["DELETE"]),
+        Route("/api/v1/account/export", account.export),
         Route("/api/v1/usage", usage.my_usage),
         Route("/api/v1/admin/usage", usage.all_usage),
         Route("/api/v1/admin/failed-jobs", admin.failed_jobs),
@@ -138,6 +143,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/admin/activity", operations.activity),
         Route("/metrics", metrics_endpoint),
         *dashboard_routes(),
+        *chat_page_routes(),
         WebSocketRoute("/ws/chat", chat_socket),
     ]
     return Starlette(

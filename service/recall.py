@@ -18,7 +18,7 @@ __all__ = ["context_view", "recall", "summary_view"]
 def context_view(doc: dict[str, Any], now: datetime, rate: float) -> dict[str, Any]:
     strength = current_strength(doc["strength"], doc["decayed_at"], now, rate)
     points = [
-        {k: p[k] for k in ("kind", "content", "importance", "mentions", "score") if k in p}
+        {k: p[k].isoformat() if k == "last_seen_at" else p[k] for k in ("key", "kind", "content", "importance", "mentions", "last_seen_at", "score") if k in p}
         for p in scored_points(doc, strength)
     ]
     return {

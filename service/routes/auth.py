@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from service.auth import Unauthorized, authenticate, bearer_token, require_principal, token_principal
+from service.browser_session import require_caller
 from service.enqueue import enqueue_extraction
 from service.errors import ApiError, parse_body
 from service.login import open_session
@@ -39,7 +40,12 @@ async def login(request: Request) -> JSONResponse:
 
 
 async def logout(request: Request) -> JSONResponse:
-    token = bearer_token(request)
+    return JSONResponse(await close_session(request, bearer_token(request)))
+
+
+async def close_session(request: Request, token: str | None) -> dict[str, str]:
+    """Revoke the token's session, close its sockets, queue its extraction (the API's logout
+    and the chat page's sign-out, service/chat_page.py)."""
     principal = token_principal(request, token)
     state = request.app.state
     now = datetime.now(UTC)
@@ -58,11 +64,11 @@ async def logout(request: Request) -> JSONResponse:
     await publish_logout(state.arq, principal.session_id)
     job_id = await enqueue_extraction(state, principal.user_id, principal.session_id)
     await record_job_owner(state.db, job_id, principal.user_id)
-    return JSONResponse({"status": "logged_out", "session_id": principal.session_id, "job_id": job_id})
+    return {"status": "logged_out", "session_id": principal.session_id, "job_id": job_id}
 
 
 async def me(request: Request) -> JSONResponse:
-    principal = await require_principal(request)
+    principal = await require_caller(request)  # the chat page asks who is signed in
     user = await request.app.state.db[USERS].find_one({"_id": principal.user_id}, {"email": 1, "created_at": 1})
     if user is None:
         raise Unauthorized("user no longer exists")

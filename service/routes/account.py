@@ -1,0 +1,56 @@
+"""The caller's account (download everything, delete everything) and forgetting memory on request."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from service.browser_session import clear_session_cookie, require_caller
+from service.errors import ApiError
+from service.socket_registry import publish_logout
+from shared.account import delete_account, export_account
+from shared.session_contexts import forget_point, forget_session
+
+
+async def export(request: Request) -> JSONResponse:
+    principal = await require_caller(request)
+    exported = await export_account(request.app.state.db, principal.user_id)
+    if exported is None:
+        raise ApiError(404, "no such account")
+    headers = {"Content-Disposition": 'attachment; filename="coach-account.json"', "Cache-Control": "no-store"}
+    return JSONResponse(exported.model_dump(mode="json"), headers=headers)
+
+
+async def delete(request: Request) -> JSONResponse:
+    principal = await require_caller(request)
+    state = request.app.state
+    outcome = await delete_account(state.db, state.arq, state.settings.queue_name, state.settings.redis_timeout_seconds, principal.user_id)
+    if outcome is None:
+        raise ApiError(404, "no such account")
+    deleted, open_sessions = outcome
+    for session_id in open_sessions:  # open chat sockets, on any service process, close now
+        await publish_logout(state.arq, session_id)
+    response = JSONResponse(deleted.model_dump(mode="json"))
+    clear_session_cookie(response)
+    return response
+
+
+async def delete_point(request: Request) -> Response:
+    principal = await require_caller(request)
+    state = request.app.state
+    found = await forget_point(
+        state.db, state.arq, state.settings.redis_timeout_seconds, principal.user_id,
+        request.path_params["context_id"], request.path_params["key"],
+    )
+    if not found:
+        raise ApiError(404, "no such point")
+    return Response(status_code=204)
+
+
+async def delete_context(request: Request) -> Response:
+    principal = await require_caller(request)
+    state = request.app.state
+    found = await forget_session(state.db, state.arq, state.settings.redis_timeout_seconds, principal.user_id, request.path_params["context_id"])
+    if not found:
+        raise ApiError(404, "no such session memory")
+    return Response(status_code=204)

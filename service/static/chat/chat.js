@@ -1,0 +1,124 @@
+// The conversation: history, sending, and replies streamed as server-sent events.
+//
+// A reply's stream replays from its first event, so after a refresh (or in a second tab)
+// the page asks which replies are still being written and follows each from the start:
+// the text is rebuilt from the replay, never added to what was shown. EventSource resends
+// Last-Event-ID on its own reconnects, so a dropped connection resumes without gaps or repeats.
+
+import { api } from "./api.js";
+
+const log = () => document.getElementById("log");
+const streams = new Map(); // reply_id -> EventSource
+
+function bubble(role, text, ids = {}) {
+  const item = document.createElement("li");
+  item.className = role;
+  const who = document.createElement("span");
+  who.className = "who";
+  who.textContent = role === "user" ? "You" : "Coach";
+  const body = document.createElement("span");
+  body.className = "text";
+  body.textContent = text;
+  item.append(who, body);
+  if (role === "assistant") item.dataset.testid = "reply";
+  if (ids.messageId) item.dataset.messageId = ids.messageId;
+  if (ids.replyId) item.dataset.replyId = ids.replyId;
+  log().append(item);
+  item.scrollIntoView({ block: "nearest" });
+  return item;
+}
+
+function showError(message) {
+  document.getElementById("chat-error").textContent = message;
+}
+
+function follow(reply) {
+  if (streams.has(reply.reply_id)) return;
+  const item = document.querySelector(`[data-reply-id="${reply.reply_id}"]`) || bubble("assistant", "", { replyId: reply.reply_id });
+  item.classList.add("writing");
+  const text = item.querySelector(".text");
+  text.textContent = "";
+  const seen = new Set(); // event ids already shown: a replay never adds text twice
+  const source = new EventSource(reply.stream_url);
+  streams.set(reply.reply_id, source);
+  const finish = () => {
+    source.close();
+    streams.delete(reply.reply_id);
+    item.classList.remove("writing");
+  };
+  source.addEventListener("chunk", (event) => {
+    if (seen.has(event.lastEventId)) return;
+    seen.add(event.lastEventId);
+    text.textContent += JSON.parse(event.data).text;
+  });
+  source.addEventListener("done", (event) => {
+    const { message_id: messageId } = JSON.parse(event.data);
+    finish();
+    // Finished while the history was loading: the stored message is already on the page.
+    if (document.querySelector(`[data-message-id="${messageId}"]`) && !item.dataset.messageId) item.remove();
+    else item.dataset.messageId = messageId;
+  });
+  source.addEventListener("error", (event) => {
+    if (event.data) { // the reply failed: the server says why (LLM down, budget used up, ...)
+      const { code, detail } = JSON.parse(event.data);
+      finish();
+      item.classList.add("failed");
+      const reason = code === "budget_exhausted" ? "your daily token budget is used up; it renews tomorrow (UTC)" : detail;
+      showError(`The coach could not finish this reply: ${reason}.`);
+    } else if (source.readyState === EventSource.CLOSED) { // refused (signed out, expired)
+      finish();
+      showError("The reply stream was closed by the server. Reload the page to see the stored reply.");
+    } // else the browser reconnects by itself, sending Last-Event-ID
+  });
+}
+
+export function stopStreams() {
+  for (const source of streams.values()) source.close();
+  streams.clear();
+  log().replaceChildren();
+  showError("");
+}
+
+export async function loadChat() {
+  stopStreams();
+  const [history, active] = await Promise.all([api("GET", "/api/v1/chat/messages?limit=50"), api("GET", "/api/v1/chat/active-streams")]);
+  for (const message of history.messages) bubble(message.role, message.content, { messageId: message.id });
+  for (const reply of active.replies) follow(reply);
+}
+
+export function setUpChat() {
+  const form = document.getElementById("chat-form");
+  const input = document.getElementById("message");
+  const send = document.getElementById("send");
+  input.addEventListener("keydown", (event) => { // Enter sends, Shift+Enter is a new line
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const content = input.value.trim();
+    if (!content) {
+      showError("Write a message first.");
+      return;
+    }
+    showError("");
+    // Optimistic: the message shows at once; it is taken back if the server refuses it.
+    const mine = bubble("user", content);
+    input.value = "";
+    send.disabled = true;
+    try {
+      const accepted = await api("POST", "/api/v1/chat/messages", { content });
+      mine.dataset.messageId = accepted.message_id;
+      follow(accepted);
+    } catch (error) {
+      mine.remove();
+      input.value = content;
+      showError(error.message);
+    } finally {
+      send.disabled = false;
+      input.focus();
+    }
+  });
+}

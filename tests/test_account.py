@@ -1,0 +1,131 @@
+"""The caller's account and memory, on request: download everything, delete everything,
+forget one point or a whole session. Real Redis, a real arq worker, the stub LLM over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import pytest
+import websockets
+
+from shared.account import USER_COLLECTIONS
+from shared.recall_cache import cache_key
+from tests.support.running_worker import running_worker, wait_for
+
+
+async def remembered(api, settings, mongo_client, db):
+    """A user who chatted, logged out, and whose session the worker extracted; signed in again."""
+    user = await api.new_user()
+    await api.chat(user, "I want to run a marathon in Berlin", "I will train with Anna three times a week")
+    await api.logout(user)
+    async with running_worker(settings, mongo_client):
+        await wait_for(lambda: db["session_contexts"].find_one({"user_id": user.user_id}))
+    return await api.login(user.email, user.password, user.user_id)
+
+
+async def fill_the_rest(db, user_id: str) -> None:
+    """Documents in the collections one chat does not fill, shaped as their jobs store them."""
+    now = datetime.now(UTC)
+    await db["summaries"].insert_one({"user_id": user_id, "status": "done", "text": "t", "created_at": now})
+    await db["reflections"].insert_one({"user_id": user_id, "insights": [], "created_at": now})
+    await db["communities"].update_one({"user_id": user_id}, {"$set": {"groups": []}}, upsert=True)
+    await db["empty_extractions"].insert_one({"user_id": user_id, "session_id": "s", "created_at": now})
+    await db["replies"].insert_one({"_id": f"r-{user_id}", "user_id": user_id, "status": "done", "created_at": now})
+    await db["llm_usage"].insert_one({"user_id": user_id, "purpose": "chat", "model": "m", "input_tokens": 1, "output_tokens": 1, "latency_seconds": 0, "at": now})
+
+
+async def test_export_holds_every_document_and_delete_leaves_none(api, settings, mongo_client, db, arq_pool):
+    user = await remembered(api, settings, mongo_client, db)
+    other = await api.new_user()
+    await fill_the_rest(db, user.user_id)
+    await fill_the_rest(db, other.user_id)
+
+    exported = await api.http.get("/api/v1/account/export", headers=user.headers)
+    assert exported.status_code == 200, exported.text
+    assert "attachment" in exported.headers["content-disposition"]
+    body = exported.json()
+    assert body["user"]["email"] == user.email and "password_hash" not in body["user"]
+    for name in ("sessions", "chat_messages", "session_contexts", "summaries", "reflections", "entities", "communities", "llm_usage", "replies"):
+        assert body["collections"][name], f"{name} missing from the export"
+        assert {doc["user_id"] for doc in body["collections"][name]} == {user.user_id}, name
+    assert "Berlin" in json.dumps(body["collections"]["chat_messages"])
+
+    # A second session with a chat socket open, and a job of the user's waiting in the queue.
+    second = await api.login(user.email, user.password, user.user_id)
+    await api.chat(second, "one more thing")
+    queued_job = (await api.logout(second))["job_id"]
+    assert await arq_pool.zscore(settings.queue_name, queued_job) is not None
+    third = await api.login(user.email, user.password, user.user_id)
+    async with api.connect(third) as socket:
+        deleted = await api.http.delete("/api/v1/account", headers=user.headers)
+        assert deleted.status_code == 200, deleted.text
+        # The open socket of another of the user's sessions is closed at once, as on logout.
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            async with asyncio.timeout(5):
+                await socket.recv()
+        assert closed.value.rcvd.code == 4401
+    assert deleted.json()["deleted"]["users"] == 1 and deleted.json()["jobs_cancelled"] >= 1
+
+    # Nothing of the user's is left in any collection, listed or not; the other user keeps all.
+    for name in await db.list_collection_names():
+        assert await db[name].count_documents({"user_id": user.user_id}) == 0, name
+    assert await db["users"].count_documents({"_id": user.user_id}) == 0
+    for name in ("summaries", "reflections", "communities", "llm_usage", "replies"):
+        assert await db[name].count_documents({"user_id": other.user_id}) == 1, name
+    assert await arq_pool.zscore(settings.queue_name, queued_job) is None
+    assert not await arq_pool.exists(f"arq:job:{queued_job}")
+    # Every token died with it, and signing in again fails.
+    for login in (user, third):
+        assert (await api.http.get("/api/v1/auth/me", headers=login.headers)).status_code == 401
+    again = await api.http.post("/api/v1/auth/login", json={"email": user.email, "password": user.password})
+    assert again.status_code == 401
+    assert (await api.http.get("/api/v1/account/export", headers=user.headers)).status_code == 401
+    assert (await api.http.get("/api/v1/auth/me", headers=other.headers)).status_code == 200
+
+
+async def test_every_per_user_collection_is_listed(db):
+    """What `list_collection_names` above may miss on a fresh database: the list names the
+    collections the code writes per user (a renamed one would leave data behind)."""
+    assert {"sessions", "chat_messages", "replies", "session_contexts", "summaries", "reflections", "entities", "relations",
+            "communities", "llm_usage", "job_owners", "empty_extractions"} <= set(USER_COLLECTIONS)
+
+
+async def test_export_and_delete_need_a_caller(api):
+    assert (await api.http.get("/api/v1/account/export")).status_code == 401
+    assert (await api.http.delete("/api/v1/account")).status_code == 401
+    assert (await api.http.post("/api/v1/account")).status_code == 405
+
+
+async def test_forget_a_point_then_the_whole_session(api, settings, mongo_client, db, arq_pool):
+    user = await remembered(api, settings, mongo_client, db)
+    other = await api.new_user()
+    context = (await api.memory(user))["contexts"][0]
+    point = context["points"][0]
+    assert point["key"] and point["last_seen_at"]
+    await arq_pool.set(cache_key(user.user_id), "{}")
+    path = f"/api/v1/memory/contexts/{context['id']}"
+
+    # Another user cannot touch it: the same 404 as for nothing at all.
+    assert (await api.http.delete(f"{path}/points/{point['key']}", headers=other.headers)).status_code == 404
+    assert (await api.http.delete(path, headers=other.headers)).status_code == 404
+    assert (await api.http.delete("/api/v1/memory/contexts/not-an-id", headers=user.headers)).status_code == 404
+
+    gone = await api.http.delete(f"{path}/points/{point['key']}", headers=user.headers)
+    assert gone.status_code == 204, gone.text
+    keys = [p["key"] for p in (await api.memory(user))["contexts"][0]["points"]]
+    assert point["key"] not in keys and len(keys) == len(context["points"]) - 1
+    # The coach stops using it at once: the cached digest is dropped and a rebuild queued.
+    assert not await arq_pool.exists(cache_key(user.user_id))
+    assert any(k.startswith(b"rebuild_recall_cache") or b"recall" in k for k in await arq_pool.zrange(settings.queue_name, 0, -1))
+    assert (await api.http.delete(f"{path}/points/{point['key']}", headers=user.headers)).status_code == 404
+
+    assert await db["entities"].count_documents({"user_id": user.user_id}) > 0
+    whole = await api.http.delete(path, headers=user.headers)
+    assert whole.status_code == 204, whole.text
+    assert (await api.memory(user))["contexts"] == []
+    # What the graph learned only from that session went with it.
+    assert await db["entities"].count_documents({"user_id": user.user_id}) == 0
+    assert await db["relations"].count_documents({"user_id": user.user_id}) == 0
+    assert (await api.http.delete(path, headers=user.headers)).status_code == 404
