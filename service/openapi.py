@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service import openapi_operations, schemas
+from service import openapi_account, openapi_operations, schemas
 from service.readiness import Readiness
 from shared.llm_usage import AdminUsageReport, UsageReport
 
@@ -149,6 +149,8 @@ MODELS += [UsageReport, AdminUsageReport]
 
 PATHS.update(openapi_operations.paths(operation, json_body, error, AUTH, ADMIN))
 MODELS += openapi_operations.MODELS
+PATHS.update(openapi_account.paths(operation, json_body, error, AUTH, BAD_BODY, THROTTLED, schemas))
+MODELS += openapi_account.MODELS
 
 
 def build_openapi() -> dict[str, Any]:
