@@ -36,8 +36,7 @@ export async function api(method, path, body) {
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const retryAfter = response.headers.get("Retry-After");
-    const fields = (data.errors || []).map((e) => `${e.field}: ${e.message}`).join("; ");
-    const detail = (data.detail || response.statusText || "request failed") + (fields && response.status === 422 ? ` (${fields})` : "");
+    const detail = data.detail || response.statusText || "request failed";
     throw new ApiError(response.status, explain(response.status, detail, retryAfter), retryAfter);
   }
   return data;
