@@ -87,7 +87,7 @@ async def test_a_person_chats_signs_out_sees_their_memory_and_deletes_their_acco
                 await page.get_by_test_id("email").fill(email)
                 await page.get_by_test_id("password").fill("short")
                 await page.get_by_test_id("register").click()
-                await expect(page.locator("#signin-error")).to_contain_text("password")  # refused in words
+                await expect(page.locator("#signin-error")).to_contain_text("at least 8 characters")  # refused in words
                 await page.get_by_test_id("password").fill(PASSWORD)
                 await page.screenshot(path=shots / "chat-signin.png")
                 await page.get_by_test_id("register").click()
