@@ -3,19 +3,21 @@
 Both are owner-only (every filter names the user), and both leave memory consistent the
 way the memory engine expects (docs/architecture.md, memory engine): a deleted context's
 mentions leave the entity graph (`entities.forget_context`), entities no context names any
-more take their relations with them (`relations.forget_entities`), and the user's recall
+more take their relations with them (`relations.forget_entities`), the communities are
+marked for regrouping (`communities.mark_changed`), and the user's recall
 cache is dropped and rebuilt so the coach stops using what was forgotten at once.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
-from shared import entities, relations
+from shared import communities, entities, relations
 from shared.mongo import SESSION_CONTEXTS
 from shared.recall_cache import drop_and_rebuild
 
@@ -52,5 +54,7 @@ async def forget_session(db: AsyncIOMotorDatabase[Any], redis: Any, timeout: flo
     orphans = await entities.forget_context(db, user_id, context_id)
     orphans += await entities.forget_context(db, user_id, f"session:{doc['session_id']}")
     await relations.forget_entities(db, user_id, orphans)
+    if orphans:
+        await communities.mark_changed(db, user_id, datetime.now(UTC))  # regrouped by the nightly job
     await drop_and_rebuild(db, redis, timeout, user_id)
     return True
