@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -188,6 +189,51 @@ async def test_a_person_chats_signs_out_sees_their_memory_and_deletes_their_acco
                 await expect(phone.get_by_test_id("reply").locator(".text")).to_have_text(REPLIES[0], timeout=15_000)
                 assert await phone.evaluate("document.documentElement.scrollWidth") <= 375
                 await phone.screenshot(path=shots / "chat-375.png", full_page=True)
+            finally:
+                await chromium.close()
+    finally:
+        stop_now(allinone.proc)
+
+
+async def test_errors_are_shown_in_words(tmp_path, redis_url, stub_llm):
+    """A wrong password, too many of them (429 with Retry-After), a reply the LLM could not write."""
+    from playwright.async_api import async_playwright, expect
+
+    from tests.support.stub_llm import Failure
+
+    allinone = await start_allinone(
+        tmp_path, REDIS_URL=redis_url, LLM_PROVIDER="anthropic", ANTHROPIC_API_KEY="test-key", ANTHROPIC_BASE_URL=stub_llm.url,
+        LOGIN_ACCOUNT_FREE_FAILURES="1",
+    )
+    email = f"person-{uuid.uuid4().hex[:8]}@example.com"
+    try:
+        async with async_playwright() as pw:
+            chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = await chromium.new_page()
+                await page.goto(allinone.url)
+                await page.get_by_test_id("email").fill(email)
+                await page.get_by_test_id("password").fill(PASSWORD)
+                await page.get_by_test_id("register").click()
+                await expect(page.get_by_test_id("message")).to_be_focused()
+
+                # The LLM is down: the reply's stream ends with `error`, and the page says so.
+                stub_llm.failures = [Failure(status=500) for _ in range(20)]
+                await page.get_by_test_id("message").fill("Are you there?")
+                await page.get_by_test_id("send").click()
+                await expect(page.locator("#chat-error")).to_contain_text("could not finish this reply", timeout=20_000)
+                await expect(page.locator('[data-testid="reply"].failed')).to_have_count(1)
+                stub_llm.failures = []
+
+                await page.get_by_test_id("logout").click()
+                await page.get_by_test_id("email").fill(email)
+                await page.get_by_test_id("password").fill("not the password")
+                await page.get_by_test_id("login").click()
+                await expect(page.locator("#signin-error")).to_have_text("Wrong email or password.")
+                await page.get_by_test_id("login").click()
+                await page.get_by_test_id("login").click()
+                await expect(page.locator("#signin-error")).to_contain_text("Too many attempts")
+                await expect(page.locator("#signin-error")).to_contain_text(re.compile(r"Try again in \d+ seconds?\."))
             finally:
                 await chromium.close()
     finally:
