@@ -32,6 +32,12 @@ function showError(message) {
   document.getElementById("chat-error").textContent = message;
 }
 
+// Without an API key the product answers with its offline, rule-based writer: say so.
+async function labelOffline(replyId, item) {
+  const stored = await api("GET", `/api/v1/chat/replies/${replyId}`).catch(() => null);
+  if (stored?.model?.startsWith("offline")) item.querySelector(".who").textContent = "Coach (offline: rule-based, no LLM)";
+}
+
 function follow(reply) {
   if (streams.has(reply.reply_id)) return;
   const item = document.querySelector(`[data-reply-id="${reply.reply_id}"]`) || bubble("assistant", "", { replyId: reply.reply_id });
@@ -57,6 +63,7 @@ function follow(reply) {
     // Finished while the history was loading: the stored message is already on the page.
     if (document.querySelector(`[data-message-id="${messageId}"]`) && !item.dataset.messageId) item.remove();
     else item.dataset.messageId = messageId;
+    labelOffline(reply.reply_id, item);
   });
   source.addEventListener("error", (event) => {
     if (event.data) { // the reply failed: the server says why (LLM down, budget used up, ...)

@@ -57,7 +57,7 @@ function contextCard(context) {
   }
   return el("article", { className: "context" },
     el("h3", { textContent: title }),
-    el("p", { className: "meta" }, "Session strength ", strength(context.strength, `Strength of ${title}`), ` · updated ${when(context.updated_at)}`),
+    el("p", { className: "meta" }, "Session strength ", strength(context.strength, `Strength of ${title}`), ` · updated ${when(context.updated_at)}` + (context.model ? ` · extracted by ${context.model}` : "")),
     forgetAll, points);
 }
 
