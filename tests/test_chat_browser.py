@@ -162,6 +162,7 @@ async def test_a_person_chats_signs_out_sees_their_memory_and_deletes_their_acco
 
                 # Download everything, then delete the account.
                 await page.get_by_role("link", name="Account").click()
+                await expect(page.locator("#account-email")).to_have_text(email)
                 await page.screenshot(path=shots / "chat-account.png")
                 async with page.expect_download() as download:
                     await page.get_by_test_id("export").click()
