@@ -129,3 +129,29 @@ async def test_forget_a_point_then_the_whole_session(api, settings, mongo_client
     assert await db["entities"].count_documents({"user_id": user.user_id}) == 0
     assert await db["relations"].count_documents({"user_id": user.user_id}) == 0
     assert (await api.http.delete(path, headers=user.headers)).status_code == 404
+
+
+async def test_deleting_with_redis_down_still_deletes_and_empties_the_outbox(db):
+    """Redis unreachable: the queue cannot be touched, but the data, the sessions and the
+    user's waiting enqueues in the outbox go all the same (a job that runs later finds nothing)."""
+    from arq.connections import ArqRedis
+    from redis.asyncio import ConnectionPool
+
+    from allinone.redis_process import free_port
+    from shared.account import delete_account
+
+    now = datetime.now(UTC)
+    await db["users"].insert_one({"_id": "u-gone", "email": "gone@example.com", "password_hash": "x", "created_at": now})
+    await db["sessions"].insert_one({"_id": "s-gone", "user_id": "u-gone", "created_at": now, "expires_at": now, "revoked_at": None})
+    await db["job_owners"].insert_one({"_id": "job-gone", "user_id": "u-gone", "created_at": now})
+    await db["outbox"].insert_one({"_id": "job-gone", "function": "extract_session_context", "args": ["u-gone", "s-gone"], "created_at": now})
+    await db["outbox"].insert_one({"_id": "job-other", "function": "extract_session_context", "args": ["u-other", "s"], "created_at": now})
+    dead = ArqRedis(ConnectionPool.from_url(f"redis://127.0.0.1:{free_port()}", socket_connect_timeout=0.2, socket_timeout=0.2))
+    try:
+        deleted, open_sessions = await delete_account(db, dead, "arq:queue", 0.5, "u-gone")
+    finally:
+        await dead.aclose()
+    assert open_sessions == ["s-gone"] and deleted.deleted["users"] == 1 and deleted.jobs_cancelled == 1
+    assert [doc["_id"] for doc in await db["outbox"].find().to_list(None)] == ["job-other"]
+    assert await db["sessions"].count_documents({"user_id": "u-gone"}) == 0
+    assert await delete_account(db, dead, "arq:queue", 0.5, "u-gone") is None  # nothing left to delete
