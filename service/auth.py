@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from starlette.requests import HTTPConnection
 
+from service.cookie_auth import check_origin, cookie_token
 from service.errors import ApiError
 from service.security import TokenError, read_token
 from shared.mongo import SESSIONS
@@ -54,4 +55,13 @@ def bearer_token(conn: HTTPConnection) -> str | None:
 
 
 async def require_principal(conn: HTTPConnection) -> Principal:
-    return await authenticate(conn, bearer_token(conn))
+    """The caller, by Bearer token or, for the product's pages, by their session cookie;
+    a state-changing request made with the cookie must name this site (service/cookie_auth.py)."""
+    token = bearer_token(conn)
+    if token is not None:
+        return await authenticate(conn, token)
+    cookie = cookie_token(conn)
+    if cookie is not None:
+        check_origin(conn)
+        return await authenticate(conn, cookie)
+    return await authenticate(conn, None)  # "missing access token"

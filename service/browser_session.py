@@ -15,17 +15,13 @@ Bearer token are not cookie-borne and need no such check.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
-from service.auth import Principal, authenticate, bearer_token
-from service.errors import ApiError
+from service.auth import require_principal
+from service.cookie_auth import COOKIE, SAFE_METHODS, check_origin, cookie_token, same_origin
 
-COOKIE = "coach_session"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
+__all__ = ["COOKIE", "SAFE_METHODS", "check_origin", "clear_session_cookie", "cookie_token", "require_caller", "same_origin", "set_session_cookie"]
 
 def set_session_cookie(response: Response, request: Request, token: str, max_age: int) -> None:
     response.set_cookie(
@@ -37,35 +33,5 @@ def clear_session_cookie(response: Response) -> None:
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
 
 
-def cookie_token(conn: HTTPConnection) -> str | None:
-    return conn.cookies.get(COOKIE) or None
-
-
-def same_origin(request: Request) -> bool:
-    """Does the request say it comes from a page of this site?"""
-    claimed = request.headers.get("origin")
-    if not claimed or claimed == "null":
-        referer = request.headers.get("referer")
-        if not referer:
-            return False
-        parts = urlsplit(referer)
-        claimed = f"{parts.scheme}://{parts.netloc}"
-    host = request.headers.get("host", "")
-    return claimed.lower() in {f"{request.url.scheme}://{host}".lower()}
-
-
-def check_origin(request: Request) -> None:
-    if request.method not in SAFE_METHODS and not same_origin(request):
-        raise ApiError(403, "cross-site request refused: the Origin header must name this site")
-
-
-async def require_caller(request: Request) -> Principal:
-    """The caller, by Bearer token or, for the product's pages, by session cookie."""
-    token = bearer_token(request)
-    if token is not None:
-        return await authenticate(request, token)
-    cookie = cookie_token(request)
-    if cookie is not None:
-        check_origin(request)
-        return await authenticate(request, cookie)
-    return await authenticate(request, None)  # "missing access token"
+# Every API route takes the cookie (service/auth.py: require_principal); the old name stays.
+require_caller = require_principal

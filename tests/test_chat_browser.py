@@ -38,12 +38,14 @@ REPLIES = [
 SIGN_OUT_BOUND_MS = 300  # the issue's bound for "instant": the form is back within it
 
 # Records every text the newest reply showed, to prove it grew chunk by chunk and never repeated.
-WATCH_REPLIES = """() => {
+WATCH_REPLIES = """(number) => {
   window.__seen = [];
-  new MutationObserver(() => {
+  if (window.__watcher) window.__watcher.disconnect();
+  window.__watcher = new MutationObserver(() => {
     const replies = document.querySelectorAll('[data-testid="reply"] .text');
-    if (replies.length) window.__seen.push(replies[replies.length - 1].textContent);
-  }).observe(document.getElementById('log'), { childList: true, subtree: true, characterData: true });
+    if (replies.length === number) window.__seen.push(replies[number - 1].textContent);
+  });
+  window.__watcher.observe(document.getElementById('log'), { childList: true, subtree: true, characterData: true });
 }"""
 
 # Click "Sign out" and time, inside the page, until the sign-in form shows (no network wait).
@@ -59,7 +61,7 @@ TIMED_SIGN_OUT = """() => new Promise((resolve) => {
 
 async def send_and_watch(page, stub, text: str, reply: str, number: int) -> list[str]:
     stub.reply_text = reply
-    await page.evaluate(WATCH_REPLIES)
+    await page.evaluate(WATCH_REPLIES, number)
     await page.get_by_test_id("message").fill(text)
     await page.get_by_test_id("send").click()
     await page.get_by_test_id("reply").nth(number - 1).wait_for()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from service.browser_session import clear_session_cookie, require_caller
+from service.auth import require_principal
+from service.browser_session import clear_session_cookie
 from service.errors import ApiError
 from service.socket_registry import publish_logout
 from shared.account import delete_account, export_account
@@ -13,7 +14,7 @@ from shared.session_contexts import forget_point, forget_session
 
 
 async def export(request: Request) -> JSONResponse:
-    principal = await require_caller(request)
+    principal = await require_principal(request)
     exported = await export_account(request.app.state.db, principal.user_id)
     if exported is None:
         raise ApiError(404, "no such account")
@@ -22,7 +23,7 @@ async def export(request: Request) -> JSONResponse:
 
 
 async def delete(request: Request) -> JSONResponse:
-    principal = await require_caller(request)
+    principal = await require_principal(request)
     state = request.app.state
     outcome = await delete_account(state.db, state.arq, state.settings.queue_name, state.settings.redis_timeout_seconds, principal.user_id)
     if outcome is None:
@@ -36,7 +37,7 @@ async def delete(request: Request) -> JSONResponse:
 
 
 async def delete_point(request: Request) -> Response:
-    principal = await require_caller(request)
+    principal = await require_principal(request)
     state = request.app.state
     found = await forget_point(
         state.db, state.arq, state.settings.redis_timeout_seconds, principal.user_id,
@@ -48,7 +49,7 @@ async def delete_point(request: Request) -> Response:
 
 
 async def delete_context(request: Request) -> Response:
-    principal = await require_caller(request)
+    principal = await require_principal(request)
     state = request.app.state
     found = await forget_session(state.db, state.arq, state.settings.redis_timeout_seconds, principal.user_id, request.path_params["context_id"])
     if not found:

@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from service.auth import Unauthorized, authenticate, bearer_token, require_principal, token_principal
-from service.browser_session import require_caller
 from service.enqueue import enqueue_extraction
 from service.errors import ApiError, parse_body
 from service.login import open_session
@@ -68,7 +67,7 @@ async def close_session(request: Request, token: str | None) -> dict[str, str]:
 
 
 async def me(request: Request) -> JSONResponse:
-    principal = await require_caller(request)  # the chat page asks who is signed in
+    principal = await require_principal(request)
     user = await request.app.state.db[USERS].find_one({"_id": principal.user_id}, {"email": 1, "created_at": 1})
     if user is None:
         raise Unauthorized("user no longer exists")

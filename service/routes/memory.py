@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service.browser_session import require_caller
+from service.auth import require_principal
 from service.errors import parse_query
 from service.recall import context_view, summary_view
 from service.schemas import MemoryGraph, MessagesQuery, ReflectionQueued
@@ -20,14 +20,14 @@ from shared.outbox import enqueue_or_store
 
 
 async def list_messages(request: Request) -> JSONResponse:
-    principal = await require_caller(request)
+    principal = await require_principal(request)
     query = parse_query(request.query_params, MessagesQuery)
     messages = await recent_user_messages(request.app.state.db, principal.user_id, query.limit)
     return JSONResponse({"messages": [m.model_dump(mode="json") for m in messages]})
 
 
 async def list_memory(request: Request) -> JSONResponse:
-    principal = await require_caller(request)
+    principal = await require_principal(request)
     db, rate, now = request.app.state.db, request.app.state.settings.memory_decay_rate, datetime.now(UTC)
     contexts = await db[SESSION_CONTEXTS].find({"user_id": principal.user_id}).sort("updated_at", -1).to_list(length=None)
     summaries = await db[SUMMARIES].find({"user_id": principal.user_id, "status": "done"}).sort("created_at", -1).to_list(length=None)
@@ -44,7 +44,7 @@ async def list_memory(request: Request) -> JSONResponse:
 async def request_reflection(request: Request) -> JSONResponse:
     """Queue a reflection for the caller now (one new context is enough) and answer its job id.
     The same id while nothing changed, so repeated clicks make one reflection."""
-    principal = await require_caller(request)
+    principal = await require_principal(request)
     state = request.app.state
     job_id = await reflections.next_reflection_job_id(state.db, principal.user_id)
     await enqueue_or_store(state.db, state.arq, state.settings.redis_timeout_seconds, GENERATE_REFLECTION, principal.user_id, True, job_id=job_id)
@@ -54,7 +54,7 @@ async def request_reflection(request: Request) -> JSONResponse:
 
 async def memory_graph(request: Request) -> JSONResponse:
     """The caller's entities, relations and communities; every query is filtered by the caller."""
-    principal = await require_caller(request)
+    principal = await require_principal(request)
     db = request.app.state.db
     nodes = await entities.user_entities(db, principal.user_id)
     edges = await relations.user_relations(db, principal.user_id)

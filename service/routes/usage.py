@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service.browser_session import require_caller
+from service.auth import require_principal
 from service.errors import parse_query
 from service.routes.admin import require_admin
 from shared import clock
@@ -20,7 +20,7 @@ class UsageQuery(BaseModel):
 
 
 async def my_usage(request: Request) -> JSONResponse:
-    principal = await require_caller(request)
+    principal = await require_principal(request)
     query = parse_query(request.query_params, UsageQuery)
     state = request.app.state
     report = await user_daily_usage(state.db, principal.user_id, clock.now().date(), query.days, state.settings.llm_prices)
