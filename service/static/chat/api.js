@@ -13,11 +13,12 @@ export class ApiError extends Error {
 function explain(status, detail, retryAfter) {
   if (status === 429) {
     const wait = retryAfter ? ` Try again in ${retryAfter} second${retryAfter === "1" ? "" : "s"}.` : "";
-    return `Too many attempts: ${detail}.${wait}`;
+    return `Too many attempts: ${detail.replace(/[.]$/, "")}.${wait}`;
   }
   if (status === 401) return detail === "invalid email or password" ? "Wrong email or password." : "You are signed out. Sign in again.";
   if (status >= 500) return `The server could not do that (${status}): ${detail}. Try again shortly.`;
-  return detail.charAt(0).toUpperCase() + detail.slice(1) + ".";
+  const sentence = detail.charAt(0).toUpperCase() + detail.slice(1);
+  return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
 }
 
 export async function api(method, path, body) {

@@ -28,6 +28,7 @@ function showSignIn(message = "") {
   stopStreams();
   showOnly("signin");
   $("signin-error").textContent = message;
+  $("email").value = ""; // a shared computer keeps nothing of the last person
   $("password").value = "";
   $("email").focus();
 }
