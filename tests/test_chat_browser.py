@@ -3,7 +3,8 @@ against the all-in-one started as `scripts/run` starts it, its LLM the stub serv
 Anthropic SDK, replies streamed word by word).
 
 One journey, as a person would take it: register, chat three messages (each reply streams
-in chunks), refresh during a reply (it completes with no text twice), sign out (the form is
+in chunks), refresh during a reply, and open a second tab (it completes in both with no
+text twice), sign out (the form is
 back at once; the logout and the extraction run in the background), sign in by keyboard
 alone, see what the coach remembers from that chat, forget one point, download the data,
 delete the account (signing in again fails). Set CHAT_SCREENSHOTS_DIR=docs/screens to
@@ -117,12 +118,17 @@ async def test_a_person_chats_signs_out_sees_their_memory_and_deletes_their_acco
                 await page.get_by_test_id("send").click()
                 writing = page.locator('[data-testid="reply"].writing')
                 await expect(writing.locator(".text")).not_to_have_text("", timeout=10_000)
+                second_tab = await context.new_page()  # the same person, the page open twice
+                await second_tab.goto(allinone.url)
                 await page.reload()
                 await expect(page.get_by_test_id("reply")).to_have_count(3)
                 await expect(page.locator('[data-testid="reply"].writing')).to_have_count(1)  # still being written
                 await expect(page.locator(".writing")).to_have_count(0, timeout=20_000)
                 texts = [t.strip() for t in await page.get_by_test_id("reply").locator(".text").all_text_contents()]
                 assert texts == REPLIES  # completed after the refresh, no text twice, no reply twice
+                await expect(second_tab.locator(".writing")).to_have_count(0, timeout=20_000)
+                assert [t.strip() for t in await second_tab.get_by_test_id("reply").locator(".text").all_text_contents()] == REPLIES
+                await second_tab.close()
                 await page.screenshot(path=shots / "chat.png")
                 stub_llm.chunk_delay = 0.0
 
