@@ -5,6 +5,11 @@ from __future__ import annotations
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from shared.contexts import ContextView
+from shared.dead_letters import DeadLetterView
+from shared.models import ChatMessage
+from shared.summaries import SummaryView
+
 
 def _any_case(word: str) -> str:
     return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
@@ -81,16 +86,16 @@ class SessionInfo(BaseModel):
 
 
 class MessageList(BaseModel):
-    messages: list[dict]
+    messages: list[ChatMessage]
 
 
 class Memory(BaseModel):
-    contexts: list[dict]
-    summaries: list[dict]
+    contexts: list[ContextView]
+    summaries: list[SummaryView]
 
 
 class FailedJobs(BaseModel):
-    failed_jobs: list[dict]
+    failed_jobs: list[DeadLetterView]
 
 
 class Requeued(BaseModel):

@@ -12,8 +12,9 @@ from typing import Any
 from bson import ObjectId
 from bson.errors import InvalidId
 from motor.motor_asyncio import AsyncIOMotorDatabase
+from pydantic import BaseModel
 
-from shared.mongo import FAILED_JOBS
+from shared.mongo import FAILED_JOBS, Database
 
 REQUEUE_PREFIX = "requeue:"
 
@@ -32,21 +33,35 @@ def dead_letter_of(job_id: str | None) -> ObjectId | None:
         return None
 
 
-async def list_dead_letters(db: Any, include_resolved: bool = False, limit: int = 100) -> list[dict[str, Any]]:
-    query = {} if include_resolved else {"resolved_at": None}
+class DeadLetterView(BaseModel):
+    """A dead letter as an admin reads it in `GET /api/v1/admin/failed-jobs`."""
+
+    id: str
+    function: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    tries: int
+    error: str
+    failed_at: datetime
+    requeued_at: datetime | None
+    resolved_at: datetime | None
+
+
+async def list_dead_letters(db: Database, include_resolved: bool = False, limit: int = 100) -> list[DeadLetterView]:
+    query: dict[str, Any] = {} if include_resolved else {"resolved_at": None}
     docs = await db[FAILED_JOBS].find(query).sort("failed_at", -1).to_list(length=limit)
     return [
-        {
-            "id": str(d["_id"]),
-            "function": d["function"],
-            "args": d["args"],
-            "kwargs": d.get("kwargs", {}),
-            "tries": d["tries"],
-            "error": d["error"],
-            "failed_at": d["failed_at"].isoformat(),
-            "requeued_at": d["requeued_at"].isoformat() if d.get("requeued_at") else None,
-            "resolved_at": d["resolved_at"].isoformat() if d.get("resolved_at") else None,
-        }
+        DeadLetterView(
+            id=str(d["_id"]),
+            function=d["function"],
+            args=d["args"],
+            kwargs=d.get("kwargs", {}),
+            tries=d["tries"],
+            error=d["error"],
+            failed_at=d["failed_at"],
+            requeued_at=d.get("requeued_at"),
+            resolved_at=d.get("resolved_at"),
+        )
         for d in docs
     ]
 

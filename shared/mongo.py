@@ -7,9 +7,18 @@ all-in-one and the tests; anything else is a real server reached through Motor.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from motor.motor_asyncio import AsyncIOMotorDatabase
+
+    # The one name for "a database handle" in our signatures. mongomock-motor's stand-in has
+    # the same interface but no types, so at run time either is passed.
+    Database = AsyncIOMotorDatabase[dict[str, Any]]
+else:
+    Database = Any
 
 log = logging.getLogger(__name__)
 

@@ -82,7 +82,7 @@ async def dead_letters(settings: Settings, action: str, dead_id: str | None, req
     try:
         if action == "list":
             for letter in await list_dead_letters(db):
-                print(json.dumps(letter, default=str))
+                print(letter.model_dump_json())
             return 0
         pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
         try:

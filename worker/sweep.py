@@ -24,7 +24,8 @@ from typing import Any
 
 from shared.extraction_queue import enqueue_extraction
 from shared.jobs import extract_job_id
-from shared.mongo import CHAT_MESSAGES, EMPTY_EXTRACTIONS, FAILED_JOBS, SESSION_CONTEXTS, SESSIONS
+from shared import contexts
+from shared.mongo import CHAT_MESSAGES, EMPTY_EXTRACTIONS, FAILED_JOBS, SESSIONS
 from worker.extract import MIN_MESSAGES
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,13 @@ async def uncovered(db: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
         return []
     query = {"user_id": {"$in": list({r["user_id"] for r in rows})}, "session_id": {"$in": [r["_id"] for r in rows]}}
     reached: dict[str, datetime] = {}
-    for collection in (SESSION_CONTEXTS, EMPTY_EXTRACTIONS):
-        for doc in await db[collection].find(query, {"session_id": 1, "covered.last_at": 1}).to_list(length=None):
-            last_at = doc.get("covered", {}).get("last_at")
-            if last_at is not None and (doc["session_id"] not in reached or last_at > reached[doc["session_id"]]):
-                reached[doc["session_id"]] = last_at
+    marks = await contexts.watermarks(db, query["user_id"]["$in"], query["session_id"]["$in"])
+    for doc in await db[EMPTY_EXTRACTIONS].find(query, {"session_id": 1, "covered.last_at": 1}).to_list(length=None):
+        if doc.get("covered", {}).get("last_at") is not None:
+            marks.append((doc["session_id"], doc["covered"]["last_at"]))
+    for session_id, last_at in marks:
+        if session_id not in reached or last_at > reached[session_id]:
+            reached[session_id] = last_at
     return [r for r in rows if r["_id"] not in reached or reached[r["_id"]] < r["last_at"]]
 
 

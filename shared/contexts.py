@@ -1,0 +1,280 @@
+"""The `session_contexts` collection: one document per (user, session), the points an
+extraction found in it. Every read and write of its fields lives here; the jobs and the
+routes call these functions.
+
+A stored context:
+    _id, user_id, session_id, context_points[{kind, content, importance, key, mentions,
+    first_seen_at, last_seen_at}], covered{first_message_id, last_message_id, last_at,
+    message_count}, model, usage, strength, decayed_at, expires_at, created_at, updated_at,
+    summary_id (the summary that claimed it), summarized_at (when that summary finished).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypedDict
+
+from bson import ObjectId
+from pydantic import BaseModel
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from shared.memory import current_strength, decay_pipeline, point_key
+from shared.models import ContextPoint, RecalledPoint, SessionDigest
+from shared.mongo import SESSION_CONTEXTS, Database
+
+
+class Covered(TypedDict):
+    """The messages an extraction read: its watermark."""
+
+    first_message_id: str
+    last_message_id: str
+    last_at: datetime
+    message_count: int
+
+
+class StoredContext(TypedDict, total=False):
+    _id: ObjectId
+    user_id: str
+    session_id: str
+    context_points: list[dict[str, Any]]
+    covered: Covered
+    model: str
+    usage: dict[str, Any]
+    strength: float
+    decayed_at: datetime
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    summary_id: ObjectId | None
+    summarized_at: datetime | None
+
+
+class ContextPointView(BaseModel):
+    kind: str
+    content: str
+    importance: float
+    mentions: int | None = None
+    score: float
+
+
+class ContextView(BaseModel):
+    """A context as its owner reads it in `GET /api/v1/memory`."""
+
+    id: str
+    session_id: str
+    points: list[ContextPointView]
+    strength: float
+    score: float
+    model: str | None
+    message_count: int | None
+    summary_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def stored_point(point: ContextPoint, now: datetime) -> dict[str, Any]:
+    return {**point.model_dump(), "key": point_key(point.kind, point.content), "mentions": 1, "first_seen_at": now, "last_seen_at": now}
+
+
+def scored_points(doc: StoredContext, strength: float) -> list[dict[str, Any]]:
+    return [{**p, "score": strength * p["importance"]} for p in doc.get("context_points", [])]
+
+
+async def stored_watermark(db: Database, user_id: str, session_id: str) -> tuple[str | None, str | None]:
+    """(context id, id of the last message it covered) for the session, or (None, None)."""
+    doc = await db[SESSION_CONTEXTS].find_one({"user_id": user_id, "session_id": session_id}, {"covered.last_message_id": 1})
+    if doc is None:
+        return None, None
+    return str(doc["_id"]), doc["covered"]["last_message_id"]
+
+
+async def reinforce_known_points(
+    db: Database, user_id: str, session_id: str, points: list[ContextPoint], now: datetime
+) -> list[ContextPoint]:
+    """Reinforce the stored copies of `points` from the user's other sessions; return the new ones.
+
+    The stored point's context gets strength 1 again (strength lives on the context, so
+    decay and recall stay one server-side update and one query), the point's mention
+    count goes up by one and its last-seen time is now.
+    """
+    keys = {point_key(p.kind, p.content): p for p in points}
+    if not keys:
+        return []
+    cursor = db[SESSION_CONTEXTS].find(
+        {"user_id": user_id, "session_id": {"$ne": session_id}, "context_points.key": {"$in": list(keys)}},
+        {"context_points.key": 1},
+    ).sort("updated_at", -1)
+    known: dict[str, Any] = {}
+    for doc in await cursor.to_list(length=None):
+        for stored in doc["context_points"]:
+            known.setdefault(stored["key"], doc["_id"])  # newest context holding it
+    for key in known.keys() & keys.keys():
+        await db[SESSION_CONTEXTS].update_one(
+            {"_id": known[key], "context_points.key": key},
+            {
+                "$inc": {"context_points.$.mentions": 1},
+                "$set": {"context_points.$.last_seen_at": now, "strength": 1.0, "decayed_at": now},
+            },
+        )
+    return [p for key, p in keys.items() if key not in known]
+
+
+async def store_extraction(
+    db: Database,
+    user_id: str,
+    session_id: str,
+    points: list[ContextPoint],
+    covered: Covered,
+    model: str,
+    usage: dict[str, Any],
+    now: datetime,
+    expires_at: datetime | None,
+) -> str | None:
+    """Upsert the session's context behind a watermark; the context id, or None if superseded.
+
+    The watermark condition keeps a slower run over fewer messages from overwriting a
+    newer one: if a newer context is stored the filter misses, the upsert collides with
+    the unique (user_id, session_id) index, and this run stands down.
+    """
+    try:
+        doc = await db[SESSION_CONTEXTS].find_one_and_update(
+            {
+                "user_id": user_id,
+                "session_id": session_id,
+                "$or": [{"covered.last_at": {"$lt": covered["last_at"]}}, {"covered": {"$exists": False}}],
+            },
+            {
+                "$set": {
+                    "context_points": [stored_point(p, now) for p in points],
+                    "covered": covered,
+                    "model": model,
+                    "usage": usage,
+                    "strength": 1.0,
+                    "decayed_at": now,
+                    "expires_at": expires_at,
+                    "updated_at": now,
+                },
+                "$setOnInsert": {"created_at": now, "summary_id": None, "summarized_at": None},
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            projection={"_id": 1},
+        )
+    except DuplicateKeyError:
+        return None
+    return str(doc["_id"])
+
+
+# Summaries claim contexts; see shared/summaries.py for the protocol.
+
+
+async def unsummarized_count(db: Database, user_id: str) -> int:
+    count: int = await db[SESSION_CONTEXTS].count_documents({"user_id": user_id, "summary_id": None})
+    return count
+
+
+async def oldest_unclaimed(db: Database, user_id: str, keep_recent: int) -> list[ObjectId]:
+    """The ids of the user's unclaimed contexts, oldest first, all but the newest `keep_recent`."""
+    cursor = db[SESSION_CONTEXTS].find({"user_id": user_id, "summary_id": None}, {"_id": 1}).sort("created_at", 1)
+    candidates = [doc["_id"] for doc in await cursor.to_list(length=None)]
+    return candidates[: len(candidates) - keep_recent]
+
+
+async def claim(db: Database, context_ids: list[ObjectId], summary_id: ObjectId) -> None:
+    """Mark the contexts with `summary_id`. The `summary_id: None` filter means two runs can
+    never claim the same context."""
+    await db[SESSION_CONTEXTS].update_many({"_id": {"$in": context_ids}, "summary_id": None}, {"$set": {"summary_id": summary_id}})
+
+
+async def claimed_by(db: Database, summary_id: ObjectId) -> list[StoredContext]:
+    docs: list[StoredContext] = await db[SESSION_CONTEXTS].find({"summary_id": summary_id}).sort("created_at", 1).to_list(length=None)
+    return docs
+
+
+def digests(contexts: list[StoredContext]) -> list[SessionDigest]:
+    return [
+        SessionDigest(
+            session_id=c["session_id"],
+            created_at=c["created_at"],
+            points=[RecalledPoint(kind=p["kind"], content=p["content"]) for p in c.get("context_points", [])],
+        )
+        for c in contexts
+    ]
+
+
+async def mark_summarized(db: Database, summary_id: ObjectId, done: datetime) -> None:
+    """Only now do decay and prune treat these contexts as safe to delete."""
+    await db[SESSION_CONTEXTS].update_many({"summary_id": summary_id}, {"$set": {"summarized_at": done}})
+
+
+# The memory crons: each a server-side statement, whatever the number of documents.
+
+
+async def decay(db: Database, rate: float, now: datetime) -> int:
+    result = await db[SESSION_CONTEXTS].update_many({"decayed_at": {"$lt": now}}, decay_pipeline(rate, now))
+    return int(result.modified_count)
+
+
+async def delete_expired(db: Database, now: datetime) -> int:
+    result = await db[SESSION_CONTEXTS].delete_many({"expires_at": {"$lte": now}})
+    return int(result.deleted_count)
+
+
+async def delete_faded(db: Database, floor: float) -> int:
+    """A faded context may go once a finished summary holds what it said; never before."""
+    result = await db[SESSION_CONTEXTS].delete_many({"strength": {"$lt": floor}, "summarized_at": {"$ne": None}})
+    return int(result.deleted_count)
+
+
+async def prune_summarized_before(db: Database, cutoff: datetime) -> int:
+    result = await db[SESSION_CONTEXTS].delete_many({"created_at": {"$lt": cutoff}, "summarized_at": {"$ne": None}})
+    return int(result.deleted_count)
+
+
+async def watermarks(db: Database, user_ids: list[str], session_ids: list[str]) -> list[tuple[str, datetime]]:
+    """(session id, time of the last message covered) of the given sessions' contexts; the sweep reads these."""
+    query = {"user_id": {"$in": user_ids}, "session_id": {"$in": session_ids}}
+    docs = await db[SESSION_CONTEXTS].find(query, {"session_id": 1, "covered.last_at": 1}).to_list(length=None)
+    return [(d["session_id"], d["covered"]["last_at"]) for d in docs if d.get("covered", {}).get("last_at") is not None]
+
+
+# Reading memory back.
+
+
+async def recall_points(db: Database, user_id: str, now: datetime, rate: float, contexts: int, limit: int) -> list[RecalledPoint]:
+    """The `limit` strongest points among the user's `contexts` most recently touched contexts,
+    scored by strength as of now times importance."""
+    cursor = db[SESSION_CONTEXTS].find({"user_id": user_id}, {"context_points": 1, "strength": 1, "decayed_at": 1}).sort(
+        "updated_at", -1
+    )
+    points = [
+        point
+        for doc in await cursor.to_list(length=contexts)
+        for point in scored_points(doc, current_strength(doc["strength"], doc["decayed_at"], now, rate))
+    ]
+    # sorted() is stable, so among equal scores the newest context's points come first.
+    top = sorted(points, key=lambda p: p["score"], reverse=True)[:limit]
+    return [RecalledPoint(kind=p["kind"], content=p["content"]) for p in top]
+
+
+def context_view(doc: StoredContext, now: datetime, rate: float) -> ContextView:
+    strength = current_strength(doc["strength"], doc["decayed_at"], now, rate)
+    points = [ContextPointView.model_validate(p) for p in scored_points(doc, strength)]
+    return ContextView(
+        id=str(doc["_id"]),
+        session_id=doc["session_id"],
+        points=points,
+        strength=strength,
+        score=max((p.score for p in points), default=0.0),
+        model=doc.get("model"),
+        message_count=doc.get("covered", {}).get("message_count"),
+        summary_id=str(doc["summary_id"]) if doc.get("summary_id") else None,
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+    )
+
+
+async def context_views(db: Database, user_id: str, now: datetime, rate: float) -> list[ContextView]:
+    docs = await db[SESSION_CONTEXTS].find({"user_id": user_id}).sort("updated_at", -1).to_list(length=None)
+    return [context_view(doc, now, rate) for doc in docs]
