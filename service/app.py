@@ -28,8 +28,8 @@ from service.chat_socket import chat_socket
 from service.dashboard import dashboard_routes
 from service.errors import EXCEPTION_HANDLERS
 from service.login_throttle import LoginThrottle
-from service.openapi import openapi_json
 from service.metrics_endpoint import metrics_endpoint
+from service.openapi import openapi_json
 from service.readiness import readiness
 from service.routes import admin, auth, jobs, memory, operations
 from service.security import Passwords

@@ -27,7 +27,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from service.auth import Principal, Unauthorized, authenticate, token_principal
 from service.enqueue import enqueue_extraction
-from service.frames import ChunkFrame, DoneFrame, ErrorFrame, MessageFrame, RetryLaterFrame, parse_client_frame
+from service.frames import (
+    ChunkFrame,
+    DoneFrame,
+    ErrorFrame,
+    MessageFrame,
+    RetryLaterFrame,
+    parse_client_frame,
+)
 from service.recall import recall
 from service.socket_registry import CLOSE_UNAUTHORIZED
 from service.tokens import query_token

@@ -20,7 +20,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from service.auth import Principal, Unauthorized, authenticate
-from service.browser_session import check_origin, clear_session_cookie, cookie_token, set_session_cookie
+from service.browser_session import (
+    check_origin,
+    clear_session_cookie,
+    cookie_token,
+    set_session_cookie,
+)
 from service.dashboard_charts import bar_chart
 from service.errors import ApiError
 from service.login import open_session, revoke_session
@@ -29,8 +34,7 @@ from service.schemas import Credentials
 from shared.dead_letters import list_dead_letters
 from shared.heartbeats import list_workers
 from shared.job_history import last_hour
-from shared.mongo import USERS
-from shared.roles import ADMIN, has_role
+from shared.users import ADMIN, find_by_id, has_role
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -78,7 +82,8 @@ async def dashboard(request: Request) -> Response:
     principal, refusal = await admin_or_refusal(request)
     if refusal is not None:
         return refusal
-    user = await request.app.state.db[USERS].find_one({"_id": principal.user_id}, {"email": 1})
+    assert principal is not None  # no refusal means a principal
+    user = await find_by_id(request.app.state.db, principal.user_id)
     context = await panels_context(request.app.state)
     return templates.TemplateResponse(request, "admin.html", {**context, "email": user["email"] if user else ""})
 

@@ -39,3 +39,10 @@ async def record_empty_extraction(
 async def empty_watermark(db: Any, user_id: str, session_id: str) -> dict[str, Any] | None:
     doc = await db[EMPTY_EXTRACTIONS].find_one({"user_id": user_id, "session_id": session_id}, {"covered": 1})
     return doc["covered"] if doc else None
+
+
+async def empty_watermarks(db: Any, user_ids: list[str], session_ids: list[str]) -> list[tuple[str, datetime]]:
+    """(session id, time of the last message covered) of the given sessions' empty watermarks; the sweep reads these."""
+    query = {"user_id": {"$in": user_ids}, "session_id": {"$in": session_ids}}
+    docs = await db[EMPTY_EXTRACTIONS].find(query, {"session_id": 1, "covered.last_at": 1}).to_list(length=None)
+    return [(d["session_id"], d["covered"]["last_at"]) for d in docs if d.get("covered", {}).get("last_at") is not None]

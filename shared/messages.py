@@ -45,3 +45,29 @@ async def recent_user_messages(db: Any, user_id: str, limit: int) -> list[ChatMe
     cursor = db[CHAT_MESSAGES].find({"user_id": user_id}).sort([("timestamp", -1), ("_id", -1)]).limit(limit)
     docs = await cursor.to_list(length=limit)
     return [_to_model(doc) for doc in reversed(docs)]
+
+
+def recent_sessions_pipeline(since: datetime, min_messages: int) -> list[dict[str, Any]]:
+    """One row per session with messages since `since`: its user, newest message, count;
+    sessions with fewer than `min_messages` are left out."""
+    return [
+        {"$match": {"timestamp": {"$gte": since}}},
+        {"$sort": {"timestamp": 1, "_id": 1}},
+        {
+            "$group": {
+                "_id": "$session_id",
+                "user_id": {"$first": "$user_id"},
+                "last_id": {"$last": "$_id"},
+                "last_at": {"$last": "$timestamp"},
+                "count": {"$sum": 1},
+            }
+        },
+        {"$match": {"count": {"$gte": min_messages}}},
+        {"$sort": {"last_at": 1}},
+    ]
+
+
+def recent_sessions(db: Any, since: datetime, min_messages: int) -> Any:
+    """An async cursor over `recent_sessions_pipeline` rows (the session sweep reads it)."""
+    # allowDiskUse: a busy day has many sessions to sort; let the server spill rather than fail.
+    return db[CHAT_MESSAGES].aggregate(recent_sessions_pipeline(since, min_messages), allowDiskUse=True)

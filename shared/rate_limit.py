@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 

@@ -9,7 +9,11 @@ repeats the MongoDB part for workers started any other way.
 
 from __future__ import annotations
 
-from shared.preflight import check_mongodb_reachable, check_redis_reachable, refuse_in_memory_mongodb
+from shared.preflight import (
+    check_mongodb_reachable,
+    check_redis_reachable,
+    refuse_in_memory_mongodb,
+)
 from shared.settings import Settings
 
 

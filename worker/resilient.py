@@ -36,7 +36,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shared.heartbeats import WorkerHeartbeat, new_worker_id, remove_heartbeat, write_heartbeat
+from shared.heartbeats import (
+    WorkerHeartbeat,
+    new_worker_id,
+    remove_heartbeat,
+    write_heartbeat,
+)
 from shared.settings import Settings
 from worker.options import worker_options
 

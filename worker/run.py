@@ -25,9 +25,8 @@ def run_worker() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from shared.log_format import configure_logging
     from worker.metrics_listener import metrics_listener
-    from worker.resilient import create_worker
-
     from worker.preflight import check_worker_can_start
+    from worker.resilient import create_worker
 
     settings = load_settings()
     configure_logging(settings.log_format)

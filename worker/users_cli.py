@@ -15,8 +15,8 @@ import sys
 from typing import Any
 
 from shared.mongo import create_mongo_client, get_database
-from shared.roles import ADMIN, grant_role, holders, revoke_role
 from shared.settings import load_settings
+from shared.users import ADMIN, grant_role, holders, revoke_role
 
 ACTIONS = ("grant-admin", "revoke-admin", "list-admins")
 

@@ -15,7 +15,7 @@ from service.errors import ApiError
 from service.schemas import FailedJobs
 from shared.dead_letters import list_dead_letters, requeue, requeue_all
 from shared.job_owners import record_job_owner
-from shared.roles import ADMIN, has_role
+from shared.users import ADMIN, has_role
 
 
 async def require_admin(request: Request) -> Principal:

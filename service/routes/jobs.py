@@ -18,7 +18,7 @@ from service.browser_session import require_caller
 from service.errors import ApiError
 from shared.job_owners import job_owner
 from shared.job_status import FINISHED, JobView, read_job
-from shared.roles import ADMIN, has_role
+from shared.users import ADMIN, has_role
 
 # How long DELETE waits for the worker to confirm; past it the answer is 202 and the
 # status says where the job is (the abort stays registered for a minute, arq's limit).

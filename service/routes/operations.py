@@ -14,7 +14,14 @@ from starlette.responses import JSONResponse
 
 from service.errors import ApiError
 from service.operations_schemas import (
-    Activity, CronList, CronStarted, CronView, FunctionActivity, JobList, QueueView, WorkerList,
+    Activity,
+    CronList,
+    CronStarted,
+    CronView,
+    FunctionActivity,
+    JobList,
+    QueueView,
+    WorkerList,
 )
 from service.routes.admin import require_admin
 from shared.cron_schedule import CRON_SCHEDULES, manual_cron_job_id, next_run

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from shared.llm.base import LLMError, LLMOutputError, LLMPermanentError, LLMProvider, LLMTransientError
+from shared.llm.base import (
+    LLMError,
+    LLMOutputError,
+    LLMPermanentError,
+    LLMProvider,
+    LLMTransientError,
+)
 from shared.llm.metered import MeteredLLM
 from shared.settings import Settings
 

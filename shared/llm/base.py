@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from shared.models import ChatMessage, ExtractionReply, MemoryDigest, SessionDigest, SummaryReply
+from shared.models import (
+    ChatMessage,
+    ExtractionReply,
+    MemoryDigest,
+    SessionDigest,
+    SummaryReply,
+)
 
 
 class LLMError(Exception):
