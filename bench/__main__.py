@@ -21,8 +21,8 @@ from typing import Any
 
 from bench import decay, extraction, logout, noop_jobs, pickup
 from bench.flood import carry_over
-from bench.operations import carry_over as carry_over_operations
 from bench.harness import Stack, machine
+from bench.operations import carry_over as carry_over_operations
 from bench.report import plot, table
 from shared.settings import Settings
 

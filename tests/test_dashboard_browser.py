@@ -8,12 +8,11 @@ ADMIN_SCREENSHOTS_DIR=docs/screens to refresh the README's screenshots.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
 from pathlib import Path
-
-import asyncio
 
 import pytest
 from arq import create_pool

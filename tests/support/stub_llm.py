@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
