@@ -59,7 +59,8 @@ async def serve(settings: Settings, admin_email: str | None = None) -> None:
         app, host=settings.host, port=settings.port, log_level="info", ws_max_size=WS_MAX_BYTES,
         log_config=None,  # uvicorn's lines go through our handler: time, level, LOG_FORMAT
         http=protocol_with_header_timeout(settings.http_header_timeout_seconds),
-        timeout_graceful_shutdown=settings.worker_shutdown_grace_seconds,
+        # uvicorn annotates int but waits with asyncio (any float works); fractions matter in tests.
+        timeout_graceful_shutdown=settings.worker_shutdown_grace_seconds,  # type: ignore[arg-type]
     )
     server = uvicorn.Server(config)
     try:
@@ -100,6 +101,7 @@ def main() -> None:
         if "redis_url" not in settings.model_fields_set:
             redis = stack.enter_context(RedisProcess())
             overrides["redis_url"] = redis.url
+            assert redis.process is not None  # entering the context started it
             log.info("REDIS_URL not set: started a private redis-server on %s (pid %s)", redis.url, redis.process.pid)
         if settings.jwt_secret is None:
             overrides["jwt_secret"] = SecretStr(secrets.token_urlsafe(32))

@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     settings = settings or load_settings()
     if settings.jwt_secret is None:
         raise SettingsError("invalid configuration: JWT_SECRET must be set (at least 32 characters)")
+    jwt_secret = settings.jwt_secret.get_secret_value()
     if mongo_client is None:
         # Here, not in the lifespan: uvicorn prints a lifespan failure as a traceback, while
         # the factory's SystemExit is one line. Redis may be down: enqueues go to the outbox.
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         client = mongo_client or create_mongo_client(settings)
         app.state.settings = settings
-        app.state.jwt_secret = settings.jwt_secret.get_secret_value()
+        app.state.jwt_secret = jwt_secret
         app.state.passwords = Passwords(
             settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_concurrency
         )

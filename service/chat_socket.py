@@ -22,6 +22,8 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import MutableMapping
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -136,7 +138,7 @@ class ChatConnection:
         finally:
             self.ended.set()
 
-    async def take(self, message: dict) -> bool:
+    async def take(self, message: MutableMapping[str, Any]) -> bool:
         """Answer the frame or refuse it; False when refused."""
         if message.get("text") is None:
             await self.send(ErrorFrame(code="invalid_frame", detail="binary frames are not accepted; send JSON text"))

@@ -42,7 +42,7 @@ BAD_BODY = {
 }
 AUTH = {"401": error("missing, invalid, expired or revoked token")}
 ADMIN = {**AUTH, "403": error("not an admin")}
-SECURED = [{"bearer": []}]
+SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
 THROTTLED = {
     **error("too many failed logins from this address or for this account"),
     "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer", "minimum": 1}}},

@@ -65,7 +65,8 @@ async def open_dead_job_ids(db: Database, job_ids: list[str]) -> set[str]:
     return {doc["job_id"] for doc in await cursor.to_list(length=None)}
 
 
-class DeadLetterView(BaseModel):
+# pydantic's mypy plugin makes the field `kwargs` an __init__ parameter beside **kwargs.
+class DeadLetterView(BaseModel):  # type: ignore[no-redef]
     """A dead letter as an admin reads it in `GET /api/v1/admin/failed-jobs`."""
 
     id: str

@@ -10,6 +10,7 @@ decay and the memory API never read it. It expires like a context (MEMORY_TTL_DA
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from shared.mongo import EMPTY_EXTRACTIONS
 
 
 async def record_empty_extraction(
-    db: Any, user_id: str, session_id: str, covered: dict[str, Any], model: str, reason: str, now: datetime, expires_at: datetime | None
+    db: Any, user_id: str, session_id: str, covered: Mapping[str, Any], model: str, reason: str, now: datetime, expires_at: datetime | None
 ) -> None:
     """Move the session's empty watermark forward to `covered`; never back."""
     try:

@@ -18,7 +18,7 @@ def point_key(kind: str, content: str) -> str:
 def current_strength(strength: float, decayed_at: datetime, now: datetime, rate: float) -> float:
     """Strength as of `now`: decay runs daily, so the stored value lags by up to a day."""
     days = max((now - decayed_at) / DAY, 0.0)
-    return strength * rate**days
+    return float(strength * rate**days)
 
 
 def expiry(now: datetime, ttl_days: int) -> datetime | None:

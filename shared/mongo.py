@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     # The one name for "a database handle" in our signatures. mongomock-motor's stand-in has
     # the same interface but no types, so at run time either is passed.
-    Database = AsyncIOMotorDatabase[dict[str, Any]]
+    Database = AsyncIOMotorDatabase[Any]
 else:
     Database = Any
 

@@ -38,11 +38,13 @@ def check_mongodb_reachable(settings: Settings, timeout: float = MONGODB_PING_TI
     """Blocking ping with a short server-selection timeout (call it before serving)."""
     if settings.uses_in_memory_mongodb:
         return
+    from typing import Any
+
     from pymongo import MongoClient
     from pymongo.errors import PyMongoError
 
     timeout_ms = int(timeout * 1000)
-    client: MongoClient = MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
+    client: MongoClient[Any] = MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
     try:
         client.admin.command("ping")
     except PyMongoError as exc:

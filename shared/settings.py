@@ -149,7 +149,7 @@ class Settings(BaseSettings):
         from redis.connection import parse_url
 
         try:
-            parse_url(value)
+            parse_url(value)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
             parts = urlsplit(value)
             parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
             database = parts.path.strip("/")

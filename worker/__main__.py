@@ -90,11 +90,11 @@ async def dead_letters(settings: Settings, action: str, dead_id: str | None, req
                 for job_id in await requeue_all(db, pool):
                     print(job_id)
                 return 0
-            job_id = await requeue(db, pool, dead_id or "")
-            if job_id is None:
+            requeued = await requeue(db, pool, dead_id or "")
+            if requeued is None:
                 print(f"no open dead letter with id {dead_id!r}", file=sys.stderr)
                 return 1
-            print(job_id)
+            print(requeued)
             return 0
         finally:
             await pool.aclose()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 
 from arq import cron
 from arq.cron import CronJob
+from arq.typing import WorkerCoroutine
 
 from shared.cron_schedule import CRON_SCHEDULES
 from shared.jobs import DECAY_MEMORIES, PRUNE_MEMORIES, SWEEP_SESSIONS
@@ -34,10 +35,12 @@ def cron_jobs() -> list[CronJob]:
     `unique` (arq's default, spelled out) gives each firing the job id name:timestamp, so
     however many workers share the Redis, each schedule runs once.
     """
+    # arq's WorkerCoroutine protocol spells out (ctx, *args, **kwargs); our wrapped jobs are
+    # Callable[..., Awaitable[Any]], which is the same at run time.
     return [
-        cron(reliable(decay_memories), name=DECAY_MEMORIES, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[DECAY_MEMORIES]),
-        cron(reliable(prune_memories), name=PRUNE_MEMORIES, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[PRUNE_MEMORIES]),
-        cron(reliable(sweep_sessions), name=SWEEP_SESSIONS, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[SWEEP_SESSIONS]),
+        cron(cast(WorkerCoroutine, reliable(decay_memories)), name=DECAY_MEMORIES, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[DECAY_MEMORIES]),
+        cron(cast(WorkerCoroutine, reliable(prune_memories)), name=PRUNE_MEMORIES, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[PRUNE_MEMORIES]),
+        cron(cast(WorkerCoroutine, reliable(sweep_sessions)), name=SWEEP_SESSIONS, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[SWEEP_SESSIONS]),
     ]
 
 

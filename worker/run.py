@@ -16,7 +16,7 @@ from shared.settings import load_settings
 log = logging.getLogger("worker")
 
 
-def add_run_command(commands: argparse._SubParsersAction) -> None:
+def add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     commands.add_parser("run", help="run a worker: consume the queue until SIGTERM, riding out Redis outages")
 
 

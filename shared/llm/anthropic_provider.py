@@ -7,9 +7,10 @@ answer is a JSON object we validate with pydantic. Chat replies stream.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import anthropic
+from anthropic.types import MessageParam, ToolParam
 
 from shared.llm.base import LLMOutputError, LLMPermanentError, LLMTransientError
 from shared.llm.output import Output, find_tool_input, parse_tool_output
@@ -113,8 +114,9 @@ class AnthropicProvider:
                     model=self.model,
                     max_tokens=self.max_tokens,
                     system=system,
-                    messages=messages,
-                    tools=[tool],
+                    # Plain dicts in the shapes the SDK's TypedDicts describe.
+                    messages=cast("list[MessageParam]", messages),
+                    tools=[cast("ToolParam", tool)],
                     tool_choice={"type": "tool", "name": tool["name"]},
                 )
             except anthropic.APIError as exc:
@@ -160,7 +162,7 @@ class AnthropicProvider:
                 model=self.model,
                 max_tokens=self.max_tokens,
                 system=render_coach_system_prompt(memory),
-                messages=to_anthropic_turns(history),
+                messages=cast("list[MessageParam]", to_anthropic_turns(history)),
             ) as stream:
                 async for text in stream.text_stream:
                     yield text
