@@ -1,11 +1,46 @@
-"""Job names and job ids: the whole contract between the service and the worker.
+"""The job contract between the service, the worker, the crons and the CLI: each job's name,
+its arguments, its id rule, and the one helper that enqueues it.
 
-The service enqueues by these names and never imports worker code.
+The service enqueues through these helpers and never imports worker code; the worker
+registers its coroutines under these names (worker/options.py) and its crons on these
+schedules. arq refuses a second job with an id it still knows (queued, running or kept
+result), which is what each id rule leans on.
+
+| job                       | arguments                              | id                                       |
+| ------------------------- | -------------------------------------- | ---------------------------------------- |
+| extract_session_context   | user_id, session_id                    | extract_session_context:<session>:<newest message> |
+| summarize_sessions        | user_id                                | summarize_sessions:<user>:<summaries so far> |
+| decay_memories (cron)     | now (optional, for operators/tests)    | arq's cron id, or cron:<name>:manual:<ms> |
+| prune_memories (cron)     | now (optional)                         | as above                                 |
+| sweep_sessions (cron)     | now (optional)                         | as above                                 |
+| ping                      | none                                   | arq's random id                          |
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from shared.messages import newest_message_id
+from shared.mongo import Database
+from shared.outbox import enqueue_or_store
+
 EXTRACT_SESSION_CONTEXT = "extract_session_context"
+SUMMARIZE_SESSIONS = "summarize_sessions"
+DECAY_MEMORIES = "decay_memories"
+PRUNE_MEMORIES = "prune_memories"
+SWEEP_SESSIONS = "sweep_sessions"
+PING = "ping"
+
+# arq `cron()` keyword arguments; times are UTC (the worker runs crons with timezone=UTC).
+CRON_SCHEDULES: dict[str, dict[str, Any]] = {
+    DECAY_MEMORIES: {"hour": 2, "minute": 0, "second": 0},
+    PRUNE_MEMORIES: {"hour": 3, "minute": 0, "second": 0},
+    # Hourly, off the hour so it does not land on the daily crons.
+    SWEEP_SESSIONS: {"minute": 17, "second": 0},
+}
+# The crons take `now` as their one optional argument (time passed in by operators and tests).
+TAKES_NOW = frozenset(CRON_SCHEDULES)
 
 
 def extract_job_id(session_id: str, newest_message_id: str | None) -> str:
@@ -17,14 +52,51 @@ def extract_job_id(session_id: str, newest_message_id: str | None) -> str:
     """
     return f"{EXTRACT_SESSION_CONTEXT}:{session_id}:{newest_message_id or 'empty'}"
 
-SUMMARIZE_SESSIONS = "summarize_sessions"
-DECAY_MEMORIES = "decay_memories"
-PRUNE_MEMORIES = "prune_memories"
-SWEEP_SESSIONS = "sweep_sessions"
-
 
 def summary_job_id(user_id: str, summaries_so_far: int) -> str:
     """One id per (user, how many summaries they have): a burst of extractions that all see
     the threshold crossed enqueues one summarization; the next crossing, after that summary
     exists, gets a new id even while arq still keeps the old result."""
     return f"{SUMMARIZE_SESSIONS}:{user_id}:{summaries_so_far}"
+
+
+def manual_cron_job_id(name: str, now: datetime) -> str:
+    """A run-now gets its own id, so it never collides with the scheduled firing's
+    (`cron:<name>:<timestamp>`)."""
+    return f"cron:{name}:manual:{int(now.timestamp() * 1000)}"
+
+
+async def enqueue_extraction(
+    db: Database, arq: Any, timeout: float, user_id: str, session_id: str, newest_id: str | None = None
+) -> str:
+    """Enqueue the extraction under the session's job id and return that id: what logout,
+    socket close and the session sweep all do.
+
+    With Redis down the job waits in the outbox instead (shared/outbox.py). `newest_id`
+    saves a query when the caller already knows the session's newest message.
+    """
+    job_id = extract_job_id(session_id, newest_id or await newest_message_id(db, session_id))
+    await enqueue_or_store(db, arq, timeout, EXTRACT_SESSION_CONTEXT, user_id, session_id, job_id=job_id)
+    return job_id
+
+
+async def enqueue_summary(arq: Any, user_id: str, summaries_so_far: int) -> str:
+    """Enqueue the user's next summarization; its job id. Called by the worker only (no outbox:
+    a failed enqueue fails the extraction job, which arq retries)."""
+    job_id = summary_job_id(user_id, summaries_so_far)
+    await arq.enqueue_job(SUMMARIZE_SESSIONS, user_id, _job_id=job_id)
+    return job_id
+
+
+async def enqueue_cron_now(arq: Any, name: str, now: datetime) -> str:
+    """Run a cron job once, now (the admin API and dashboard); its job id."""
+    if name not in CRON_SCHEDULES:
+        raise KeyError(name)
+    job_id = manual_cron_job_id(name, now)
+    await arq.enqueue_job(name, _job_id=job_id)
+    return job_id
+
+
+async def enqueue_by_name(arq: Any, name: str, args: list[Any], now: datetime | None = None) -> Any:
+    """The operator CLI's `enqueue NAME ARGS...`: arq's Job, or None if the id is taken."""
+    return await arq.enqueue_job(name, *args, *([now] if now is not None and name in TAKES_NOW else []))

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from shared.cron_schedule import CRON_SCHEDULES
-from shared.jobs import EXTRACT_SESSION_CONTEXT, SUMMARIZE_SESSIONS
+from shared.jobs import CRON_SCHEDULES, EXTRACT_SESSION_CONTEXT, PING, SUMMARIZE_SESSIONS
 
-KNOWN_FUNCTIONS = frozenset({EXTRACT_SESSION_CONTEXT, SUMMARIZE_SESSIONS, "ping", *CRON_SCHEDULES})
+KNOWN_FUNCTIONS = frozenset({EXTRACT_SESSION_CONTEXT, SUMMARIZE_SESSIONS, PING, *CRON_SCHEDULES})
 
 
 def function_label(name: str) -> str:

@@ -9,8 +9,7 @@ import pytest
 from arq.jobs import Job
 from bson import ObjectId
 
-from shared.extraction_queue import enqueue_extraction
-from shared.jobs import extract_job_id
+from shared.jobs import enqueue_extraction, extract_job_id
 from shared.mongo import CHAT_MESSAGES, EMPTY_EXTRACTIONS, FAILED_JOBS, SESSION_CONTEXTS, SESSIONS, SUMMARIES
 from shared.settings import SettingsError, load_settings
 from tests.conftest import make_settings

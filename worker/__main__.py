@@ -29,6 +29,7 @@ from arq import create_pool
 from arq.jobs import Job, JobStatus
 from redis.exceptions import RedisError
 
+from shared.jobs import TAKES_NOW, enqueue_by_name
 from shared.preflight import check_mongodb_reachable, check_redis_reachable, where
 from shared.queue import arq_redis_settings
 from shared.settings import Settings, SettingsError, load_settings
@@ -38,13 +39,12 @@ from worker.run import add_run_command, run_worker
 from worker.users_cli import add_users_parser, check_users_options, users_command
 
 JOB_NAMES = [f.__name__ for f in FUNCTIONS] + [c.name for c in cron_jobs()]
-TAKES_NOW = {"decay_memories", "prune_memories", "sweep_sessions"}
 
 
 async def enqueue(settings: Settings, name: str, args: list[str], now: datetime | None, wait: float | None) -> int:
     pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
     try:
-        job = await pool.enqueue_job(name, *args, *([now] if now else []))
+        job = await enqueue_by_name(pool, name, list(args), now)
         if job is None:
             print(f"{name}: a job with that id is already queued", file=sys.stderr)
             return 1

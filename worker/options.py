@@ -9,8 +9,7 @@ from arq import cron
 from arq.cron import CronJob
 from arq.typing import WorkerCoroutine
 
-from shared.cron_schedule import CRON_SCHEDULES
-from shared.jobs import DECAY_MEMORIES, PRUNE_MEMORIES, SWEEP_SESSIONS
+from shared.jobs import CRON_SCHEDULES, DECAY_MEMORIES, PRUNE_MEMORIES, SWEEP_SESSIONS
 from shared.queue import arq_redis_settings
 from shared.settings import Settings
 from worker.decay import decay_memories, prune_memories

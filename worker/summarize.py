@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import contexts, summaries
-from shared.jobs import SUMMARIZE_SESSIONS, summary_job_id
+from shared.jobs import enqueue_summary
 from shared.memory import expiry
 from shared.models import SummaryOutcome
 
@@ -23,9 +23,7 @@ async def enqueue_summary_if_due(ctx: dict[str, Any], user_id: str) -> str | Non
     db, settings = ctx["db"], ctx["settings"]
     if await contexts.unsummarized_count(db, user_id) < settings.summarize_threshold:
         return None
-    job_id = summary_job_id(user_id, await summaries.count_for_user(db, user_id))
-    await ctx["redis"].enqueue_job(SUMMARIZE_SESSIONS, user_id, _job_id=job_id)
-    return job_id
+    return await enqueue_summary(ctx["redis"], user_id, await summaries.count_for_user(db, user_id))
 
 
 async def summarize_sessions(ctx: dict[str, Any], user_id: str) -> dict[str, Any]:

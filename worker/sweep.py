@@ -11,7 +11,7 @@ SESSION_SWEEP_LOOKBACK_HOURS and enqueues `extract_session_context` for each one
 - has at least two messages (fewer is never extracted), and
 - is not in the dead letters under that job id: a session whose extraction failed for
   good waits for an operator's requeue rather than failing again every hour.
-It enqueues under the same job id as logout and close (shared/extraction_queue.py), so a
+It enqueues under the same job id as logout and close (shared/jobs.py), so a
 session is extracted once whoever asks, and at most SESSION_SWEEP_BATCH per run, oldest
 first; the rest wait for the next run.
 """
@@ -25,8 +25,7 @@ from typing import Any
 from shared import contexts, sessions
 from shared.dead_letters import open_dead_job_ids
 from shared.empty_extractions import empty_watermarks
-from shared.extraction_queue import enqueue_extraction
-from shared.jobs import extract_job_id
+from shared.jobs import enqueue_extraction, extract_job_id
 from shared.messages import recent_sessions
 from worker.extract import MIN_MESSAGES
 
