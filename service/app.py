@@ -31,16 +31,16 @@ from service.login_throttle import LoginThrottle
 from service.metrics_endpoint import metrics_endpoint
 from service.openapi import openapi_json
 from service.readiness import readiness
+from service.resources import ServiceResources, cancel_and_wait
 from service.routes import admin, auth, jobs, memory, operations
 from service.security import Passwords
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from shared.job_owners import ensure_job_owner_indexes
-from shared.llm import create_llm
 from shared.log_format import configure_logging
 from shared.logs import one_line_for_cut_off_requests, redact_tokens_in
-from shared.mongo import create_mongo_client, ensure_indexes, get_database
 from shared.outbox import relay_forever
 from shared.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
+from shared.resources import open_resources
 from shared.settings import Settings, SettingsError, load_settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -81,35 +81,27 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        client = mongo_client or create_mongo_client(settings)
-        app.state.settings = settings
-        app.state.jwt_secret = jwt_secret
-        app.state.passwords = Passwords(
-            settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_concurrency
-        )
-        app.state.db = get_database(client, settings)
-        await ensure_indexes(app.state.db)
-        await ensure_job_owner_indexes(app.state.db)
-        app.state.arq = lazy_arq_pool(settings)
-        app.state.llm = create_llm(settings)
-        app.state.chat_limits = ChatLimits(app.state.arq, settings)
-        app.state.login_throttle = LoginThrottle(app.state.arq, settings)
-        app.state.sockets = SocketRegistry()
-        relay = asyncio.create_task(
-            relay_forever(app.state.db, app.state.arq, settings.redis_timeout_seconds, settings.outbox_relay_interval_seconds)
-        )
-        logouts = asyncio.create_task(listen_for_logouts(settings.redis_url, app.state.sockets, settings.redis_timeout_seconds))
-        try:
+        # One owner: the exit stack closes, in reverse order, exactly what was opened here.
+        async with contextlib.AsyncExitStack() as stack:
+            core = await stack.enter_async_context(open_resources(settings, mongo_client=mongo_client))
+            await ensure_job_owner_indexes(core.db)
+            arq = lazy_arq_pool(settings)
+            stack.push_async_callback(arq.aclose)
+            resources = ServiceResources(
+                core=core,
+                arq=arq,
+                jwt_secret=jwt_secret,
+                passwords=Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_concurrency),
+                chat_limits=ChatLimits(arq, settings),
+                login_throttle=LoginThrottle(arq, settings),
+                sockets=SocketRegistry(),
+            )
+            resources.publish(app.state)
+            relay = asyncio.create_task(relay_forever(core.db, arq, settings.redis_timeout_seconds, settings.outbox_relay_interval_seconds))
+            stack.callback(relay.cancel)
+            logouts = asyncio.create_task(listen_for_logouts(settings.redis_url, resources.sockets, settings.redis_timeout_seconds))
+            stack.push_async_callback(cancel_and_wait, logouts)
             yield
-        finally:
-            relay.cancel()
-            logouts.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await logouts
-            await app.state.llm.aclose()
-            await app.state.arq.aclose()
-            if mongo_client is None:
-                client.close()
 
     routes = [
         Route("/healthz", health),

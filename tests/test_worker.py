@@ -7,7 +7,7 @@ from pathlib import Path
 
 from arq import Worker
 
-import worker.lifecycle
+import shared.resources
 from shared.messages import store_message
 from shared.mongo import SESSION_CONTEXTS
 from worker.options import worker_options
@@ -22,7 +22,7 @@ async def test_many_jobs_share_one_motor_client_and_run_concurrently(settings, m
         made.append(s)
         return mongo_client  # the test's database, so the jobs find their messages
 
-    monkeypatch.setattr(worker.lifecycle, "create_mongo_client", counting_client)
+    monkeypatch.setattr(shared.resources, "create_mongo_client", counting_client)
     stub_llm.latency = 0.5
     sessions = [f"session-{i}" for i in range(40)]
     for session_id in sessions:
@@ -60,7 +60,7 @@ def test_worker_settings_is_what_the_arq_cli_loads(monkeypatch, redis_url):
     assert sorted(c.name for c in settings_cls.cron_jobs) == ["decay_memories", "prune_memories", "sweep_sessions"]
     assert settings_cls.max_jobs == 321
     assert settings_cls.job_timeout >= 60
-    assert settings_cls.on_startup is worker.lifecycle.startup and settings_cls.on_shutdown is worker.lifecycle.shutdown
+    assert settings_cls.on_startup is worker.resources.startup and settings_cls.on_shutdown is worker.resources.shutdown
 
 
 FORBIDDEN = re.compile(r"asyncio\.run\(|run_until_complete\(|new_event_loop\(|async_to_sync|asgiref|^\s*(import|from)\s+celery", re.M)

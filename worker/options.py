@@ -14,9 +14,9 @@ from shared.queue import arq_redis_settings
 from shared.settings import Settings
 from worker.decay import decay_memories, prune_memories
 from worker.extract import extract_session_context
-from worker.lifecycle import shutdown, startup
 from worker.ping import ping
 from worker.reliability import reliable
+from worker.resources import shutdown, startup
 from worker.summarize import summarize_sessions
 from worker.sweep import sweep_sessions
 
