@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from service.security import Passwords
+from service.credentials import Passwords
 from shared.mongo import Database
 from shared.settings import Settings
 from shared.users import ADMIN, create_user, email_exists, grant_role

@@ -25,6 +25,7 @@ from service.body_deadline import BodyDeadline
 from service.body_limit import BodyLimit
 from service.chat_limits import ChatLimits
 from service.chat_socket import chat_socket
+from service.credentials import Passwords
 from service.dashboard import dashboard_routes
 from service.errors import EXCEPTION_HANDLERS
 from service.login_throttle import LoginThrottle
@@ -32,8 +33,7 @@ from service.metrics_endpoint import metrics_endpoint
 from service.openapi import openapi_json
 from service.readiness import readiness
 from service.resources import ServiceResources, cancel_and_wait
-from service.routes import admin, auth, jobs, memory, operations
-from service.security import Passwords
+from service.routes import admin, auth, jobs, memory, messages, operations
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from shared.job_owners import ensure_job_owner_indexes
 from shared.log_format import configure_logging
@@ -112,7 +112,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/auth/logout", auth.logout, methods=["POST"]),
         Route("/api/v1/auth/me", auth.me),
         Route("/api/v1/auth/session", auth.session),
-        Route("/api/v1/chat/messages", memory.list_messages),
+        Route("/api/v1/chat/messages", messages.list_messages),
         Route("/api/v1/memory", memory.list_memory),
         Route("/api/v1/admin/failed-jobs", admin.failed_jobs),
         Route("/api/v1/admin/failed-jobs/requeue", admin.requeue_every, methods=["POST"]),

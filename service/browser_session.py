@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from service.auth import Principal, authenticate, bearer_token
 from service.errors import ApiError
+from service.principal import Principal, authenticate, bearer_token
 
 COOKIE = "coach_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

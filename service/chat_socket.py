@@ -27,7 +27,6 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from service.auth import Principal, Unauthorized, authenticate, token_principal
 from service.enqueue import enqueue_extraction
 from service.frames import (
     ChunkFrame,
@@ -37,6 +36,7 @@ from service.frames import (
     RetryLaterFrame,
     parse_client_frame,
 )
+from service.principal import Principal, Unauthorized, authenticate, token_principal
 from service.recall import recall
 from service.socket_registry import CLOSE_UNAUTHORIZED
 from service.tokens import query_token

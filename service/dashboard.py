@@ -19,7 +19,6 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from service.auth import Principal, Unauthorized, authenticate
 from service.browser_session import (
     check_origin,
     clear_session_cookie,
@@ -29,6 +28,7 @@ from service.browser_session import (
 from service.dashboard_charts import bar_chart
 from service.errors import ApiError
 from service.login import open_session, revoke_session
+from service.principal import Principal, Unauthorized, authenticate
 from service.routes.operations import build_queue_view, cron_views, list_recent_jobs
 from service.schemas import Credentials
 from shared.dead_letters import list_dead_letters

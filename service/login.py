@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
 
-from service.auth import Unauthorized
-from service.security import issue_token
+from service.credentials import issue_token
+from service.principal import Unauthorized
 from shared import sessions
 from shared.users import find_by_email
 

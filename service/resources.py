@@ -15,8 +15,8 @@ from arq.connections import ArqRedis
 from starlette.datastructures import State
 
 from service.chat_limits import ChatLimits
+from service.credentials import Passwords
 from service.login_throttle import LoginThrottle
-from service.security import Passwords
 from service.socket_registry import SocketRegistry
 from shared.resources import Resources
 

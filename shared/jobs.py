@@ -2,7 +2,7 @@
 its arguments, its id rule, and the one helper that enqueues it.
 
 The service enqueues through these helpers and never imports worker code; the worker
-registers its coroutines under these names (worker/options.py) and its crons on these
+registers its coroutines under these names (worker/arq_options.py) and its crons on these
 schedules. arq refuses a second job with an id it still knows (queued, running or kept
 result), which is what each id rule leans on.
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import websockets
 
-from service.security import issue_token
+from service.credentials import issue_token
 from tests.conftest import JWT_SECRET
 
 

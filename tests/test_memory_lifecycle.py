@@ -18,8 +18,8 @@ from shared.messages import store_message
 from shared.mongo import SESSION_CONTEXTS, SUMMARIES
 from tests.conftest import make_settings
 from tests.support.worker import drain_queue
+from worker.arq_options import cron_jobs, worker_options
 from worker.decay import decay_memories, prune_memories
-from worker.options import cron_jobs, worker_options
 from worker.summarize import summarize_sessions
 
 T0 = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from arq import Worker
 import shared.resources
 from shared.messages import store_message
 from shared.mongo import SESSION_CONTEXTS
-from worker.options import worker_options
+from worker.arq_options import worker_options
 
 ROOT = Path(__file__).resolve().parent.parent
 

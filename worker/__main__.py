@@ -33,8 +33,8 @@ from shared.jobs import TAKES_NOW, enqueue_by_name
 from shared.preflight import check_mongodb_reachable, check_redis_reachable, where
 from shared.queue import arq_redis_settings
 from shared.settings import Settings, SettingsError, load_settings
+from worker.arq_options import FUNCTIONS, cron_jobs
 from worker.cli_target import queue_settings, refuse_unreadable_dead_letters
-from worker.options import FUNCTIONS, cron_jobs
 from worker.run import add_run_command, run_worker
 from worker.users_cli import add_users_parser, check_users_options, users_command
 

@@ -43,7 +43,7 @@ from shared.heartbeats import (
     write_heartbeat,
 )
 from shared.settings import Settings
-from worker.options import worker_options
+from worker.arq_options import worker_options
 
 log = logging.getLogger("worker.redis")
 

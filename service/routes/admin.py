@@ -9,9 +9,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service.auth import Principal
 from service.browser_session import require_caller
 from service.errors import ApiError
+from service.principal import Principal
 from service.schemas import FailedJobs
 from shared.dead_letters import list_dead_letters, requeue, requeue_all
 from shared.job_owners import record_job_owner

@@ -1,4 +1,7 @@
-"""Register, log in, log out, and who am I."""
+"""The /api/v1/auth endpoints: register, log in, log out, and who am I.
+
+(Who is calling is decided in service/principal.py; this module only answers HTTP.)
+"""
 
 from __future__ import annotations
 
@@ -8,16 +11,16 @@ from pymongo.errors import DuplicateKeyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service.auth import (
+from service.enqueue import enqueue_extraction
+from service.errors import ApiError, parse_body
+from service.login import open_session
+from service.principal import (
     Unauthorized,
     authenticate,
     bearer_token,
     require_principal,
     token_principal,
 )
-from service.enqueue import enqueue_extraction
-from service.errors import ApiError, parse_body
-from service.login import open_session
 from service.schemas import Credentials
 from service.socket_registry import publish_logout
 from shared import sessions

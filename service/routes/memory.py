@@ -1,4 +1,4 @@
-"""What the caller can read back: their own messages and their stored memory."""
+"""`GET /api/v1/memory`: the caller's stored memory (contexts and summaries)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,9 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service.auth import require_principal
-from service.errors import parse_query
-from service.schemas import Memory, MessageList, MessagesQuery
+from service.principal import require_principal
+from service.schemas import Memory
 from shared import contexts, summaries
-from shared.messages import recent_user_messages
-
-
-async def list_messages(request: Request) -> JSONResponse:
-    principal = await require_principal(request)
-    query = parse_query(request.query_params, MessagesQuery)
-    messages = await recent_user_messages(request.app.state.db, principal.user_id, query.limit)
-    return JSONResponse(MessageList(messages=messages).model_dump(mode="json"))
 
 
 async def list_memory(request: Request) -> JSONResponse:

@@ -1,4 +1,7 @@
-"""Who is calling: a signed token whose login session is still open in MongoDB."""
+"""Who is calling: a signed token whose login session is still open in MongoDB.
+
+(The /auth HTTP endpoints are service/routes/auth.py; hashing and signing are service/credentials.py.)
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,8 @@ from datetime import UTC, datetime
 
 from starlette.requests import HTTPConnection
 
+from service.credentials import TokenError, read_token
 from service.errors import ApiError
-from service.security import TokenError, read_token
 from shared.sessions import why_not_valid
 
 

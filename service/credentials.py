@@ -1,4 +1,6 @@
-"""Password hashing (argon2) and access tokens (JWT, HS256).
+"""Password hashing (argon2) and access tokens (JWT, HS256): the primitives only.
+
+(Checking a caller against their session is service/principal.py; the endpoints service/routes/auth.py.)
 
 A token names its user (`sub`) and its login session (`jti`); the session record in MongoDB
 is what makes logout stick, so a stolen token dies with its session.

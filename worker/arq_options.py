@@ -1,4 +1,8 @@
-"""The worker's arq options, from the settings: what the CLI and the all-in-one both run."""
+"""The worker's arq options, from the settings: what the CLI and the all-in-one both run.
+
+(Not configuration: that is shared/settings.py. worker/settings.py only wraps these options
+in the class arq's CLI imports.)
+"""
 
 from __future__ import annotations
 
