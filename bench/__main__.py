@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import decay, extraction, logout, noop_jobs, pickup
+from bench import decay, extraction, logout, memory_engine, noop_jobs, pickup
 from bench.flood import carry_over
 from bench.harness import Stack, machine
 from bench.operations import carry_over as carry_over_operations
@@ -141,9 +141,13 @@ def main() -> None:
     raw = {k: v for k, v in results.items()}
     raw["pickup"] = {k: v for k, v in results["pickup"].items() if k != "samples"}
     (args.out / "benchmarks.json").write_text(json.dumps(raw, indent=2, default=str))
-    # The flood benchmark (`python -m bench.flood`) keeps its own section; carry it over.
-    text = carry_over(args.out / "benchmarks.md", markdown(results, sizes, args, seconds))
-    (args.out / "benchmarks.md").write_text(carry_over_operations(args.out / "benchmarks.md", text))
+    # The flood, operations and memory-engine figures come from their own commands
+    # (bench/flood.py, bench/operations.py, bench/memory_engine.py): keep their sections.
+    previous = args.out / "benchmarks.md"
+    kept = memory_engine.kept_section(previous.read_text()) if previous.exists() else ""
+    text = markdown(results, sizes, args, seconds) + (f"\n{kept}\n" if kept else "")
+    text = carry_over(previous, text)
+    previous.write_text(carry_over_operations(previous, text))
     print(table(results))
     print(f"\nwritten: {args.out / 'benchmarks.md'}, {args.out / 'benchmarks.png'}")
 

@@ -114,6 +114,8 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/auth/session", auth.session),
         Route("/api/v1/chat/messages", messages.list_messages),
         Route("/api/v1/memory", memory.list_memory),
+        Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),
+        Route("/api/v1/memory/graph", memory.memory_graph),
         Route("/api/v1/admin/failed-jobs", admin.failed_jobs),
         Route("/api/v1/admin/failed-jobs/requeue", admin.requeue_every, methods=["POST"]),
         Route("/api/v1/admin/failed-jobs/{dead_letter_id}/requeue", admin.requeue_one, methods=["POST"]),

@@ -37,12 +37,12 @@ from service.frames import (
     parse_client_frame,
 )
 from service.principal import Principal, Unauthorized, authenticate, token_principal
-from service.recall import recall
 from service.socket_registry import CLOSE_UNAUTHORIZED
 from service.tokens import query_token
 from shared.llm import LLMError
 from shared.messages import recent_session_messages, store_message
 from shared.metrics import WEBSOCKETS_OPEN
+from shared.recall import recall
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class ChatConnection:
         try:
             await store_message(state.db, principal.user_id, principal.session_id, "user", frame.content)
             history = await recent_session_messages(state.db, principal.session_id, state.settings.chat_history_messages)
-            memory = await recall(state.db, principal.user_id, state.settings)
+            memory = await recall(state.db, principal.user_id, state.settings, cache=state.arq)  # one GET when cached
             parts: list[str] = []
             try:
                 # aclosing: a cancelled reply closes the LLM stream now, not when collected.

@@ -18,7 +18,7 @@ from service.readiness import Readiness
 
 MODELS: list[type[BaseModel]] = [
     schemas.Credentials, schemas.ErrorBody, schemas.Registered, schemas.LoggedIn, schemas.LoggedOut, schemas.Me, schemas.SessionInfo,
-    schemas.MessageList, schemas.Memory, schemas.FailedJobs, schemas.Requeued, schemas.RequeuedAll, Readiness,
+    schemas.MessageList, schemas.Memory, schemas.ReflectionQueued, schemas.MemoryGraph, schemas.FailedJobs, schemas.Requeued, schemas.RequeuedAll, Readiness,
 ]
 
 
@@ -95,7 +95,23 @@ PATHS: dict[str, Any] = {
             parameters=[{"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
         )
     },
-    "/api/v1/memory": {"get": operation("the caller's contexts and summaries", {"200": json_body(schemas.Memory, "memory"), **AUTH}, secured=True)},
+    "/api/v1/memory": {
+        "get": operation("the caller's contexts, summaries and reflections", {"200": json_body(schemas.Memory, "memory"), **AUTH}, secured=True)
+    },
+    "/api/v1/memory/reflections": {
+        "post": operation(
+            "queue a reflection on the caller's recent sessions now; answers its job id",
+            {"202": json_body(schemas.ReflectionQueued, "queued"), **AUTH},
+            secured=True,
+        )
+    },
+    "/api/v1/memory/graph": {
+        "get": operation(
+            "the caller's entity graph: entities, relations and their communities",
+            {"200": json_body(schemas.MemoryGraph, "graph"), **AUTH},
+            secured=True,
+        )
+    },
     "/api/v1/admin/failed-jobs": {"get": operation("dead letters", {"200": json_body(schemas.FailedJobs, "dead letters"), **ADMIN}, secured=True)},
     "/api/v1/admin/failed-jobs/requeue": {
         "post": operation("requeue every dead letter", {"200": json_body(schemas.RequeuedAll, "requeued"), **ADMIN}, secured=True)

@@ -5,9 +5,13 @@ from __future__ import annotations
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from shared.communities import CommunityView
 from shared.contexts import ContextView
 from shared.dead_letters import DeadLetterView
+from shared.entities import EntityView
 from shared.models import ChatMessage
+from shared.reflections import ReflectionView
+from shared.relations import RelationView
 from shared.summaries import SummaryView
 
 
@@ -92,6 +96,17 @@ class MessageList(BaseModel):
 class Memory(BaseModel):
     contexts: list[ContextView]
     summaries: list[SummaryView]
+    reflections: list[ReflectionView]
+
+
+class ReflectionQueued(BaseModel):
+    job_id: str
+
+
+class MemoryGraph(BaseModel):
+    nodes: list[EntityView]
+    edges: list[RelationView]
+    communities: list[CommunityView]
 
 
 class FailedJobs(BaseModel):

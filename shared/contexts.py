@@ -6,7 +6,8 @@ A stored context:
     _id, user_id, session_id, context_points[{kind, content, importance, key, mentions,
     first_seen_at, last_seen_at}], covered{first_message_id, last_message_id, last_at,
     message_count}, model, usage, strength, decayed_at, expires_at, created_at, updated_at,
-    summary_id (the summary that claimed it), summarized_at (when that summary finished).
+    summary_id (the summary that claimed it), summarized_at (when that summary finished),
+    reflected_at (when a reflection last read it; None: not yet).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shared.memory import current_strength, decay_pipeline, point_key
-from shared.models import ContextPoint, RecalledPoint, SessionDigest
+from shared.models import ContextNote, ContextPoint, RecalledPoint, SessionDigest
 from shared.mongo import SESSION_CONTEXTS, Database
 
 
@@ -48,6 +49,7 @@ class StoredContext(TypedDict, total=False):
     updated_at: datetime
     summary_id: ObjectId | None
     summarized_at: datetime | None
+    reflected_at: datetime | None
 
 
 class ContextPointView(BaseModel):
@@ -154,6 +156,7 @@ async def store_extraction(
                     "decayed_at": now,
                     "expires_at": expires_at,
                     "updated_at": now,
+                    "reflected_at": None,  # new or rewritten: the next reflection reads it
                 },
                 "$setOnInsert": {"created_at": now, "summary_id": None, "summarized_at": None},
             },
@@ -206,6 +209,47 @@ def digests(contexts: list[StoredContext]) -> list[SessionDigest]:
 async def mark_summarized(db: Database, summary_id: ObjectId, done: datetime) -> None:
     """Only now do decay and prune treat these contexts as safe to delete."""
     await db[SESSION_CONTEXTS].update_many({"summary_id": summary_id}, {"$set": {"summarized_at": done}})
+
+
+# Reflections read contexts and mark them read (shared/reflections.py).
+
+
+async def count_for_user(db: Database, user_id: str) -> int:
+    count: int = await db[SESSION_CONTEXTS].count_documents({"user_id": user_id})
+    return count
+
+
+async def users_with_unreflected(db: Database, min_new: int, limit: int) -> list[str]:
+    """Users with at least `min_new` contexts no reflection has read yet."""
+    pipeline: list[dict[str, Any]] = [
+        {"$match": {"reflected_at": None}},
+        {"$group": {"_id": "$user_id", "new": {"$sum": 1}}},
+        {"$match": {"new": {"$gte": min_new}}},
+        {"$sort": {"_id": 1}},
+        {"$limit": limit},
+    ]
+    return [doc["_id"] async for doc in db[SESSION_CONTEXTS].aggregate(pipeline)]
+
+
+async def notes_to_reflect_on(db: Database, user_id: str, limit: int) -> tuple[list[ContextNote], int]:
+    """The user's newest `limit` contexts, oldest first, and how many of them are unread."""
+    cursor = db[SESSION_CONTEXTS].find({"user_id": user_id}, {"context_points": 1, "created_at": 1, "reflected_at": 1}).sort(
+        "updated_at", -1
+    )
+    docs = list(reversed(await cursor.to_list(length=limit)))
+    notes = [
+        ContextNote(
+            id=str(d["_id"]),
+            created_at=d["created_at"],
+            points=[RecalledPoint(kind=p["kind"], content=p["content"]) for p in d.get("context_points", [])],
+        )
+        for d in docs
+    ]
+    return notes, sum(1 for d in docs if d.get("reflected_at") is None)
+
+
+async def mark_reflected(db: Database, user_id: str, context_ids: list[ObjectId], now: datetime) -> None:
+    await db[SESSION_CONTEXTS].update_many({"_id": {"$in": context_ids}, "user_id": user_id}, {"$set": {"reflected_at": now}})
 
 
 # The memory crons: each a server-side statement, whatever the number of documents.

@@ -14,6 +14,10 @@ result), which is what each id rule leans on.
 | prune_memories (cron)     | now (optional)                         | as above                                 |
 | sweep_sessions (cron)     | now (optional)                         | as above                                 |
 | ping                      | none                                   | arq's random id                          |
+| generate_reflections (cron) | none                                 | arq's cron id, or cron:<name>:manual:<ms> |
+| generate_reflection       | user_id, force                         | generate_reflection:<user>:<reflections>:<contexts> |
+| detect_communities (cron) | now (optional)                         | as the other crons                       |
+| rebuild_recall_cache      | user_id                                | rebuild_recall_cache:<user>:[miss:]<time> |
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ DECAY_MEMORIES = "decay_memories"
 PRUNE_MEMORIES = "prune_memories"
 SWEEP_SESSIONS = "sweep_sessions"
 PING = "ping"
+# The memory engine (issue 15).
+GENERATE_REFLECTIONS = "generate_reflections"  # hourly cron: enqueues GENERATE_REFLECTION per due user
+GENERATE_REFLECTION = "generate_reflection"  # (user_id, force=False)
+DETECT_COMMUNITIES = "detect_communities"  # nightly cron over the users whose graph changed
+REBUILD_RECALL_CACHE = "rebuild_recall_cache"  # (user_id)
 
 # arq `cron()` keyword arguments; times are UTC (the worker runs crons with timezone=UTC).
 CRON_SCHEDULES: dict[str, dict[str, Any]] = {
@@ -38,9 +47,13 @@ CRON_SCHEDULES: dict[str, dict[str, Any]] = {
     PRUNE_MEMORIES: {"hour": 3, "minute": 0, "second": 0},
     # Hourly, off the hour so it does not land on the daily crons.
     SWEEP_SESSIONS: {"minute": 17, "second": 0},
+    # Hourly at :41, apart from the sweep, whose extractions it then reflects on.
+    GENERATE_REFLECTIONS: {"minute": 41, "second": 0},
+    # Nightly after decay and prune, so graphs that changed all day are grouped once.
+    DETECT_COMMUNITIES: {"hour": 4, "minute": 0, "second": 0},
 }
-# The crons take `now` as their one optional argument (time passed in by operators and tests).
-TAKES_NOW = frozenset(CRON_SCHEDULES)
+# The crons that take `now` as their one optional argument (time passed in by operators and tests).
+TAKES_NOW = frozenset({DECAY_MEMORIES, PRUNE_MEMORIES, SWEEP_SESSIONS, DETECT_COMMUNITIES})
 
 
 def extract_job_id(session_id: str, newest_message_id: str | None) -> str:
@@ -100,3 +113,23 @@ async def enqueue_cron_now(arq: Any, name: str, now: datetime) -> str:
 async def enqueue_by_name(arq: Any, name: str, args: list[Any], now: datetime | None = None) -> Any:
     """The operator CLI's `enqueue NAME ARGS...`: arq's Job, or None if the id is taken."""
     return await arq.enqueue_job(name, *args, *([now] if now is not None and name in TAKES_NOW else []))
+
+def reflection_job_id(user_id: str, reflections_so_far: int, contexts_so_far: int) -> str:
+    """One id per (user, reflections, contexts): the hourly cron and any number of
+    `POST /memory/reflections` for the same state make one reflection; a new context or a
+    new reflection makes a new id even while arq still keeps the old result."""
+    return f"{GENERATE_REFLECTION}:{user_id}:{reflections_so_far}:{contexts_so_far}"
+
+
+def rebuild_recall_job_id(user_id: str, now: datetime, *, per_minute: bool = False) -> str:
+    """A rebuild after a change gets its own id (a rebuild that started before the change
+    must not stand in for it); rebuilds asked for by cache misses share one id a minute."""
+    stamp = now.strftime("%Y%m%d%H%M") if per_minute else f"{now.timestamp():.6f}"
+    return f"{REBUILD_RECALL_CACHE}:{user_id}:{'miss:' if per_minute else ''}{stamp}"
+
+
+async def enqueue_reflection(db: Database, arq: Any, timeout: float, user_id: str, job_id: str, *, force: bool = False) -> str:
+    """Enqueue one user's reflection under `job_id` (reflection_job_id, counted by
+    shared/reflections.py); with Redis down it waits in the outbox. Its id."""
+    await enqueue_or_store(db, arq, timeout, GENERATE_REFLECTION, user_id, force, job_id=job_id)
+    return job_id

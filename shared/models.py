@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 ContextKind = Literal["goal", "decision", "insight", "preference", "commitment", "fact"]
 Role = Literal["user", "assistant"]
@@ -24,10 +25,35 @@ class ContextPoint(BaseModel):
     importance: float = Field(ge=0.0, le=1.0)
 
 
+EntityKind = Literal["person", "goal", "habit", "event", "place"]
+
+
+class ExtractedEntity(BaseModel):
+    """Something the session names: a person, a goal, a habit, an event, a place."""
+
+    name: str = Field(min_length=1, max_length=100)
+    kind: EntityKind
+
+
+class ExtractedRelation(BaseModel):
+    """How two of the session's entities relate, by their names as given in `entities`."""
+
+    source: str = Field(min_length=1, max_length=100)
+    target: str = Field(min_length=1, max_length=100)
+    relation: str = Field(min_length=1, max_length=60)
+
+
 class ContextExtraction(BaseModel):
-    """What the LLM must return for one session; the tool schema is generated from it."""
+    """What the LLM must return for one session; the tool schema is generated from it.
+
+    Entities and relations are optional (an older model answer without them still
+    validates) and bounded, so a model, or the test stub answering from the schema, cannot
+    flood the graph from one session.
+    """
 
     points: list[ContextPoint] = Field(max_length=50)
+    entities: list[ExtractedEntity] = Field(default_factory=list, max_length=30)
+    relations: list[ExtractedRelation] = Field(default_factory=list, max_length=30)
 
 
 class TokenUsage(BaseModel):
@@ -48,11 +74,20 @@ class RecalledPoint(BaseModel):
     content: str
 
 
+InsightKind = Literal["pattern", "progress", "next_step"]
+
+
+class RecalledInsight(BaseModel):
+    kind: InsightKind
+    text: str
+
+
 class MemoryDigest(BaseModel):
     """What the coach may draw on when it answers; sent to the LLM as data, not instructions."""
 
     summary: str | None = None
     points: list[RecalledPoint] = Field(default_factory=list)
+    reflections: list[RecalledInsight] = Field(default_factory=list)
 
 
 class ExtractionOutcome(BaseModel):
@@ -93,3 +128,58 @@ class SummaryOutcome(BaseModel):
     summary_id: str | None = None
     covered: int = 0
     reason: Literal["summarized", "nothing_to_summarize"]
+
+
+class ContextNote(BaseModel):
+    """One stored session context, as a reflection reads it: the id is what an insight cites."""
+
+    id: str
+    created_at: datetime
+    points: list[RecalledPoint]
+
+
+class Insight(BaseModel):
+    kind: InsightKind
+    text: str = Field(min_length=1, max_length=500)
+    context_ids: list[str] = Field(min_length=1, max_length=10)
+
+
+class ReflectionDraft(BaseModel):
+    """What the LLM must return when it reflects; `reflection_output_model` narrows the ids."""
+
+    insights: list[Insight] = Field(min_length=1, max_length=8)
+
+
+def reflection_output_model(context_ids: Sequence[str]) -> type[ReflectionDraft]:
+    """ReflectionDraft whose `context_ids` may only name these contexts.
+
+    The schema sent to the model lists the ids as an enum, and validation refuses any other
+    id, so a fabricated citation is an output error (one repair attempt, then a failure),
+    never a stored insight.
+    """
+    allowed = Literal[tuple(context_ids)]  # type: ignore[valid-type]
+    insight = create_model("Insight", __base__=Insight, context_ids=(list[allowed], Field(min_length=1, max_length=10)))  # type: ignore[valid-type]
+    return create_model("ReflectionDraft", __base__=ReflectionDraft, insights=(list[insight], Field(min_length=1, max_length=8)))
+
+
+class ReflectionReply(BaseModel):
+    draft: ReflectionDraft
+    model: str
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+
+
+class ReflectionOutcome(BaseModel):
+    """The result of one `generate_reflection` job."""
+
+    success: bool
+    reflection_id: str | None = None
+    insights: int = 0
+    reason: Literal["reflected", "too_few_new_contexts", "no_contexts"]
+
+
+class RecallCacheOutcome(BaseModel):
+    """The result of one `rebuild_recall_cache` job."""
+
+    user_id: str
+    points: int
+    reflections: int

@@ -30,6 +30,10 @@ SUMMARIES = "summaries"
 FAILED_JOBS = "failed_jobs"
 OUTBOX = "outbox"
 EMPTY_EXTRACTIONS = "empty_extractions"
+REFLECTIONS = "reflections"
+ENTITIES = "entities"
+RELATIONS = "relations"
+COMMUNITIES = "communities"
 
 
 def create_mongo_client(settings: Settings) -> Any:
@@ -65,3 +69,11 @@ async def ensure_indexes(db: Any) -> None:
     await db[EMPTY_EXTRACTIONS].create_index([("user_id", 1), ("session_id", 1)], unique=True)
     await db[EMPTY_EXTRACTIONS].create_index("expires_at", expireAfterSeconds=0)
     await db[FAILED_JOBS].create_index([("resolved_at", 1), ("failed_at", -1)])
+    await db[SESSION_CONTEXTS].create_index([("reflected_at", 1), ("user_id", 1)])  # contexts awaiting reflection
+    await db[REFLECTIONS].create_index([("user_id", 1), ("created_at", -1)])
+    # Entity resolution upserts by the key a name was first seen under, so two extractions
+    # naming a new entity at once make one document, not two.
+    await db[ENTITIES].create_index([("user_id", 1), ("key", 1)], unique=True)
+    await db[RELATIONS].create_index([("user_id", 1), ("source_id", 1), ("target_id", 1), ("relation", 1)], unique=True)
+    await db[COMMUNITIES].create_index("user_id", unique=True)
+    await db[COMMUNITIES].create_index("stale")

@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     memory_ttl_days: int = Field(365, ge=0, description="contexts and summaries expire after this; 0 = never")
     recall_points: int = Field(10, ge=0, le=100, description="context points placed in the coach's prompt")
 
+    # Memory engine: reflections, the entity graph, communities, the recall cache
+    reflection_min_new_contexts: int = Field(3, ge=1, description="unreflected contexts that make a user due for a reflection")
+    reflection_contexts: int = Field(20, ge=1, le=100, description="newest contexts one reflection reads")
+    reflection_batch: int = Field(1_000, ge=1, description="most reflections one hourly run enqueues")
+    recall_insights: int = Field(3, ge=0, le=20, description="insights of the newest reflection placed in the coach's prompt")
+    entity_match_threshold: float = Field(92.0, ge=50, le=100, description="rapidfuzz similarity (0-100) at which two entity names are one")
+    community_batch_users: int = Field(200, ge=1, description="users whose graphs the community job reads per query")
+    recall_cache_ttl_seconds: int = Field(7 * 86_400, ge=60, description="how long an unused recall digest stays in Redis")
+
     # Sessions that end without logout or socket close (crash, expiry, a phone gone quiet)
     session_idle_minutes: int = Field(30, ge=1, description="a session this long without a message has ended")
     session_sweep_batch: int = Field(500, ge=1, description="most extractions one hourly sweep enqueues")

@@ -50,8 +50,9 @@ def check_quick_results(stdout: str, tmp_path: Path) -> None:
     assert raw["logout"]["logout_c1"]["n"] >= 40 and raw["pickup"]["pickup"]["n"] == 10
     assert raw["extraction"]["llm_calls"] == 10  # every job reached the stub LLM once
     assert raw["noop_jobs"]["jobs"] == 50 and raw["noop_jobs"]["redis_commands_per_job"] > 0
-    # Decay is a fixed number of statements whatever the number of contexts.
-    assert [d["round_trips"] for d in raw["decay"]] == [5, 5]
+    # Decay is a fixed number of statements whatever the number of contexts (two per
+    # collection: contexts, summaries, reflections; one for faded contexts).
+    assert [d["round_trips"] for d in raw["decay"]] == [7, 7]
 
 
 def test_quick_run_refuses_to_write_docs():
@@ -101,3 +102,23 @@ def test_the_operations_benchmark_runs_at_tiny_size_and_writes_its_section(tmp_p
     raw = json.loads((tmp_path / "benchmarks-operations.json").read_text())
     # /metrics counted every job the benchmark put in Redis.
     assert raw["jobs_counted_by_metrics"] == 30 and raw["job_status_ms"]["n"] == 5
+
+
+def test_memory_engine_bench_runs_at_tiny_size_and_keeps_docs_untouched():
+    before = fingerprints()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.memory_engine", "--quick"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "chat recall from the cache" in done.stdout and "nightly `detect_communities`, 5 users" in done.stdout
+    assert fingerprints() == before
+
+
+def test_the_full_bench_keeps_the_memory_engine_section():
+    from bench.memory_engine import END, START, kept_section, replace_section
+
+    old = f"# Benchmarks\nold figures\n\n{START}\nmemory figures\n{END}\n"
+    assert kept_section(old) == f"{START}\nmemory figures\n{END}"
+    assert replace_section(old, f"{START}\nnew\n{END}") == f"# Benchmarks\nold figures\n\n{START}\nnew\n{END}\n"
+    assert replace_section("# Benchmarks\n", f"{START}\nnew\n{END}").endswith(f"\n\n{START}\nnew\n{END}\n")

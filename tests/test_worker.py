@@ -39,7 +39,8 @@ async def test_many_jobs_share_one_motor_client_and_run_concurrently(settings, m
     await runner.close()
 
     assert len(made) == 1
-    assert runner.jobs_complete == 40 and runner.jobs_failed == 0
+    # 40 extractions, each followed by the rebuild of its user's recall cache.
+    assert runner.jobs_complete == 80 and runner.jobs_failed == 0
     assert await db[SESSION_CONTEXTS].count_documents({}) == 40
     # All 40 LLM calls were open at once on the worker's one event loop.
     assert stub_llm.max_in_flight == 40
@@ -56,8 +57,12 @@ def test_worker_settings_is_what_the_arq_cli_loads(monkeypatch, redis_url):
 
     module = importlib.reload(worker.settings)
     settings_cls = module.WorkerSettings
-    assert [f.__name__ for f in settings_cls.functions] == ["extract_session_context", "summarize_sessions", "ping"]
-    assert sorted(c.name for c in settings_cls.cron_jobs) == ["decay_memories", "prune_memories", "sweep_sessions"]
+    assert [f.__name__ for f in settings_cls.functions] == [
+        "extract_session_context", "summarize_sessions", "ping", "generate_reflection", "rebuild_recall_cache",
+    ]
+    assert sorted(c.name for c in settings_cls.cron_jobs) == [
+        "decay_memories", "detect_communities", "generate_reflections", "prune_memories", "sweep_sessions",
+    ]
     assert settings_cls.max_jobs == 321
     assert settings_cls.job_timeout >= 60
     assert settings_cls.on_startup is worker.resources.startup and settings_cls.on_shutdown is worker.resources.shutdown

@@ -13,18 +13,27 @@ from arq import cron
 from arq.cron import CronJob
 from arq.typing import WorkerCoroutine
 
-from shared.jobs import CRON_SCHEDULES, DECAY_MEMORIES, PRUNE_MEMORIES, SWEEP_SESSIONS
+from shared.jobs import CRON_SCHEDULES, DECAY_MEMORIES, DETECT_COMMUNITIES, GENERATE_REFLECTIONS, PRUNE_MEMORIES, SWEEP_SESSIONS
 from shared.queue import arq_redis_settings
 from shared.settings import Settings
+from worker.communities import detect_communities
 from worker.decay import decay_memories, prune_memories
 from worker.extract import extract_session_context
 from worker.ping import ping
+from worker.recall_cache import rebuild_recall_cache
+from worker.reflect import generate_reflection, generate_reflections
 from worker.reliability import reliable
 from worker.resources import shutdown, startup
 from worker.summarize import summarize_sessions
 from worker.sweep import sweep_sessions
 
-FUNCTIONS = [reliable(extract_session_context), reliable(summarize_sessions), ping]
+FUNCTIONS = [
+    reliable(extract_session_context),
+    reliable(summarize_sessions),
+    ping,
+    reliable(generate_reflection),
+    reliable(rebuild_recall_cache),
+]
 
 
 # arq keeps no cron results by default; kept for an hour (arq's default for other jobs),
@@ -40,10 +49,16 @@ def cron_jobs() -> list[CronJob]:
     """
     # arq's WorkerCoroutine protocol spells out (ctx, *args, **kwargs); our wrapped jobs are
     # Callable[..., Awaitable[Any]], which is the same at run time.
+    crons = {
+        DECAY_MEMORIES: decay_memories,
+        PRUNE_MEMORIES: prune_memories,
+        SWEEP_SESSIONS: sweep_sessions,
+        GENERATE_REFLECTIONS: generate_reflections,
+        DETECT_COMMUNITIES: detect_communities,
+    }
     return [
-        cron(cast(WorkerCoroutine, reliable(decay_memories)), name=DECAY_MEMORIES, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[DECAY_MEMORIES]),
-        cron(cast(WorkerCoroutine, reliable(prune_memories)), name=PRUNE_MEMORIES, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[PRUNE_MEMORIES]),
-        cron(cast(WorkerCoroutine, reliable(sweep_sessions)), name=SWEEP_SESSIONS, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[SWEEP_SESSIONS]),
+        cron(cast(WorkerCoroutine, reliable(job)), name=name, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[name])
+        for name, job in crons.items()
     ]
 
 

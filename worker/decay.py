@@ -11,8 +11,9 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared import contexts, summaries
-from shared.mongo import SESSION_CONTEXTS, SUMMARIES
+from shared import contexts, reflections, summaries
+from shared.mongo import REFLECTIONS, SESSION_CONTEXTS, SUMMARIES
+from shared.recall_cache import drop_and_rebuild_everyone
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,11 @@ async def decay_memories(ctx: dict[str, Any], now: datetime | None = None) -> di
         "skipped": False,
         SESSION_CONTEXTS: {"decayed": await contexts.decay(db, rate, now), "expired": await contexts.delete_expired(db, now)},
         SUMMARIES: {"decayed": await summaries.decay(db, rate, now), "expired": await summaries.delete_expired(db, now)},
+        REFLECTIONS: {"decayed": await reflections.decay(db, rate, now), "expired": await reflections.delete_expired(db, now)},
     }
     result[SESSION_CONTEXTS]["faded"] = await contexts.delete_faded(db, settings.memory_strength_floor)
+    if "redis" in ctx:  # what was deleted may sit in cached digests
+        result["recall_caches_rebuilt"] = await drop_and_rebuild_everyone(db, ctx["redis"], settings.redis_timeout_seconds)
     log.info("decay_memories: %s", result)
     return result
 

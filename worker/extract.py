@@ -12,6 +12,8 @@ from shared.empty_extractions import empty_watermark, record_empty_extraction
 from shared.memory import expiry
 from shared.messages import recent_session_messages
 from shared.models import ExtractionOutcome
+from shared.recall_cache import drop_and_rebuild
+from worker.graph import record_graph
 from worker.summarize import enqueue_summary_if_due
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,9 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
         # context stored earlier for this session is kept as it is.
         reason = "no_new_points" if reply.extraction.points else "no_points"
         await record_empty_extraction(db, user_id, session_id, covered, reply.model, reason, now, expiry(now, settings.memory_ttl_days))
+        await record_graph(db, settings, user_id, context_id or f"session:{session_id}", reply.extraction, now)
+        if reply.extraction.points:  # reinforced points changed what recall ranks first
+            await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
         log.info("session %s: %s (%d messages read)", session_id, reason, len(messages))
         return ExtractionOutcome(success=True, context_id=context_id, reason=reason).model_dump()
     stored_id = await contexts.store_extraction(
@@ -54,5 +59,7 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
         "session %s: %d new context points, %d reinforced",
         session_id, len(new_points), len(reply.extraction.points) - len(new_points),
     )
+    await record_graph(db, settings, user_id, stored_id, reply.extraction, now)
+    await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
     await enqueue_summary_if_due(ctx, user_id)
     return ExtractionOutcome(success=True, context_id=stored_id, reason="extracted").model_dump()

@@ -15,6 +15,7 @@ from shared import contexts, summaries
 from shared.jobs import enqueue_summary
 from shared.memory import expiry
 from shared.models import SummaryOutcome
+from shared.recall_cache import drop_and_rebuild
 
 log = logging.getLogger(__name__)
 
@@ -50,5 +51,7 @@ async def summarize_sessions(ctx: dict[str, Any], user_id: str) -> dict[str, Any
         done, expiry(done, settings.memory_ttl_days),
     )
     await contexts.mark_summarized(db, summary_id, done)
+    if "redis" in ctx:  # the digest's summary is now this one
+        await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
     log.info("user %s: summary %s covers %d sessions", user_id, summary_id, len(claimed))
     return SummaryOutcome(success=True, summary_id=str(summary_id), covered=len(claimed), reason="summarized").model_dump()

@@ -23,16 +23,20 @@ from shared.llm.prompts import (
     render_sessions,
     render_transcript,
 )
+from shared.llm.reflection_prompts import REFLECTION_INSTRUCTIONS, REFLECTION_TOOL_NAME, render_notes
 from shared.llm.schema import tool_input_schema
 from shared.models import (
     ChatMessage,
     ContextExtraction,
+    ContextNote,
     ExtractionReply,
     MemoryDigest,
+    ReflectionReply,
     SessionDigest,
     SummaryDraft,
     SummaryReply,
     TokenUsage,
+    reflection_output_model,
 )
 from shared.settings import Settings
 
@@ -155,6 +159,18 @@ class AnthropicProvider:
     async def summarize(self, sessions: Sequence[SessionDigest]) -> SummaryReply:
         draft, model, usage = await self.call_tool(SUMMARY_INSTRUCTIONS, render_sessions(sessions), SUMMARY_TOOL, SummaryDraft)
         return SummaryReply(draft=draft, model=model, usage=usage)
+
+    async def reflect(self, notes: Sequence[ContextNote]) -> ReflectionReply:
+        # The schema is made per call: its enum lists exactly these notes' ids, and
+        # validation refuses any other (a fabricated citation gets the repair attempt).
+        output = reflection_output_model([n.id for n in notes])
+        tool = {
+            "name": REFLECTION_TOOL_NAME,
+            "description": "Record insights drawn from these sessions, each citing the notes it rests on.",
+            "input_schema": tool_input_schema(output),
+        }
+        draft, model, usage = await self.call_tool(REFLECTION_INSTRUCTIONS, render_notes(notes), tool, output)
+        return ReflectionReply(draft=draft, model=model, usage=usage)
 
     async def stream_reply(self, history: Sequence[ChatMessage], memory: MemoryDigest) -> AsyncIterator[str]:
         try:

@@ -9,13 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from shared.models import (
-    ChatMessage,
-    ExtractionReply,
-    MemoryDigest,
-    SessionDigest,
-    SummaryReply,
-)
+from shared.models import ChatMessage, ContextNote, ExtractionReply, MemoryDigest, ReflectionReply, SessionDigest, SummaryReply
 
 
 class LLMError(Exception):
@@ -43,6 +37,8 @@ class LLMProvider(Protocol):
     async def extract_context(self, transcript: Sequence[ChatMessage]) -> ExtractionReply: ...
 
     async def summarize(self, sessions: Sequence[SessionDigest]) -> SummaryReply: ...
+
+    async def reflect(self, notes: Sequence[ContextNote]) -> ReflectionReply: ...
 
     def stream_reply(self, history: Sequence[ChatMessage], memory: MemoryDigest) -> AsyncIterator[str]: ...
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Sequence
 
+from shared.llm.offline_memory import extract_graph, reflect
 from shared.models import (
     ChatMessage,
     ContextExtraction,
     ContextKind,
+    ContextNote,
     ContextPoint,
     ExtractionReply,
     MemoryDigest,
+    ReflectionReply,
     SessionDigest,
     SummaryDraft,
     SummaryReply,
@@ -82,6 +85,8 @@ def write_reply(user_text: str, memory: MemoryDigest) -> str:
         parts.append(f'From an earlier session I remember your {earlier.kind}: "{earlier.content}"')
     if memory.summary:
         parts.append(f"In short, so far: {memory.summary}")
+    if memory.reflections:
+        parts.append(f"Looking back: {memory.reflections[0].text.removeprefix(OFFLINE_LABEL).strip()}")
     parts.append("What is one small step you could take next?")
     return " ".join(parts)
 
@@ -107,11 +112,15 @@ class OfflineProvider:
     model = OFFLINE_MODEL
 
     async def extract_context(self, transcript: Sequence[ChatMessage]) -> ExtractionReply:
-        extraction = ContextExtraction(points=extract_points(transcript))
+        entities, relations = extract_graph(transcript)
+        extraction = ContextExtraction(points=extract_points(transcript), entities=entities, relations=relations)
         return ExtractionReply(extraction=extraction, model=OFFLINE_MODEL, usage=TokenUsage())
 
     async def summarize(self, sessions: Sequence[SessionDigest]) -> SummaryReply:
         return SummaryReply(draft=write_summary(sessions), model=OFFLINE_MODEL, usage=TokenUsage())
+
+    async def reflect(self, notes: Sequence[ContextNote]) -> ReflectionReply:
+        return ReflectionReply(draft=reflect(notes), model=OFFLINE_MODEL, usage=TokenUsage())
 
     async def stream_reply(self, history: Sequence[ChatMessage], memory: MemoryDigest) -> AsyncIterator[str]:
         last_user = next((m.content for m in reversed(history) if m.role == "user"), "")

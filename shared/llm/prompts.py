@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from shared.llm.reflection_prompts import ENTITY_INSTRUCTIONS
 from shared.models import ChatMessage, MemoryDigest, SessionDigest
 
 EXTRACTION_TOOL_NAME = "record_session_context"
@@ -21,6 +22,7 @@ EXTRACTION_INSTRUCTIONS = (
     "Record only what the user said or agreed to, one short self-contained statement per "
     "point, with an importance from 0 (trivia) to 1 (central to their coaching). "
     f"Answer by calling the {EXTRACTION_TOOL_NAME} tool; record no points if nothing matters."
+    + ENTITY_INSTRUCTIONS
 )
 
 SUMMARY_TOOL_NAME = "record_summary"

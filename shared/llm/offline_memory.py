@@ -1,0 +1,107 @@
+"""The offline provider's entities, relations and reflections: phrase rules, not an LLM.
+
+Entities: people after "my" (my wife, my coach) or named after with/and/for; places after
+in/at/near when capitalized; events by a few nouns (marathon, wedding, interview, ...)
+with up to two words before them; habits by "every day/morning/week" and "daily"; goals
+from goal sentences. Entities named in one sentence are related as "mentioned with".
+Reflections: the kind the user talks about most (a pattern), their goals and what they
+committed to since (progress), and their newest goal or commitment as a next step; every
+insight cites the contexts it counted, and its text starts with OFFLINE_LABEL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from itertools import combinations
+
+from shared.models import (
+    ChatMessage,
+    ContextNote,
+    EntityKind,
+    ExtractedEntity,
+    ExtractedRelation,
+    Insight,
+    ReflectionDraft,
+)
+
+OFFLINE_LABEL = "[offline coach]"
+ROLES = r"wife|husband|partner|friend|coach|boss|manager|mother|mom|father|dad|sister|brother|son|daughter|doctor|therapist|colleague"
+EVENTS = r"half[- ]marathon|marathon|race|wedding|interview|exam|conference|trip|party|presentation|competition"
+SKIP_BEFORE = {"a", "an", "the", "my", "our", "to", "run", "for", "in", "at", "do", "this", "that", "next", "i", "want", "will"}
+
+PATTERNS: list[tuple[EntityKind, re.Pattern[str]]] = [
+    ("person", re.compile(rf"\bmy ({ROLES})\b", re.I)),
+    ("person", re.compile(r"\b(?:with|and|for|from) ([A-Z][a-z]+)\b")),
+    ("place", re.compile(r"\b(?:in|at|near) ((?:the )?[A-Z]\w+(?: [A-Z]\w+)*)")),
+    ("habit", re.compile(r"\bi ((?:\w+ ){0,3}?(?:every (?:day|morning|evening|night|week|weekend)|daily|weekly))\b", re.I)),
+    ("goal", re.compile(r"\b(?:i want to|my goal is to|i plan to|i aim to|i hope to|i'd like to) ((?:[\w-]+ ?){1,5})", re.I)),
+]
+EVENT = re.compile(rf"\b((?:{EVENTS})(?: race)?)\b", re.I)
+NOT_PLACES = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def _events(sentence: str) -> list[str]:
+    found = []
+    for match in EVENT.finditer(sentence):
+        before = sentence[: match.start()].split()[-2:]
+        while before and before[0].lower() in SKIP_BEFORE:
+            before = before[1:]
+        found.append(" ".join([*before, match.group(1)]))
+    return found
+
+
+def sentence_entities(sentence: str) -> list[ExtractedEntity]:
+    found = [ExtractedEntity(name=name, kind="event") for name in _events(sentence)]
+    for kind, pattern in PATTERNS:
+        for match in pattern.finditer(sentence):
+            name = match.group(1).strip(" .,!?")
+            if name and name.lower() != "i" and name.lower() not in NOT_PLACES:
+                found.append(ExtractedEntity(name=name[:100], kind=kind))
+    unique = {e.name.lower(): e for e in found}
+    return list(unique.values())
+
+
+def extract_graph(transcript: Sequence[ChatMessage]) -> tuple[list[ExtractedEntity], list[ExtractedRelation]]:
+    entities: dict[str, ExtractedEntity] = {}
+    relations: dict[tuple[str, str], ExtractedRelation] = {}
+    for message in transcript:
+        if message.role != "user":
+            continue
+        for sentence in SENTENCE_END.split(message.content):
+            named = sentence_entities(sentence)
+            for entity in named:
+                entities.setdefault(entity.name.lower(), entity)
+            for a, b in combinations(named, 2):
+                relations.setdefault((a.name, b.name), ExtractedRelation(source=a.name, target=b.name, relation="mentioned with"))
+    return list(entities.values())[:30], list(relations.values())[:30]
+
+
+def reflect(notes: Sequence[ContextNote]) -> ReflectionDraft:
+    by_kind: dict[str, list[str]] = {}
+    for note in notes:
+        for point in note.points:
+            ids = by_kind.setdefault(point.kind, [])
+            if note.id not in ids:
+                ids.append(note.id)
+    insights: list[Insight] = []
+    if by_kind:
+        kind, ids = max(by_kind.items(), key=lambda item: (len(item[1]), item[0]))
+        insights.append(Insight(kind="pattern", text=f"{OFFLINE_LABEL} Your {kind}s come up most: in {len(ids)} of {len(notes)} sessions.", context_ids=ids[-10:]))
+    goals = [(n, p) for n in notes for p in n.points if p.kind == "goal"]
+    steps = [(n, p) for n in notes for p in n.points if p.kind in ("commitment", "decision")]
+    if goals:
+        goal_note, goal = goals[0]
+        later = [(n, p) for n, p in steps if n.created_at >= goal_note.created_at]
+        text = f'{OFFLINE_LABEL} Goal "{goal.content}": {len(later)} commitments or decisions since.'
+        insights.append(Insight(kind="progress", text=text[:500], context_ids=list(dict.fromkeys([goal_note.id, *(n.id for n, _ in later)]))[:10]))
+    newest = (steps or goals)[-1] if (steps or goals) else None
+    if newest:
+        text = f'{OFFLINE_LABEL} Next step: one small action toward "{newest[1].content}".'
+        insights.append(Insight(kind="next_step", text=text[:500], context_ids=[newest[0].id]))
+    elif notes:
+        insights.append(Insight(kind="next_step", text=f"{OFFLINE_LABEL} Next step: name one goal to work on.", context_ids=[notes[-1].id]))
+    return ReflectionDraft(insights=insights or [Insight(kind="pattern", text=f"{OFFLINE_LABEL} Nothing to reflect on yet.", context_ids=[notes[0].id])])
+
+

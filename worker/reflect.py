@@ -1,0 +1,46 @@
+"""Reflections: `generate_reflections` (hourly cron) and `generate_reflection(user_id)`.
+
+The cron only finds the users due (at least REFLECTION_MIN_NEW_CONTEXTS contexts no
+reflection has read) and enqueues one job each, so each user's LLM call is retried, dead
+lettered and spread over workers like any job. `POST /memory/reflections` enqueues the same
+job with force=True (one new context is enough) under the same id rule.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import reflections
+from shared.jobs import enqueue_reflection
+from shared.models import ReflectionOutcome
+from shared.recall_cache import drop_and_rebuild
+
+log = logging.getLogger(__name__)
+
+
+async def generate_reflections(ctx: dict[str, Any]) -> dict[str, Any]:
+    db, settings = ctx["db"], ctx["settings"]
+    due = await reflections.users_due(db, settings.reflection_min_new_contexts, settings.reflection_batch)
+    for user_id in due:
+        job_id = await reflections.next_reflection_job_id(db, user_id)
+        await enqueue_reflection(db, ctx["redis"], settings.redis_timeout_seconds, user_id, job_id)
+    log.info("generate_reflections: %d users due", len(due))
+    return {"enqueued": len(due)}
+
+
+async def generate_reflection(ctx: dict[str, Any], user_id: str, force: bool = False) -> dict[str, Any]:
+    db, llm, settings = ctx["db"], ctx["llm"], ctx["settings"]
+    notes, unread = await reflections.notes_to_reflect_on(db, user_id, settings.reflection_contexts)
+    if not notes:
+        return ReflectionOutcome(success=True, reason="no_contexts").model_dump()
+    if unread < (1 if force else settings.reflection_min_new_contexts):
+        return ReflectionOutcome(success=True, reason="too_few_new_contexts").model_dump()
+    # The provider may cite only these notes' ids (shared/models.py: reflection_output_model).
+    reply = await llm.reflect(notes)
+    now = datetime.now(UTC)
+    reflection_id = await reflections.store_reflection(db, user_id, reply, notes, now, settings.memory_ttl_days)
+    await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
+    log.info("user %s: reflection %s, %d insights over %d contexts", user_id, reflection_id, len(reply.draft.insights), len(notes))
+    return ReflectionOutcome(success=True, reflection_id=str(reflection_id), insights=len(reply.draft.insights), reason="reflected").model_dump()
