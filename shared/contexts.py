@@ -12,7 +12,7 @@ A stored context:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
 from bson import ObjectId
@@ -22,7 +22,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.memory import current_strength, decay_pipeline, point_key
 from shared.models import ContextNote, ContextPoint, RecalledPoint, SessionDigest
-from shared.mongo import SESSION_CONTEXTS, Database
+from shared.mongo import CONTEXT_COUNTERS, SESSION_CONTEXTS, Database
 
 
 class Covered(TypedDict):
@@ -83,43 +83,56 @@ def scored_points(doc: StoredContext, strength: float) -> list[dict[str, Any]]:
     return [{**p, "score": strength * p["importance"]} for p in doc.get("context_points", [])]
 
 
-async def stored_watermark(db: Database, user_id: str, session_id: str) -> tuple[str | None, str | None]:
-    """(context id, id of the last message it covered) for the session, or (None, None)."""
-    doc = await db[SESSION_CONTEXTS].find_one({"user_id": user_id, "session_id": session_id}, {"covered.last_message_id": 1})
-    if doc is None:
-        return None, None
-    return str(doc["_id"]), doc["covered"]["last_message_id"]
+def lookup_user_contexts(field: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """An aggregation $lookup stage, from a document with `user_id`: the user's contexts under
+    `field`; and the projection that keeps only what an extraction needs of them."""
+    lookup = {"$lookup": {"from": SESSION_CONTEXTS, "localField": "user_id", "foreignField": "user_id", "as": field}}
+    keep = ("_id", "session_id", "updated_at", "covered.last_message_id", "context_points.key")
+    return lookup, {f"{field}.{name}": 1 for name in keep}
 
 
-async def reinforce_known_points(
-    db: Database, user_id: str, session_id: str, points: list[ContextPoint], now: datetime
-) -> list[ContextPoint]:
-    """Reinforce the stored copies of `points` from the user's other sessions; return the new ones.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _touched(doc: dict[str, Any]) -> datetime:
+    touched: datetime = doc.get("updated_at") or EPOCH
+    return touched if touched.tzinfo else touched.replace(tzinfo=UTC)
+
+
+class KnownContexts:
+    """What an extraction knows of the user's contexts before the LLM call (one read, see
+    shared/extraction_input.py): this session's context and watermark, and which context
+    holds each point key of the user's other sessions."""
+
+    def __init__(self, docs: list[dict[str, Any]], session_id: str) -> None:
+        own = next((d for d in docs if d.get("session_id") == session_id), None)
+        self.context_id: str | None = str(own["_id"]) if own else None
+        self.covered_to: str | None = own["covered"]["last_message_id"] if own and own.get("covered") else None
+        self.holder_of_key: dict[str, ObjectId] = {}
+        # Newest first, so a key held by several contexts goes to the newest.
+        for doc in sorted((d for d in docs if d.get("session_id") != session_id), key=_touched, reverse=True):
+            for point in doc.get("context_points", []):
+                self.holder_of_key.setdefault(point["key"], doc["_id"])
+
+
+async def reinforce_known(db: Database, known: KnownContexts, points: list[ContextPoint], now: datetime) -> list[ContextPoint]:
+    """Reinforce the stored copies of `points` from the user's other sessions (keys read before
+    the LLM call, so no lookup round trip); return the new ones.
 
     The stored point's context gets strength 1 again (strength lives on the context, so
-    decay and recall stay one server-side update and one query), the point's mention
-    count goes up by one and its last-seen time is now.
+    decay and recall stay one server-side update and one query), the point's mention count
+    goes up by one and its last-seen time is now. One update per reinforced point.
     """
     keys = {point_key(p.kind, p.content): p for p in points}
-    if not keys:
-        return []
-    cursor = db[SESSION_CONTEXTS].find(
-        {"user_id": user_id, "session_id": {"$ne": session_id}, "context_points.key": {"$in": list(keys)}},
-        {"context_points.key": 1},
-    ).sort("updated_at", -1)
-    known: dict[str, Any] = {}
-    for doc in await cursor.to_list(length=None):
-        for stored in doc["context_points"]:
-            known.setdefault(stored["key"], doc["_id"])  # newest context holding it
-    for key in known.keys() & keys.keys():
+    for key in known.holder_of_key.keys() & keys.keys():
         await db[SESSION_CONTEXTS].update_one(
-            {"_id": known[key], "context_points.key": key},
+            {"_id": known.holder_of_key[key], "context_points.key": key},
             {
                 "$inc": {"context_points.$.mentions": 1},
                 "$set": {"context_points.$.last_seen_at": now, "strength": 1.0, "decayed_at": now},
             },
         )
-    return [p for key, p in keys.items() if key not in known]
+    return [p for key, p in keys.items() if key not in known.holder_of_key]
 
 
 async def store_extraction(
@@ -132,8 +145,9 @@ async def store_extraction(
     usage: dict[str, Any],
     now: datetime,
     expires_at: datetime | None,
-) -> str | None:
-    """Upsert the session's context behind a watermark; the context id, or None if superseded.
+) -> tuple[str, bool] | None:
+    """Upsert the session's context behind a watermark: (context id, whether it is new), or
+    None if superseded.
 
     The watermark condition keeps a slower run over fewer messages from overwriting a
     newer one: if a newer context is stored the filter misses, the upsert collides with
@@ -162,11 +176,12 @@ async def store_extraction(
             },
             upsert=True,
             return_document=ReturnDocument.AFTER,
-            projection={"_id": 1},
+            projection={"_id": 1, "created_at": 1},
         )
     except DuplicateKeyError:
         return None
-    return str(doc["_id"])
+    # New when its created_at is this run's `now` (BSON keeps milliseconds, so compare at that grain).
+    return str(doc["_id"]), abs(doc["created_at"] - now) < timedelta(milliseconds=1)
 
 
 # Summaries claim contexts; see shared/summaries.py for the protocol.
@@ -174,6 +189,29 @@ async def store_extraction(
 
 async def unsummarized_count(db: Database, user_id: str) -> int:
     count: int = await db[SESSION_CONTEXTS].count_documents({"user_id": user_id, "summary_id": None})
+    return count
+
+
+# The user's unsummarized contexts, kept as a counter so an extraction reads it in the write
+# that bumps it instead of counting documents. It lives in its own small collection, keyed by
+# user id; the summary job sets it to the true count after each claim, so any drift (contexts
+# that expired unsummarized) is corrected there.
+
+
+async def count_new_context(db: Database, user_id: str) -> int:
+    """One more unsummarized context for the user; the new count (one round trip)."""
+    doc = await db[CONTEXT_COUNTERS].find_one_and_update(
+        {"_id": user_id}, {"$inc": {"unsummarized": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+    )
+    count = int(doc["unsummarized"])
+    if count == 1:  # a counter just made: contexts stored before it existed count too
+        count = await recount_unsummarized(db, user_id)
+    return count
+
+
+async def recount_unsummarized(db: Database, user_id: str) -> int:
+    count = await unsummarized_count(db, user_id)
+    await db[CONTEXT_COUNTERS].update_one({"_id": user_id}, {"$set": {"unsummarized": count}}, upsert=True)
     return count
 
 

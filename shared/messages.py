@@ -28,6 +28,15 @@ async def store_message(db: Any, user_id: str, session_id: str, role: Role, cont
     return _to_model(doc)
 
 
+def to_message(doc: dict[str, Any]) -> ChatMessage:
+    return _to_model(doc)
+
+
+def session_tail_stages(session_id: str, limit: int) -> list[dict[str, Any]]:
+    """Aggregation stages: the session's newest `limit` messages, newest first."""
+    return [{"$match": {"session_id": session_id}}, {"$sort": {"timestamp": -1, "_id": -1}}, {"$limit": limit}]
+
+
 async def recent_session_messages(db: Any, session_id: str, limit: int) -> list[ChatMessage]:
     """The session's newest `limit` messages, oldest first."""
     cursor = db[CHAT_MESSAGES].find({"session_id": session_id}).sort([("timestamp", -1), ("_id", -1)]).limit(limit)

@@ -26,6 +26,7 @@ USERS = "users"
 SESSIONS = "sessions"
 CHAT_MESSAGES = "chat_messages"
 SESSION_CONTEXTS = "session_contexts"
+CONTEXT_COUNTERS = "context_counters"  # per user: unsummarized contexts (shared/contexts.py)
 SUMMARIES = "summaries"
 FAILED_JOBS = "failed_jobs"
 OUTBOX = "outbox"

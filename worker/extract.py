@@ -1,4 +1,10 @@
-"""`extract_session_context`: turn a session's messages into stored context points."""
+"""`extract_session_context`: turn a session's messages into stored context points.
+
+An extraction that stores new points makes three MongoDB round trips: one read of everything
+it needs before the LLM call (shared/extraction_input.py), the watermark upsert, and the
+user's unsummarized-context counter (only when the context is new). Reinforced points add
+one update each; the entity graph (worker/graph.py) adds its own.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,9 @@ from typing import Any
 
 from shared import contexts
 from shared.contexts import Covered
-from shared.empty_extractions import empty_watermark, record_empty_extraction
+from shared.empty_extractions import record_empty_extraction
+from shared.extraction_input import read_extraction_input
 from shared.memory import expiry
-from shared.messages import recent_session_messages
 from shared.models import ExtractionOutcome
 from shared.recall_cache import drop_and_rebuild
 from worker.graph import record_graph
@@ -24,19 +30,17 @@ MIN_MESSAGES = 2
 
 async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id: str) -> dict[str, Any]:
     db, llm, settings = ctx["db"], ctx["llm"], ctx["settings"]
-    messages = await recent_session_messages(db, session_id, TRANSCRIPT_LIMIT)
+    read = await read_extraction_input(db, user_id, session_id, TRANSCRIPT_LIMIT)
+    messages, context_id = read.messages, read.known.context_id
     if len(messages) < MIN_MESSAGES:
         return ExtractionOutcome(success=True, reason="insufficient_messages").model_dump()
-
-    newest = messages[-1]
-    context_id, covered_to = await contexts.stored_watermark(db, user_id, session_id)
-    empty = await empty_watermark(db, user_id, session_id)
-    if newest.id in (covered_to, empty and empty["last_message_id"]):
+    if read.up_to_date():
         return ExtractionOutcome(success=True, context_id=context_id, reason="up_to_date").model_dump()
+    newest = messages[-1]
 
     reply = await llm.extract_context(messages)
     now = datetime.now(UTC)
-    new_points = await contexts.reinforce_known_points(db, user_id, session_id, reply.extraction.points, now)
+    new_points = await contexts.reinforce_known(db, read.known, reply.extraction.points, now)
     covered = Covered(first_message_id=messages[0].id, last_message_id=newest.id, last_at=newest.timestamp, message_count=len(messages))
     if not new_points:
         # Nothing to store: no context (it would count toward the summary threshold), but
@@ -49,17 +53,19 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
             await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
         log.info("session %s: %s (%d messages read)", session_id, reason, len(messages))
         return ExtractionOutcome(success=True, context_id=context_id, reason=reason).model_dump()
-    stored_id = await contexts.store_extraction(
+    stored = await contexts.store_extraction(
         db, user_id, session_id, new_points, covered, reply.model, reply.usage.model_dump(), now, expiry(now, settings.memory_ttl_days)
     )
-    if stored_id is None:
+    if stored is None:
         log.info("session %s: a newer context is already stored", session_id)
         return ExtractionOutcome(success=True, reason="superseded").model_dump()
+    stored_id, is_new = stored
     log.info(
         "session %s: %d new context points, %d reinforced",
         session_id, len(new_points), len(reply.extraction.points) - len(new_points),
     )
     await record_graph(db, settings, user_id, stored_id, reply.extraction, now)
     await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
-    await enqueue_summary_if_due(ctx, user_id)
+    if is_new:  # a rewritten context was counted when it was new
+        await enqueue_summary_if_due(ctx, user_id, await contexts.count_new_context(db, user_id))
     return ExtractionOutcome(success=True, context_id=stored_id, reason="extracted").model_dump()

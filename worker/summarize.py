@@ -20,9 +20,9 @@ from shared.recall_cache import drop_and_rebuild
 log = logging.getLogger(__name__)
 
 
-async def enqueue_summary_if_due(ctx: dict[str, Any], user_id: str) -> str | None:
+async def enqueue_summary_if_due(ctx: dict[str, Any], user_id: str, unsummarized: int) -> str | None:
     db, settings = ctx["db"], ctx["settings"]
-    if await contexts.unsummarized_count(db, user_id) < settings.summarize_threshold:
+    if unsummarized < settings.summarize_threshold:
         return None
     return await enqueue_summary(ctx["redis"], user_id, await summaries.count_for_user(db, user_id))
 
@@ -38,6 +38,7 @@ async def summarize_sessions(ctx: dict[str, Any], user_id: str) -> dict[str, Any
             return SummaryOutcome(success=True, reason="nothing_to_summarize").model_dump()
         summary_id = await summaries.insert_pending(db, user_id, now, lease)
         await contexts.claim(db, to_cover, summary_id)
+        await contexts.recount_unsummarized(db, user_id)  # the counter, exact again
 
     claimed = await contexts.claimed_by(db, summary_id)
     if not claimed:  # a concurrent run claimed every one of them first
