@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 
 from allinone.redis_process import free_port
 from service.openapi import OPENAPI
-from tests.conftest import JWT_SECRET
+from tests.support.settings import JWT_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 

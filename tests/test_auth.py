@@ -9,7 +9,7 @@ import pytest
 import websockets
 
 from service.credentials import issue_token
-from tests.conftest import JWT_SECRET
+from tests.support.settings import JWT_SECRET
 
 
 async def test_register_login_me(api):

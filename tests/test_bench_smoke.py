@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+# Every test here runs a benchmark end to end in subprocesses: the slow inner loop leaves them out.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = sorted((ROOT / "docs").glob("benchmarks.*"))
 
@@ -89,7 +92,6 @@ def test_the_flood_benchmark_runs_at_tiny_size_and_writes_its_section(tmp_path):
     assert raw["messages_stored_3s_after_stop"] == 0
 
 
-@pytest.mark.slow
 def test_the_operations_benchmark_runs_at_tiny_size_and_writes_its_section(tmp_path):
     (tmp_path / "benchmarks.md").write_text("# Benchmarks\n\nkept as it was\n")
     done = subprocess.run(

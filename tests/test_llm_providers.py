@@ -98,9 +98,9 @@ async def test_offline_reply_is_labelled_and_draws_on_memory():
 async def test_offline_product_path_end_to_end(redis_url, mongo_client):
     """The all-in-one's defaults: offline chat and offline extraction through the real worker."""
     from service.app import create_app
-    from tests.conftest import make_settings
     from tests.support.client import Api
     from tests.support.servers import serve_app
+    from tests.support.settings import make_settings
 
     settings = make_settings(redis_url, llm_provider="offline")
     async with serve_app(create_app(settings, mongo_client=mongo_client)) as url, Api(url) as api:

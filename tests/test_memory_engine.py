@@ -20,7 +20,7 @@ from shared.messages import store_message
 from shared.models import ExtractedEntity, ExtractedRelation, MemoryDigest, RecalledPoint
 from shared.mongo import COMMUNITIES, ENTITIES, REFLECTIONS, SESSION_CONTEXTS
 from shared.recall_cache import cache_key, read_digest, write_digest
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.support.stub_llm import Failure
 from tests.support.worker import drain_queue
 from worker.communities import detect_communities

@@ -18,9 +18,9 @@ import websockets
 from allinone.redis_process import free_port
 from shared.runtime_file import RunningAllInOne, publish, running_allinone
 from shared.settings import Settings, SettingsError, load_settings
-from tests.conftest import JWT_SECRET
 from tests.support.client import Api
 from tests.support.processes import clean_env, error_lines, pid_alive, run, start_allinone, stop_now
+from tests.support.settings import JWT_SECRET
 
 SERVICE = ["-m", "uvicorn", "service.app:create_app", "--factory", "--port", "0"]
 WORKER = ["-m", "arq", "worker.settings.WorkerSettings"]

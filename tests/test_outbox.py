@@ -8,9 +8,9 @@ import socket
 from allinone.redis_process import RedisProcess
 from service.app import create_app
 from shared.mongo import OUTBOX, SESSION_CONTEXTS
-from tests.conftest import make_settings
 from tests.support.client import Api, say
 from tests.support.servers import serve_app
+from tests.support.settings import make_settings
 from tests.support.worker import drain_queue
 
 

@@ -7,9 +7,9 @@ import threading
 import time
 
 from service.app import create_app
-from tests.conftest import make_settings
 from tests.support.client import Api
 from tests.support.servers import serve_app
+from tests.support.settings import make_settings
 
 
 class CountingHasher:

@@ -13,8 +13,8 @@ import redis.asyncio as aioredis
 from allinone.redis_process import free_port
 from service.app import create_app
 from shared.heartbeats import WorkerHeartbeat, index_key, list_workers, write_heartbeat
-from tests.conftest import make_settings
 from tests.support.servers import serve_app
+from tests.support.settings import make_settings
 from worker.resilient import create_worker
 
 

@@ -15,10 +15,10 @@ from arq.connections import RedisSettings
 from arq.jobs import Job
 
 from allinone.redis_process import free_port
-from tests.conftest import JWT_SECRET
 from tests.support.client import Api, say
 from tests.support.processes import job_starts, readyz_status, start, stop, until_readyz
 from tests.support.redis_restart import RestartableRedis
+from tests.support.settings import JWT_SECRET
 from tests.support.stub_llm import Failure
 
 OUTAGE_SECONDS = 10

@@ -12,7 +12,7 @@ from shared.llm import LLMPermanentError, LLMTransientError
 from shared.messages import store_message
 from shared.mongo import FAILED_JOBS, SESSION_CONTEXTS
 from shared.users import ADMIN, grant_role
-from tests.conftest import ADMIN_EMAIL, make_settings
+from tests.support.settings import ADMIN_EMAIL, make_settings
 from tests.support.stub_llm import Failure
 from tests.support.worker import drain_queue
 from worker.reliability import backoff_seconds, is_transient

@@ -14,9 +14,9 @@ import pytest
 
 from service.app import create_app
 from service.header_timeout import H11HttpProtocol, HttpProtocol, protocol_with_header_timeout
-from tests.conftest import make_settings
 from tests.support.client import Api, say
 from tests.support.servers import serve_app
+from tests.support.settings import make_settings
 
 LIMIT = 1.0
 LINES = 40  # 10 s of header lines at one per 0.25 s: ten times the limit
