@@ -22,6 +22,7 @@ from typing import Any
 from bench import decay, extraction, logout, memory_engine, noop_jobs, pickup
 from bench.flood import carry_over
 from bench.harness import Stack, machine
+from bench.llm_limits import carry_over as carry_over_llm_limits
 from bench.operations import carry_over as carry_over_operations
 from bench.report import plot, table
 from shared.settings import Settings
@@ -86,7 +87,7 @@ Written by `scripts/bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {seconds
 rerun to compare, never assert them in tests.
 
 ## Machine
-{m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}, Redis {m['redis']}.
+{m["cores"]} cores ({m["cpu"]}), {m["memory_gib"]} GiB, Python {m["python"]}, Redis {m["redis"]}.
 Load generator, service, worker, stub LLM and Redis all share those cores, over loopback.
 
 ## Settings
@@ -96,7 +97,7 @@ Load generator, service, worker, stub LLM and Redis all share those cores, over 
 - Load generator for the HTTP figures: wrk (1 thread), one token per request (`bench/tokens.lua`).
 - MongoDB: the in-process stand-in (mongomock) in every process; no MongoDB server can run here.
   It scans every document on every query, so the logout benchmark runs in batches of
-  {results['logout']['batch']} sessions, each on a fresh service process (see `bench/logout.py`).
+  {results["logout"]["batch"]} sessions, each on a fresh service process (see `bench/logout.py`).
 - Passwords hashed at argon2 time cost 1, 1 MiB (login is not measured; the benchmark logs in
   thousands of sessions first).
 
@@ -105,7 +106,7 @@ Load generator, service, worker, stub LLM and Redis all share those cores, over 
 
 ![latency distributions](benchmarks.png)
 
-Decay calls, whatever the count: {', '.join(results['decay'][0]['calls'])}.
+Decay calls, whatever the count: {", ".join(results["decay"][0]["calls"])}.
 {ANALYSIS}
 Raw figures: `benchmarks.json` beside this file.
 """
@@ -141,13 +142,14 @@ def main() -> None:
     raw = {k: v for k, v in results.items()}
     raw["pickup"] = {k: v for k, v in results["pickup"].items() if k != "samples"}
     (args.out / "benchmarks.json").write_text(json.dumps(raw, indent=2, default=str))
-    # The flood, operations and memory-engine figures come from their own commands
-    # (bench/flood.py, bench/operations.py, bench/memory_engine.py): keep their sections.
+    # The flood, operations, LLM-limits and memory-engine figures come from their own
+    # commands (bench/flood.py, operations.py, llm_limits.py, memory_engine.py): keep them.
     previous = args.out / "benchmarks.md"
     kept = memory_engine.kept_section(previous.read_text()) if previous.exists() else ""
     text = markdown(results, sizes, args, seconds) + (f"\n{kept}\n" if kept else "")
     text = carry_over(previous, text)
-    previous.write_text(carry_over_operations(previous, text))
+    text = carry_over_operations(previous, text)
+    previous.write_text(carry_over_llm_limits(previous, text))
     print(table(results))
     print(f"\nwritten: {args.out / 'benchmarks.md'}, {args.out / 'benchmarks.png'}")
 

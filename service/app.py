@@ -33,7 +33,7 @@ from service.metrics_endpoint import metrics_endpoint
 from service.openapi import openapi_json
 from service.readiness import readiness
 from service.resources import ServiceResources, cancel_and_wait
-from service.routes import admin, auth, jobs, memory, messages, operations
+from service.routes import admin, auth, jobs, memory, messages, operations, usage
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from shared.job_owners import ensure_job_owner_indexes
 from shared.log_format import configure_logging
@@ -83,23 +83,30 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # One owner: the exit stack closes, in reverse order, exactly what was opened here.
         async with contextlib.AsyncExitStack() as stack:
-            core = await stack.enter_async_context(open_resources(settings, mongo_client=mongo_client))
-            await ensure_job_owner_indexes(core.db)
             arq = lazy_arq_pool(settings)
             stack.push_async_callback(arq.aclose)
+            # The same Redis as the workers: chat and background LLM calls share one rate window.
+            core = await stack.enter_async_context(open_resources(settings, mongo_client=mongo_client, redis=arq))
+            await ensure_job_owner_indexes(core.db)
             resources = ServiceResources(
                 core=core,
                 arq=arq,
                 jwt_secret=jwt_secret,
-                passwords=Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_concurrency),
+                passwords=Passwords(
+                    settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_concurrency
+                ),
                 chat_limits=ChatLimits(arq, settings),
                 login_throttle=LoginThrottle(arq, settings),
                 sockets=SocketRegistry(),
             )
             resources.publish(app.state)
-            relay = asyncio.create_task(relay_forever(core.db, arq, settings.redis_timeout_seconds, settings.outbox_relay_interval_seconds))
+            relay = asyncio.create_task(
+                relay_forever(core.db, arq, settings.redis_timeout_seconds, settings.outbox_relay_interval_seconds)
+            )
             stack.callback(relay.cancel)
-            logouts = asyncio.create_task(listen_for_logouts(settings.redis_url, resources.sockets, settings.redis_timeout_seconds))
+            logouts = asyncio.create_task(
+                listen_for_logouts(settings.redis_url, resources.sockets, settings.redis_timeout_seconds)
+            )
             stack.push_async_callback(cancel_and_wait, logouts)
             yield
 
@@ -116,6 +123,8 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/memory", memory.list_memory),
         Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),
         Route("/api/v1/memory/graph", memory.memory_graph),
+        Route("/api/v1/usage", usage.my_usage),
+        Route("/api/v1/admin/usage", usage.all_usage),
         Route("/api/v1/admin/failed-jobs", admin.failed_jobs),
         Route("/api/v1/admin/failed-jobs/requeue", admin.requeue_every, methods=["POST"]),
         Route("/api/v1/admin/failed-jobs/{dead_letter_id}/requeue", admin.requeue_one, methods=["POST"]),

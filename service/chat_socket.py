@@ -29,6 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from service.enqueue import enqueue_extraction
 from service.frames import (
+    BudgetExhaustedFrame,
     ChunkFrame,
     DoneFrame,
     ErrorFrame,
@@ -39,7 +40,9 @@ from service.frames import (
 from service.principal import Principal, Unauthorized, authenticate, token_principal
 from service.socket_registry import CLOSE_UNAUTHORIZED
 from service.tokens import query_token
-from shared.llm import LLMError
+from shared.llm import LLMBudgetExhausted, LLMError
+from shared.llm.attribution import attribute_llm_calls
+from shared.llm.budget import check_daily_budget
 from shared.messages import recent_session_messages, store_message
 from shared.metrics import WEBSOCKETS_OPEN
 from shared.recall import recall
@@ -53,7 +56,7 @@ CLOSE_TOO_MANY_SOCKETS = 4429
 # much later: at most 100 refusals a second per socket.
 REFUSED_FRAME_PAUSE_SECONDS = 0.01
 
-Frame = ChunkFrame | DoneFrame | ErrorFrame | RetryLaterFrame
+Frame = ChunkFrame | DoneFrame | ErrorFrame | RetryLaterFrame | BudgetExhaustedFrame
 
 
 class ClientGone(Exception):
@@ -172,7 +175,11 @@ class ChatConnection:
             await self.refuse_rate_limited(decision.retry_after)
             return False
         if self.replying or not await limits.start_reply(self.principal.session_id, self.id):
-            await self.send(RetryLaterFrame(code="busy", detail="a reply for this session is still being written; send again after it is done"))
+            await self.send(
+                RetryLaterFrame(
+                    code="busy", detail="a reply for this session is still being written; send again after it is done"
+                )
+            )
             return False
         return True
 
@@ -188,7 +195,14 @@ class ChatConnection:
 
     async def answer(self, frame: MessageFrame) -> None:
         state, principal = self.state, self.principal
+        attribute_llm_calls(principal.user_id)  # this task's LLM calls: recorded and budgeted for this user
         try:
+            try:
+                # Before the message is stored: a refused message is not kept half-answered.
+                await check_daily_budget(state.db, state.settings, principal.user_id)
+            except LLMBudgetExhausted as exc:
+                await self.send(budget_frame(exc))
+                return
             await store_message(state.db, principal.user_id, principal.session_id, "user", frame.content)
             history = await recent_session_messages(state.db, principal.session_id, state.settings.chat_history_messages)
             memory = await recall(state.db, principal.user_id, state.settings, cache=state.arq)  # one GET when cached
@@ -199,6 +213,9 @@ class ChatConnection:
                     async for text in stream:
                         parts.append(text)
                         await self.send(ChunkFrame(text=text))
+            except LLMBudgetExhausted as exc:  # spent by another socket meanwhile
+                await self.send(budget_frame(exc))
+                return
             except LLMError as exc:
                 log.warning("chat reply failed for session %s: %s", principal.session_id, exc)
                 await self.send(ErrorFrame(code="llm_unavailable", detail="the coach could not answer; try again"))
@@ -215,6 +232,12 @@ class ChatConnection:
             # Shielded: this task may be cancelled while it cleans up (it asked for the close
             # itself above, or the client left), and the session must not stay `busy`.
             await asyncio.shield(state.chat_limits.end_reply(principal.session_id, self.id))
+
+
+def budget_frame(exc: LLMBudgetExhausted) -> BudgetExhaustedFrame:
+    return BudgetExhaustedFrame(
+        detail="today's LLM token budget is spent; this message was not answered", resets_at=exc.resets_at
+    )
 
 
 async def chat_socket(ws: WebSocket) -> None:

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 JWT_ALGORITHM = "HS256"
 
+
 class Passwords:
     """argon2id hashing at a configured cost (argon2-cffi's defaults unless told otherwise).
 

@@ -64,7 +64,11 @@ async def panels_context(state: Any) -> dict[str, Any]:
         last_hour(state.arq),
     )
     return {
-        "queue": queue, "workers": workers, "jobs": jobs, "dead_letters": dead, "crons": cron_views(),
+        "queue": queue,
+        "workers": workers,
+        "jobs": jobs,
+        "dead_letters": dead,
+        "crons": cron_views(),
         "charts": [bar_chart("Completed per minute", minutes, "complete"), bar_chart("Failed per minute", minutes, "failed")],
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
@@ -39,7 +40,9 @@ FRAME_OVERHEAD_CHARS = 1_024
 
 def parse_client_frame(text: str, max_chars: int) -> MessageFrame | ErrorFrame:
     if len(text) > max_chars + FRAME_OVERHEAD_CHARS:
-        return ErrorFrame(code="frame_too_large", detail=f"frame is {len(text)} characters; the maximum is {max_chars + FRAME_OVERHEAD_CHARS}")
+        return ErrorFrame(
+            code="frame_too_large", detail=f"frame is {len(text)} characters; the maximum is {max_chars + FRAME_OVERHEAD_CHARS}"
+        )
     try:
         data = load_untrusted_json(text)
     except NotJSON as exc:
@@ -68,3 +71,13 @@ class RetryLaterFrame(BaseModel):
     code: Literal["rate_limited", "busy"]
     detail: str
     retry_after: int | None = None
+
+
+class BudgetExhaustedFrame(BaseModel):
+    """The user has spent USER_DAILY_TOKEN_BUDGET for today; the message was not stored.
+    `resets_at` is the next UTC midnight, when the budget starts again."""
+
+    type: Literal["error"] = "error"
+    code: Literal["budget_exhausted"] = "budget_exhausted"
+    detail: str
+    resets_at: datetime

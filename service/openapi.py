@@ -15,10 +15,24 @@ from starlette.responses import JSONResponse
 
 from service import openapi_operations, schemas
 from service.readiness import Readiness
+from shared.llm_usage import AdminUsageReport, UsageReport
 
 MODELS: list[type[BaseModel]] = [
-    schemas.Credentials, schemas.ErrorBody, schemas.Registered, schemas.LoggedIn, schemas.LoggedOut, schemas.Me, schemas.SessionInfo,
-    schemas.MessageList, schemas.Memory, schemas.ReflectionQueued, schemas.MemoryGraph, schemas.FailedJobs, schemas.Requeued, schemas.RequeuedAll, Readiness,
+    schemas.Credentials,
+    schemas.ErrorBody,
+    schemas.Registered,
+    schemas.LoggedIn,
+    schemas.LoggedOut,
+    schemas.Me,
+    schemas.SessionInfo,
+    schemas.MessageList,
+    schemas.Memory,
+    schemas.ReflectionQueued,
+    schemas.MemoryGraph,
+    schemas.FailedJobs,
+    schemas.Requeued,
+    schemas.RequeuedAll,
+    Readiness,
 ]
 
 
@@ -49,7 +63,9 @@ THROTTLED = {
 }
 
 
-def operation(summary: str, responses: dict[str, Any], *, body: type[BaseModel] | None = None, secured: bool = False, **extra: Any) -> dict[str, Any]:
+def operation(
+    summary: str, responses: dict[str, Any], *, body: type[BaseModel] | None = None, secured: bool = False, **extra: Any
+) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "responses": responses, **extra}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}
@@ -59,7 +75,11 @@ def operation(summary: str, responses: dict[str, Any], *, body: type[BaseModel] 
 
 
 PATHS: dict[str, Any] = {
-    "/healthz": {"get": operation("liveness", {"200": {"description": "up", "content": {"application/json": {"schema": {"type": "object"}}}}})},
+    "/healthz": {
+        "get": operation(
+            "liveness", {"200": {"description": "up", "content": {"application/json": {"schema": {"type": "object"}}}}}
+        )
+    },
     "/readyz": {
         "get": operation(
             "readiness: MongoDB and Redis answer, and a worker's heartbeat is fresh",
@@ -76,27 +96,44 @@ PATHS: dict[str, Any] = {
     "/api/v1/auth/login": {
         "post": operation(
             "open a session",
-            {"200": json_body(schemas.LoggedIn, "logged in"), "401": error("wrong email or password"), "429": THROTTLED, **BAD_BODY},
+            {
+                "200": json_body(schemas.LoggedIn, "logged in"),
+                "401": error("wrong email or password"),
+                "429": THROTTLED,
+                **BAD_BODY,
+            },
             body=schemas.Credentials,
         )
     },
     "/api/v1/auth/logout": {
-        "post": operation("close the session and queue its extraction", {"200": json_body(schemas.LoggedOut, "logged out"), **AUTH}, secured=True)
+        "post": operation(
+            "close the session and queue its extraction",
+            {"200": json_body(schemas.LoggedOut, "logged out"), **AUTH},
+            secured=True,
+        )
     },
     "/api/v1/auth/me": {"get": operation("the caller", {"200": json_body(schemas.Me, "the caller"), **AUTH}, secured=True)},
     "/api/v1/auth/session": {
-        "get": operation("is this token still good (authentication only)", {"200": json_body(schemas.SessionInfo, "valid"), **AUTH}, secured=True)
+        "get": operation(
+            "is this token still good (authentication only)",
+            {"200": json_body(schemas.SessionInfo, "valid"), **AUTH},
+            secured=True,
+        )
     },
     "/api/v1/chat/messages": {
         "get": operation(
             "the caller's newest messages, oldest first",
             {"200": json_body(schemas.MessageList, "messages"), "422": error("bad limit"), **AUTH},
             secured=True,
-            parameters=[{"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
+            parameters=[
+                {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200}}
+            ],
         )
     },
     "/api/v1/memory": {
-        "get": operation("the caller's contexts, summaries and reflections", {"200": json_body(schemas.Memory, "memory"), **AUTH}, secured=True)
+        "get": operation(
+            "the caller's contexts, summaries and reflections", {"200": json_body(schemas.Memory, "memory"), **AUTH}, secured=True
+        )
     },
     "/api/v1/memory/reflections": {
         "post": operation(
@@ -112,7 +149,9 @@ PATHS: dict[str, Any] = {
             secured=True,
         )
     },
-    "/api/v1/admin/failed-jobs": {"get": operation("dead letters", {"200": json_body(schemas.FailedJobs, "dead letters"), **ADMIN}, secured=True)},
+    "/api/v1/admin/failed-jobs": {
+        "get": operation("dead letters", {"200": json_body(schemas.FailedJobs, "dead letters"), **ADMIN}, secured=True)
+    },
     "/api/v1/admin/failed-jobs/requeue": {
         "post": operation("requeue every dead letter", {"200": json_body(schemas.RequeuedAll, "requeued"), **ADMIN}, secured=True)
     },
@@ -126,6 +165,25 @@ PATHS: dict[str, Any] = {
     },
 }
 
+
+DAYS = [{"name": "days", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 366}}]
+PATHS["/api/v1/usage"] = {
+    "get": operation(
+        "the caller's LLM usage per UTC day and purpose (cost when LLM_PRICES is set)",
+        {"200": json_body(UsageReport, "usage"), "422": error("bad days"), **AUTH},
+        secured=True,
+        parameters=DAYS,
+    )
+}
+PATHS["/api/v1/admin/usage"] = {
+    "get": operation(
+        "LLM usage of every user: totals per user and per UTC day",
+        {"200": json_body(AdminUsageReport, "usage"), "422": error("bad days"), **ADMIN},
+        secured=True,
+        parameters=DAYS,
+    )
+}
+MODELS += [UsageReport, AdminUsageReport]
 
 PATHS.update(openapi_operations.paths(operation, json_body, error, AUTH, ADMIN))
 MODELS += openapi_operations.MODELS
@@ -141,7 +199,10 @@ def build_openapi() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "coach-backbone", "version": "0.1.0"},
         "paths": PATHS,
-        "components": {"schemas": components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
     }
 
 

@@ -67,4 +67,6 @@ async def user_communities(db: Any, user_id: str) -> list[Community]:
 
 
 def community_view(group: Community) -> CommunityView:
-    return CommunityView(index=group["index"], label=group["label"], size=len(group["entity_ids"]), entity_ids=group["entity_ids"])
+    return CommunityView(
+        index=group["index"], label=group["label"], size=len(group["entity_ids"]), entity_ids=group["entity_ids"]
+    )

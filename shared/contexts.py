@@ -76,7 +76,13 @@ class ContextView(BaseModel):
 
 
 def stored_point(point: ContextPoint, now: datetime) -> dict[str, Any]:
-    return {**point.model_dump(), "key": point_key(point.kind, point.content), "mentions": 1, "first_seen_at": now, "last_seen_at": now}
+    return {
+        **point.model_dump(),
+        "key": point_key(point.kind, point.content),
+        "mentions": 1,
+        "first_seen_at": now,
+        "last_seen_at": now,
+    }
 
 
 def scored_points(doc: StoredContext, strength: float) -> list[dict[str, Any]]:
@@ -225,11 +231,15 @@ async def oldest_unclaimed(db: Database, user_id: str, keep_recent: int) -> list
 async def claim(db: Database, context_ids: list[ObjectId], summary_id: ObjectId) -> None:
     """Mark the contexts with `summary_id`. The `summary_id: None` filter means two runs can
     never claim the same context."""
-    await db[SESSION_CONTEXTS].update_many({"_id": {"$in": context_ids}, "summary_id": None}, {"$set": {"summary_id": summary_id}})
+    await db[SESSION_CONTEXTS].update_many(
+        {"_id": {"$in": context_ids}, "summary_id": None}, {"$set": {"summary_id": summary_id}}
+    )
 
 
 async def claimed_by(db: Database, summary_id: ObjectId) -> list[StoredContext]:
-    docs: list[StoredContext] = await db[SESSION_CONTEXTS].find({"summary_id": summary_id}).sort("created_at", 1).to_list(length=None)
+    docs: list[StoredContext] = (
+        await db[SESSION_CONTEXTS].find({"summary_id": summary_id}).sort("created_at", 1).to_list(length=None)
+    )
     return docs
 
 
@@ -271,8 +281,10 @@ async def users_with_unreflected(db: Database, min_new: int, limit: int) -> list
 
 async def notes_to_reflect_on(db: Database, user_id: str, limit: int) -> tuple[list[ContextNote], int]:
     """The user's newest `limit` contexts, oldest first, and how many of them are unread."""
-    cursor = db[SESSION_CONTEXTS].find({"user_id": user_id}, {"context_points": 1, "created_at": 1, "reflected_at": 1}).sort(
-        "updated_at", -1
+    cursor = (
+        db[SESSION_CONTEXTS]
+        .find({"user_id": user_id}, {"context_points": 1, "created_at": 1, "reflected_at": 1})
+        .sort("updated_at", -1)
     )
     docs = list(reversed(await cursor.to_list(length=limit)))
     notes = [
@@ -327,8 +339,10 @@ async def watermarks(db: Database, user_ids: list[str], session_ids: list[str]) 
 async def recall_points(db: Database, user_id: str, now: datetime, rate: float, contexts: int, limit: int) -> list[RecalledPoint]:
     """The `limit` strongest points among the user's `contexts` most recently touched contexts,
     scored by strength as of now times importance."""
-    cursor = db[SESSION_CONTEXTS].find({"user_id": user_id}, {"context_points": 1, "strength": 1, "decayed_at": 1}).sort(
-        "updated_at", -1
+    cursor = (
+        db[SESSION_CONTEXTS]
+        .find({"user_id": user_id}, {"context_points": 1, "strength": 1, "decayed_at": 1})
+        .sort("updated_at", -1)
     )
     points = [
         point

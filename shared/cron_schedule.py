@@ -11,4 +11,3 @@ from shared.jobs import CRON_SCHEDULES
 
 def next_run(name: str, now: datetime | None = None) -> datetime:
     return next_cron((now or datetime.now(UTC)).astimezone(UTC), **CRON_SCHEDULES[name]).replace(microsecond=0)
-

@@ -37,7 +37,14 @@ def dead_letter_of(job_id: str | None) -> ObjectId | None:
 
 
 async def record_dead_letter(
-    db: Database, function: str, job_id: str | None, args: tuple[Any, ...], kwargs: dict[str, Any], tries: int, error: str, now: datetime
+    db: Database,
+    function: str,
+    job_id: str | None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    tries: int,
+    error: str,
+    now: datetime,
 ) -> None:
     await db[FAILED_JOBS].insert_one(
         {

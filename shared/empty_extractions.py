@@ -20,7 +20,14 @@ from shared.mongo import EMPTY_EXTRACTIONS
 
 
 async def record_empty_extraction(
-    db: Any, user_id: str, session_id: str, covered: Mapping[str, Any], model: str, reason: str, now: datetime, expires_at: datetime | None
+    db: Any,
+    user_id: str,
+    session_id: str,
+    covered: Mapping[str, Any],
+    model: str,
+    reason: str,
+    now: datetime,
+    expires_at: datetime | None,
 ) -> None:
     """Move the session's empty watermark forward to `covered`; never back."""
     try:

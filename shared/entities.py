@@ -68,7 +68,11 @@ async def record_entities(
             if entity_id not in counted:
                 await db[ENTITIES].update_one(
                     {"_id": entity_id, "user_id": user_id},
-                    {"$inc": {"mentions": 1}, "$set": {"last_seen_at": now}, "$push": {"context_ids": {"$each": [context_id], "$slice": -CONTEXTS_KEPT}}},
+                    {
+                        "$inc": {"mentions": 1},
+                        "$set": {"last_seen_at": now},
+                        "$push": {"context_ids": {"$each": [context_id], "$slice": -CONTEXTS_KEPT}},
+                    },
                 )
             # A new spelling is an alias; the canonical name never is one.
             await db[ENTITIES].update_one(
@@ -130,5 +134,10 @@ async def forget_context(db: Any, user_id: str, context_id: str) -> list[ObjectI
 
 def entity_view(doc: StoredEntity, community: int | None) -> EntityView:
     return EntityView(
-        id=str(doc["_id"]), name=doc["name"], kind=doc["kind"], aliases=doc.get("aliases", []), mentions=doc["mentions"], community=community
+        id=str(doc["_id"]),
+        name=doc["name"],
+        kind=doc["kind"],
+        aliases=doc.get("aliases", []),
+        mentions=doc["mentions"],
+        community=community,
     )

@@ -38,7 +38,12 @@ async def read_extraction_input(db: Database, user_id: str, session_id: str, lim
             "$facet": {
                 "messages": [{"$project": {"_id": 1, "role": 1, "content": 1, "timestamp": 1}}],
                 # The lookups run once, from the newest message (it carries user and session).
-                "marks": [{"$limit": 1}, contexts_lookup, empty_lookup, {"$project": {"_id": 0, **contexts_fields, **empty_fields}}],
+                "marks": [
+                    {"$limit": 1},
+                    contexts_lookup,
+                    empty_lookup,
+                    {"$project": {"_id": 0, **contexts_fields, **empty_fields}},
+                ],
             }
         },
     ]

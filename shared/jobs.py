@@ -18,6 +18,7 @@ result), which is what each id rule leans on.
 | generate_reflection       | user_id, force                         | generate_reflection:<user>:<reflections>:<contexts> |
 | detect_communities (cron) | now (optional)                         | as the other crons                       |
 | rebuild_recall_cache      | user_id                                | rebuild_recall_cache:<user>:[miss:]<time> |
+| generate_reply (chat queue) | see worker/ and service/ (issue 13)  | arq's random id                          |
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from shared.messages import newest_message_id
 from shared.mongo import Database
 from shared.outbox import enqueue_or_store
+from shared.settings import Settings
 
 EXTRACT_SESSION_CONTEXT = "extract_session_context"
 SUMMARIZE_SESSIONS = "summarize_sessions"
@@ -114,6 +116,7 @@ async def enqueue_by_name(arq: Any, name: str, args: list[Any], now: datetime | 
     """The operator CLI's `enqueue NAME ARGS...`: arq's Job, or None if the id is taken."""
     return await arq.enqueue_job(name, *args, *([now] if now is not None and name in TAKES_NOW else []))
 
+
 def reflection_job_id(user_id: str, reflections_so_far: int, contexts_so_far: int) -> str:
     """One id per (user, reflections, contexts): the hourly cron and any number of
     `POST /memory/reflections` for the same state make one reflection; a new context or a
@@ -133,3 +136,17 @@ async def enqueue_reflection(db: Database, arq: Any, timeout: float, user_id: st
     shared/reflections.py); with Redis down it waits in the outbox. Its id."""
     await enqueue_or_store(db, arq, timeout, GENERATE_REFLECTION, user_id, force, job_id=job_id)
     return job_id
+
+
+# -- Queues: chat before background ----------------------------------------------------
+# Chat jobs go to their own queue (CHAT_QUEUE_NAME, default arq:queue:chat), drained by
+# chat workers (`python -m worker run --chat`, WORKER_CHAT_MAX_JOBS) that never take
+# background jobs; so a reply never waits behind a backlog of extractions for a worker
+# slot. Every other job stays on QUEUE_NAME. Enqueue with `_queue_name=queue_for(...)`.
+GENERATE_REPLY = "generate_reply"
+CHAT_JOBS = frozenset({GENERATE_REPLY})
+
+
+def queue_for(job_name: str, settings: Settings) -> str:
+    """The arq queue a job is enqueued on and consumed from."""
+    return settings.chat_queue_name if job_name in CHAT_JOBS else settings.queue_name

@@ -78,3 +78,6 @@ async def ensure_indexes(db: Any) -> None:
     await db[RELATIONS].create_index([("user_id", 1), ("source_id", 1), ("target_id", 1), ("relation", 1)], unique=True)
     await db[COMMUNITIES].create_index("user_id", unique=True)
     await db[COMMUNITIES].create_index("stale")
+    from shared.llm_usage import ensure_usage_indexes  # its own module, like every collection's
+
+    await ensure_usage_indexes(db)

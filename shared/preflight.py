@@ -50,7 +50,9 @@ def check_mongodb_reachable(settings: Settings, timeout: float = MONGODB_PING_TI
     except PyMongoError as exc:
         # pymongo appends its timeouts and whole topology description; the first clause is the cause.
         cause = str(exc).split(", Timeout:")[0].split(" (configured timeouts")[0]
-        raise StartupError(f"MONGODB_URI: cannot reach MongoDB at {where(settings.mongodb_uri)} within {timeout:g} s: {cause}") from None
+        raise StartupError(
+            f"MONGODB_URI: cannot reach MongoDB at {where(settings.mongodb_uri)} within {timeout:g} s: {cause}"
+        ) from None
     finally:
         client.close()
 

@@ -29,12 +29,16 @@ async def build_digest(db: Database, user_id: str, settings: Settings, now: date
     now = now or datetime.now(UTC)
     return MemoryDigest(
         summary=await summaries.latest_text(db, user_id),
-        points=await contexts.recall_points(db, user_id, now, settings.memory_decay_rate, RECALL_CONTEXTS, settings.recall_points),
+        points=await contexts.recall_points(
+            db, user_id, now, settings.memory_decay_rate, RECALL_CONTEXTS, settings.recall_points
+        ),
         reflections=await recalled_insights(db, user_id, settings.recall_insights),
     )
 
 
-async def recall(db: Database, user_id: str, settings: Settings, now: datetime | None = None, *, cache: Any = None) -> MemoryDigest:
+async def recall(
+    db: Database, user_id: str, settings: Settings, now: datetime | None = None, *, cache: Any = None
+) -> MemoryDigest:
     """The digest from the recall cache in `cache` (a Redis client) if it holds one, else
     from the database, asking the worker to cache it for the next reply."""
     reachable = False

@@ -92,4 +92,6 @@ async def forget_entities(db: Any, user_id: str, entity_ids: list[ObjectId]) -> 
 
 
 def relation_view(doc: StoredRelation) -> RelationView:
-    return RelationView(source=str(doc["source_id"]), target=str(doc["target_id"]), relation=doc["relation"], weight=doc["weight"])
+    return RelationView(
+        source=str(doc["source_id"]), target=str(doc["target_id"]), relation=doc["relation"], weight=doc["weight"]
+    )

@@ -14,6 +14,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from redis.asyncio import Redis
+
 from shared.llm import LLMProvider, create_llm
 from shared.mongo import Database, create_mongo_client, ensure_indexes, get_database
 from shared.settings import Settings
@@ -28,7 +30,10 @@ class Resources:
 
 
 @asynccontextmanager
-async def open_resources(settings: Settings, *, mongo_client: Any = None, llm: LLMProvider | None = None) -> AsyncIterator[Resources]:
+async def open_resources(
+    settings: Settings, *, mongo_client: Any = None, llm: LLMProvider | None = None, redis: Redis | None = None
+) -> AsyncIterator[Resources]:
+    """`redis` (the process's arq pool) gives the LLM client its shared rate window (shared/llm/limiter.py)."""
     async with AsyncExitStack() as stack:
         if mongo_client is None:
             mongo_client = create_mongo_client(settings)
@@ -36,6 +41,6 @@ async def open_resources(settings: Settings, *, mongo_client: Any = None, llm: L
         db = get_database(mongo_client, settings)
         await ensure_indexes(db)
         if llm is None:
-            llm = create_llm(settings)
+            llm = create_llm(settings, redis=redis, db=db)
             stack.push_async_callback(llm.aclose)
         yield Resources(settings=settings, mongo_client=mongo_client, db=db, llm=llm)

@@ -25,7 +25,13 @@ class StoredSession(TypedDict):
 
 async def open_session(db: Database, user_id: str, now: datetime, ttl: timedelta) -> str:
     session_id = uuid.uuid4().hex
-    session: StoredSession = {"_id": session_id, "user_id": user_id, "created_at": now, "expires_at": now + ttl, "revoked_at": None}
+    session: StoredSession = {
+        "_id": session_id,
+        "user_id": user_id,
+        "created_at": now,
+        "expires_at": now + ttl,
+        "revoked_at": None,
+    }
     await db[SESSIONS].insert_one(session)
     return session_id
 

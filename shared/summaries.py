@@ -83,7 +83,9 @@ async def resume_pending(db: Database, user_id: str, now: datetime, lease: timed
 
 async def insert_pending(db: Database, user_id: str, now: datetime, lease: timedelta) -> ObjectId:
     summary_id = ObjectId()
-    await db[SUMMARIES].insert_one({"_id": summary_id, "user_id": user_id, "status": "pending", "lease_until": now + lease, "created_at": now})
+    await db[SUMMARIES].insert_one(
+        {"_id": summary_id, "user_id": user_id, "status": "pending", "lease_until": now + lease, "created_at": now}
+    )
     return summary_id
 
 

@@ -65,7 +65,10 @@ async def stub_llm() -> AsyncIterator[StubLLM]:
 @pytest.fixture
 async def settings(redis_url: str, stub_llm: StubLLM, mongo_client: Any) -> AsyncIterator[Settings]:
     settings = make_settings(
-        redis_url, llm_provider="anthropic", anthropic_api_key="test-key", anthropic_base_url=stub_llm.url  # type: ignore[attr-defined]
+        redis_url,
+        llm_provider="anthropic",
+        anthropic_api_key="test-key",
+        anthropic_base_url=stub_llm.url,  # type: ignore[attr-defined]
     )
     yield settings
     if TEST_MONGODB_URI:

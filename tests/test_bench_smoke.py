@@ -30,7 +30,11 @@ def test_the_benchmark_suite_runs_end_to_end_at_tiny_sizes():
     assert sorted(before) == ["benchmarks.json", "benchmarks.md", "benchmarks.png"]
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     # Tiny-size figures go to a temporary folder it names, never over the committed ones.
@@ -61,7 +65,11 @@ def check_quick_results(stdout: str, tmp_path: Path) -> None:
 def test_quick_run_refuses_to_write_docs():
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--out", "docs"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2 and "only the full run writes there" in done.stderr
 
@@ -69,7 +77,11 @@ def test_quick_run_refuses_to_write_docs():
 def test_logout_under_llm_load_runs_at_tiny_size():
     done = subprocess.run(
         [sys.executable, "-m", "bench.logout_latency", "--logouts", "3", "--llm-latency", "0.1"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "logouts: 3" in done.stdout
@@ -81,7 +93,11 @@ def test_the_flood_benchmark_runs_at_tiny_size_and_writes_its_section(tmp_path):
     (tmp_path / "benchmarks.md").write_text("# Benchmarks\n\nkept as it was\n")
     done = subprocess.run(
         [sys.executable, "-m", "bench.flood", "--seconds", "1", "--baseline-seconds", "0.5", "--out", str(tmp_path)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     text = (tmp_path / "benchmarks.md").read_text()
@@ -96,7 +112,11 @@ def test_the_operations_benchmark_runs_at_tiny_size_and_writes_its_section(tmp_p
     (tmp_path / "benchmarks.md").write_text("# Benchmarks\n\nkept as it was\n")
     done = subprocess.run(
         [sys.executable, "-m", "bench.operations", "--jobs", "30", "--requests", "5", "--scrapes", "2", "--out", str(tmp_path)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     text = (tmp_path / "benchmarks.md").read_text()
@@ -110,7 +130,11 @@ def test_memory_engine_bench_runs_at_tiny_size_and_keeps_docs_untouched():
     before = fingerprints()
     done = subprocess.run(
         [sys.executable, "-m", "bench.memory_engine", "--quick"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "chat recall from the cache" in done.stdout and "nightly `detect_communities`, 5 users" in done.stdout
@@ -124,3 +148,20 @@ def test_the_full_bench_keeps_the_memory_engine_section():
     assert kept_section(old) == f"{START}\nmemory figures\n{END}"
     assert replace_section(old, f"{START}\nnew\n{END}") == f"# Benchmarks\nold figures\n\n{START}\nnew\n{END}\n"
     assert replace_section("# Benchmarks\n", f"{START}\nnew\n{END}").endswith(f"\n\n{START}\nnew\n{END}\n")
+
+
+@pytest.mark.slow
+def test_the_llm_limits_benchmark_runs_at_tiny_size_and_writes_nothing():
+    before = fingerprints()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.llm_limits", "--quick", "--write"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "<!-- llm_limits: written by python -m bench.llm_limits -->" in done.stdout
+    assert "| admit, LLM_REQUESTS_PER_MINUTE only | 1 |" in done.stdout
+    assert fingerprints() == before  # a quick run never writes docs/

@@ -17,7 +17,8 @@ def origin(api) -> dict[str, str]:
 
 async def sign_in(client, api, email, password, headers=None):
     return await client.post(
-        "/admin/login", content=f"email={email}&password={password}",
+        "/admin/login",
+        content=f"email={email}&password={password}",
         headers={"content-type": "application/x-www-form-urlencoded", **(origin(api) if headers is None else headers)},
     )
 

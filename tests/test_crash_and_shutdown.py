@@ -46,7 +46,12 @@ def start_worker(settings, stub_llm, seed: Path, **env: str) -> subprocess.Popen
         "WORKER_POLL_DELAY_SECONDS": "0.02",
         **env,
     }
-    return subprocess.Popen([sys.executable, "-m", "tests.support.seeded_worker", str(seed)], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.support.seeded_worker", str(seed)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 async def exit_code(proc: subprocess.Popen, seconds: float = 30) -> int:
@@ -68,7 +73,9 @@ async def until_llm_called(stub_llm, proc: subprocess.Popen, calls: int = 1) -> 
     raise AssertionError("the worker never reached the LLM")
 
 
-async def signal_mid_job(settings, db, stub_llm, arq_pool, tmp_path, sig: int, llm_delay: float, **env: str) -> tuple[str, int, str]:
+async def signal_mid_job(
+    settings, db, stub_llm, arq_pool, tmp_path, sig: int, llm_delay: float, **env: str
+) -> tuple[str, int, str]:
     """Queue one session, start a real worker, and signal it while its LLM call is open.
     Returns the job id, the worker's exit code and its output."""
     job_id, seed = await seed_session(db, arq_pool, tmp_path)

@@ -106,7 +106,11 @@ async def test_each_cron_fires_once_across_three_workers(settings, mongo_client,
         await w.run_cron(at, delay=0.5)
     queued = [job.function for job in await arq_pool.queued_jobs()]
     assert queued == ["decay_memories"]
-    runner = Worker(**{**worker_options(settings), "ctx": {"settings": settings, "mongo_client": mongo_client}}, burst=True, handle_signals=False)
+    runner = Worker(
+        **{**worker_options(settings), "ctx": {"settings": settings, "mongo_client": mongo_client}},
+        burst=True,
+        handle_signals=False,
+    )
     await runner.main()
     await runner.close()
     assert runner.jobs_complete == 1
@@ -127,7 +131,10 @@ async def test_operator_enqueues_a_job_by_name_from_the_command_line(settings, a
     env = {**os.environ, "REDIS_URL": settings.redis_url, "QUEUE_NAME": settings.queue_name}
     done = subprocess.run(
         [sys.executable, "-m", "worker", "enqueue", "decay_memories", "--now", (T0 + 2 * DAY).isoformat()],
-        env=env, capture_output=True, text=True, timeout=30,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert done.returncode == 0, done.stderr
     [job] = await arq_pool.queued_jobs()
@@ -135,7 +142,9 @@ async def test_operator_enqueues_a_job_by_name_from_the_command_line(settings, a
     await drain_queue(settings, mongo_client)
     assert await strengths(db) == pytest.approx([0.95**2], abs=1e-9)
 
-    bad = subprocess.run([sys.executable, "-m", "worker", "enqueue", "no_such_job"], env=env, capture_output=True, text=True, timeout=30)
+    bad = subprocess.run(
+        [sys.executable, "-m", "worker", "enqueue", "no_such_job"], env=env, capture_output=True, text=True, timeout=30
+    )
     from worker.__main__ import JOB_NAMES
 
     assert bad.returncode != 0 and bad.stderr.strip() == f"unknown job 'no_such_job': one of {', '.join(JOB_NAMES)}"

@@ -62,7 +62,7 @@ async def test_cancel_stops_a_running_job_and_its_status_says_cancelled(api, set
         # The job stopped: nothing runs on the worker, arq counts it failed, nothing stored.
         # (The stub itself sleeps on; it does not notice the client hanging up.)
         await wait_for(lambda: _true(not worker.job_tasks))
-        # (the recall-cache rebuild the chat queued may complete beside it)
+        # (A chat that missed the recall cache queued a cache rebuild: that may complete.)
         assert worker.jobs_failed == 1
     assert (await status_of(api, owner, job_id)).json()["status"] == "cancelled"
     assert await db["session_contexts"].count_documents({}) == 0

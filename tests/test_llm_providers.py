@@ -164,7 +164,12 @@ async def test_anthropic_errors_are_sorted_into_transient_and_permanent(provider
 
 
 @pytest.mark.parametrize(
-    "raw", [{"points": [{"kind": "wish", "content": "x", "importance": 0.5}]}, {"points": [{"kind": "goal", "content": "x", "importance": 3}]}, {"nope": 1}]
+    "raw",
+    [
+        {"points": [{"kind": "wish", "content": "x", "importance": 0.5}]},
+        {"points": [{"kind": "goal", "content": "x", "importance": 3}]},
+        {"nope": 1},
+    ],
 )
 async def test_anthropic_output_that_breaks_the_schema_is_an_output_error(provider, stub_llm, raw):
     stub_llm.raw_tool_input = raw

@@ -45,9 +45,15 @@ async def test_recall_puts_summary_and_strongest_points_in_the_prompt_as_data(ap
     await db[SESSION_CONTEXTS].insert_many([weak, middle, strong])
     await db[SUMMARIES].insert_one(
         {
-            "user_id": login.user_id, "status": "done", "text": "Doctoral student under deadline pressure.",
-            "key_points": [], "covered_session_ids": [], "period": {"start": now, "end": now},
-            "strength": 1.0, "decayed_at": now, "created_at": now,
+            "user_id": login.user_id,
+            "status": "done",
+            "text": "Doctoral student under deadline pressure.",
+            "key_points": [],
+            "covered_session_ids": [],
+            "period": {"start": now, "end": now},
+            "strength": 1.0,
+            "decayed_at": now,
+            "created_at": now,
         }
     )
 

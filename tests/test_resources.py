@@ -36,8 +36,10 @@ async def test_what_was_handed_in_stays_open(settings):
 
 async def test_what_the_factory_opened_it_closes(settings, monkeypatch):
     made: list[Closable] = []
-    monkeypatch.setattr(shared.resources, "create_mongo_client", lambda s: made.append(Closable(AsyncMongoMockClient(tz_aware=True))) or made[-1])
-    monkeypatch.setattr(shared.resources, "create_llm", lambda s: made.append(Closable()) or made[-1])
+    monkeypatch.setattr(
+        shared.resources, "create_mongo_client", lambda s: made.append(Closable(AsyncMongoMockClient(tz_aware=True))) or made[-1]
+    )
+    monkeypatch.setattr(shared.resources, "create_llm", lambda s, **_: made.append(Closable()) or made[-1])
     async with open_resources(settings):
         assert [m.closed for m in made] == [0, 0]
     assert [m.closed for m in made] == [1, 1]
@@ -60,7 +62,7 @@ async def test_the_worker_uses_the_settings_it_is_handed(settings, monkeypatch):
 @pytest.mark.parametrize("handed_in", [False, True])
 async def test_the_worker_closes_only_its_own_llm(settings, monkeypatch, handed_in):
     made = Closable()
-    monkeypatch.setattr(shared.resources, "create_llm", lambda s: made)
+    monkeypatch.setattr(shared.resources, "create_llm", lambda s, **_: made)
     ctx: dict[str, Any] = {"settings": settings, "mongo_client": AsyncMongoMockClient(tz_aware=True)}
     if handed_in:
         ctx["llm"] = Closable()

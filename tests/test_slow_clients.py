@@ -109,7 +109,9 @@ async def test_a_websocket_stays_open_past_the_header_limit(service):
 async def test_a_body_that_trickles_is_cut_with_408_and_the_connection_closed(service):
     reader, writer = await open_connection(service)
     try:
-        writer.write(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{\"em")
+        writer.write(
+            b'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{"em'
+        )
         raw = await asyncio.wait_for(reader.read(), 5 + LIMIT)  # read() returns once the server closes
     finally:
         writer.close()

@@ -8,6 +8,7 @@
     python -m worker dead-letters list
     python -m worker dead-letters requeue DEAD_LETTER_ID   # or --all
     python -m worker run                                   # a worker process (see worker/run.py)
+    python -m worker run --chat                            # a worker of the chat queue (generate_reply)
     python -m worker users grant-admin EMAIL                # or revoke-admin, list-admins
 
 It works on the configured Redis (REDIS_URL, QUEUE_NAME); with REDIS_URL unset, on the
@@ -118,7 +119,7 @@ def main() -> None:
     add_users_parser(sub)
     options = parser.parse_args()
     if options.command == "run":
-        sys.exit(run_worker())
+        sys.exit(run_worker(chat=options.chat))
     if options.command == "enqueue" and options.job not in JOB_NAMES:
         sys.exit(f"unknown job {options.job!r}: one of {', '.join(JOB_NAMES)}")
     if options.command == "enqueue" and options.now and options.job not in TAKES_NOW:

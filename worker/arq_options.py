@@ -57,7 +57,13 @@ def cron_jobs() -> list[CronJob]:
         DETECT_COMMUNITIES: detect_communities,
     }
     return [
-        cron(cast(WorkerCoroutine, reliable(job)), name=name, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[name])
+        cron(
+            cast(WorkerCoroutine, reliable(job)),
+            name=name,
+            unique=True,
+            keep_result=CRON_KEEP_RESULT_SECONDS,
+            **CRON_SCHEDULES[name],
+        )
         for name, job in crons.items()
     ]
 
@@ -88,4 +94,19 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         # `arq --check` (the compose health check) reads a key refreshed this often.
         "health_check_interval": 30,
         "ctx": {"settings": settings},
+    }
+
+
+def chat_worker_options(settings: Settings) -> dict[str, Any]:
+    """A worker for the chat queue only: its own slots (WORKER_CHAT_MAX_JOBS), no crons.
+
+    Run beside the background workers (`python -m worker run --chat`); background
+    backlogs then cannot hold a reply back for a worker slot, and the LLM limiter keeps
+    LLM_CHAT_RESERVED_SHARE of the rate budget for it.
+    """
+    return {
+        **worker_options(settings),
+        "queue_name": settings.chat_queue_name,
+        "max_jobs": settings.worker_chat_max_jobs,
+        "cron_jobs": [],
     }

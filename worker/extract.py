@@ -16,6 +16,7 @@ from shared import contexts
 from shared.contexts import Covered
 from shared.empty_extractions import record_empty_extraction
 from shared.extraction_input import read_extraction_input
+from shared.llm.attribution import attribute_llm_calls
 from shared.memory import expiry
 from shared.models import ExtractionOutcome
 from shared.recall_cache import drop_and_rebuild
@@ -30,6 +31,7 @@ MIN_MESSAGES = 2
 
 async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id: str) -> dict[str, Any]:
     db, llm, settings = ctx["db"], ctx["llm"], ctx["settings"]
+    attribute_llm_calls(user_id)  # usage records and the daily budget
     read = await read_extraction_input(db, user_id, session_id, TRANSCRIPT_LIMIT)
     messages, context_id = read.messages, read.known.context_id
     if len(messages) < MIN_MESSAGES:
@@ -41,20 +43,32 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
     reply = await llm.extract_context(messages)
     now = datetime.now(UTC)
     new_points = await contexts.reinforce_known(db, read.known, reply.extraction.points, now)
-    covered = Covered(first_message_id=messages[0].id, last_message_id=newest.id, last_at=newest.timestamp, message_count=len(messages))
+    covered = Covered(
+        first_message_id=messages[0].id, last_message_id=newest.id, last_at=newest.timestamp, message_count=len(messages)
+    )
     if not new_points:
         # Nothing to store: no context (it would count toward the summary threshold), but
         # a watermark, so neither this job nor the sweep reads these messages again. A
         # context stored earlier for this session is kept as it is.
         reason = "no_new_points" if reply.extraction.points else "no_points"
-        await record_empty_extraction(db, user_id, session_id, covered, reply.model, reason, now, expiry(now, settings.memory_ttl_days))
+        await record_empty_extraction(
+            db, user_id, session_id, covered, reply.model, reason, now, expiry(now, settings.memory_ttl_days)
+        )
         await record_graph(db, settings, user_id, context_id or f"session:{session_id}", reply.extraction, now)
         if reply.extraction.points:  # reinforced points changed what recall ranks first
             await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
         log.info("session %s: %s (%d messages read)", session_id, reason, len(messages))
         return ExtractionOutcome(success=True, context_id=context_id, reason=reason).model_dump()
     stored = await contexts.store_extraction(
-        db, user_id, session_id, new_points, covered, reply.model, reply.usage.model_dump(), now, expiry(now, settings.memory_ttl_days)
+        db,
+        user_id,
+        session_id,
+        new_points,
+        covered,
+        reply.model,
+        reply.usage.model_dump(),
+        now,
+        expiry(now, settings.memory_ttl_days),
     )
     if stored is None:
         log.info("session %s: a newer context is already stored", session_id)
@@ -62,7 +76,9 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
     stored_id, is_new = stored
     log.info(
         "session %s: %d new context points, %d reinforced",
-        session_id, len(new_points), len(reply.extraction.points) - len(new_points),
+        session_id,
+        len(new_points),
+        len(reply.extraction.points) - len(new_points),
     )
     await record_graph(db, settings, user_id, stored_id, reply.extraction, now)
     await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)

@@ -13,7 +13,9 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 
-async def record_graph(db: Any, settings: Settings, user_id: str, source_id: str, extraction: ContextExtraction, now: datetime) -> int:
+async def record_graph(
+    db: Any, settings: Settings, user_id: str, source_id: str, extraction: ContextExtraction, now: datetime
+) -> int:
     """Resolve and count the entities, record the relations, mark the communities stale.
     Returns how many entities the session named (after resolution)."""
     if not extraction.entities:

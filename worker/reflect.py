@@ -14,6 +14,7 @@ from typing import Any
 
 from shared import reflections
 from shared.jobs import enqueue_reflection
+from shared.llm.attribution import attribute_llm_calls
 from shared.models import ReflectionOutcome
 from shared.recall_cache import drop_and_rebuild
 
@@ -32,6 +33,7 @@ async def generate_reflections(ctx: dict[str, Any]) -> dict[str, Any]:
 
 async def generate_reflection(ctx: dict[str, Any], user_id: str, force: bool = False) -> dict[str, Any]:
     db, llm, settings = ctx["db"], ctx["llm"], ctx["settings"]
+    attribute_llm_calls(user_id)  # usage records and the daily budget
     notes, unread = await reflections.notes_to_reflect_on(db, user_id, settings.reflection_contexts)
     if not notes:
         return ReflectionOutcome(success=True, reason="no_contexts").model_dump()
@@ -42,5 +44,9 @@ async def generate_reflection(ctx: dict[str, Any], user_id: str, force: bool = F
     now = datetime.now(UTC)
     reflection_id = await reflections.store_reflection(db, user_id, reply, notes, now, settings.memory_ttl_days)
     await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
-    log.info("user %s: reflection %s, %d insights over %d contexts", user_id, reflection_id, len(reply.draft.insights), len(notes))
-    return ReflectionOutcome(success=True, reflection_id=str(reflection_id), insights=len(reply.draft.insights), reason="reflected").model_dump()
+    log.info(
+        "user %s: reflection %s, %d insights over %d contexts", user_id, reflection_id, len(reply.draft.insights), len(notes)
+    )
+    return ReflectionOutcome(
+        success=True, reflection_id=str(reflection_id), insights=len(reply.draft.insights), reason="reflected"
+    ).model_dump()

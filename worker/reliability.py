@@ -8,7 +8,11 @@ as final and forgets failed jobs. `reliable(job)` wraps a job so that:
 - on the last try, or at once for a permanent failure (LLM 4xx, output still broken after
   one repair, arguments the job does not take), the job is written to `failed_jobs` and
   fails; the worker carries on with its other jobs;
-- a requeued dead letter that then succeeds is marked resolved.
+- a requeued dead letter that then succeeds is marked resolved;
+- a job the LLM traffic control holds back (LLMDeferred: the shared rate budget is spent
+  for longer than LLM_MAX_WAIT_SECONDS, or the user's daily token budget is) is deferred
+  by that long and its try handed back: waiting for budget never uses up tries, and never
+  ends in the dead letters.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arq import Retry
+from arq.constants import retry_key_prefix
 from pymongo.errors import ConnectionFailure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.dead_letters import dead_letter_of, record_dead_letter, resolve
-from shared.llm import LLMTransientError
+from shared.llm import LLMDeferred, LLMTransientError
 from shared.settings import Settings
 from worker.job_metrics import observe_job
 
@@ -41,7 +46,9 @@ class JobArgumentsError(TypeError):
     """The job was enqueued with arguments it does not take (say, by an older deploy)."""
 
 
-def backoff_seconds(job_try: int, settings: Settings, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+def backoff_seconds(
+    job_try: int, settings: Settings, retry_after: float | None = None, rng: random.Random | None = None
+) -> float:
     """Full jitter: uniform in [0, min(cap, base * 2^(try-1))], raised to retry-after, capped."""
     ceiling = min(settings.retry_cap_seconds, settings.retry_base_seconds * 2 ** (job_try - 1))
     delay = (rng or random).uniform(0, ceiling)
@@ -57,9 +64,18 @@ def is_transient(exc: BaseException) -> bool:
 
 async def write_dead_letter(ctx: dict[str, Any], name: str, args: tuple[Any, ...], kwargs: dict[str, Any], error: str) -> None:
     try:
-        await record_dead_letter(ctx["db"], name, ctx.get("job_id"), args, kwargs, ctx.get("job_try", 1), error, datetime.now(UTC))
+        await record_dead_letter(
+            ctx["db"], name, ctx.get("job_id"), args, kwargs, ctx.get("job_try", 1), error, datetime.now(UTC)
+        )
     except Exception:  # the database may be what failed; the log keeps the record then
         log.exception("could not store dead letter for %s%r: %s", name, args, error)
+
+
+async def hand_back_try(ctx: dict[str, Any]) -> None:
+    """arq counts a try at each pickup (INCR of its retry key); take this one back."""
+    job_id = ctx.get("job_id")
+    if job_id and ctx.get("redis") is not None:
+        await ctx["redis"].decr(retry_key_prefix + job_id)
 
 
 def reliable(job: Job) -> Job:
@@ -82,6 +98,11 @@ def reliable(job: Job) -> Job:
                 result = await job(ctx, *args, **kwargs)
         except Retry:
             raise
+        except LLMDeferred as exc:
+            await hand_back_try(ctx)
+            delay = exc.retry_after + random.uniform(0, 1)  # jitter: deferred together, not back together
+            log.info("%s deferred %.1fs, try not counted: %s", name, delay, exc)
+            raise Retry(defer=delay) from exc
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             if is_transient(exc) and job_try < settings.job_max_tries:

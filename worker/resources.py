@@ -32,7 +32,9 @@ async def startup(ctx: dict[str, Any]) -> None:
         refuse_in_memory_mongodb(settings, "worker")
         await asyncio.to_thread(check_mongodb_reachable, settings)
     stack = AsyncExitStack()
-    resources: Resources = await stack.enter_async_context(open_resources(settings, mongo_client=mongo_client, llm=ctx.get("llm")))
+    resources: Resources = await stack.enter_async_context(
+        open_resources(settings, mongo_client=mongo_client, llm=ctx.get("llm"), redis=ctx.get("redis"))
+    )
     ctx[EXIT_STACK] = stack
     ctx.update(settings=settings, resources=resources, db=resources.db, llm=resources.llm)
 

@@ -17,10 +17,13 @@ log = logging.getLogger("worker")
 
 
 def add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    commands.add_parser("run", help="run a worker: consume the queue until SIGTERM, riding out Redis outages")
+    run = commands.add_parser("run", help="run a worker: consume the queue until SIGTERM, riding out Redis outages")
+    run.add_argument(
+        "--chat", action="store_true", help="consume the chat queue (CHAT_QUEUE_NAME) only, with WORKER_CHAT_MAX_JOBS slots"
+    )
 
 
-def run_worker() -> int:
+def run_worker(chat: bool = False) -> int:
     """Run until stopped by a signal (exit 0); a worker that dies of an error exits 1."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from shared.log_format import configure_logging
@@ -34,7 +37,7 @@ def run_worker() -> int:
     # one line naming it, exit non-zero (compose restarts). Outages *after* start are
     # ridden out by the ResilientWorker.
     check_worker_can_start(settings)
-    worker = create_worker(settings)
+    worker = create_worker(settings, chat=chat)
     try:
         with metrics_listener(settings):
             worker.run()  # arq's run: starts this process's one event loop, closes the worker after

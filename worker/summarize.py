@@ -13,6 +13,7 @@ from typing import Any
 
 from shared import contexts, summaries
 from shared.jobs import enqueue_summary
+from shared.llm.attribution import attribute_llm_calls
 from shared.memory import expiry
 from shared.models import SummaryOutcome
 from shared.recall_cache import drop_and_rebuild
@@ -29,6 +30,7 @@ async def enqueue_summary_if_due(ctx: dict[str, Any], user_id: str, unsummarized
 
 async def summarize_sessions(ctx: dict[str, Any], user_id: str) -> dict[str, Any]:
     db, llm, settings = ctx["db"], ctx["llm"], ctx["settings"]
+    attribute_llm_calls(user_id)  # usage records and the daily budget
     now = datetime.now(UTC)
     lease = timedelta(seconds=settings.job_timeout_seconds)
     summary_id = await summaries.resume_pending(db, user_id, now, lease)
@@ -48,8 +50,15 @@ async def summarize_sessions(ctx: dict[str, Any], user_id: str) -> dict[str, Any
     reply = await llm.summarize(contexts.digests(claimed))
     done = datetime.now(UTC)
     await summaries.finish(
-        db, summary_id, claimed, reply.draft.text, reply.draft.key_points, reply.model, reply.usage.model_dump(),
-        done, expiry(done, settings.memory_ttl_days),
+        db,
+        summary_id,
+        claimed,
+        reply.draft.text,
+        reply.draft.key_points,
+        reply.model,
+        reply.usage.model_dump(),
+        done,
+        expiry(done, settings.memory_ttl_days),
     )
     await contexts.mark_summarized(db, summary_id, done)
     if "redis" in ctx:  # the digest's summary is now this one

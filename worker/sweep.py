@@ -47,7 +47,9 @@ async def uncovered(db: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
         return []
     user_ids, session_ids = list({r["user_id"] for r in rows}), [r["_id"] for r in rows]
     reached: dict[str, datetime] = {}
-    for session_id, last_at in await contexts.watermarks(db, user_ids, session_ids) + await empty_watermarks(db, user_ids, session_ids):
+    for session_id, last_at in await contexts.watermarks(db, user_ids, session_ids) + await empty_watermarks(
+        db, user_ids, session_ids
+    ):
         if session_id not in reached or last_at > reached[session_id]:
             reached[session_id] = last_at
     return [r for r in rows if r["_id"] not in reached or reached[r["_id"]] < r["last_at"]]
@@ -74,7 +76,9 @@ async def sweep_sessions(ctx: dict[str, Any], now: datetime | None = None) -> di
     async def enqueue_due(rows: list[dict[str, Any]], room: int) -> int:
         due = await not_dead(db, await uncovered(db, await ended(db, rows, idle_cutoff, now)))
         for row in due[:room]:
-            await enqueue_extraction(db, ctx["redis"], settings.redis_timeout_seconds, row["user_id"], row["_id"], str(row["last_id"]))
+            await enqueue_extraction(
+                db, ctx["redis"], settings.redis_timeout_seconds, row["user_id"], row["_id"], str(row["last_id"])
+            )
         return min(len(due), room)
 
     async for row in cursor:
@@ -87,5 +91,7 @@ async def sweep_sessions(ctx: dict[str, Any], now: datetime | None = None) -> di
                 break
     if chunk and submitted < budget:
         submitted += await enqueue_due(chunk, budget - submitted)
-    log.info("sweep_sessions: %d sessions examined, %d extractions submitted (arq drops ids it already holds)", examined, submitted)
+    log.info(
+        "sweep_sessions: %d sessions examined, %d extractions submitted (arq drops ids it already holds)", examined, submitted
+    )
     return {"examined": examined, "submitted": submitted, "batch_full": submitted >= budget}

@@ -29,7 +29,9 @@ async def require_admin(request: Request) -> Principal:
 async def failed_jobs(request: Request) -> JSONResponse:
     await require_admin(request)
     include_resolved = request.query_params.get("include_resolved") == "true"
-    return JSONResponse(FailedJobs(failed_jobs=await list_dead_letters(request.app.state.db, include_resolved)).model_dump(mode="json"))
+    return JSONResponse(
+        FailedJobs(failed_jobs=await list_dead_letters(request.app.state.db, include_resolved)).model_dump(mode="json")
+    )
 
 
 async def requeue_one(request: Request) -> JSONResponse:

@@ -42,7 +42,12 @@ async def login(request: Request) -> JSONResponse:
     body = await parse_body(request, Credentials)
     opened = await open_session(request, body.email, body.password)
     return JSONResponse(
-        {"access_token": opened.token, "token_type": "bearer", "expires_in": int(opened.ttl.total_seconds()), "session_id": opened.session_id}
+        {
+            "access_token": opened.token,
+            "token_type": "bearer",
+            "expires_in": int(opened.ttl.total_seconds()),
+            "session_id": opened.session_id,
+        }
     )
 
 

@@ -21,7 +21,9 @@ async def list_memory(request: Request) -> JSONResponse:
     memory = Memory(
         contexts=await contexts.context_views(db, principal.user_id, now, rate),
         summaries=await summaries.summary_views(db, principal.user_id, now, rate),
-        reflections=[reflections.reflection_view(doc, now, rate) for doc in await reflections.user_reflections(db, principal.user_id)],
+        reflections=[
+            reflections.reflection_view(doc, now, rate) for doc in await reflections.user_reflections(db, principal.user_id)
+        ],
     )
     return JSONResponse(memory.model_dump(mode="json"))
 

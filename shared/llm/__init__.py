@@ -1,33 +1,58 @@
-"""LLM providers. `create_llm` picks one from the settings; callers see `LLMProvider`."""
+"""LLM providers. `create_llm` picks one from the settings; callers see `LLMProvider`.
+
+With a Redis client the calls are rate limited across processes (shared/llm/limiter.py);
+with a database each call is recorded in `llm_usage` and checked against the user's daily
+budget (shared/llm/metered.py).
+"""
 
 from __future__ import annotations
 
 import logging
 
+from redis.asyncio import Redis
+
 from shared.llm.base import (
+    LLMBudgetExhausted,
+    LLMDeferred,
     LLMError,
     LLMOutputError,
     LLMPermanentError,
     LLMProvider,
+    LLMRateLimited,
     LLMTransientError,
 )
+from shared.llm.limiter import LLMLimiter
 from shared.llm.metered import MeteredLLM
+from shared.mongo import Database
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LLMError", "LLMOutputError", "LLMPermanentError", "LLMProvider", "LLMTransientError", "create_llm"]
+__all__ = [
+    "LLMBudgetExhausted",
+    "LLMDeferred",
+    "LLMError",
+    "LLMOutputError",
+    "LLMPermanentError",
+    "LLMProvider",
+    "LLMRateLimited",
+    "LLMTransientError",
+    "create_llm",
+]
 
 
-def create_llm(settings: Settings) -> LLMProvider:
+def create_llm(settings: Settings, redis: Redis | None = None, db: Database | None = None) -> LLMProvider:
+    limiter = LLMLimiter(redis, settings) if redis is not None else None
     if settings.llm_provider == "anthropic":
         from shared.llm.anthropic_provider import AnthropicProvider
 
-        log.info("LLM provider: anthropic, model %s", settings.llm_model)
-        return MeteredLLM(AnthropicProvider(settings))
+        provider = AnthropicProvider(settings)
+        if limiter is not None:
+            provider.observe_headers = limiter.observe_headers
+        log.info("LLM provider: anthropic, models %s", provider.models)
+        return MeteredLLM(provider, settings, limiter, db)
     from shared.llm.offline import OfflineProvider
 
-    log.warning(
-        "LLM provider: OFFLINE (rule-based, not an LLM): set ANTHROPIC_API_KEY for real replies and extraction"
-    )
-    return MeteredLLM(OfflineProvider())
+    log.warning("LLM provider: OFFLINE (rule-based, not an LLM): set ANTHROPIC_API_KEY for real replies and extraction")
+    # No provider to protect: the offline rules are not rate limited, but still recorded.
+    return MeteredLLM(OfflineProvider(), settings, None, db)

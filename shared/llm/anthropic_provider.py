@@ -6,13 +6,13 @@ answer is a JSON object we validate with pydantic. Chat replies stream.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import anthropic
 from anthropic.types import MessageParam, ToolParam
 
-from shared.llm.base import LLMOutputError, LLMPermanentError, LLMTransientError
+from shared.llm.base import LLMOutputError, LLMPermanentError, LLMTransientError, UsageCallback
 from shared.llm.output import Output, find_tool_input, parse_tool_output
 from shared.llm.prompts import (
     EXTRACTION_INSTRUCTIONS,
@@ -87,12 +87,19 @@ def to_anthropic_turns(history: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return turns
 
 
+# Told every response's headers (errors' too): the limiter reads the provider's
+# `anthropic-ratelimit-*` and `retry-after` from them (shared/llm/limiter.py).
+HeadersObserver = Callable[[Mapping[str, str]], Awaitable[None]]
+
+
 class AnthropicProvider:
     name = "anthropic"
 
     def __init__(self, settings: Settings) -> None:
         assert settings.anthropic_api_key is not None  # Settings refuses anthropic without a key
         self.model = settings.llm_model
+        self.models = {purpose: settings.model_for(purpose) for purpose in ("chat", "extraction", "summary", "reflection")}
+        self.observe_headers: HeadersObserver | None = None
         self.max_tokens = settings.llm_max_tokens
         self.client = anthropic.AsyncAnthropic(
             api_key=settings.anthropic_api_key.get_secret_value(),
@@ -103,7 +110,13 @@ class AnthropicProvider:
             max_retries=0,
         )
 
-    async def call_tool(self, system: str, prompt: str, tool: dict[str, Any], schema: type[Output]) -> tuple[Output, str, TokenUsage]:
+    async def _observe(self, headers: Mapping[str, str]) -> None:
+        if self.observe_headers is not None:
+            await self.observe_headers(headers)
+
+    async def call_tool(
+        self, system: str, prompt: str, tool: dict[str, Any], schema: type[Output], model: str | None = None
+    ) -> tuple[Output, str, TokenUsage]:
         """One call whose answer must be `tool`'s input, validated against `schema`.
 
         Output that breaks the schema gets one repair attempt: the same request again with
@@ -114,8 +127,8 @@ class AnthropicProvider:
         usage = TokenUsage()
         for attempt in (1, 2):
             try:
-                response = await self.client.messages.create(
-                    model=self.model,
+                raw = await self.client.messages.with_raw_response.create(
+                    model=model or self.model,
                     max_tokens=self.max_tokens,
                     system=system,
                     # Plain dicts in the shapes the SDK's TypedDicts describe.
@@ -123,6 +136,11 @@ class AnthropicProvider:
                     tools=[cast("ToolParam", tool)],
                     tool_choice={"type": "tool", "name": tool["name"]},
                 )
+                await self._observe(raw.headers)
+                response = await raw.parse()
+            except anthropic.APIStatusError as exc:
+                await self._observe(exc.response.headers)
+                raise translate_error(exc) from exc
             except anthropic.APIError as exc:
                 raise translate_error(exc) from exc
             except ValueError as exc:  # the SDK's JSON decoding: a body cut off or mangled in transit
@@ -140,11 +158,19 @@ class AnthropicProvider:
             block = next(b for b in response.content if b.type == "tool_use" and b.name == tool["name"])
             messages = [
                 *messages,
-                {"role": "assistant", "content": [{"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}]},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}],
+                },
                 {
                     "role": "user",
                     "content": [
-                        {"type": "tool_result", "tool_use_id": block.id, "is_error": True, "content": f"{problem}. Call {tool['name']} again with valid input."}
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": block.id,
+                            "is_error": True,
+                            "content": f"{problem}. Call {tool['name']} again with valid input.",
+                        }
                     ],
                 },
             ]
@@ -152,12 +178,14 @@ class AnthropicProvider:
 
     async def extract_context(self, transcript: Sequence[ChatMessage]) -> ExtractionReply:
         extraction, model, usage = await self.call_tool(
-            EXTRACTION_INSTRUCTIONS, render_transcript(transcript), EXTRACTION_TOOL, ContextExtraction
+            EXTRACTION_INSTRUCTIONS, render_transcript(transcript), EXTRACTION_TOOL, ContextExtraction, self.models["extraction"]
         )
         return ExtractionReply(extraction=extraction, model=model, usage=usage)
 
     async def summarize(self, sessions: Sequence[SessionDigest]) -> SummaryReply:
-        draft, model, usage = await self.call_tool(SUMMARY_INSTRUCTIONS, render_sessions(sessions), SUMMARY_TOOL, SummaryDraft)
+        draft, model, usage = await self.call_tool(
+            SUMMARY_INSTRUCTIONS, render_sessions(sessions), SUMMARY_TOOL, SummaryDraft, self.models["summary"]
+        )
         return SummaryReply(draft=draft, model=model, usage=usage)
 
     async def reflect(self, notes: Sequence[ContextNote]) -> ReflectionReply:
@@ -169,19 +197,34 @@ class AnthropicProvider:
             "description": "Record insights drawn from these sessions, each citing the notes it rests on.",
             "input_schema": tool_input_schema(output),
         }
-        draft, model, usage = await self.call_tool(REFLECTION_INSTRUCTIONS, render_notes(notes), tool, output)
+        draft, model, usage = await self.call_tool(
+            REFLECTION_INSTRUCTIONS, render_notes(notes), tool, output, self.models["reflection"]
+        )
         return ReflectionReply(draft=draft, model=model, usage=usage)
 
-    async def stream_reply(self, history: Sequence[ChatMessage], memory: MemoryDigest) -> AsyncIterator[str]:
+    async def stream_reply(
+        self, history: Sequence[ChatMessage], memory: MemoryDigest, on_usage: UsageCallback | None = None
+    ) -> AsyncIterator[str]:
         try:
             async with self.client.messages.stream(
-                model=self.model,
+                model=self.models["chat"],
                 max_tokens=self.max_tokens,
                 system=render_coach_system_prompt(memory),
                 messages=cast("list[MessageParam]", to_anthropic_turns(history)),
             ) as stream:
+                await self._observe(stream.response.headers)
                 async for text in stream.text_stream:
                     yield text
+                # The final message carries the whole stream's usage (message_start's input
+                # tokens, message_delta's output tokens).
+                final = await stream.get_final_message()
+                if on_usage is not None and final.usage is not None:
+                    on_usage(
+                        final.model, TokenUsage(input_tokens=final.usage.input_tokens, output_tokens=final.usage.output_tokens)
+                    )
+        except anthropic.APIStatusError as exc:
+            await self._observe(exc.response.headers)
+            raise translate_error(exc) from exc
         except anthropic.APIError as exc:
             raise translate_error(exc) from exc
 

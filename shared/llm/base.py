@@ -6,10 +6,23 @@ Errors are split by what the caller should do next: a transient one is worth ret
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
 from typing import Protocol
 
-from shared.models import ChatMessage, ContextNote, ExtractionReply, MemoryDigest, ReflectionReply, SessionDigest, SummaryReply
+from shared.models import (
+    ChatMessage,
+    ContextNote,
+    ExtractionReply,
+    MemoryDigest,
+    ReflectionReply,
+    SessionDigest,
+    SummaryReply,
+    TokenUsage,
+)
+
+# Told the stream's model and usage once the stream has ended (Anthropic: the final message).
+UsageCallback = Callable[[str, TokenUsage], None]
 
 
 class LLMError(Exception):
@@ -40,6 +53,31 @@ class LLMProvider(Protocol):
 
     async def reflect(self, notes: Sequence[ContextNote]) -> ReflectionReply: ...
 
-    def stream_reply(self, history: Sequence[ChatMessage], memory: MemoryDigest) -> AsyncIterator[str]: ...
+    def stream_reply(
+        self, history: Sequence[ChatMessage], memory: MemoryDigest, on_usage: UsageCallback | None = None
+    ) -> AsyncIterator[str]: ...
 
     async def aclose(self) -> None: ...
+
+
+class LLMDeferred(LLMError):
+    """The call may not run now, and nothing failed: wait `retry_after` seconds.
+
+    A job that gets this is deferred without using up a try (worker/reliability.py).
+    """
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LLMRateLimited(LLMDeferred):
+    """The shared rate budget (or the provider's) will not allow the call within LLM_MAX_WAIT_SECONDS."""
+
+
+class LLMBudgetExhausted(LLMDeferred):
+    """The user has spent USER_DAILY_TOKEN_BUDGET today; it resets at `resets_at` (next UTC midnight)."""
+
+    def __init__(self, message: str, retry_after: float, resets_at: datetime) -> None:
+        super().__init__(message, retry_after)
+        self.resets_at = resets_at

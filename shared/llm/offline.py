@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Sequence
 
+from shared.llm.base import UsageCallback
 from shared.llm.offline_memory import extract_graph, reflect
 from shared.models import (
     ChatMessage,
@@ -122,10 +123,14 @@ class OfflineProvider:
     async def reflect(self, notes: Sequence[ContextNote]) -> ReflectionReply:
         return ReflectionReply(draft=reflect(notes), model=OFFLINE_MODEL, usage=TokenUsage())
 
-    async def stream_reply(self, history: Sequence[ChatMessage], memory: MemoryDigest) -> AsyncIterator[str]:
+    async def stream_reply(
+        self, history: Sequence[ChatMessage], memory: MemoryDigest, on_usage: UsageCallback | None = None
+    ) -> AsyncIterator[str]:
         last_user = next((m.content for m in reversed(history) if m.role == "user"), "")
         for word in write_reply(last_user, memory).split(" "):
             yield word + " "
+        if on_usage is not None:
+            on_usage(OFFLINE_MODEL, TokenUsage())  # no LLM, no tokens: the call is still counted
 
     async def aclose(self) -> None:
         return None

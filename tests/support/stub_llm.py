@@ -5,7 +5,12 @@ a tool (extraction, summaries), its input built from the `input_schema` the requ
 (a schema with `$ref` gets an answer that fits nothing), or a server-sent-event stream
 when `stream` is true (chat). Behaviour is set on `StubLLM` in-process, or through `POST /_stub/config` when the stub runs as its own
 process (`python -m tests.support.stub_llm --port 9000 --latency 3`). Every request is
-recorded, and the most requests in flight at once is tracked.
+recorded with its arrival time (`request_times`, time.time()), and the most requests in
+flight at once is tracked. Usage is a function of the request alone (tool calls: input =
+len(JSON body) // 4, output 20; streams: input 10, output 12) and summed in
+`reported_input_tokens` / `reported_output_tokens`, so tests can compare totals.
+`rate_limit_headers` are sent with every successful answer (the provider's
+`anthropic-ratelimit-*`).
 """
 
 from __future__ import annotations
@@ -53,7 +58,11 @@ class StubLLM:
     # Raw `input` of the tool call, to send output that breaks the schema.
     raw_tool_input: Any = None
     failures: list[Failure] = field(default_factory=list)
+    rate_limit_headers: dict[str, str] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    request_times: list[float] = field(default_factory=list)
+    reported_input_tokens: int = 0
+    reported_output_tokens: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
     # Chat streams: how many are open now, how many the client left before the end, and
@@ -77,6 +86,8 @@ class StubLLM:
 
     def reset_counters(self) -> None:
         self.requests.clear()
+        self.request_times.clear()
+        self.reported_input_tokens = self.reported_output_tokens = 0
         self.max_in_flight = self.in_flight
 
 
@@ -92,11 +103,18 @@ def tool_message(stub: StubLLM, body: dict[str, Any]) -> dict[str, Any]:
         "type": "message",
         "role": "assistant",
         "model": body["model"],
-        "content": [{"type": "tool_use", "id": f"toolu_stub_{next(_ids)}", "name": body["tool_choice"]["name"], "input": tool_input}],
+        "content": [
+            {"type": "tool_use", "id": f"toolu_stub_{next(_ids)}", "name": body["tool_choice"]["name"], "input": tool_input}
+        ],
         "stop_reason": "tool_use",
         "stop_sequence": None,
-        "usage": {"input_tokens": len(json.dumps(body)) // 4, "output_tokens": 20},
+        "usage": {"input_tokens": len(json.dumps(body)) // 4, "output_tokens": TOOL_OUTPUT_TOKENS},
     }
+
+
+TOOL_OUTPUT_TOKENS = 20
+STREAM_INPUT_TOKENS = 10
+STREAM_OUTPUT_TOKENS = 12
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
@@ -105,8 +123,14 @@ def sse(event: str, data: dict[str, Any]) -> bytes:
 
 async def stream_events(stub: StubLLM, body: dict[str, Any]) -> AsyncIterator[bytes]:
     message = {
-        "id": f"msg_stub_{next(_ids)}", "type": "message", "role": "assistant", "model": body["model"], "content": [],
-        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 1},
+        "id": f"msg_stub_{next(_ids)}",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": STREAM_INPUT_TOKENS, "output_tokens": 1},
     }
     yield sse("message_start", {"type": "message_start", "message": message})
     yield sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
@@ -116,15 +140,27 @@ async def stream_events(stub: StubLLM, body: dict[str, Any]) -> AsyncIterator[by
         for i, word in enumerate(stub.reply_text.split(" ")):
             if stub.chunk_delay and i:
                 await asyncio.sleep(stub.chunk_delay)
-            yield sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word + " "}})
+            yield sse(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word + " "}},
+            )
             stub.chunks_streamed += 1
         finished = True
+        stub.reported_input_tokens += STREAM_INPUT_TOKENS
+        stub.reported_output_tokens += STREAM_OUTPUT_TOKENS
     finally:
         stub.streams_open -= 1
         stub.streams_abandoned += not finished
         stub.last_stream_end = time.time()
     yield sse("content_block_stop", {"type": "content_block_stop", "index": 0})
-    yield sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 12}})
+    yield sse(
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": STREAM_OUTPUT_TOKENS},
+        },
+    )
     yield sse("message_stop", {"type": "message_stop"})
 
 
@@ -132,6 +168,7 @@ def create_stub_app(stub: StubLLM) -> Starlette:
     async def messages(request: Request) -> Response:
         body = await request.json()
         stub.requests.append(body)
+        stub.request_times.append(time.time())
         stub.in_flight += 1
         stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
         try:
@@ -143,19 +180,31 @@ def create_stub_app(stub: StubLLM) -> Starlette:
                 if failure.status == 200 and failure.tool_input is not None:
                     message = tool_message(stub, body)
                     message["content"][0]["input"] = failure.tool_input
+                    stub.reported_input_tokens += message["usage"]["input_tokens"]
+                    stub.reported_output_tokens += message["usage"]["output_tokens"]
                     return JSONResponse(message)
                 if failure.status != 200 or failure.body is not None:
                     error = {"type": "error", "error": {"type": "stub_error", "message": f"stub failure {failure.status}"}}
-                    return Response(failure.body or json.dumps(error), status_code=failure.status, headers=failure.headers, media_type="application/json")
+                    return Response(
+                        failure.body or json.dumps(error),
+                        status_code=failure.status,
+                        headers=failure.headers,
+                        media_type="application/json",
+                    )
             if body.get("stream"):
-                return StreamingResponse(stream_events(stub, body), media_type="text/event-stream")
-            return JSONResponse(tool_message(stub, body))
+                return StreamingResponse(
+                    stream_events(stub, body), media_type="text/event-stream", headers=stub.rate_limit_headers
+                )
+            message = tool_message(stub, body)
+            stub.reported_input_tokens += message["usage"]["input_tokens"]
+            stub.reported_output_tokens += message["usage"]["output_tokens"]
+            return JSONResponse(message, headers=stub.rate_limit_headers)
         finally:
             stub.in_flight -= 1
 
     async def configure(request: Request) -> JSONResponse:
         config = await request.json()
-        for name in ("latency", "chunk_delay", "reply_text", "points", "raw_tool_input"):
+        for name in ("latency", "chunk_delay", "reply_text", "points", "raw_tool_input", "rate_limit_headers"):
             if name in config:
                 setattr(stub, name, config[name])
         if "failures" in config:
@@ -166,9 +215,19 @@ def create_stub_app(stub: StubLLM) -> Starlette:
 
     async def stats(request: Request) -> JSONResponse:
         return JSONResponse(
-            {"requests": len(stub.requests), "extractions": len(stub.extraction_requests), "in_flight": stub.in_flight, "max_in_flight": stub.max_in_flight,
-             "streams_open": stub.streams_open, "streams_abandoned": stub.streams_abandoned, "chunks_streamed": stub.chunks_streamed,
-             "last_stream_end": stub.last_stream_end}
+            {
+                "requests": len(stub.requests),
+                "extractions": len(stub.extraction_requests),
+                "in_flight": stub.in_flight,
+                "max_in_flight": stub.max_in_flight,
+                "streams_open": stub.streams_open,
+                "streams_abandoned": stub.streams_abandoned,
+                "chunks_streamed": stub.chunks_streamed,
+                "last_stream_end": stub.last_stream_end,
+                "request_times": stub.request_times,
+                "reported_input_tokens": stub.reported_input_tokens,
+                "reported_output_tokens": stub.reported_output_tokens,
+            }
         )
 
     return Starlette(

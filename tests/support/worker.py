@@ -20,4 +20,3 @@ async def drain_queue(settings: Settings, mongo_client: Any, **overrides: Any) -
     finally:
         await worker.close()
     return worker
-

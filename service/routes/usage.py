@@ -1,0 +1,35 @@
+"""LLM usage: the caller's daily totals by purpose, and (admins) totals by user and by day."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from service.errors import parse_query
+from service.principal import require_principal
+from service.routes.admin import require_admin
+from shared import clock
+from shared.llm_usage import admin_usage, user_daily_usage
+
+
+class UsageQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    days: int = Field(7, ge=1, le=366, description="UTC days back, today included")
+
+
+async def my_usage(request: Request) -> JSONResponse:
+    principal = await require_principal(request)
+    query = parse_query(request.query_params, UsageQuery)
+    state = request.app.state
+    report = await user_daily_usage(state.db, principal.user_id, clock.now().date(), query.days, state.settings.llm_prices)
+    return JSONResponse(report.model_dump(mode="json"))
+
+
+async def all_usage(request: Request) -> JSONResponse:
+    await require_admin(request)
+    query = parse_query(request.query_params, UsageQuery)
+    state = request.app.state
+    report = await admin_usage(state.db, clock.now().date(), query.days, state.settings.llm_prices)
+    return JSONResponse(report.model_dump(mode="json"))
