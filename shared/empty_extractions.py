@@ -16,11 +16,11 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from shared.mongo import EMPTY_EXTRACTIONS
+from shared.mongo import EMPTY_EXTRACTIONS, Database
 
 
 async def record_empty_extraction(
-    db: Any,
+    db: Database,
     user_id: str,
     session_id: str,
     covered: Mapping[str, Any],
@@ -60,7 +60,7 @@ def empty_watermark_of(docs: list[dict[str, Any]], user_id: str) -> str | None:
     return None
 
 
-async def empty_watermarks(db: Any, user_ids: list[str], session_ids: list[str]) -> list[tuple[str, datetime]]:
+async def empty_watermarks(db: Database, user_ids: list[str], session_ids: list[str]) -> list[tuple[str, datetime]]:
     """(session id, time of the last message covered) of the given sessions' empty watermarks; the sweep reads these."""
     query = {"user_id": {"$in": user_ids}, "session_id": {"$in": session_ids}}
     docs = await db[EMPTY_EXTRACTIONS].find(query, {"session_id": 1, "covered.last_at": 1}).to_list(length=None)

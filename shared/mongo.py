@@ -50,11 +50,12 @@ def create_mongo_client(settings: Settings) -> Any:
     return AsyncIOMotorClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5_000)
 
 
-def get_database(client: Any, settings: Settings) -> Any:
-    return client[settings.mongodb_db_name]
+def get_database(client: Any, settings: Settings) -> Database:
+    db: Database = client[settings.mongodb_db_name]
+    return db
 
 
-async def ensure_indexes(db: Any) -> None:
+async def ensure_indexes(db: Database) -> None:
     """Idempotent; every process runs it at start so a fresh database is ready."""
     await db[USERS].create_index("email", unique=True)
     await db[SESSIONS].create_index("user_id")

@@ -12,7 +12,7 @@ field of a context, is read and written in shared/contexts.py.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from bson import ObjectId
 from pydantic import BaseModel
@@ -57,7 +57,7 @@ class ReflectionView(BaseModel):
     created_at: str
 
 
-async def next_reflection_job_id(db: Any, user_id: str) -> str:
+async def next_reflection_job_id(db: Database, user_id: str) -> str:
     """The job id for the user's next reflection (shared/jobs.py: reflection_job_id)."""
     return reflection_job_id(
         user_id,
@@ -77,7 +77,7 @@ async def notes_to_reflect_on(db: Database, user_id: str, limit: int) -> tuple[l
 
 
 async def store_reflection(
-    db: Any, user_id: str, reply: ReflectionReply, notes: list[ContextNote], now: datetime, ttl_days: int
+    db: Database, user_id: str, reply: ReflectionReply, notes: list[ContextNote], now: datetime, ttl_days: int
 ) -> ObjectId:
     """Insert the reflection, then mark the contexts it read. Citations are de-duplicated."""
     insights = [
@@ -100,12 +100,12 @@ async def store_reflection(
     return reflection_id
 
 
-async def user_reflections(db: Any, user_id: str) -> list[StoredReflection]:
+async def user_reflections(db: Database, user_id: str) -> list[StoredReflection]:
     docs: list[StoredReflection] = await db[REFLECTIONS].find({"user_id": user_id}).sort("created_at", -1).to_list(length=None)
     return docs
 
 
-async def recalled_insights(db: Any, user_id: str, count: int) -> list[RecalledInsight]:
+async def recalled_insights(db: Database, user_id: str, count: int) -> list[RecalledInsight]:
     """The newest reflection's insights, for the coach's prompt."""
     if count == 0:
         return []

@@ -27,6 +27,7 @@ from shared.dead_letters import open_dead_job_ids
 from shared.empty_extractions import empty_watermarks
 from shared.jobs import enqueue_extraction, extract_job_id
 from shared.messages import recent_sessions
+from shared.mongo import Database
 from worker.extract import MIN_MESSAGES
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,14 @@ log = logging.getLogger(__name__)
 CHUNK = 200  # sessions looked up per round trip
 
 
-async def ended(db: Any, rows: list[dict[str, Any]], idle_cutoff: datetime, now: datetime) -> list[dict[str, Any]]:
+async def ended(db: Database, rows: list[dict[str, Any]], idle_cutoff: datetime, now: datetime) -> list[dict[str, Any]]:
     """The rows whose session is idle, expired, revoked or gone."""
     recent = [r["_id"] for r in rows if r["last_at"] > idle_cutoff]
     still_open = await sessions.still_open(db, recent, now)
     return [r for r in rows if r["_id"] not in still_open]
 
 
-async def uncovered(db: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def uncovered(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows whose newest message no context and no empty watermark reaches."""
     if not rows:
         return []
@@ -55,7 +56,7 @@ async def uncovered(db: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     return [r for r in rows if r["_id"] not in reached or reached[r["_id"]] < r["last_at"]]
 
 
-async def not_dead(db: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def not_dead(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ids = {extract_job_id(r["_id"], str(r["last_id"])): r for r in rows}
     if not ids:
         return []
