@@ -56,10 +56,15 @@ async def serve(settings: Settings, admin_email: str | None = None) -> None:
     # Requests whose headers take longer than HTTP_HEADER_TIMEOUT_SECONDS are cut off; open
     # requests and sockets get the workers' grace on shutdown, then are closed.
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level="info", ws_max_size=WS_MAX_BYTES,
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        ws_max_size=WS_MAX_BYTES,
         log_config=None,  # uvicorn's lines go through our handler: time, level, LOG_FORMAT
         http=protocol_with_header_timeout(settings.http_header_timeout_seconds),
-        timeout_graceful_shutdown=settings.worker_shutdown_grace_seconds,
+        # uvicorn annotates int but waits with asyncio (any float works); fractions matter in tests.
+        timeout_graceful_shutdown=settings.worker_shutdown_grace_seconds,  # type: ignore[arg-type]
     )
     server = uvicorn.Server(config)
     try:
@@ -73,7 +78,9 @@ async def serve(settings: Settings, admin_email: str | None = None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m allinone", description="the whole product in one process")
-    parser.add_argument("--admin", metavar="EMAIL", help="give this account the admin role (created with a printed password if new)")
+    parser.add_argument(
+        "--admin", metavar="EMAIL", help="give this account the admin role (created with a printed password if new)"
+    )
     options = parser.parse_args()
     if options.admin:
         try:  # the same check the register endpoint makes, so the account can log in
@@ -100,6 +107,7 @@ def main() -> None:
         if "redis_url" not in settings.model_fields_set:
             redis = stack.enter_context(RedisProcess())
             overrides["redis_url"] = redis.url
+            assert redis.process is not None  # entering the context started it
             log.info("REDIS_URL not set: started a private redis-server on %s (pid %s)", redis.url, redis.process.pid)
         if settings.jwt_secret is None:
             overrides["jwt_secret"] = SecretStr(secrets.token_urlsafe(32))

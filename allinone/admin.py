@@ -9,25 +9,21 @@ Whoever started the process is the operator; nobody gets the role by registering
 from __future__ import annotations
 
 import secrets
-import uuid
 from datetime import UTC, datetime
-from typing import Any
 
-from service.security import Passwords
-from shared.mongo import USERS
-from shared.roles import ADMIN, grant_role
+from service.credentials import Passwords
+from shared.mongo import Database
 from shared.settings import Settings
+from shared.users import ADMIN, create_user, email_exists, grant_role
 
 
-async def ensure_admin(db: Any, settings: Settings, email: str) -> str | None:
+async def ensure_admin(db: Database, settings: Settings, email: str) -> str | None:
     """Grant the role; returns the new password when the account had to be created."""
     email = email.strip().lower()
     password = None
-    if await db[USERS].find_one({"email": email}, {"_id": 1}) is None:
+    if not await email_exists(db, email):
         password = secrets.token_urlsafe(16)
         passwords = Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib, 1)
-        # The same document the register endpoint writes.
-        user = {"_id": uuid.uuid4().hex, "email": email, "password_hash": await passwords.hash(password), "created_at": datetime.now(UTC)}
-        await db[USERS].insert_one(user)
+        await create_user(db, email, await passwords.hash(password), datetime.now(UTC))  # as the register endpoint does
     await grant_role(db, email, ADMIN)
     return password

@@ -33,7 +33,12 @@ def publish_for_operators(settings: Settings) -> Path | None:
     try:
         path = publish(settings, info)
     except OSError as exc:
-        log.warning("could not write %s (%s): run the operator CLI as REDIS_URL=%s python -m worker ...", settings.runtime_dir, exc, settings.redis_url)
+        log.warning(
+            "could not write %s (%s): run the operator CLI as REDIS_URL=%s python -m worker ...",
+            settings.runtime_dir,
+            exc,
+            settings.redis_url,
+        )
         return None
     log.info("operator CLI: python -m worker ... finds this Redis (%s) through %s", settings.redis_url, path)
     return path

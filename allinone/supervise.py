@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import uvicorn
 from arq import Worker
@@ -25,7 +26,7 @@ async def serve_beside_worker(server: uvicorn.Server, worker: Worker) -> int:
     """Serve until uvicorn stops (a signal) or the worker dies. Returns the exit code."""
     died: list[str] = []
 
-    def stop_serving_if_worker_died(task: asyncio.Task) -> None:
+    def stop_serving_if_worker_died(task: asyncio.Task[Any]) -> None:
         error = None if task.cancelled() else task.exception()
         why = f"{type(error).__name__}: {error}" if error else "it was cancelled" if task.cancelled() else "it returned"
         died.append(why)

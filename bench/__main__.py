@@ -21,9 +21,9 @@ from typing import Any
 
 from bench import decay, extraction, logout, memory_engine, noop_jobs, pickup
 from bench.flood import carry_over
+from bench.harness import Stack, machine
 from bench.llm_limits import carry_over as carry_over_llm_limits
 from bench.operations import carry_over as carry_over_operations
-from bench.harness import Stack, machine
 from bench.report import plot, table
 from shared.settings import Settings
 
@@ -87,7 +87,7 @@ Written by `scripts/bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {seconds
 rerun to compare, never assert them in tests.
 
 ## Machine
-{m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}, Redis {m['redis']}.
+{m["cores"]} cores ({m["cpu"]}), {m["memory_gib"]} GiB, Python {m["python"]}, Redis {m["redis"]}.
 Load generator, service, worker, stub LLM and Redis all share those cores, over loopback.
 
 ## Settings
@@ -97,7 +97,7 @@ Load generator, service, worker, stub LLM and Redis all share those cores, over 
 - Load generator for the HTTP figures: wrk (1 thread), one token per request (`bench/tokens.lua`).
 - MongoDB: the in-process stand-in (mongomock) in every process; no MongoDB server can run here.
   It scans every document on every query, so the logout benchmark runs in batches of
-  {results['logout']['batch']} sessions, each on a fresh service process (see `bench/logout.py`).
+  {results["logout"]["batch"]} sessions, each on a fresh service process (see `bench/logout.py`).
 - Passwords hashed at argon2 time cost 1, 1 MiB (login is not measured; the benchmark logs in
   thousands of sessions first).
 
@@ -106,7 +106,7 @@ Load generator, service, worker, stub LLM and Redis all share those cores, over 
 
 ![latency distributions](benchmarks.png)
 
-Decay calls, whatever the count: {', '.join(results['decay'][0]['calls'])}.
+Decay calls, whatever the count: {", ".join(results["decay"][0]["calls"])}.
 {ANALYSIS}
 Raw figures: `benchmarks.json` beside this file.
 """

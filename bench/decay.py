@@ -47,8 +47,17 @@ async def run_one(count: int) -> dict[str, Any]:
     db = AsyncMongoMockClient(tz_aware=True)["bench_decay"]
     t0 = datetime(2026, 1, 1, 2, tzinfo=UTC)
     docs = [
-        {"user_id": f"u{n % 1000}", "session_id": f"s{n}", "context_points": [], "strength": 1.0, "decayed_at": t0,
-         "expires_at": t0 + timedelta(days=365), "created_at": t0, "summary_id": None, "summarized_at": None}
+        {
+            "user_id": f"u{n % 1000}",
+            "session_id": f"s{n}",
+            "context_points": [],
+            "strength": 1.0,
+            "decayed_at": t0,
+            "expires_at": t0 + timedelta(days=365),
+            "created_at": t0,
+            "summary_id": None,
+            "summarized_at": None,
+        }
         for n in range(count)
     ]
     await db[SESSION_CONTEXTS].insert_many(docs)

@@ -27,7 +27,9 @@ def seed_messages(sessions: int) -> list[dict[str, Any]]:
     messages = []
     for n in range(sessions):
         for role, content in (("user", f"I want to reach goal {n}"), ("assistant", "Let's plan it.")):
-            messages.append({"user_id": f"user-{n}", "session_id": f"session-{n}", "role": role, "content": content, "timestamp": now})
+            messages.append(
+                {"user_id": f"user-{n}", "session_id": f"session-{n}", "role": role, "content": content, "timestamp": now}
+            )
     return messages
 
 

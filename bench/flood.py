@@ -125,7 +125,15 @@ async def run(seconds: float, baseline_seconds: float) -> dict[str, Any]:
 
             ws_url = url.replace("http://", "ws://") + f"/ws/chat?token={flooder_token}"
             flooder = await asyncio.create_subprocess_exec(
-                PY, "-m", "bench.flood", "--flooder", ws_url, str(seconds), cwd=ROOT, env=stack.env(), stdout=asyncio.subprocess.PIPE
+                PY,
+                "-m",
+                "bench.flood",
+                "--flooder",
+                ws_url,
+                str(seconds),
+                cwd=ROOT,
+                env=stack.env(),
+                stdout=asyncio.subprocess.PIPE,
             )
             flood_done = asyncio.Event()
             during_task = asyncio.create_task(call_me_until(http, bystander_token, flood_done))
@@ -161,22 +169,22 @@ def section(r: dict[str, Any]) -> str:
     m = machine()
     received = ", ".join(f"{k} {v:,}" for k, v in sorted(fl["received"].items()))
     return f"""{BEGIN}
-## One user flooding a chat socket (`python -m bench.flood`, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC)
-{m['cores']} cores, everything on loopback; product defaults (`CHAT_MESSAGES_PER_MINUTE` 20,
+## One user flooding a chat socket (`python -m bench.flood`, {time.strftime("%Y-%m-%d %H:%M", time.gmtime())} UTC)
+{m["cores"]} cores, everything on loopback; product defaults (`CHAT_MESSAGES_PER_MINUTE` 20,
 `MAX_SOCKETS_PER_USER` 5); the stub LLM streams each reply as {REPLY_WORDS} words {WORD_PAUSE * 1000:.0f} ms apart.
-One socket sent message frames as fast as it could for {r['seconds']:.0f} s while another user called
+One socket sent message frames as fast as it could for {r["seconds"]:.0f} s while another user called
 `GET /api/v1/auth/me` back to back.
 
 | measure | goal | figure |
 | --- | --- | --- |
-| another user's `/auth/me` p99 during the flood | <= 50 ms | **{f['p99']:.1f} ms** (p50 {f['p50']:.1f}, max {f['max']:.1f}, n {f['n']:,}) |
-| the same with no flood (baseline) | | p99 {b['p99']:.1f} ms (p50 {b['p50']:.1f}, max {b['max']:.1f}, n {b['n']:,}) |
-| flooder's disconnect to its work stopping (its LLM stream closed) | <= 1 s | **{r['work_stopped_after_disconnect_s'] * 1000:.0f} ms** (left mid-reply: {fl['left_mid_reply']}; streams cut short: {r['llm_streams_abandoned']}) |
-| messages stored for the flooder after its work stopped (3 s later) | 0 | {r['messages_stored_3s_after_stop']} |
+| another user's `/auth/me` p99 during the flood | <= 50 ms | **{f["p99"]:.1f} ms** (p50 {f["p50"]:.1f}, max {f["max"]:.1f}, n {f["n"]:,}) |
+| the same with no flood (baseline) | | p99 {b["p99"]:.1f} ms (p50 {b["p50"]:.1f}, max {b["max"]:.1f}, n {b["n"]:,}) |
+| flooder's disconnect to its work stopping (its LLM stream closed) | <= 1 s | **{r["work_stopped_after_disconnect_s"] * 1000:.0f} ms** (left mid-reply: {fl["left_mid_reply"]}; streams cut short: {r["llm_streams_abandoned"]}) |
+| messages stored for the flooder after its work stopped (3 s later) | 0 | {r["messages_stored_3s_after_stop"]} |
 
-The flooder handed {fl['sent']:,} frames to its socket; most were still queued in socket buffers when it left, since
+The flooder handed {fl["sent"]:,} frames to its socket; most were still queued in socket buffers when it left, since
 the service reads a refused client's frames at most 100 a second. It got back: {received}.
-The service stored {r['messages_stored_for_flooder']} messages for it (its own and the coach's replies), all within the rate limit.
+The service stored {r["messages_stored_for_flooder"]} messages for it (its own and the coach's replies), all within the rate limit.
 Before issue 9, on the same kind of flood of 3,000 frames, another user's `/auth/me` timed out
 at 30 s and the service went on working for the gone client for about 98 s.
 {END}"""

@@ -51,8 +51,17 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def machine() -> dict[str, Any]:
-    mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:"))
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    mem_kib = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:")
+    )
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     redis_version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2]
     return {
         "cores": os.cpu_count(),
@@ -83,7 +92,9 @@ class Stack:
         return {**os.environ, **BENCH_ENV, "REDIS_URL": self.redis.url, "PYTHONPATH": str(ROOT), **extra}
 
     async def spawn(self, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-        proc = await asyncio.create_subprocess_exec(PY, *args, env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        proc = await asyncio.create_subprocess_exec(
+            PY, *args, env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
 
         async def stop() -> None:
             if proc.returncode is None:
@@ -115,7 +126,15 @@ class Stack:
     async def service(self, **env: str) -> str:
         port = free_port()
         await self.spawn(
-            "-m", "uvicorn", "service.app:create_app", "--factory", "--port", str(port), "--log-level", "warning", "--no-access-log",
+            "-m",
+            "uvicorn",
+            "service.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
             env=self.env(**env),
         )
         url = f"http://127.0.0.1:{port}"

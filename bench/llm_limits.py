@@ -48,11 +48,14 @@ async def limiter_cost(calls: int) -> dict[str, Any]:
         try:
             ping = await _timed(calls, lambda: redis.ping())
             out = {"ping_us": ping}
-            for name, limits in (("requests", {"llm_requests_per_minute": 10**6}), ("requests_and_tokens", {"llm_requests_per_minute": 10**6, "llm_tokens_per_minute": 10**9})):
+            for name, limits in (
+                ("requests", {"llm_requests_per_minute": 10**6}),
+                ("requests_and_tokens", {"llm_requests_per_minute": 10**6, "llm_tokens_per_minute": 10**9}),
+            ):
                 await redis.flushall()
                 limiter = LLMLimiter(redis, Settings(_env_file=None, **limits))  # type: ignore[call-arg]
 
-                async def one() -> None:
+                async def one(limiter: LLMLimiter = limiter) -> None:  # bound now: the loop rebinds it
                     async with limiter.admit("extraction", 500) as admission:
                         admission.settle(700)
 
@@ -93,7 +96,12 @@ async def achieved_rate(workers: int, limit: int, seconds: float) -> dict[str, A
         stub = await stack.stub_llm(0.05)
         seed = Path(tempfile.mkdtemp(prefix="bench-llm-")) / "messages.json"
         seed.write_text(json.dumps(seed_messages(jobs)))
-        env = {"ANTHROPIC_BASE_URL": stub, "LLM_REQUESTS_PER_MINUTE": str(limit), "LLM_RATE_WINDOW_SECONDS": "1", "LLM_CHAT_RESERVED_SHARE": "0"}
+        env = {
+            "ANTHROPIC_BASE_URL": stub,
+            "LLM_REQUESTS_PER_MINUTE": str(limit),
+            "LLM_RATE_WINDOW_SECONDS": "1",
+            "LLM_CHAT_RESERVED_SHARE": "0",
+        }
         for _ in range(workers):
             await stack.worker("-m", "tests.support.seeded_worker", str(seed), **env)
         await wait_worker_ready(stack.redis.url)
@@ -112,8 +120,12 @@ async def achieved_rate(workers: int, limit: int, seconds: float) -> dict[str, A
     # bursts as the window turns, so requests / span would count one burst too many).
     per_window = len(times) / (span + 1.0)
     return {
-        "workers": workers, "limit_per_window": limit, "requests": len(times), "span_s": round(span, 2),
-        "achieved_per_window": round(per_window, 2), "achieved_share": round(per_window / limit, 3),
+        "workers": workers,
+        "limit_per_window": limit,
+        "requests": len(times),
+        "span_s": round(span, 2),
+        "achieved_per_window": round(per_window, 2),
+        "achieved_share": round(per_window / limit, 3),
         "most_in_any_window": most_in_any_window(times, 1.0),
     }
 
@@ -148,8 +160,11 @@ async def chat_under_backlog(backlog: int, limit: int, share: float, samples: in
     async with Stack() as stack:
         stub = await stack.stub_llm(0.2)
         env = {
-            "ANTHROPIC_BASE_URL": stub, "LLM_REQUESTS_PER_MINUTE": str(limit), "LLM_RATE_WINDOW_SECONDS": "1",
-            "LLM_CHAT_RESERVED_SHARE": str(share), "CHAT_MESSAGES_PER_MINUTE": "1000",
+            "ANTHROPIC_BASE_URL": stub,
+            "LLM_REQUESTS_PER_MINUTE": str(limit),
+            "LLM_RATE_WINDOW_SECONDS": "1",
+            "LLM_CHAT_RESERVED_SHARE": str(share),
+            "CHAT_MESSAGES_PER_MINUTE": "1000",
         }
         service = await stack.service(**env)
         seed = Path(tempfile.mkdtemp(prefix="bench-llm-")) / "messages.json"
@@ -168,10 +183,16 @@ async def chat_under_backlog(backlog: int, limit: int, share: float, samples: in
             await pool.aclose()
     p50_idle, p50_busy = statistics.median(idle), statistics.median(busy)
     return {
-        "backlog": backlog, "limit_per_window": limit, "chat_reserved_share": share, "samples": samples,
-        "idle_p50_ms": round(p50_idle, 1), "idle_max_ms": round(max(idle), 1),
-        "backlog_p50_ms": round(p50_busy, 1), "backlog_max_ms": round(max(busy), 1),
-        "ratio_p50": round(p50_busy / p50_idle, 3), "jobs_still_queued_after": queued,
+        "backlog": backlog,
+        "limit_per_window": limit,
+        "chat_reserved_share": share,
+        "samples": samples,
+        "idle_p50_ms": round(p50_idle, 1),
+        "idle_max_ms": round(max(idle), 1),
+        "backlog_p50_ms": round(p50_busy, 1),
+        "backlog_max_ms": round(max(busy), 1),
+        "ratio_p50": round(p50_busy / p50_idle, 3),
+        "jobs_still_queued_after": queued,
     }
 
 

@@ -34,7 +34,15 @@ async def run(logins: int, hash_concurrency: int | None) -> dict[str, float]:
     async with Stack() as stack:
         port = free_port()
         proc = await stack.spawn(
-            "-m", "uvicorn", "service.app:create_app", "--factory", "--port", str(port), "--log-level", "warning", "--no-access-log",
+            "-m",
+            "uvicorn",
+            "service.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
             env=stack.env(**extra),
         )
         pid, url = proc.pid, f"http://127.0.0.1:{port}"
@@ -47,7 +55,12 @@ async def run(logins: int, hash_concurrency: int | None) -> dict[str, float]:
             answers = await asyncio.gather(*(http.post("/api/v1/auth/login", json=credentials) for _ in range(logins)))
             seconds = time.perf_counter() - started
         assert all(a.status_code == 200 for a in answers), {a.status_code for a in answers}
-        return {"logins": logins, "rss_before_mb": round(before), "peak_rss_mb": round(peak_rss_mb(pid)), "seconds": round(seconds, 2)}
+        return {
+            "logins": logins,
+            "rss_before_mb": round(before),
+            "peak_rss_mb": round(peak_rss_mb(pid)),
+            "seconds": round(seconds, 2),
+        }
 
 
 def main() -> None:

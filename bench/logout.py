@@ -53,8 +53,20 @@ async def wrk(url: str, method: str, path: str, tokens: list[str], measured: int
     token_file = Path(tempfile.mkstemp(prefix="bench-tokens-", suffix=".txt")[1])
     token_file.write_text("\n".join(tokens))
     command = [
-        "wrk", "-t1", f"-c{connections}", "-d300s", "--timeout", "10s", "-s", str(SCRIPT), url,
-        "--", str(token_file), method, path, str(measured),
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        "-d300s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(SCRIPT),
+        url,
+        "--",
+        str(token_file),
+        method,
+        path,
+        str(measured),
     ]
     proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     assert proc.stdout is not None

@@ -49,11 +49,27 @@ def context_docs(user_id: str, count: int) -> list[dict[str, Any]]:
     docs = []
     for n in range(count):
         points = [
-            {"kind": "goal", "content": f"{user_id} point {n}.{p}", "importance": (p + 1) / 5, "key": point_key("goal", f"{user_id} {n}.{p}"), "mentions": 1}
+            {
+                "kind": "goal",
+                "content": f"{user_id} point {n}.{p}",
+                "importance": (p + 1) / 5,
+                "key": point_key("goal", f"{user_id} {n}.{p}"),
+                "mentions": 1,
+            }
             for p in range(5)
         ]
         at = T0 + timedelta(hours=n)
-        docs.append({"user_id": user_id, "session_id": f"{user_id}-{n}", "context_points": points, "strength": 1.0, "decayed_at": at, "created_at": at, "updated_at": at})
+        docs.append(
+            {
+                "user_id": user_id,
+                "session_id": f"{user_id}-{n}",
+                "context_points": points,
+                "strength": 1.0,
+                "decayed_at": at,
+                "created_at": at,
+                "updated_at": at,
+            }
+        )
     return docs
 
 
@@ -64,7 +80,9 @@ async def bench_recall(users: int, reads: int) -> dict[str, Any]:
     for u in range(users):
         await db[SESSION_CONTEXTS].insert_many(context_docs(f"u{u}", 30))
         await db[SUMMARIES].insert_one({"user_id": f"u{u}", "status": "done", "text": "summary", "created_at": T0})
-        await db[REFLECTIONS].insert_one({"user_id": f"u{u}", "insights": [{"kind": "pattern", "text": "a pattern", "context_ids": []}], "created_at": T0})
+        await db[REFLECTIONS].insert_one(
+            {"user_id": f"u{u}", "insights": [{"kind": "pattern", "text": "a pattern", "context_ids": []}], "created_at": T0}
+        )
     with RedisProcess() as server:
         redis = aioredis.from_url(server.url)
         try:
@@ -82,13 +100,28 @@ async def bench_recall(users: int, reads: int) -> dict[str, Any]:
             assert hit == fresh and isinstance(hit, MemoryDigest) and len(hit.points) == settings.recall_points
         finally:
             await redis.aclose()
-    return {"users": users, "contexts": users * 30, "reads": reads, "cache_ms": percentiles(cached), "database_ms": percentiles(database)}
+    return {
+        "users": users,
+        "contexts": users * 30,
+        "reads": reads,
+        "cache_ms": percentiles(cached),
+        "database_ms": percentiles(database),
+    }
 
 
 def graph_docs(user_id: str, entities: int, rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     ids = [ObjectId() for _ in range(entities)]
     nodes = [
-        {"_id": ids[i], "user_id": user_id, "key": f"e{i}", "keys": [f"e{i}"], "name": f"entity {i}", "kind": "event", "aliases": [], "mentions": rng.randint(1, 9)}
+        {
+            "_id": ids[i],
+            "user_id": user_id,
+            "key": f"e{i}",
+            "keys": [f"e{i}"],
+            "name": f"entity {i}",
+            "kind": "event",
+            "aliases": [],
+            "mentions": rng.randint(1, 9),
+        }
         for i in range(entities)
     ]
     edges = {}
@@ -97,7 +130,13 @@ def graph_docs(user_id: str, entities: int, rng: random.Random) -> tuple[list[di
             base = i - i % CLUSTER
             j = rng.randrange(entities) if rng.random() < 0.1 else base + rng.randrange(min(CLUSTER, entities - base))
             if j != i:
-                edges[(i, j)] = {"user_id": user_id, "source_id": ids[i], "target_id": ids[j], "relation": "related to", "weight": 1}
+                edges[(i, j)] = {
+                    "user_id": user_id,
+                    "source_id": ids[i],
+                    "target_id": ids[j],
+                    "relation": "related to",
+                    "weight": 1,
+                }
     return nodes, list(edges.values())
 
 
@@ -111,14 +150,21 @@ async def bench_communities(users: int, entities: int, batch: int) -> dict[str, 
         await db[ENTITIES].insert_many(nodes)
         await db[RELATIONS].insert_many(edges)
         edges_total += len(edges)
-    await db[COMMUNITIES].insert_many([{"user_id": f"u{u}", "stale": True, "changed_at": T0, "groups": [], "computed_at": None} for u in range(users)])
+    await db[COMMUNITIES].insert_many(
+        [{"user_id": f"u{u}", "stale": True, "changed_at": T0, "groups": [], "computed_at": None} for u in range(users)]
+    )
     started = time.perf_counter()
     result = await detect_communities({"db": db, "settings": settings}, now=T0 + timedelta(days=1))
     wall = time.perf_counter() - started
     assert result["users"] == users
     return {
-        "users": users, "entities_per_user": entities, "relations": edges_total, "batch_users": batch,
-        "wall_s": wall, "louvain_s": result["louvain_seconds"], "communities": result["communities"],
+        "users": users,
+        "entities_per_user": entities,
+        "relations": edges_total,
+        "batch_users": batch,
+        "wall_s": wall,
+        "louvain_s": result["louvain_seconds"],
+        "communities": result["communities"],
     }
 
 
@@ -128,19 +174,19 @@ def section(recall_result: dict[str, Any], community_result: dict[str, Any], com
     r = community_result
     return f"""{START}
 ## Memory engine (issue 15)
-Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {m['cores']} cores, Python {m['python']}, Redis {m['redis']}.
+Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {m["cores"]} cores, Python {m["python"]}, Redis {m["redis"]}.
 MongoDB is the in-process stand-in (mongomock), which scans every document of a collection
 on every query: the database figures are what this machine can measure, far above what an
 indexed MongoDB server takes for the same three queries.
 
 | measure | figure |
 | --- | --- |
-| chat recall from the cache (one GET), p50 / p99 | {c['p50']:.2f} / {c['p99']:.2f} ms |
-| chat recall from the database ({recall_result['contexts']:,} contexts stored), p50 / p99 | {d['p50']:.2f} / {d['p99']:.2f} ms |
-| nightly `detect_communities`, {r['users']:,} users × {r['entities_per_user']} entities, {r['relations']:,} relations | {r['wall_s']:.1f} s ({r['louvain_s']:.1f} s of it Louvain), {r['communities']:,} communities |
+| chat recall from the cache (one GET), p50 / p99 | {c["p50"]:.2f} / {c["p99"]:.2f} ms |
+| chat recall from the database ({recall_result["contexts"]:,} contexts stored), p50 / p99 | {d["p50"]:.2f} / {d["p99"]:.2f} ms |
+| nightly `detect_communities`, {r["users"]:,} users × {r["entities_per_user"]} entities, {r["relations"]:,} relations | {r["wall_s"]:.1f} s ({r["louvain_s"]:.1f} s of it Louvain), {r["communities"]:,} communities |
 
-Recall reads: {recall_result['reads']} of each, same user, same digest (checked equal).
-The community job reads {r['batch_users']} users' graphs per query (`COMMUNITY_BATCH_USERS`);
+Recall reads: {recall_result["reads"]} of each, same user, same digest (checked equal).
+The community job reads {r["batch_users"]} users' graphs per query (`COMMUNITY_BATCH_USERS`);
 the rest of its time beyond Louvain is mongomock answering those queries: it has no
 indexes, so each `user_id $in [batch]` query tests every stored entity and relation against
 every user of the batch in Python, which adds up to (entities + relations) × users whatever
@@ -152,14 +198,14 @@ and the job's own work is the Louvain figure plus one small update per user.
 def replace_section(text: str, new: str) -> str:
     """`text` with its memory-engine section replaced by `new` (appended if it has none)."""
     if START in text and END in text:
-        return text[: text.index(START)] + new + text[text.index(END) + len(END):]
+        return text[: text.index(START)] + new + text[text.index(END) + len(END) :]
     return text.rstrip("\n") + "\n\n" + new + "\n"
 
 
 def kept_section(text: str) -> str:
     """The memory-engine section of `text`, for `python -m bench` to keep when it rewrites the file."""
     if START in text and END in text:
-        return text[text.index(START): text.index(END) + len(END)]
+        return text[text.index(START) : text.index(END) + len(END)]
     return ""
 
 
@@ -177,8 +223,12 @@ def main() -> None:
             parser.error("--quick figures never go to docs/")
         args.users, args.entities, args.recall_users, args.reads = 5, 40, 5, 10
     recall_result = asyncio.run(bench_recall(args.recall_users, args.reads))
-    community_result = asyncio.run(bench_communities(args.users, args.entities, Settings.model_fields["community_batch_users"].default))
-    command = "python -m bench.memory_engine" + ("" if (args.users, args.entities) == (1_000, 200) else f" --users {args.users} --entities {args.entities}")
+    community_result = asyncio.run(
+        bench_communities(args.users, args.entities, Settings.model_fields["community_batch_users"].default)
+    )
+    command = "python -m bench.memory_engine" + (
+        "" if (args.users, args.entities) == (1_000, 200) else f" --users {args.users} --entities {args.entities}"
+    )
     text = section(recall_result, community_result, command + (" --write" if args.write else ""))
     print(text.replace(START, "").replace(END, "").strip())
     if args.write:

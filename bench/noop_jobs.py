@@ -23,7 +23,9 @@ def redis_benchmark(port: int, requests: int) -> dict[str, float]:
     """Requests per second of plain SET and ZADD on the same server, one connection at a time in flight per client."""
     out = subprocess.run(
         ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-q", "-n", str(requests), "-c", "50", "-t", "set,zadd"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return {name.lower(): float(rps) for name, rps in re.findall(r"^(\w+): ([\d.]+) requests per second", out, re.M)}
 

@@ -37,7 +37,9 @@ async def fill_redis(redis_url: str, jobs: int) -> None:
         async def enqueue(i: int) -> None:
             async with gate:
                 deferred = {"_defer_by": 3600} if i % 10 == 0 else {}
-                await pool.enqueue_job(FUNCTIONS[i % len(FUNCTIONS)], f"user-{i}", f"session-{i}", _job_id=f"bench:{i}", **deferred)
+                await pool.enqueue_job(
+                    FUNCTIONS[i % len(FUNCTIONS)], f"user-{i}", f"session-{i}", _job_id=f"bench:{i}", **deferred
+                )
 
         await asyncio.gather(*(enqueue(i) for i in range(jobs)))
     finally:
@@ -70,7 +72,9 @@ async def run(jobs: int, status_requests: int, scrapes: int) -> dict[str, Any]:
             status_ms = await timed(http, f"/api/v1/jobs/{job_id}", status_requests, headers=headers)
             scrape_ms = await timed(http, "/metrics", scrapes)
             text = (await http.get("/metrics")).text
-    queued = sum(float(v) for v in re.findall(r'^coach_queue_jobs\{function="[^"]+",state="(?:queued|deferred)"\} (\S+)$', text, re.M))
+    queued = sum(
+        float(v) for v in re.findall(r'^coach_queue_jobs\{function="[^"]+",state="(?:queued|deferred)"\} (\S+)$', text, re.M)
+    )
     return {
         "jobs_in_redis": jobs,
         "jobs_counted_by_metrics": int(queued),
@@ -83,14 +87,14 @@ async def run(jobs: int, status_requests: int, scrapes: int) -> dict[str, Any]:
 def section(r: dict[str, Any]) -> str:
     s, m = r["job_status_ms"], r["metrics_scrape_ms"]
     return f"""{BEGIN}
-## Job status and metrics with {r['jobs_in_redis']:,} jobs in Redis (`python -m bench.operations`, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC)
+## Job status and metrics with {r["jobs_in_redis"]:,} jobs in Redis (`python -m bench.operations`, {time.strftime("%Y-%m-%d %H:%M", time.gmtime())} UTC)
 The service as its own process, the in-memory MongoDB stand-in, no worker (so every job
 stays queued or deferred), sequential requests on one connection.
 
 | request | n | p50 ms | p95 ms | p99 ms | max ms |
 | --- | --- | --- | --- | --- | --- |
-| `GET /api/v1/jobs/{{id}}` (owner check in MongoDB, 4 Redis round trips) | {s['n']} | {s['p50']:.2f} | {s['p95']:.2f} | {s['p99']:.2f} | {s['max']:.2f} |
-| `GET /metrics` (reads all {r['jobs_counted_by_metrics']:,} job definitions for queue depth by function) | {m['n']} | {m['p50']:.1f} | {m['p95']:.1f} | {m['p99']:.1f} | {m['max']:.1f} |
+| `GET /api/v1/jobs/{{id}}` (owner check in MongoDB, 4 Redis round trips) | {s["n"]} | {s["p50"]:.2f} | {s["p95"]:.2f} | {s["p99"]:.2f} | {s["max"]:.2f} |
+| `GET /metrics` (reads all {r["jobs_counted_by_metrics"]:,} job definitions for queue depth by function) | {m["n"]} | {m["p50"]:.1f} | {m["p95"]:.1f} | {m["p99"]:.1f} | {m["max"]:.1f} |
 
 The job status costs the same whatever the queue holds: it reads one job's keys. A scrape
 grows with the queue: one sorted-set read, then one pipelined round trip per 1,000 jobs

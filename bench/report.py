@@ -7,9 +7,21 @@ from typing import Any
 
 GOALS = [
     # (label, value getter, format, goal text, test)
-    ("logout p50 / p95 / p99, concurrency 1", lambda r: r["logout"]["logout_c1"], "pcts", "p99 <= 10 ms", lambda v: v["p99"] <= 10),
+    (
+        "logout p50 / p95 / p99, concurrency 1",
+        lambda r: r["logout"]["logout_c1"],
+        "pcts",
+        "p99 <= 10 ms",
+        lambda v: v["p99"] <= 10,
+    ),
     ("no-op p50 / p95 / p99, concurrency 1", lambda r: r["logout"]["noop_c1"], "pcts", "-", None),
-    ("logout / no-op, p50 and p99", lambda r: (r["logout"]["ratio_p50"], r["logout"]["ratio_p99"]), "ratio", "<= 2", lambda v: max(v) <= 2),
+    (
+        "logout / no-op, p50 and p99",
+        lambda r: (r["logout"]["ratio_p50"], r["logout"]["ratio_p99"]),
+        "ratio",
+        "<= 2",
+        lambda v: max(v) <= 2,
+    ),
     ("logouts/s, concurrency 64", lambda r: r["logout"]["logout_rps_c64"], "rate", ">= 1,000/s", lambda v: v >= 1000),
     ("no-op requests/s, concurrency 64", lambda r: r["logout"]["noop_rps_c64"], "rate", "-", None),
     ("extraction jobs/s (LLM latency below)", lambda r: r["extraction"]["jobs_per_s"], "rate", ">= 150/s", lambda v: v >= 150),
@@ -43,7 +55,14 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         verdict = "-" if test is None else ("met" if test(value) else "MISSED")
         out.append((label, fmt(value, kind), goal, verdict))
     for d in results["decay"]:
-        out.append((f"decay over {d['contexts']:,} contexts", f"{d['wall_s']:.2f} s, {d['round_trips']} round trips", "round trips flat", "-"))
+        out.append(
+            (
+                f"decay over {d['contexts']:,} contexts",
+                f"{d['wall_s']:.2f} s, {d['round_trips']} round trips",
+                "round trips flat",
+                "-",
+            )
+        )
     return out
 
 

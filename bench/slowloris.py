@@ -43,8 +43,16 @@ async def run(clients: int, interval: float) -> dict[str, float]:
     async with Stack() as stack:
         port = free_port()
         await stack.spawn(
-            "-m", "uvicorn", "service.app:create_app", "--factory", "--port", str(port), "--log-level", "warning",
-            "--http", "service.header_timeout:HttpProtocol",
+            "-m",
+            "uvicorn",
+            "service.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--http",
+            "service.header_timeout:HttpProtocol",
             env=stack.env(LLM_PROVIDER="offline"),
         )
         await wait_http(f"http://127.0.0.1:{port}/healthz")

@@ -26,22 +26,22 @@ from service.body_limit import BodyLimit
 from service.chat_limits import ChatLimits
 from service.chat_page import chat_page_routes
 from service.chat_socket import chat_socket
+from service.credentials import Passwords
 from service.dashboard import dashboard_routes
 from service.errors import EXCEPTION_HANDLERS
 from service.login_throttle import LoginThrottle
-from service.openapi import openapi_json
 from service.metrics_endpoint import metrics_endpoint
+from service.openapi import openapi_json
 from service.readiness import readiness
-from service.routes import account, admin, auth, jobs, memory, operations, usage
-from service.security import Passwords
+from service.resources import ServiceResources, cancel_and_wait
+from service.routes import account, admin, auth, jobs, memory, messages, operations, usage
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from shared.job_owners import ensure_job_owner_indexes
-from shared.llm import create_llm
 from shared.log_format import configure_logging
 from shared.logs import one_line_for_cut_off_requests, redact_tokens_in
-from shared.mongo import create_mongo_client, ensure_indexes, get_database
 from shared.outbox import relay_forever
 from shared.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
+from shared.resources import open_resources
 from shared.settings import Settings, SettingsError, load_settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     settings = settings or load_settings()
     if settings.jwt_secret is None:
         raise SettingsError("invalid configuration: JWT_SECRET must be set (at least 32 characters)")
+    jwt_secret = settings.jwt_secret.get_secret_value()
     if mongo_client is None:
         # Here, not in the lifespan: uvicorn prints a lifespan failure as a traceback, while
         # the factory's SystemExit is one line. Redis may be down: enqueues go to the outbox.
@@ -81,36 +82,34 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        client = mongo_client or create_mongo_client(settings)
-        app.state.settings = settings
-        app.state.jwt_secret = settings.jwt_secret.get_secret_value()
-        app.state.passwords = Passwords(
-            settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_concurrency
-        )
-        app.state.db = get_database(client, settings)
-        await ensure_indexes(app.state.db)
-        await ensure_job_owner_indexes(app.state.db)
-        app.state.arq = lazy_arq_pool(settings)
-        # The same Redis as the workers: chat and background calls share one rate window.
-        app.state.llm = create_llm(settings, redis=app.state.arq, db=app.state.db)
-        app.state.chat_limits = ChatLimits(app.state.arq, settings)
-        app.state.login_throttle = LoginThrottle(app.state.arq, settings)
-        app.state.sockets = SocketRegistry()
-        relay = asyncio.create_task(
-            relay_forever(app.state.db, app.state.arq, settings.redis_timeout_seconds, settings.outbox_relay_interval_seconds)
-        )
-        logouts = asyncio.create_task(listen_for_logouts(settings.redis_url, app.state.sockets, settings.redis_timeout_seconds))
-        try:
+        # One owner: the exit stack closes, in reverse order, exactly what was opened here.
+        async with contextlib.AsyncExitStack() as stack:
+            arq = lazy_arq_pool(settings)
+            stack.push_async_callback(arq.aclose)
+            # The same Redis as the workers: chat and background LLM calls share one rate window.
+            core = await stack.enter_async_context(open_resources(settings, mongo_client=mongo_client, redis=arq))
+            await ensure_job_owner_indexes(core.db)
+            resources = ServiceResources(
+                core=core,
+                arq=arq,
+                jwt_secret=jwt_secret,
+                passwords=Passwords(
+                    settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_concurrency
+                ),
+                chat_limits=ChatLimits(arq, settings),
+                login_throttle=LoginThrottle(arq, settings),
+                sockets=SocketRegistry(),
+            )
+            resources.publish(app.state)
+            relay = asyncio.create_task(
+                relay_forever(core.db, arq, settings.redis_timeout_seconds, settings.outbox_relay_interval_seconds)
+            )
+            stack.callback(relay.cancel)
+            logouts = asyncio.create_task(
+                listen_for_logouts(settings.redis_url, resources.sockets, settings.redis_timeout_seconds)
+            )
+            stack.push_async_callback(cancel_and_wait, logouts)
             yield
-        finally:
-            relay.cancel()
-            logouts.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await logouts
-            await app.state.llm.aclose()
-            await app.state.arq.aclose()
-            if mongo_client is None:
-                client.close()
 
     routes = [
         Route("/healthz", health),
@@ -121,7 +120,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/auth/logout", auth.logout, methods=["POST"]),
         Route("/api/v1/auth/me", auth.me),
         Route("/api/v1/auth/session", auth.session),
-        Route("/api/v1/chat/messages", memory.list_messages),
+        Route("/api/v1/chat/messages", messages.list_messages),
         Route("/api/v1/memory", memory.list_memory),
         Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),
         Route("/api/v1/memory/graph", memory.memory_graph),

@@ -18,10 +18,20 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from service.auth import require_principal
 from service.cookie_auth import COOKIE, SAFE_METHODS, check_origin, cookie_token, same_origin
+from service.principal import require_principal
 
-__all__ = ["COOKIE", "SAFE_METHODS", "check_origin", "clear_session_cookie", "cookie_token", "require_caller", "same_origin", "set_session_cookie"]
+__all__ = [
+    "COOKIE",
+    "SAFE_METHODS",
+    "check_origin",
+    "clear_session_cookie",
+    "cookie_token",
+    "require_caller",
+    "same_origin",
+    "set_session_cookie",
+]
+
 
 def set_session_cookie(response: Response, request: Request, token: str, max_age: int) -> None:
     response.set_cookie(
@@ -33,5 +43,5 @@ def clear_session_cookie(response: Response) -> None:
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
 
 
-# Every API route takes the cookie (service/auth.py: require_principal); the old name stays.
+# Every API route takes the cookie (service/principal.py: require_principal); the old name stays.
 require_caller = require_principal

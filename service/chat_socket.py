@@ -22,13 +22,22 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import MutableMapping
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from service.auth import Principal, Unauthorized, authenticate, token_principal
 from service.enqueue import enqueue_extraction
-from service.frames import BudgetExhaustedFrame, ChunkFrame, DoneFrame, ErrorFrame, MessageFrame, RetryLaterFrame, parse_client_frame
-from service.recall import recall
+from service.frames import (
+    BudgetExhaustedFrame,
+    ChunkFrame,
+    DoneFrame,
+    ErrorFrame,
+    MessageFrame,
+    RetryLaterFrame,
+    parse_client_frame,
+)
+from service.principal import Principal, Unauthorized, authenticate, token_principal
 from service.socket_registry import CLOSE_UNAUTHORIZED
 from service.tokens import query_token
 from shared.llm import LLMBudgetExhausted, LLMError
@@ -36,6 +45,7 @@ from shared.llm.attribution import attribute_llm_calls
 from shared.llm.budget import check_daily_budget
 from shared.messages import recent_session_messages, store_message
 from shared.metrics import WEBSOCKETS_OPEN
+from shared.recall import recall
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +141,7 @@ class ChatConnection:
         finally:
             self.ended.set()
 
-    async def take(self, message: dict) -> bool:
+    async def take(self, message: MutableMapping[str, Any]) -> bool:
         """Answer the frame or refuse it; False when refused."""
         if message.get("text") is None:
             await self.send(ErrorFrame(code="invalid_frame", detail="binary frames are not accepted; send JSON text"))
@@ -165,7 +175,11 @@ class ChatConnection:
             await self.refuse_rate_limited(decision.retry_after)
             return False
         if self.replying or not await limits.start_reply(self.principal.session_id, self.id):
-            await self.send(RetryLaterFrame(code="busy", detail="a reply for this session is still being written; send again after it is done"))
+            await self.send(
+                RetryLaterFrame(
+                    code="busy", detail="a reply for this session is still being written; send again after it is done"
+                )
+            )
             return False
         return True
 
@@ -221,7 +235,9 @@ class ChatConnection:
 
 
 def budget_frame(exc: LLMBudgetExhausted) -> BudgetExhaustedFrame:
-    return BudgetExhaustedFrame(detail="today's LLM token budget is spent; this message was not answered", resets_at=exc.resets_at)
+    return BudgetExhaustedFrame(
+        detail="today's LLM token budget is spent; this message was not answered", resets_at=exc.resets_at
+    )
 
 
 async def chat_socket(ws: WebSocket) -> None:

@@ -1,6 +1,6 @@
 """The session cookie of the product's pages, and the cross-site check for requests carrying it.
 
-Its own module so that `service/auth.py` (every API route's authentication) and
+Its own module so that `service/principal.py` (every API route's authentication) and
 `service/browser_session.py` (setting and clearing the cookie) can both use it.
 """
 

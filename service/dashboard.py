@@ -19,18 +19,22 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from service.auth import Principal, Unauthorized, authenticate
-from service.browser_session import check_origin, clear_session_cookie, cookie_token, set_session_cookie
+from service.browser_session import (
+    check_origin,
+    clear_session_cookie,
+    cookie_token,
+    set_session_cookie,
+)
 from service.dashboard_charts import bar_chart
 from service.errors import ApiError
 from service.login import open_session, revoke_session
+from service.principal import Principal, Unauthorized, authenticate
 from service.routes.operations import build_queue_view, cron_views, list_recent_jobs
 from service.schemas import Credentials
 from shared.dead_letters import list_dead_letters
 from shared.heartbeats import list_workers
 from shared.job_history import last_hour
-from shared.mongo import USERS
-from shared.roles import ADMIN, has_role
+from shared.users import ADMIN, find_by_id, has_role
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -60,7 +64,11 @@ async def panels_context(state: Any) -> dict[str, Any]:
         last_hour(state.arq),
     )
     return {
-        "queue": queue, "workers": workers, "jobs": jobs, "dead_letters": dead, "crons": cron_views(),
+        "queue": queue,
+        "workers": workers,
+        "jobs": jobs,
+        "dead_letters": dead,
+        "crons": cron_views(),
         "charts": [bar_chart("Completed per minute", minutes, "complete"), bar_chart("Failed per minute", minutes, "failed")],
     }
 
@@ -78,7 +86,8 @@ async def dashboard(request: Request) -> Response:
     principal, refusal = await admin_or_refusal(request)
     if refusal is not None:
         return refusal
-    user = await request.app.state.db[USERS].find_one({"_id": principal.user_id}, {"email": 1})
+    assert principal is not None  # no refusal means a principal
+    user = await find_by_id(request.app.state.db, principal.user_id)
     context = await panels_context(request.app.state)
     return templates.TemplateResponse(request, "admin.html", {**context, "email": user["email"] if user else ""})
 

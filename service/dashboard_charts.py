@@ -37,5 +37,13 @@ def bar_chart(title: str, minutes: list[MinuteOutcomes], field: str) -> Chart:
     for i, (minute, value) in enumerate(zip(minutes, values, strict=True)):
         height = 0 if peak == 0 else HEIGHT * value / peak
         at = datetime.fromtimestamp(minute.minute_start, UTC).strftime("%H:%M")
-        bars.append(Bar(x=round(i * slot, 2), y=round(HEIGHT - height, 2), width=round(slot - GAP, 2), height=round(height, 2), label=f"{at} UTC: {value}"))
+        bars.append(
+            Bar(
+                x=round(i * slot, 2),
+                y=round(HEIGHT - height, 2),
+                width=round(slot - GAP, 2),
+                height=round(height, 2),
+                label=f"{at} UTC: {value}",
+            )
+        )
     return Chart(title=title, bars=bars, peak=peak, total=sum(values))

@@ -73,7 +73,9 @@ def parse_query(params: Mapping[str, str], model: type[Model]) -> Model:
         raise invalid(exc, "query") from None
 
 
-def error_response(status_code: int, detail: str, errors: list[dict[str, str]] | None = None, headers: Any = None) -> JSONResponse:
+def error_response(
+    status_code: int, detail: str, errors: list[dict[str, str]] | None = None, headers: Any = None
+) -> JSONResponse:
     return JSONResponse({"detail": detail, "errors": errors or []}, status_code=status_code, headers=headers)
 
 

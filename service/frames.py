@@ -40,7 +40,9 @@ FRAME_OVERHEAD_CHARS = 1_024
 
 def parse_client_frame(text: str, max_chars: int) -> MessageFrame | ErrorFrame:
     if len(text) > max_chars + FRAME_OVERHEAD_CHARS:
-        return ErrorFrame(code="frame_too_large", detail=f"frame is {len(text)} characters; the maximum is {max_chars + FRAME_OVERHEAD_CHARS}")
+        return ErrorFrame(
+            code="frame_too_large", detail=f"frame is {len(text)} characters; the maximum is {max_chars + FRAME_OVERHEAD_CHARS}"
+        )
     try:
         data = load_untrusted_json(text)
     except NotJSON as exc:

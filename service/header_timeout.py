@@ -62,7 +62,8 @@ class HeaderTimeout:
         if self.header_timer is None and self.awaiting_headers():
             self.start_header_timer()  # the first bytes of a new request on a kept-alive connection
         super().data_received(data)  # type: ignore[misc]
-        if not self.awaiting_headers() or self.transport.get_protocol() is not self:
+        # A mixin: at run time self is the uvicorn protocol the transport holds.
+        if not self.awaiting_headers() or self.transport.get_protocol() is not self:  # type: ignore[comparison-overlap]
             self.stop_header_timer()  # headers in, or upgraded to a WebSocket
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -82,7 +83,7 @@ class HeaderTimeout:
 
     def headers_too_slow(self) -> None:
         self.header_timer = None
-        if self.transport.is_closing() or self.transport.get_protocol() is not self or not self.awaiting_headers():
+        if self.transport.is_closing() or self.transport.get_protocol() is not self or not self.awaiting_headers():  # type: ignore[comparison-overlap]
             return
         log.info("closed a connection whose request headers took over %g s", self.header_limit)
         self.transport.write(timeout_response(self.header_limit))
@@ -93,7 +94,7 @@ class HttpProtocol(HeaderTimeout, AutoHTTPProtocol):  # type: ignore[misc, valid
     """httptools when installed (uvicorn[standard]), else h11, as uvicorn's `auto` picks."""
 
 
-class H11HttpProtocol(HeaderTimeout, H11Protocol):
+class H11HttpProtocol(HeaderTimeout, H11Protocol):  # type: ignore[misc]  # connection_made takes the narrower Transport
     """The pure-Python parser, for platforms without httptools."""
 
 

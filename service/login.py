@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
 
-from service.auth import Unauthorized
-from service.security import issue_token
-from shared.mongo import SESSIONS, USERS
+from service.credentials import issue_token
+from service.principal import Unauthorized
+from shared import sessions
+from shared.users import find_by_email
 
 BAD_CREDENTIALS = "invalid email or password"
 
@@ -29,22 +29,18 @@ async def open_session(request: Request, email: str, password: str) -> OpenedSes
     # Throttled before the password is checked: a refused guess costs no argon2 work.
     attempt = state.login_throttle.attempt_for(request.client.host if request.client else "unknown", email)
     await state.login_throttle.admit(attempt)
-    user = await state.db[USERS].find_one({"email": email})
+    user = await find_by_email(state.db, email)
     if not await state.passwords.verify(user["password_hash"] if user else None, password):
         await state.login_throttle.failed(attempt)
         raise Unauthorized(BAD_CREDENTIALS)
     await state.login_throttle.succeeded(attempt)
     now = datetime.now(UTC)
     ttl = timedelta(seconds=state.settings.access_token_ttl_seconds)
-    session_id = uuid.uuid4().hex
-    await state.db[SESSIONS].insert_one(
-        {"_id": session_id, "user_id": user["_id"], "created_at": now, "expires_at": now + ttl, "revoked_at": None}
-    )
+    assert user is not None  # verify() refuses a missing user
+    session_id = await sessions.open_session(state.db, user["_id"], now, ttl)
     return OpenedSession(issue_token(state.jwt_secret, user["_id"], session_id, now, ttl), session_id, user["_id"], ttl)
 
 
 async def revoke_session(request: Request, user_id: str, session_id: str) -> None:
     """Close a login session (the browser's sign-out); the token dies with it."""
-    await request.app.state.db[SESSIONS].update_one(
-        {"_id": session_id, "user_id": user_id, "revoked_at": None}, {"$set": {"revoked_at": datetime.now(UTC)}}
-    )
+    await sessions.revoke_if_open(request.app.state.db, user_id, session_id, datetime.now(UTC))

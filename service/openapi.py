@@ -18,8 +18,21 @@ from service.readiness import Readiness
 from shared.llm_usage import AdminUsageReport, UsageReport
 
 MODELS: list[type[BaseModel]] = [
-    schemas.Credentials, schemas.ErrorBody, schemas.Registered, schemas.LoggedIn, schemas.LoggedOut, schemas.Me, schemas.SessionInfo,
-    schemas.MessageList, schemas.Memory, schemas.ReflectionQueued, schemas.MemoryGraph, schemas.FailedJobs, schemas.Requeued, schemas.RequeuedAll, Readiness,
+    schemas.Credentials,
+    schemas.ErrorBody,
+    schemas.Registered,
+    schemas.LoggedIn,
+    schemas.LoggedOut,
+    schemas.Me,
+    schemas.SessionInfo,
+    schemas.MessageList,
+    schemas.Memory,
+    schemas.ReflectionQueued,
+    schemas.MemoryGraph,
+    schemas.FailedJobs,
+    schemas.Requeued,
+    schemas.RequeuedAll,
+    Readiness,
 ]
 
 
@@ -43,14 +56,16 @@ BAD_BODY = {
 }
 AUTH = {"401": error("missing, invalid, expired or revoked token")}
 ADMIN = {**AUTH, "403": error("not an admin")}
-SECURED = [{"bearer": []}]
+SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
 THROTTLED = {
     **error("too many failed logins from this address or for this account"),
     "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer", "minimum": 1}}},
 }
 
 
-def operation(summary: str, responses: dict[str, Any], *, body: type[BaseModel] | None = None, secured: bool = False, **extra: Any) -> dict[str, Any]:
+def operation(
+    summary: str, responses: dict[str, Any], *, body: type[BaseModel] | None = None, secured: bool = False, **extra: Any
+) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "responses": responses, **extra}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}
@@ -60,7 +75,11 @@ def operation(summary: str, responses: dict[str, Any], *, body: type[BaseModel] 
 
 
 PATHS: dict[str, Any] = {
-    "/healthz": {"get": operation("liveness", {"200": {"description": "up", "content": {"application/json": {"schema": {"type": "object"}}}}})},
+    "/healthz": {
+        "get": operation(
+            "liveness", {"200": {"description": "up", "content": {"application/json": {"schema": {"type": "object"}}}}}
+        )
+    },
     "/readyz": {
         "get": operation(
             "readiness: MongoDB and Redis answer, and a worker's heartbeat is fresh",
@@ -77,27 +96,44 @@ PATHS: dict[str, Any] = {
     "/api/v1/auth/login": {
         "post": operation(
             "open a session",
-            {"200": json_body(schemas.LoggedIn, "logged in"), "401": error("wrong email or password"), "429": THROTTLED, **BAD_BODY},
+            {
+                "200": json_body(schemas.LoggedIn, "logged in"),
+                "401": error("wrong email or password"),
+                "429": THROTTLED,
+                **BAD_BODY,
+            },
             body=schemas.Credentials,
         )
     },
     "/api/v1/auth/logout": {
-        "post": operation("close the session and queue its extraction", {"200": json_body(schemas.LoggedOut, "logged out"), **AUTH}, secured=True)
+        "post": operation(
+            "close the session and queue its extraction",
+            {"200": json_body(schemas.LoggedOut, "logged out"), **AUTH},
+            secured=True,
+        )
     },
     "/api/v1/auth/me": {"get": operation("the caller", {"200": json_body(schemas.Me, "the caller"), **AUTH}, secured=True)},
     "/api/v1/auth/session": {
-        "get": operation("is this token still good (authentication only)", {"200": json_body(schemas.SessionInfo, "valid"), **AUTH}, secured=True)
+        "get": operation(
+            "is this token still good (authentication only)",
+            {"200": json_body(schemas.SessionInfo, "valid"), **AUTH},
+            secured=True,
+        )
     },
     "/api/v1/chat/messages": {
         "get": operation(
             "the caller's newest messages, oldest first",
             {"200": json_body(schemas.MessageList, "messages"), "422": error("bad limit"), **AUTH},
             secured=True,
-            parameters=[{"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
+            parameters=[
+                {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200}}
+            ],
         )
     },
     "/api/v1/memory": {
-        "get": operation("the caller's contexts, summaries and reflections", {"200": json_body(schemas.Memory, "memory"), **AUTH}, secured=True)
+        "get": operation(
+            "the caller's contexts, summaries and reflections", {"200": json_body(schemas.Memory, "memory"), **AUTH}, secured=True
+        )
     },
     "/api/v1/memory/reflections": {
         "post": operation(
@@ -113,7 +149,9 @@ PATHS: dict[str, Any] = {
             secured=True,
         )
     },
-    "/api/v1/admin/failed-jobs": {"get": operation("dead letters", {"200": json_body(schemas.FailedJobs, "dead letters"), **ADMIN}, secured=True)},
+    "/api/v1/admin/failed-jobs": {
+        "get": operation("dead letters", {"200": json_body(schemas.FailedJobs, "dead letters"), **ADMIN}, secured=True)
+    },
     "/api/v1/admin/failed-jobs/requeue": {
         "post": operation("requeue every dead letter", {"200": json_body(schemas.RequeuedAll, "requeued"), **ADMIN}, secured=True)
     },
@@ -163,7 +201,10 @@ def build_openapi() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "coach-backbone", "version": "0.1.0"},
         "paths": PATHS,
-        "components": {"schemas": components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
     }
 
 

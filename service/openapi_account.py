@@ -13,20 +13,33 @@ from shared.account import AccountDeleted, AccountExport
 MODELS: list[type[BaseModel]] = [AccountExport, AccountDeleted]
 
 
-def paths(operation: Any, json_body: Any, error: Any, auth: dict[str, Any], bad_body: dict[str, Any], throttled: dict[str, Any], models: Any) -> dict[str, Any]:
+def paths(
+    operation: Any,
+    json_body: Any,
+    error: Any,
+    auth: dict[str, Any],
+    bad_body: dict[str, Any],
+    throttled: dict[str, Any],
+    models: Any,
+) -> dict[str, Any]:
     cross_site = {"403": error("signed in by cookie, and the Origin (or Referer) header does not name this site")}
     by_cookie = {**auth, **cross_site}
     context_id = {"name": "context_id", "in": "path", "required": True, "schema": {"type": "string"}}
     key = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
     forgotten = {"204": {"description": "forgotten; the recall cache is dropped and rebuilt"}}
     return {
-        "/": {"get": operation("the chat page (HTML; its scripts call this API with the session cookie)", {"200": html("the page")})},
+        "/": {
+            "get": operation("the chat page (HTML; its scripts call this API with the session cookie)", {"200": html("the page")})
+        },
         "/app/login": {
             "post": operation(
                 "the chat page's sign-in: sets the HttpOnly session cookie (no token in the body)",
                 {
                     "200": {"description": "signed in", "content": {"application/json": {"schema": {"type": "object"}}}},
-                    "401": error("wrong email or password"), **cross_site, "429": throttled, **bad_body,
+                    "401": error("wrong email or password"),
+                    **cross_site,
+                    "429": throttled,
+                    **bad_body,
                 },
                 body=models.Credentials,
             )
@@ -38,7 +51,11 @@ def paths(operation: Any, json_body: Any, error: Any, auth: dict[str, Any], bad_
             )
         },
         "/api/v1/account/export": {
-            "get": operation("all of the caller's stored data, by collection (a download)", {"200": json_body(AccountExport, "everything"), **by_cookie}, secured=True)
+            "get": operation(
+                "all of the caller's stored data, by collection (a download)",
+                {"200": json_body(AccountExport, "everything"), **by_cookie},
+                secured=True,
+            )
         },
         "/api/v1/account": {
             "delete": operation(
@@ -51,14 +68,16 @@ def paths(operation: Any, json_body: Any, error: Any, auth: dict[str, Any], bad_
             "delete": operation(
                 "forget a whole session's memory (and the entities only it named)",
                 {**forgotten, "404": error("no such session memory of the caller's"), **by_cookie},
-                secured=True, parameters=[context_id],
+                secured=True,
+                parameters=[context_id],
             )
         },
         "/api/v1/memory/contexts/{context_id}/points/{key}": {
             "delete": operation(
                 "forget one stored point (its `key` from GET /api/v1/memory)",
                 {**forgotten, "404": error("no such point of the caller's"), **by_cookie},
-                secured=True, parameters=[context_id, key],
+                secured=True,
+                parameters=[context_id, key],
             )
         },
     }

@@ -31,7 +31,8 @@ def paths(operation: Any, json_body: Any, error: Any, auth: dict[str, Any], admi
             "get": operation(
                 "a job the API handed the caller: status, times, tries, result",
                 {"200": json_body(JobView, "the job"), "404": error("no such job, or not the caller's"), **auth},
-                secured=True, parameters=job_id,
+                secured=True,
+                parameters=job_id,
             ),
             "delete": operation(
                 "cancel a queued or running job (its owner or an admin)",
@@ -42,11 +43,20 @@ def paths(operation: Any, json_body: Any, error: Any, auth: dict[str, Any], admi
                     "409": error("the job already finished, or still waits in the outbox"),
                     **auth,
                 },
-                secured=True, parameters=job_id,
+                secured=True,
+                parameters=job_id,
             ),
         },
-        "/api/v1/admin/queue": {"get": operation("the queue by function, dead letters, outbox", {"200": json_body(ops.QueueView, "queue"), **admin}, secured=True)},
-        "/api/v1/admin/workers": {"get": operation("workers from their heartbeats", {"200": json_body(ops.WorkerList, "workers"), **admin}, secured=True)},
+        "/api/v1/admin/queue": {
+            "get": operation(
+                "the queue by function, dead letters, outbox", {"200": json_body(ops.QueueView, "queue"), **admin}, secured=True
+            )
+        },
+        "/api/v1/admin/workers": {
+            "get": operation(
+                "workers from their heartbeats", {"200": json_body(ops.WorkerList, "workers"), **admin}, secured=True
+            )
+        },
         "/api/v1/admin/jobs": {
             "get": operation(
                 "recent jobs: waiting ones first, then those workers started lately",
@@ -55,11 +65,18 @@ def paths(operation: Any, json_body: Any, error: Any, auth: dict[str, Any], admi
                 parameters=[
                     {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "enum": list(STATUSES)}},
                     {"name": "function", "in": "query", "required": False, "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                    },
                 ],
             )
         },
-        "/api/v1/admin/crons": {"get": operation("the cron jobs and their next run", {"200": json_body(ops.CronList, "crons"), **admin}, secured=True)},
+        "/api/v1/admin/crons": {
+            "get": operation("the cron jobs and their next run", {"200": json_body(ops.CronList, "crons"), **admin}, secured=True)
+        },
         "/api/v1/admin/crons/{name}/run": {
             "post": operation(
                 "run a cron job now",
@@ -69,13 +86,24 @@ def paths(operation: Any, json_body: Any, error: Any, auth: dict[str, Any], admi
             )
         },
         "/api/v1/admin/activity": {
-            "get": operation("jobs finished per minute over the last hour", {"200": json_body(ops.Activity, "activity"), **admin}, secured=True)
+            "get": operation(
+                "jobs finished per minute over the last hour", {"200": json_body(ops.Activity, "activity"), **admin}, secured=True
+            )
         },
-        "/admin": {"get": operation("the operations dashboard (HTML): the sign-in form when signed out", {"200": html("the dashboard, or the sign-in form"), "403": html("signed in, not an admin")})},
+        "/admin": {
+            "get": operation(
+                "the operations dashboard (HTML): the sign-in form when signed out",
+                {"200": html("the dashboard, or the sign-in form"), "403": html("signed in, not an admin")},
+            )
+        },
         "/admin/panels": {
             "get": operation(
                 "the dashboard's panels (HTML), for its live refresh",
-                {"200": html("the panels"), "401": {"description": "not signed in", "content": {"text/plain": {"schema": {"type": "string"}}}}, "403": html("not an admin")},
+                {
+                    "200": html("the panels"),
+                    "401": {"description": "not signed in", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                    "403": html("not an admin"),
+                },
             )
         },
         "/admin/login": {

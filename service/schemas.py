@@ -6,9 +6,13 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from shared.communities import CommunityView
+from shared.contexts import ContextView
+from shared.dead_letters import DeadLetterView
 from shared.entities import EntityView
+from shared.models import ChatMessage
 from shared.reflections import ReflectionView
 from shared.relations import RelationView
+from shared.summaries import SummaryView
 
 
 def _any_case(word: str) -> str:
@@ -86,12 +90,12 @@ class SessionInfo(BaseModel):
 
 
 class MessageList(BaseModel):
-    messages: list[dict]
+    messages: list[ChatMessage]
 
 
 class Memory(BaseModel):
-    contexts: list[dict]
-    summaries: list[dict]
+    contexts: list[ContextView]
+    summaries: list[SummaryView]
     reflections: list[ReflectionView]
 
 
@@ -106,7 +110,7 @@ class MemoryGraph(BaseModel):
 
 
 class FailedJobs(BaseModel):
-    failed_jobs: list[dict]
+    failed_jobs: list[DeadLetterView]
 
 
 class Requeued(BaseModel):

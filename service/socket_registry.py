@@ -86,7 +86,8 @@ async def listen_for_logouts(redis_url: str, registry: SocketRegistry, connect_t
             if not lost:
                 log.warning(
                     "logout listener: Redis unavailable (%s); resubscribing with backoff up to 5 s "
-                    "(meanwhile a logged-out socket is closed at its next message)", exc,
+                    "(meanwhile a logged-out socket is closed at its next message)",
+                    exc,
                 )
                 lost = True
         finally:

@@ -25,8 +25,17 @@ from pydantic import BaseModel
 from shared.job_owners import JOB_OWNERS
 from shared.llm_usage import LLM_USAGE
 from shared.mongo import (
-    CHAT_MESSAGES, COMMUNITIES, EMPTY_EXTRACTIONS, ENTITIES, OUTBOX, REFLECTIONS, RELATIONS, SESSION_CONTEXTS, SESSIONS,
-    SUMMARIES, USERS,
+    CHAT_MESSAGES,
+    COMMUNITIES,
+    EMPTY_EXTRACTIONS,
+    ENTITIES,
+    OUTBOX,
+    REFLECTIONS,
+    RELATIONS,
+    SESSION_CONTEXTS,
+    SESSIONS,
+    SUMMARIES,
+    USERS,
 )
 from shared.outbox import REDIS_DOWN
 from shared.recall_cache import cache_key
@@ -35,8 +44,18 @@ REPLIES = "replies"  # the chat's reply records (shared/replies.py)
 
 # Every collection holding the user's data by `user_id`, in deletion order.
 USER_COLLECTIONS = (
-    SESSIONS, CHAT_MESSAGES, REPLIES, SESSION_CONTEXTS, SUMMARIES, EMPTY_EXTRACTIONS, REFLECTIONS, ENTITIES, RELATIONS,
-    COMMUNITIES, LLM_USAGE, JOB_OWNERS,
+    SESSIONS,
+    CHAT_MESSAGES,
+    REPLIES,
+    SESSION_CONTEXTS,
+    SUMMARIES,
+    EMPTY_EXTRACTIONS,
+    REFLECTIONS,
+    ENTITIES,
+    RELATIONS,
+    COMMUNITIES,
+    LLM_USAGE,
+    JOB_OWNERS,
 )
 # Kept out of the download: secrets, and bookkeeping that says nothing about the person.
 NOT_EXPORTED_FIELDS = {USERS: {"password_hash"}}
@@ -116,7 +135,9 @@ async def delete_account(
     if await db[USERS].find_one({"_id": user_id}, {"_id": 1}) is None:
         return None
     now = datetime.now(UTC)
-    open_sessions = [doc["_id"] for doc in await db[SESSIONS].find({"user_id": user_id, "revoked_at": None}, {"_id": 1}).to_list(length=None)]
+    open_sessions = [
+        doc["_id"] for doc in await db[SESSIONS].find({"user_id": user_id, "revoked_at": None}, {"_id": 1}).to_list(length=None)
+    ]
     # Tokens die first: every request re-reads its session, so this ends them everywhere.
     await db[SESSIONS].update_many({"user_id": user_id, "revoked_at": None}, {"$set": {"revoked_at": now}})
     cancelled = await cancel_queued_jobs(db, arq, queue_name, timeout, user_id)

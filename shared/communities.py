@@ -9,11 +9,11 @@ during the run is picked up the next night, not lost.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from pydantic import BaseModel
 
-from shared.mongo import COMMUNITIES
+from shared.mongo import COMMUNITIES, Database
 
 
 class Community(TypedDict):
@@ -37,7 +37,7 @@ class CommunityView(BaseModel):
     entity_ids: list[str]
 
 
-async def mark_changed(db: Any, user_id: str, now: datetime) -> None:
+async def mark_changed(db: Database, user_id: str, now: datetime) -> None:
     await db[COMMUNITIES].update_one(
         {"user_id": user_id},
         {"$set": {"stale": True, "changed_at": now}, "$setOnInsert": {"groups": [], "computed_at": None}},
@@ -45,12 +45,12 @@ async def mark_changed(db: Any, user_id: str, now: datetime) -> None:
     )
 
 
-async def stale_users(db: Any, limit: int) -> list[tuple[str, datetime]]:
+async def stale_users(db: Database, limit: int) -> list[tuple[str, datetime]]:
     cursor = db[COMMUNITIES].find({"stale": True}, {"user_id": 1, "changed_at": 1}).sort("changed_at", 1)
     return [(doc["user_id"], doc["changed_at"]) for doc in await cursor.to_list(length=limit)]
 
 
-async def store_groups(db: Any, user_id: str, groups: list[Community], changed_at: datetime, now: datetime) -> bool:
+async def store_groups(db: Database, user_id: str, groups: list[Community], changed_at: datetime, now: datetime) -> bool:
     """Store the groups; clear the stale mark unless the graph changed since `changed_at`. True if cleared."""
     cleared = await db[COMMUNITIES].update_one(
         {"user_id": user_id, "changed_at": changed_at}, {"$set": {"groups": groups, "computed_at": now, "stale": False}}
@@ -61,10 +61,12 @@ async def store_groups(db: Any, user_id: str, groups: list[Community], changed_a
     return False
 
 
-async def user_communities(db: Any, user_id: str) -> list[Community]:
+async def user_communities(db: Database, user_id: str) -> list[Community]:
     doc = await db[COMMUNITIES].find_one({"user_id": user_id}, {"groups": 1})
     return doc["groups"] if doc else []
 
 
 def community_view(group: Community) -> CommunityView:
-    return CommunityView(index=group["index"], label=group["label"], size=len(group["entity_ids"]), entity_ids=group["entity_ids"])
+    return CommunityView(
+        index=group["index"], label=group["label"], size=len(group["entity_ids"]), entity_ids=group["entity_ids"]
+    )

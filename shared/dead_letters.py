@@ -1,7 +1,11 @@
-"""Dead letters: jobs that failed for good, kept in MongoDB until an operator requeues them.
+"""The `failed_jobs` collection: dead letters, jobs that failed for good, kept until an
+operator requeues them. Every read and write of its fields lives here.
 
 Both the worker (which writes them and runs requeues) and the service's admin endpoint
 (which lists and requeues) use these functions.
+
+A stored dead letter: _id, function, job_id, args, kwargs, tries, error, failed_at,
+requeued_at, requeue_job_id, resolved_at (set when a requeued run succeeds).
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from motor.motor_asyncio import AsyncIOMotorDatabase
+from pydantic import BaseModel
 
-from shared.mongo import FAILED_JOBS
+from shared.mongo import FAILED_JOBS, Database
 
 REQUEUE_PREFIX = "requeue:"
 
@@ -32,26 +36,77 @@ def dead_letter_of(job_id: str | None) -> ObjectId | None:
         return None
 
 
-async def list_dead_letters(db: Any, include_resolved: bool = False, limit: int = 100) -> list[dict[str, Any]]:
-    query = {} if include_resolved else {"resolved_at": None}
+async def record_dead_letter(
+    db: Database,
+    function: str,
+    job_id: str | None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    tries: int,
+    error: str,
+    now: datetime,
+) -> None:
+    await db[FAILED_JOBS].insert_one(
+        {
+            "function": function,
+            "job_id": job_id,
+            "args": list(args),
+            "kwargs": kwargs,
+            "tries": tries,
+            "error": error,
+            "failed_at": now,
+            "requeued_at": None,
+            "resolved_at": None,
+        }
+    )
+
+
+async def resolve(db: Database, dead_letter_id: ObjectId, now: datetime) -> None:
+    """A requeued run succeeded: the dead letter is closed."""
+    await db[FAILED_JOBS].update_one({"_id": dead_letter_id}, {"$set": {"resolved_at": now}})
+
+
+async def open_dead_job_ids(db: Database, job_ids: list[str]) -> set[str]:
+    """Which of these arq job ids have an open dead letter."""
+    cursor = db[FAILED_JOBS].find({"job_id": {"$in": job_ids}, "resolved_at": None}, {"job_id": 1})
+    return {doc["job_id"] for doc in await cursor.to_list(length=None)}
+
+
+# pydantic's mypy plugin makes the field `kwargs` an __init__ parameter beside **kwargs.
+class DeadLetterView(BaseModel):  # type: ignore[no-redef]
+    """A dead letter as an admin reads it in `GET /api/v1/admin/failed-jobs`."""
+
+    id: str
+    function: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    tries: int
+    error: str
+    failed_at: datetime
+    requeued_at: datetime | None
+    resolved_at: datetime | None
+
+
+async def list_dead_letters(db: Database, include_resolved: bool = False, limit: int = 100) -> list[DeadLetterView]:
+    query: dict[str, Any] = {} if include_resolved else {"resolved_at": None}
     docs = await db[FAILED_JOBS].find(query).sort("failed_at", -1).to_list(length=limit)
     return [
-        {
-            "id": str(d["_id"]),
-            "function": d["function"],
-            "args": d["args"],
-            "kwargs": d.get("kwargs", {}),
-            "tries": d["tries"],
-            "error": d["error"],
-            "failed_at": d["failed_at"].isoformat(),
-            "requeued_at": d["requeued_at"].isoformat() if d.get("requeued_at") else None,
-            "resolved_at": d["resolved_at"].isoformat() if d.get("resolved_at") else None,
-        }
+        DeadLetterView(
+            id=str(d["_id"]),
+            function=d["function"],
+            args=d["args"],
+            kwargs=d.get("kwargs", {}),
+            tries=d["tries"],
+            error=d["error"],
+            failed_at=d["failed_at"],
+            requeued_at=d.get("requeued_at"),
+            resolved_at=d.get("resolved_at"),
+        )
         for d in docs
     ]
 
 
-async def requeue(db: Any, arq: Any, dead_letter_id: str) -> str | None:
+async def requeue(db: Database, arq: Any, dead_letter_id: str) -> str | None:
     """Enqueue the dead job again under a fresh id; None if there is no such open dead letter."""
     try:
         oid = ObjectId(dead_letter_id)
@@ -68,15 +123,16 @@ async def requeue(db: Any, arq: Any, dead_letter_id: str) -> str | None:
     return job_id
 
 
-async def requeue_all(db: Any, arq: Any) -> list[str]:
+async def requeue_all(db: Database, arq: Any) -> list[str]:
     ids = [str(d["_id"]) for d in await db[FAILED_JOBS].find({"resolved_at": None}, {"_id": 1}).to_list(length=None)]
     return [job_id for dead in ids if (job_id := await requeue(db, arq, dead))]
 
 
-async def count_open(db: AsyncIOMotorDatabase[Any]) -> int:
-    return await db[FAILED_JOBS].count_documents({"resolved_at": None})
+async def count_open(db: Database) -> int:
+    count: int = await db[FAILED_JOBS].count_documents({"resolved_at": None})
+    return count
 
 
-async def was_dead_lettered(db: AsyncIOMotorDatabase[Any], job_id: str) -> bool:
+async def was_dead_lettered(db: Database, job_id: str) -> bool:
     """Did this job (by arq job id) fail for good and land here?"""
     return await db[FAILED_JOBS].find_one({"job_id": job_id}, {"_id": 1}) is not None

@@ -9,7 +9,7 @@ against one user's entities only, so nothing of one user can merge into another'
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from bson import ObjectId
 from pydantic import BaseModel
@@ -17,7 +17,7 @@ from pymongo import ReturnDocument
 
 from shared.entity_resolution import best_match, match_key
 from shared.models import ExtractedEntity
-from shared.mongo import ENTITIES
+from shared.mongo import ENTITIES, Database
 
 CONTEXTS_KEPT = 20  # newest contexts an entity remembers it came from
 
@@ -46,7 +46,7 @@ class EntityView(BaseModel):
 
 
 async def record_entities(
-    db: Any, user_id: str, named: list[ExtractedEntity], context_id: str, now: datetime, threshold: float
+    db: Database, user_id: str, named: list[ExtractedEntity], context_id: str, now: datetime, threshold: float
 ) -> dict[str, ObjectId]:
     """Resolve each name against the user's entities and count one mention; returns name -> entity id."""
     stored = await db[ENTITIES].find({"user_id": user_id}, {"keys": 1}).to_list(length=None)
@@ -68,7 +68,11 @@ async def record_entities(
             if entity_id not in counted:
                 await db[ENTITIES].update_one(
                     {"_id": entity_id, "user_id": user_id},
-                    {"$inc": {"mentions": 1}, "$set": {"last_seen_at": now}, "$push": {"context_ids": {"$each": [context_id], "$slice": -CONTEXTS_KEPT}}},
+                    {
+                        "$inc": {"mentions": 1},
+                        "$set": {"last_seen_at": now},
+                        "$push": {"context_ids": {"$each": [context_id], "$slice": -CONTEXTS_KEPT}},
+                    },
                 )
             # A new spelling is an alias; the canonical name never is one.
             await db[ENTITIES].update_one(
@@ -98,12 +102,13 @@ async def record_entities(
     return resolved
 
 
-async def user_entities(db: Any, user_id: str) -> list[StoredEntity]:
+async def user_entities(db: Database, user_id: str) -> list[StoredEntity]:
     cursor = db[ENTITIES].find({"user_id": user_id}).sort([("mentions", -1), ("_id", 1)])
-    return await cursor.to_list(length=None)
+    docs: list[StoredEntity] = await cursor.to_list(length=None)
+    return docs
 
 
-async def entities_of_users(db: Any, user_ids: list[str]) -> dict[str, list[StoredEntity]]:
+async def entities_of_users(db: Database, user_ids: list[str]) -> dict[str, list[StoredEntity]]:
     """Many users' entities in one query (the nightly community job reads users in batches)."""
     found: dict[str, list[StoredEntity]] = {u: [] for u in user_ids}
     async for doc in db[ENTITIES].find({"user_id": {"$in": user_ids}}, {"name": 1, "mentions": 1, "user_id": 1}):
@@ -111,7 +116,7 @@ async def entities_of_users(db: Any, user_ids: list[str]) -> dict[str, list[Stor
     return found
 
 
-async def forget_context(db: Any, user_id: str, context_id: str) -> list[ObjectId]:
+async def forget_context(db: Database, user_id: str, context_id: str) -> list[ObjectId]:
     """A deleted context's mentions leave the graph; entities no context names any more go.
 
     For the delete endpoint that does not exist yet (issue 15, item 5); returns the ids of
@@ -129,5 +134,10 @@ async def forget_context(db: Any, user_id: str, context_id: str) -> list[ObjectI
 
 def entity_view(doc: StoredEntity, community: int | None) -> EntityView:
     return EntityView(
-        id=str(doc["_id"]), name=doc["name"], kind=doc["kind"], aliases=doc.get("aliases", []), mentions=doc["mentions"], community=community
+        id=str(doc["_id"]),
+        name=doc["name"],
+        kind=doc["kind"],
+        aliases=doc.get("aliases", []),
+        mentions=doc["mentions"],
+        community=community,
     )

@@ -95,7 +95,9 @@ async def list_workers(redis: Any, queue_name: str) -> list[WorkerStatus]:
             continue
         beat = WorkerHeartbeat.model_validate_json(raw)
         age = max(0.0, record_ttl_seconds(beat.interval_seconds) - ttl_ms / 1000)
-        workers.append(WorkerStatus(**beat.model_dump(), age_seconds=round(age, 3), stale=age > beat.interval_seconds * STALE_AFTER_BEATS))
+        workers.append(
+            WorkerStatus(**beat.model_dump(), age_seconds=round(age, 3), stale=age > beat.interval_seconds * STALE_AFTER_BEATS)
+        )
     if gone:
         await redis.srem(index_key(queue_name), *gone)
     return sorted(workers, key=lambda w: w.age_seconds)

@@ -51,7 +51,7 @@ async def record_outcome(redis: Redis, function: str, outcome: Outcome) -> None:
 
 async def recent_jobs(redis: Redis, limit: int = RECENT_KEEP) -> list[tuple[str, str]]:
     """(job id, function), newest first."""
-    rows = await redis.lrange(RECENT_KEY, 0, limit - 1)
+    rows: list[bytes | str] = await redis.lrange(RECENT_KEY, 0, limit - 1)  # type: ignore[misc]  # redis-py types sync and async as one
     pairs = [(r.decode() if isinstance(r, bytes) else r).split("\t", 1) for r in rows]
     return [(p[0], p[1]) for p in pairs if len(p) == 2]
 
@@ -72,7 +72,8 @@ async def last_hour(redis: Redis, now: float | None = None) -> tuple[list[Minute
         for minute in minutes:
             pipe.hgetall(bucket_key(minute))
         buckets = await pipe.execute()
-    series, totals = [], {}
+    series: list[MinuteOutcomes] = []
+    totals: dict[str, dict[str, int]] = {}
     for minute, bucket in zip(minutes, buckets, strict=True):
         row = MinuteOutcomes(minute_start=minute * 60)
         for field, count in bucket.items():
@@ -80,7 +81,7 @@ async def last_hour(redis: Redis, now: float | None = None) -> tuple[list[Minute
             if outcome not in OUTCOMES:
                 continue
             setattr(row, outcome, getattr(row, outcome) + int(count))
-            per_function = totals.setdefault(function, dict.fromkeys(OUTCOMES, 0))
+            per_function = totals.setdefault(function, {o: 0 for o in OUTCOMES})
             per_function[outcome] += int(count)
         series.append(row)
     return series, totals

@@ -22,7 +22,16 @@ from shared.dead_letters import was_dead_lettered
 from shared.outbox import in_outbox
 
 Status = Literal["queued", "deferred", "in_progress", "complete", "failed", "dead_lettered", "cancelled", "not_found"]
-STATUSES: tuple[Status, ...] = ("queued", "deferred", "in_progress", "complete", "failed", "dead_lettered", "cancelled", "not_found")
+STATUSES: tuple[Status, ...] = (
+    "queued",
+    "deferred",
+    "in_progress",
+    "complete",
+    "failed",
+    "dead_lettered",
+    "cancelled",
+    "not_found",
+)
 FINISHED: frozenset[Status] = frozenset({"complete", "failed", "dead_lettered", "cancelled"})
 
 

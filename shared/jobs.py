@@ -1,15 +1,61 @@
-"""Job names and job ids: the whole contract between the service and the worker.
+"""The job contract between the service, the worker, the crons and the CLI: each job's name,
+its arguments, its id rule, and the one helper that enqueues it.
 
-The service enqueues by these names and never imports worker code.
+The service enqueues through these helpers and never imports worker code; the worker
+registers its coroutines under these names (worker/arq_options.py) and its crons on these
+schedules. arq refuses a second job with an id it still knows (queued, running or kept
+result), which is what each id rule leans on.
+
+| job                       | arguments                              | id                                       |
+| ------------------------- | -------------------------------------- | ---------------------------------------- |
+| extract_session_context   | user_id, session_id                    | extract_session_context:<session>:<newest message> |
+| summarize_sessions        | user_id                                | summarize_sessions:<user>:<summaries so far> |
+| decay_memories (cron)     | now (optional, for operators/tests)    | arq's cron id, or cron:<name>:manual:<ms> |
+| prune_memories (cron)     | now (optional)                         | as above                                 |
+| sweep_sessions (cron)     | now (optional)                         | as above                                 |
+| ping                      | none                                   | arq's random id                          |
+| generate_reflections (cron) | none                                 | arq's cron id, or cron:<name>:manual:<ms> |
+| generate_reflection       | user_id, force                         | generate_reflection:<user>:<reflections>:<contexts> |
+| detect_communities (cron) | now (optional)                         | as the other crons                       |
+| rebuild_recall_cache      | user_id                                | rebuild_recall_cache:<user>:[miss:]<time> |
+| generate_reply (chat queue) | see worker/ and service/ (issue 13)  | arq's random id                          |
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from shared.messages import newest_message_id
+from shared.mongo import Database
+from shared.outbox import enqueue_or_store
 from shared.settings import Settings
 
 EXTRACT_SESSION_CONTEXT = "extract_session_context"
+SUMMARIZE_SESSIONS = "summarize_sessions"
+DECAY_MEMORIES = "decay_memories"
+PRUNE_MEMORIES = "prune_memories"
+SWEEP_SESSIONS = "sweep_sessions"
+PING = "ping"
+# The memory engine (issue 15).
+GENERATE_REFLECTIONS = "generate_reflections"  # hourly cron: enqueues GENERATE_REFLECTION per due user
+GENERATE_REFLECTION = "generate_reflection"  # (user_id, force=False)
+DETECT_COMMUNITIES = "detect_communities"  # nightly cron over the users whose graph changed
+REBUILD_RECALL_CACHE = "rebuild_recall_cache"  # (user_id)
+
+# arq `cron()` keyword arguments; times are UTC (the worker runs crons with timezone=UTC).
+CRON_SCHEDULES: dict[str, dict[str, Any]] = {
+    DECAY_MEMORIES: {"hour": 2, "minute": 0, "second": 0},
+    PRUNE_MEMORIES: {"hour": 3, "minute": 0, "second": 0},
+    # Hourly, off the hour so it does not land on the daily crons.
+    SWEEP_SESSIONS: {"minute": 17, "second": 0},
+    # Hourly at :41, apart from the sweep, whose extractions it then reflects on.
+    GENERATE_REFLECTIONS: {"minute": 41, "second": 0},
+    # Nightly after decay and prune, so graphs that changed all day are grouped once.
+    DETECT_COMMUNITIES: {"hour": 4, "minute": 0, "second": 0},
+}
+# The crons that take `now` as their one optional argument (time passed in by operators and tests).
+TAKES_NOW = frozenset({DECAY_MEMORIES, PRUNE_MEMORIES, SWEEP_SESSIONS, DETECT_COMMUNITIES})
 
 
 def extract_job_id(session_id: str, newest_message_id: str | None) -> str:
@@ -21,11 +67,6 @@ def extract_job_id(session_id: str, newest_message_id: str | None) -> str:
     """
     return f"{EXTRACT_SESSION_CONTEXT}:{session_id}:{newest_message_id or 'empty'}"
 
-SUMMARIZE_SESSIONS = "summarize_sessions"
-DECAY_MEMORIES = "decay_memories"
-PRUNE_MEMORIES = "prune_memories"
-SWEEP_SESSIONS = "sweep_sessions"
-
 
 def summary_job_id(user_id: str, summaries_so_far: int) -> str:
     """One id per (user, how many summaries they have): a burst of extractions that all see
@@ -34,12 +75,46 @@ def summary_job_id(user_id: str, summaries_so_far: int) -> str:
     return f"{SUMMARIZE_SESSIONS}:{user_id}:{summaries_so_far}"
 
 
-# The memory engine (issue 15) ------------------------------------------------------------
+def manual_cron_job_id(name: str, now: datetime) -> str:
+    """A run-now gets its own id, so it never collides with the scheduled firing's
+    (`cron:<name>:<timestamp>`)."""
+    return f"cron:{name}:manual:{int(now.timestamp() * 1000)}"
 
-GENERATE_REFLECTIONS = "generate_reflections"  # hourly cron: enqueues GENERATE_REFLECTION per due user
-GENERATE_REFLECTION = "generate_reflection"  # (user_id, force=False)
-DETECT_COMMUNITIES = "detect_communities"  # nightly cron over the users whose graph changed
-REBUILD_RECALL_CACHE = "rebuild_recall_cache"  # (user_id)
+
+async def enqueue_extraction(
+    db: Database, arq: Any, timeout: float, user_id: str, session_id: str, newest_id: str | None = None
+) -> str:
+    """Enqueue the extraction under the session's job id and return that id: what logout,
+    socket close and the session sweep all do.
+
+    With Redis down the job waits in the outbox instead (shared/outbox.py). `newest_id`
+    saves a query when the caller already knows the session's newest message.
+    """
+    job_id = extract_job_id(session_id, newest_id or await newest_message_id(db, session_id))
+    await enqueue_or_store(db, arq, timeout, EXTRACT_SESSION_CONTEXT, user_id, session_id, job_id=job_id)
+    return job_id
+
+
+async def enqueue_summary(arq: Any, user_id: str, summaries_so_far: int) -> str:
+    """Enqueue the user's next summarization; its job id. Called by the worker only (no outbox:
+    a failed enqueue fails the extraction job, which arq retries)."""
+    job_id = summary_job_id(user_id, summaries_so_far)
+    await arq.enqueue_job(SUMMARIZE_SESSIONS, user_id, _job_id=job_id)
+    return job_id
+
+
+async def enqueue_cron_now(arq: Any, name: str, now: datetime) -> str:
+    """Run a cron job once, now (the admin API and dashboard); its job id."""
+    if name not in CRON_SCHEDULES:
+        raise KeyError(name)
+    job_id = manual_cron_job_id(name, now)
+    await arq.enqueue_job(name, _job_id=job_id)
+    return job_id
+
+
+async def enqueue_by_name(arq: Any, name: str, args: list[Any], now: datetime | None = None) -> Any:
+    """The operator CLI's `enqueue NAME ARGS...`: arq's Job, or None if the id is taken."""
+    return await arq.enqueue_job(name, *args, *([now] if now is not None and name in TAKES_NOW else []))
 
 
 def reflection_job_id(user_id: str, reflections_so_far: int, contexts_so_far: int) -> str:
@@ -54,6 +129,13 @@ def rebuild_recall_job_id(user_id: str, now: datetime, *, per_minute: bool = Fal
     must not stand in for it); rebuilds asked for by cache misses share one id a minute."""
     stamp = now.strftime("%Y%m%d%H%M") if per_minute else f"{now.timestamp():.6f}"
     return f"{REBUILD_RECALL_CACHE}:{user_id}:{'miss:' if per_minute else ''}{stamp}"
+
+
+async def enqueue_reflection(db: Database, arq: Any, timeout: float, user_id: str, job_id: str, *, force: bool = False) -> str:
+    """Enqueue one user's reflection under `job_id` (reflection_job_id, counted by
+    shared/reflections.py); with Redis down it waits in the outbox. Its id."""
+    await enqueue_or_store(db, arq, timeout, GENERATE_REFLECTION, user_id, force, job_id=job_id)
+    return job_id
 
 
 # -- Queues: chat before background ----------------------------------------------------

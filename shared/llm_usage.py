@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from pydantic import BaseModel, Field
 
+from shared.mongo import Database
 from shared.settings import ModelPrice
 
 LLM_USAGE = "llm_usage"
@@ -68,12 +68,12 @@ class AdminUsageReport(BaseModel):
 # -- operations ------------------------------------------------------------------------
 
 
-async def ensure_usage_indexes(db: AsyncIOMotorDatabase) -> None:
+async def ensure_usage_indexes(db: Database) -> None:
     await db[LLM_USAGE].create_index([("user_id", 1), ("at", 1)])
     await db[LLM_USAGE].create_index([("at", 1)])
 
 
-async def record_usage(db: AsyncIOMotorDatabase, record: LLMUsageRecord) -> None:
+async def record_usage(db: Database, record: LLMUsageRecord) -> None:
     await db[LLM_USAGE].insert_one(record.model_dump())
 
 
@@ -81,19 +81,23 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-async def tokens_used_on(db: AsyncIOMotorDatabase, user_id: str, day: date) -> int:
+async def tokens_used_on(db: Database, user_id: str, day: date) -> int:
     """Input plus output tokens the user's calls used on this UTC day."""
     start = day_start(day)
-    rows = await db[LLM_USAGE].aggregate(
-        [
-            {"$match": {"user_id": user_id, "at": {"$gte": start, "$lt": start + timedelta(days=1)}}},
-            {"$group": {"_id": None, "tokens": {"$sum": {"$add": ["$input_tokens", "$output_tokens"]}}}},
-        ]
-    ).to_list(length=1)
+    rows = (
+        await db[LLM_USAGE]
+        .aggregate(
+            [
+                {"$match": {"user_id": user_id, "at": {"$gte": start, "$lt": start + timedelta(days=1)}}},
+                {"$group": {"_id": None, "tokens": {"$sum": {"$add": ["$input_tokens", "$output_tokens"]}}}},
+            ]
+        )
+        .to_list(length=1)
+    )
     return int(rows[0]["tokens"]) if rows else 0
 
 
-async def _grouped(db: AsyncIOMotorDatabase, match: dict[str, Any], keys: dict[str, Any]) -> list[dict[str, Any]]:
+async def _grouped(db: Database, match: dict[str, Any], keys: dict[str, Any]) -> list[dict[str, Any]]:
     """Sums per `keys` and per model (cost needs the model), since `match`."""
     pipeline = [
         {"$match": match},
@@ -113,7 +117,9 @@ def _fold(rows: list[dict[str, Any]], key_of: Any, prices: dict[str, ModelPrice]
     """Fold per-model rows into totals per key, pricing each model's tokens."""
     totals: dict[Any, dict[str, Any]] = {}
     for row in rows:
-        total = totals.setdefault(key_of(row["_id"]), {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0 if prices else None})
+        total = totals.setdefault(
+            key_of(row["_id"]), {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0 if prices else None}
+        )
         total["calls"] += row["calls"]
         total["input_tokens"] += row["input_tokens"]
         total["output_tokens"] += row["output_tokens"]
@@ -121,7 +127,9 @@ def _fold(rows: list[dict[str, Any]], key_of: Any, prices: dict[str, ModelPrice]
         if price is None:
             total["cost_usd"] = None  # one unpriced model makes the total unknown, not smaller
         elif total["cost_usd"] is not None:
-            total["cost_usd"] += (row["input_tokens"] * price.input_per_mtok + row["output_tokens"] * price.output_per_mtok) / 1_000_000
+            total["cost_usd"] += (
+                row["input_tokens"] * price.input_per_mtok + row["output_tokens"] * price.output_per_mtok
+            ) / 1_000_000
     for total in totals.values():
         if total["cost_usd"] is not None:
             total["cost_usd"] = round(total["cost_usd"], 6)
@@ -139,14 +147,16 @@ def _day(row_id: dict[str, Any]) -> date:
 DAY_KEY = {"$dateToString": {"format": "%Y-%m-%d", "date": "$at"}}
 
 
-async def user_daily_usage(db: AsyncIOMotorDatabase, user_id: str, today: date, days: int, prices: dict[str, ModelPrice] | None) -> UsageReport:
+async def user_daily_usage(
+    db: Database, user_id: str, today: date, days: int, prices: dict[str, ModelPrice] | None
+) -> UsageReport:
     rows = await _grouped(db, {"user_id": user_id, "at": {"$gte": _since(today, days)}}, {"day": DAY_KEY, "purpose": "$purpose"})
     totals = _fold(rows, lambda k: (_day(k), k["purpose"]), prices)
     daily = [PurposeDay(day=day, purpose=purpose, **t) for (day, purpose), t in sorted(totals.items())]
     return UsageReport(days=days, daily=daily)
 
 
-async def admin_usage(db: AsyncIOMotorDatabase, today: date, days: int, prices: dict[str, ModelPrice] | None) -> AdminUsageReport:
+async def admin_usage(db: Database, today: date, days: int, prices: dict[str, ModelPrice] | None) -> AdminUsageReport:
     since = {"at": {"$gte": _since(today, days)}}
     by_user = _fold(await _grouped(db, since, {"user_id": "$user_id"}), lambda k: k["user_id"], prices)
     by_day = _fold(await _grouped(db, since, {"day": DAY_KEY}), _day, prices)

@@ -58,9 +58,9 @@ def configure_logging(log_format: str, level: int = logging.INFO, *, own_root: b
     formatter = make_formatter(log_format)
     root = logging.getLogger()
     if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(formatter)
-        root.addHandler(handler)
+        console = logging.StreamHandler()
+        console.setFormatter(formatter)
+        root.addHandler(console)
         if root.level == logging.WARNING:  # Python's default: our INFO lines would vanish
             root.setLevel(level)
     elif own_root:

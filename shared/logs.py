@@ -69,7 +69,10 @@ class CutOffAtShutdown(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
             record.msg, record.args, record.exc_info, record.exc_text = (
-                "a request or WebSocket still running at shutdown was cut off (graceful-shutdown time over)", (), None, None
+                "a request or WebSocket still running at shutdown was cut off (graceful-shutdown time over)",
+                (),
+                None,
+                None,
             )
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from shared.cron_schedule import CRON_SCHEDULES
-from shared.jobs import EXTRACT_SESSION_CONTEXT, SUMMARIZE_SESSIONS
+from shared.jobs import CRON_SCHEDULES, EXTRACT_SESSION_CONTEXT, PING, SUMMARIZE_SESSIONS
 
-KNOWN_FUNCTIONS = frozenset({EXTRACT_SESSION_CONTEXT, SUMMARIZE_SESSIONS, "ping", *CRON_SCHEDULES})
+KNOWN_FUNCTIONS = frozenset({EXTRACT_SESSION_CONTEXT, SUMMARIZE_SESSIONS, PING, *CRON_SCHEDULES})
 
 
 def function_label(name: str) -> str:
@@ -23,22 +22,30 @@ JOBS_STARTED = Counter("coach_jobs_started_total", "Jobs a worker started", ["fu
 JOBS_COMPLETED = Counter("coach_jobs_completed_total", "Jobs that returned", ["function"])
 JOBS_FAILED = Counter("coach_jobs_failed_total", "Jobs that failed (and were not retried)", ["function"])
 JOBS_RETRIED = Counter("coach_jobs_retried_total", "Job tries that failed and were scheduled again", ["function"])
-JOBS_CANCELLED = Counter("coach_jobs_cancelled_total", "Jobs cancelled while running (aborted, or cut off at shutdown)", ["function"])
+JOBS_CANCELLED = Counter(
+    "coach_jobs_cancelled_total", "Jobs cancelled while running (aborted, or cut off at shutdown)", ["function"]
+)
 JOB_DURATION = Histogram(
-    "coach_job_duration_seconds", "Time one try of a job ran", ["function"],
+    "coach_job_duration_seconds",
+    "Time one try of a job ran",
+    ["function"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
 
 LLM_CALLS = Counter("coach_llm_calls_total", "LLM calls by purpose and outcome", ["purpose", "outcome"])
 LLM_LATENCY = Histogram(
-    "coach_llm_call_duration_seconds", "LLM call time by purpose", ["purpose"],
+    "coach_llm_call_duration_seconds",
+    "LLM call time by purpose",
+    ["purpose"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64),
 )
 LLM_TOKENS = Counter("coach_llm_tokens_total", "LLM tokens by purpose and direction", ["purpose", "direction"])
 LLM_RATE_WAIT = Counter(
     "coach_llm_rate_wait_seconds_total", "Seconds LLM calls waited in place for the shared rate budget, by purpose", ["purpose"]
 )
-LLM_RATE_DEFERRED = Counter("coach_llm_rate_deferred_total", "LLM calls refused after LLM_MAX_WAIT_SECONDS (jobs deferred), by purpose", ["purpose"])
+LLM_RATE_DEFERRED = Counter(
+    "coach_llm_rate_deferred_total", "LLM calls refused after LLM_MAX_WAIT_SECONDS (jobs deferred), by purpose", ["purpose"]
+)
 
 QUEUE_DEPTH = Gauge("coach_queue_jobs", "Jobs in the arq queue by function and state", ["function", "state"])
 OUTBOX_SIZE = Gauge("coach_outbox_jobs", "Enqueues waiting in the outbox for Redis")

@@ -158,7 +158,7 @@ def reflection_output_model(context_ids: Sequence[str]) -> type[ReflectionDraft]
     never a stored insight.
     """
     allowed = Literal[tuple(context_ids)]  # type: ignore[valid-type]
-    insight = create_model("Insight", __base__=Insight, context_ids=(list[allowed], Field(min_length=1, max_length=10)))
+    insight = create_model("Insight", __base__=Insight, context_ids=(list[allowed], Field(min_length=1, max_length=10)))  # type: ignore[valid-type]
     return create_model("ReflectionDraft", __base__=ReflectionDraft, insights=(list[insight], Field(min_length=1, max_length=8)))
 
 

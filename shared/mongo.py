@@ -7,9 +7,18 @@ all-in-one and the tests; anything else is a real server reached through Motor.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from motor.motor_asyncio import AsyncIOMotorDatabase
+
+    # The one name for "a database handle" in our signatures. mongomock-motor's stand-in has
+    # the same interface but no types, so at run time either is passed.
+    Database = AsyncIOMotorDatabase[Any]
+else:
+    Database = Any
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +26,7 @@ USERS = "users"
 SESSIONS = "sessions"
 CHAT_MESSAGES = "chat_messages"
 SESSION_CONTEXTS = "session_contexts"
+CONTEXT_COUNTERS = "context_counters"  # per user: unsummarized contexts (shared/contexts.py)
 SUMMARIES = "summaries"
 FAILED_JOBS = "failed_jobs"
 OUTBOX = "outbox"
@@ -40,11 +50,12 @@ def create_mongo_client(settings: Settings) -> Any:
     return AsyncIOMotorClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5_000)
 
 
-def get_database(client: Any, settings: Settings) -> Any:
-    return client[settings.mongodb_db_name]
+def get_database(client: Any, settings: Settings) -> Database:
+    db: Database = client[settings.mongodb_db_name]
+    return db
 
 
-async def ensure_indexes(db: Any) -> None:
+async def ensure_indexes(db: Database) -> None:
     """Idempotent; every process runs it at start so a fresh database is ready."""
     await db[USERS].create_index("email", unique=True)
     await db[SESSIONS].create_index("user_id")

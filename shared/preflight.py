@@ -38,17 +38,21 @@ def check_mongodb_reachable(settings: Settings, timeout: float = MONGODB_PING_TI
     """Blocking ping with a short server-selection timeout (call it before serving)."""
     if settings.uses_in_memory_mongodb:
         return
+    from typing import Any
+
     from pymongo import MongoClient
     from pymongo.errors import PyMongoError
 
     timeout_ms = int(timeout * 1000)
-    client: MongoClient = MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
+    client: MongoClient[Any] = MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
     try:
         client.admin.command("ping")
     except PyMongoError as exc:
         # pymongo appends its timeouts and whole topology description; the first clause is the cause.
         cause = str(exc).split(", Timeout:")[0].split(" (configured timeouts")[0]
-        raise StartupError(f"MONGODB_URI: cannot reach MongoDB at {where(settings.mongodb_uri)} within {timeout:g} s: {cause}") from None
+        raise StartupError(
+            f"MONGODB_URI: cannot reach MongoDB at {where(settings.mongodb_uri)} within {timeout:g} s: {cause}"
+        ) from None
     finally:
         client.close()
 

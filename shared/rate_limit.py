@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -110,7 +111,9 @@ class TokenBucket:
     async def _run(self, key: str, cost: float, mode: str) -> Decision:
         if cost > self.capacity:
             raise ValueError(f"cost {cost} exceeds the bucket's capacity {self.capacity}")
-        allowed, retry_after, remaining = await self._script(keys=[f"{self.prefix}:{key}"], args=[self.capacity, self.rate, cost, mode])
+        allowed, retry_after, remaining = await self._script(
+            keys=[f"{self.prefix}:{key}"], args=[self.capacity, self.rate, cost, mode]
+        )
         return Decision(bool(allowed), float(retry_after), float(remaining))
 
     async def give_back(self, key: str, cost: float = 1) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.memory import current_strength
-from shared.models import MemoryDigest, RecalledPoint
-from shared.mongo import SESSION_CONTEXTS, SUMMARIES
+from shared import contexts, summaries
+from shared.models import MemoryDigest
+from shared.mongo import Database
 from shared.recall_cache import read_cached, rebuild_on_miss
 from shared.reflections import recalled_insights
 from shared.settings import Settings
@@ -23,32 +23,22 @@ from shared.settings import Settings
 RECALL_CONTEXTS = 50
 
 
-def scored_points(doc: dict[str, Any], strength: float) -> list[dict[str, Any]]:
-    return [{**p, "score": strength * p["importance"]} for p in doc.get("context_points", [])]
-
-
-async def build_digest(db: Any, user_id: str, settings: Settings, now: datetime | None = None) -> MemoryDigest:
+async def build_digest(db: Database, user_id: str, settings: Settings, now: datetime | None = None) -> MemoryDigest:
+    """The newest summary, the strongest points, the newest reflection's insights; each query
+    lives with its collection (shared/contexts.py, shared/summaries.py, shared/reflections.py)."""
     now = now or datetime.now(UTC)
-    rate = settings.memory_decay_rate
-    summary = await db[SUMMARIES].find_one({"user_id": user_id, "status": "done"}, {"text": 1}, sort=[("created_at", -1)])
-    cursor = db[SESSION_CONTEXTS].find(
-        {"user_id": user_id}, {"context_points": 1, "strength": 1, "decayed_at": 1}
-    ).sort("updated_at", -1)
-    points = [
-        point
-        for doc in await cursor.to_list(length=RECALL_CONTEXTS)
-        for point in scored_points(doc, current_strength(doc["strength"], doc["decayed_at"], now, rate))
-    ]
-    # sorted() is stable, so among equal scores the newest context's points come first.
-    top = sorted(points, key=lambda p: p["score"], reverse=True)[: settings.recall_points]
     return MemoryDigest(
-        summary=summary["text"] if summary else None,
-        points=[RecalledPoint(kind=p["kind"], content=p["content"]) for p in top],
+        summary=await summaries.latest_text(db, user_id),
+        points=await contexts.recall_points(
+            db, user_id, now, settings.memory_decay_rate, RECALL_CONTEXTS, settings.recall_points
+        ),
         reflections=await recalled_insights(db, user_id, settings.recall_insights),
     )
 
 
-async def recall(db: Any, user_id: str, settings: Settings, now: datetime | None = None, *, cache: Any = None) -> MemoryDigest:
+async def recall(
+    db: Database, user_id: str, settings: Settings, now: datetime | None = None, *, cache: Any = None
+) -> MemoryDigest:
     """The digest from the recall cache in `cache` (a Redis client) if it holds one, else
     from the database, asking the worker to cache it for the next reply."""
     reachable = False

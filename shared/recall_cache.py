@@ -18,6 +18,7 @@ from typing import Any
 
 from shared.jobs import REBUILD_RECALL_CACHE, rebuild_recall_job_id
 from shared.models import MemoryDigest
+from shared.mongo import Database
 from shared.outbox import REDIS_DOWN, enqueue_or_store
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ async def write_digest(redis: Any, user_id: str, digest: MemoryDigest, ttl_secon
     await redis.set(cache_key(user_id), digest.model_dump_json(), ex=ttl_seconds)
 
 
-async def drop_and_rebuild(db: Any, redis: Any, timeout: float, user_id: str) -> None:
+async def drop_and_rebuild(db: Database, redis: Any, timeout: float, user_id: str) -> None:
     """What a job that changed the user's memory calls: the old digest goes now, a new one follows.
 
     Never fails the job that calls it: with Redis away the rebuild waits in the outbox
@@ -80,7 +81,7 @@ async def rebuild_on_miss(redis: Any, user_id: str, now: datetime) -> None:
         log.warning("could not enqueue a recall cache rebuild for %s: %s", user_id, exc)
 
 
-async def drop_and_rebuild_everyone(db: Any, redis: Any, timeout: float) -> int:
+async def drop_and_rebuild_everyone(db: Database, redis: Any, timeout: float) -> int:
     """After decay (which touches every user): drop each cached entry and enqueue its rebuild."""
     count = 0
     async for key in redis.scan_iter(match=f"{PREFIX}*", count=SCAN_BATCH):

@@ -5,23 +5,23 @@ each citing the ids of the session contexts it rests on. It decays and expires l
 contexts and summaries (`decay_memories`).
 
 Which contexts a reflection has read is marked on the context (`reflected_at`); an
-extraction that stores or rewrites a context clears the mark. There is no module for
-`session_contexts` yet (issue 10 will make one); until then the two functions here that
-read and write that mark are the only code touching it.
+extraction that stores or rewrites a context clears the mark. That mark, like every other
+field of a context, is read and written in shared/contexts.py.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from bson import ObjectId
 from pydantic import BaseModel
 
+from shared import contexts
 from shared.jobs import reflection_job_id
-from shared.memory import current_strength, expiry
-from shared.models import ContextNote, RecalledInsight, RecalledPoint, ReflectionReply
-from shared.mongo import REFLECTIONS, SESSION_CONTEXTS
+from shared.memory import current_strength, decay_pipeline, expiry
+from shared.models import ContextNote, RecalledInsight, ReflectionReply
+from shared.mongo import REFLECTIONS, Database
 
 
 class StoredInsight(TypedDict):
@@ -57,46 +57,27 @@ class ReflectionView(BaseModel):
     created_at: str
 
 
-async def next_reflection_job_id(db: Any, user_id: str) -> str:
+async def next_reflection_job_id(db: Database, user_id: str) -> str:
     """The job id for the user's next reflection (shared/jobs.py: reflection_job_id)."""
     return reflection_job_id(
         user_id,
         await db[REFLECTIONS].count_documents({"user_id": user_id}),
-        await db[SESSION_CONTEXTS].count_documents({"user_id": user_id}),
+        await contexts.count_for_user(db, user_id),
     )
 
 
-async def users_due(db: Any, min_new: int, limit: int) -> list[str]:
+async def users_due(db: Database, min_new: int, limit: int) -> list[str]:
     """Users with at least `min_new` contexts no reflection has read yet."""
-    pipeline = [
-        {"$match": {"reflected_at": None}},
-        {"$group": {"_id": "$user_id", "new": {"$sum": 1}}},
-        {"$match": {"new": {"$gte": min_new}}},
-        {"$sort": {"_id": 1}},
-        {"$limit": limit},
-    ]
-    return [doc["_id"] async for doc in db[SESSION_CONTEXTS].aggregate(pipeline)]
+    return await contexts.users_with_unreflected(db, min_new, limit)
 
 
-async def notes_to_reflect_on(db: Any, user_id: str, limit: int) -> tuple[list[ContextNote], int]:
+async def notes_to_reflect_on(db: Database, user_id: str, limit: int) -> tuple[list[ContextNote], int]:
     """The user's newest `limit` contexts, oldest first, and how many of them are unread."""
-    cursor = db[SESSION_CONTEXTS].find(
-        {"user_id": user_id}, {"context_points": 1, "created_at": 1, "reflected_at": 1}
-    ).sort("updated_at", -1)
-    docs = list(reversed(await cursor.to_list(length=limit)))
-    notes = [
-        ContextNote(
-            id=str(d["_id"]),
-            created_at=d["created_at"],
-            points=[RecalledPoint(kind=p["kind"], content=p["content"]) for p in d.get("context_points", [])],
-        )
-        for d in docs
-    ]
-    return notes, sum(1 for d in docs if d.get("reflected_at") is None)
+    return await contexts.notes_to_reflect_on(db, user_id, limit)
 
 
 async def store_reflection(
-    db: Any, user_id: str, reply: ReflectionReply, notes: list[ContextNote], now: datetime, ttl_days: int
+    db: Database, user_id: str, reply: ReflectionReply, notes: list[ContextNote], now: datetime, ttl_days: int
 ) -> ObjectId:
     """Insert the reflection, then mark the contexts it read. Citations are de-duplicated."""
     insights = [
@@ -114,17 +95,17 @@ async def store_reflection(
         "created_at": now,
     }
     inserted = await db[REFLECTIONS].insert_one(doc)
-    await db[SESSION_CONTEXTS].update_many(
-        {"_id": {"$in": [ObjectId(n.id) for n in notes]}, "user_id": user_id}, {"$set": {"reflected_at": now}}
-    )
-    return inserted.inserted_id
+    await contexts.mark_reflected(db, user_id, [ObjectId(n.id) for n in notes], now)
+    reflection_id: ObjectId = inserted.inserted_id
+    return reflection_id
 
 
-async def user_reflections(db: Any, user_id: str) -> list[StoredReflection]:
-    return await db[REFLECTIONS].find({"user_id": user_id}).sort("created_at", -1).to_list(length=None)
+async def user_reflections(db: Database, user_id: str) -> list[StoredReflection]:
+    docs: list[StoredReflection] = await db[REFLECTIONS].find({"user_id": user_id}).sort("created_at", -1).to_list(length=None)
+    return docs
 
 
-async def recalled_insights(db: Any, user_id: str, count: int) -> list[RecalledInsight]:
+async def recalled_insights(db: Database, user_id: str, count: int) -> list[RecalledInsight]:
     """The newest reflection's insights, for the coach's prompt."""
     if count == 0:
         return []
@@ -140,3 +121,13 @@ def reflection_view(doc: StoredReflection, now: datetime, rate: float) -> Reflec
         model=doc["model"],
         created_at=doc["created_at"].isoformat(),
     )
+
+
+async def decay(db: Database, rate: float, now: datetime) -> int:
+    result = await db[REFLECTIONS].update_many({"decayed_at": {"$lt": now}}, decay_pipeline(rate, now))
+    return int(result.modified_count)
+
+
+async def delete_expired(db: Database, now: datetime) -> int:
+    result = await db[REFLECTIONS].delete_many({"expires_at": {"$lte": now}})
+    return int(result.deleted_count)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from bson import ObjectId
 from pydantic import BaseModel
 
 from shared.entity_resolution import match_key
 from shared.models import ExtractedRelation
-from shared.mongo import RELATIONS
+from shared.mongo import RELATIONS, Database
 
 
 class StoredRelation(TypedDict):
@@ -46,7 +46,7 @@ def _endpoint(name: str, resolved: Mapping[str, ObjectId]) -> ObjectId | None:
 
 
 async def record_relations(
-    db: Any, user_id: str, stated: list[ExtractedRelation], resolved: Mapping[str, ObjectId], now: datetime
+    db: Database, user_id: str, stated: list[ExtractedRelation], resolved: Mapping[str, ObjectId], now: datetime
 ) -> int:
     """Count each relation between two distinct known entities once; returns how many were recorded.
 
@@ -68,11 +68,12 @@ async def record_relations(
     return len(seen)
 
 
-async def user_relations(db: Any, user_id: str) -> list[StoredRelation]:
-    return await db[RELATIONS].find({"user_id": user_id}).sort("_id", 1).to_list(length=None)
+async def user_relations(db: Database, user_id: str) -> list[StoredRelation]:
+    docs: list[StoredRelation] = await db[RELATIONS].find({"user_id": user_id}).sort("_id", 1).to_list(length=None)
+    return docs
 
 
-async def relations_of_users(db: Any, user_ids: list[str]) -> dict[str, list[StoredRelation]]:
+async def relations_of_users(db: Database, user_ids: list[str]) -> dict[str, list[StoredRelation]]:
     found: dict[str, list[StoredRelation]] = {u: [] for u in user_ids}
     projection = {"user_id": 1, "source_id": 1, "target_id": 1, "weight": 1}
     async for doc in db[RELATIONS].find({"user_id": {"$in": user_ids}}, projection):
@@ -80,15 +81,17 @@ async def relations_of_users(db: Any, user_ids: list[str]) -> dict[str, list[Sto
     return found
 
 
-async def forget_entities(db: Any, user_id: str, entity_ids: list[ObjectId]) -> int:
+async def forget_entities(db: Database, user_id: str, entity_ids: list[ObjectId]) -> int:
     """Edges touching removed entities go with them."""
     if not entity_ids:
         return 0
     result = await db[RELATIONS].delete_many(
         {"user_id": user_id, "$or": [{"source_id": {"$in": entity_ids}}, {"target_id": {"$in": entity_ids}}]}
     )
-    return result.deleted_count
+    return int(result.deleted_count)
 
 
 def relation_view(doc: StoredRelation) -> RelationView:
-    return RelationView(source=str(doc["source_id"]), target=str(doc["target_id"]), relation=doc["relation"], weight=doc["weight"])
+    return RelationView(
+        source=str(doc["source_id"]), target=str(doc["target_id"]), relation=doc["relation"], weight=doc["weight"]
+    )

@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     mongodb_db_name: str = Field("coach", min_length=1)
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis that holds the arq queue")
     queue_name: str = Field("arq:queue", min_length=1, description="arq queue name")
-    chat_queue_name: str = Field("arq:queue:chat", min_length=1, description="arq queue of chat jobs (generate_reply), drained by chat workers")
+    chat_queue_name: str = Field(
+        "arq:queue:chat", min_length=1, description="arq queue of chat jobs (generate_reply), drained by chat workers"
+    )
     redis_timeout_seconds: float = Field(1.0, gt=0, description="longest a request waits on Redis")
     outbox_relay_interval_seconds: float = Field(5.0, gt=0, description="how often the service replays the outbox")
 
@@ -60,22 +62,35 @@ class Settings(BaseSettings):
 
     # LLM traffic control (shared/llm/limiter.py): kept in Redis, shared by every process
     llm_requests_per_minute: int = Field(0, ge=0, description="LLM requests per window across all processes; 0 = unlimited")
-    llm_tokens_per_minute: int = Field(0, ge=0, description="LLM tokens (input + output) per window across all processes; 0 = unlimited")
+    llm_tokens_per_minute: int = Field(
+        0, ge=0, description="LLM tokens (input + output) per window across all processes; 0 = unlimited"
+    )
     llm_rate_window_seconds: float = Field(
         60.0, gt=0, description="the limits' window: 60 for per-minute; tests and benchmarks shorten it to scale time"
     )
-    llm_max_concurrency: int = Field(500, ge=1, description="LLM calls in flight per process (background: all but LLM_CHAT_RESERVED_SHARE of them)")
+    llm_max_concurrency: int = Field(
+        500, ge=1, description="LLM calls in flight per process (background: all but LLM_CHAT_RESERVED_SHARE of them)"
+    )
     llm_chat_reserved_share: float = Field(
-        0.2, ge=0, lt=1, description="share of each limit (and of LLM_MAX_CONCURRENCY) background work may not take: kept for chat"
+        0.2,
+        ge=0,
+        lt=1,
+        description="share of each limit (and of LLM_MAX_CONCURRENCY) background work may not take: kept for chat",
     )
     llm_max_wait_seconds: float = Field(
-        10.0, ge=0, description="longest an LLM call waits for rate budget in place; a job waiting longer is deferred (the try is not counted)"
+        10.0,
+        ge=0,
+        description="longest an LLM call waits for rate budget in place; a job waiting longer is deferred (the try is not counted)",
     )
     llm_header_slowdown_share: float = Field(
-        0.05, ge=0, lt=1, description="provider headers saying less than this share is left pause background calls until the provider's reset"
+        0.05,
+        ge=0,
+        lt=1,
+        description="provider headers saying less than this share is left pause background calls until the provider's reset",
     )
     llm_prices: dict[str, ModelPrice] | None = Field(
-        None, description='prices per model, JSON {"model": {"input_per_mtok": 3, "output_per_mtok": 15}} or a path to such a file'
+        None,
+        description='prices per model, JSON {"model": {"input_per_mtok": 3, "output_per_mtok": 15}} or a path to such a file',
     )
     user_daily_token_budget: int = Field(0, ge=0, description="LLM tokens per user per UTC day; 0 = no budget")
 
@@ -97,15 +112,23 @@ class Settings(BaseSettings):
     chat_history_messages: int = Field(20, ge=0, le=200, description="recent turns sent with each reply")
 
     # Limits (kept in Redis, shared by every service process)
-    chat_messages_per_minute: int = Field(20, ge=1, description="chat messages per user per minute (token bucket, bursts up to this)")
+    chat_messages_per_minute: int = Field(
+        20, ge=1, description="chat messages per user per minute (token bucket, bursts up to this)"
+    )
     max_sockets_per_user: int = Field(5, ge=1, description="open chat sockets per user; the next is closed with 4429")
-    ws_idle_seconds: float = Field(600.0, gt=0, description="a chat socket with no client frame for this long is closed with 4408")
+    ws_idle_seconds: float = Field(
+        600.0, gt=0, description="a chat socket with no client frame for this long is closed with 4408"
+    )
     ws_lease_seconds: float = Field(30.0, gt=0, description="socket and reply leases in Redis lapse after this unless refreshed")
     login_address_failures_per_minute: int = Field(10, ge=1, description="failed logins per client address per minute, then 429")
     login_account_free_failures: int = Field(5, ge=1, description="failed logins an account allows before backing off")
     login_backoff_base_seconds: float = Field(1.0, gt=0, description="first per-account wait; doubles with each further failure")
-    login_backoff_cap_seconds: float = Field(60.0, gt=0, description="longest per-account wait: an attacker cannot lock a user out for longer")
-    login_failure_memory_seconds: int = Field(900, ge=1, description="an account's failure count is forgotten after this long without failures")
+    login_backoff_cap_seconds: float = Field(
+        60.0, gt=0, description="longest per-account wait: an attacker cannot lock a user out for longer"
+    )
+    login_failure_memory_seconds: int = Field(
+        900, ge=1, description="an account's failure count is forgotten after this long without failures"
+    )
 
     # Memory lifecycle
     summarize_threshold: int = Field(20, ge=2, description="unsummarized contexts that trigger a summary")
@@ -122,20 +145,22 @@ class Settings(BaseSettings):
     reflection_contexts: int = Field(20, ge=1, le=100, description="newest contexts one reflection reads")
     reflection_batch: int = Field(1_000, ge=1, description="most reflections one hourly run enqueues")
     recall_insights: int = Field(3, ge=0, le=20, description="insights of the newest reflection placed in the coach's prompt")
-    entity_match_threshold: float = Field(92.0, ge=50, le=100, description="rapidfuzz similarity (0-100) at which two entity names are one")
+    entity_match_threshold: float = Field(
+        92.0, ge=50, le=100, description="rapidfuzz similarity (0-100) at which two entity names are one"
+    )
     community_batch_users: int = Field(200, ge=1, description="users whose graphs the community job reads per query")
     recall_cache_ttl_seconds: int = Field(7 * 86_400, ge=60, description="how long an unused recall digest stays in Redis")
 
     # Sessions that end without logout or socket close (crash, expiry, a phone gone quiet)
     session_idle_minutes: int = Field(30, ge=1, description="a session this long without a message has ended")
     session_sweep_batch: int = Field(500, ge=1, description="most extractions one hourly sweep enqueues")
-    session_sweep_lookback_hours: int = Field(
-        48, ge=1, description="the sweep looks at sessions with messages this recent"
-    )
+    session_sweep_lookback_hours: int = Field(48, ge=1, description="the sweep looks at sessions with messages this recent")
 
     # Worker
     worker_max_jobs: int = Field(500, ge=1, description="jobs in flight per worker process")
-    worker_chat_max_jobs: int = Field(100, ge=1, description="chat jobs in flight per chat worker (`python -m worker run --chat`)")
+    worker_chat_max_jobs: int = Field(
+        100, ge=1, description="chat jobs in flight per chat worker (`python -m worker run --chat`)"
+    )
     job_timeout_seconds: float = Field(120.0, gt=0)
     worker_shutdown_grace_seconds: float = Field(
         30.0, ge=0, description="on SIGTERM, running jobs get this long before they go back to the queue"
@@ -146,7 +171,10 @@ class Settings(BaseSettings):
     worker_poll_delay_seconds: float = Field(0.02, gt=0, description="arq queue poll interval (arq: 0.5)")
     worker_heartbeat_seconds: float = Field(5.0, gt=0, description="how often each worker publishes its heartbeat")
     worker_metrics_port: int | None = Field(
-        None, ge=1, le=65535, description="port of a worker's Prometheus metrics listener; unset: off (the all-in-one's /metrics covers its worker)"
+        None,
+        ge=1,
+        le=65535,
+        description="port of a worker's Prometheus metrics listener; unset: off (the all-in-one's /metrics covers its worker)",
     )
     log_format: Literal["text", "json"] = Field("text", description="log lines as text, or one JSON object a line")
     worker_redis_retry_cap_seconds: float = Field(
@@ -192,7 +220,9 @@ class Settings(BaseSettings):
     def model_for(self, purpose: str) -> str:
         """The model each purpose runs on: its own setting, else LLM_MODEL."""
         chosen = {
-            "chat": self.chat_model, "extraction": self.extraction_model, "summary": self.summary_model,
+            "chat": self.chat_model,
+            "extraction": self.extraction_model,
+            "summary": self.summary_model,
             "reflection": self.reflection_model,
         }.get(purpose)
         return chosen or self.llm_model
@@ -219,7 +249,7 @@ class Settings(BaseSettings):
         from redis.connection import parse_url
 
         try:
-            parse_url(value)
+            parse_url(value)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
             parts = urlsplit(value)
             parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
             database = parts.path.strip("/")

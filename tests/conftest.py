@@ -7,8 +7,6 @@ each test gets its own database, dropped afterwards.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -20,11 +18,8 @@ from service.app import create_app
 from shared.settings import Settings
 from tests.support.client import Api
 from tests.support.servers import serve_app
+from tests.support.settings import TEST_MONGODB_URI, make_settings
 from tests.support.stub_llm import StubLLM, create_stub_app
-
-TEST_MONGODB_URI = os.environ.get("TEST_MONGODB_URI")
-JWT_SECRET = "test-secret-that-is-long-enough-0123456789"
-ADMIN_EMAIL = "admin@example.com"
 
 
 @pytest.fixture(scope="session")
@@ -67,27 +62,13 @@ async def stub_llm() -> AsyncIterator[StubLLM]:
     assert with_refs == [], f"tool schemas sent with $ref: {with_refs}"
 
 
-def make_settings(redis_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "mongodb_uri": TEST_MONGODB_URI or "memory://",
-        "mongodb_db_name": f"coach_test_{uuid.uuid4().hex[:12]}",
-        "redis_url": redis_url,
-        "jwt_secret": JWT_SECRET,
-        "worker_poll_delay_seconds": 0.01,
-        "retry_base_seconds": 0.01,
-        "retry_cap_seconds": 0.05,
-        # Cheap hashing: the suite registers hundreds of users on two cores.
-        "password_hash_time_cost": 1,
-        "password_hash_memory_kib": 1024,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
 @pytest.fixture
 async def settings(redis_url: str, stub_llm: StubLLM, mongo_client: Any) -> AsyncIterator[Settings]:
     settings = make_settings(
-        redis_url, llm_provider="anthropic", anthropic_api_key="test-key", anthropic_base_url=stub_llm.url  # type: ignore[attr-defined]
+        redis_url,
+        llm_provider="anthropic",
+        anthropic_api_key="test-key",
+        anthropic_base_url=stub_llm.url,  # type: ignore[attr-defined]
     )
     yield settings
     if TEST_MONGODB_URI:
@@ -115,3 +96,12 @@ async def arq_pool(settings: Settings) -> AsyncIterator[Any]:
     pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
     yield pool
     await pool.aclose()
+
+
+@pytest.fixture
+def ctx(db: Any, settings: Settings, arq_pool: Any) -> dict[str, Any]:
+    """A job's ctx as the worker makes it: the test database, the stub LLM, the arq pool."""
+    from shared.llm.anthropic_provider import AnthropicProvider
+
+    llm = AnthropicProvider(settings)
+    return {"db": db, "settings": settings, "llm": llm, "redis": arq_pool}

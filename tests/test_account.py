@@ -33,7 +33,17 @@ async def fill_the_rest(db, user_id: str) -> None:
     await db["communities"].update_one({"user_id": user_id}, {"$set": {"groups": []}}, upsert=True)
     await db["empty_extractions"].insert_one({"user_id": user_id, "session_id": "s", "created_at": now})
     await db["replies"].insert_one({"_id": f"r-{user_id}", "user_id": user_id, "status": "done", "created_at": now})
-    await db["llm_usage"].insert_one({"user_id": user_id, "purpose": "chat", "model": "m", "input_tokens": 1, "output_tokens": 1, "latency_seconds": 0, "at": now})
+    await db["llm_usage"].insert_one(
+        {
+            "user_id": user_id,
+            "purpose": "chat",
+            "model": "m",
+            "input_tokens": 1,
+            "output_tokens": 1,
+            "latency_seconds": 0,
+            "at": now,
+        }
+    )
 
 
 async def test_export_holds_every_document_and_delete_leaves_none(api, settings, mongo_client, db, arq_pool):
@@ -47,7 +57,17 @@ async def test_export_holds_every_document_and_delete_leaves_none(api, settings,
     assert "attachment" in exported.headers["content-disposition"]
     body = exported.json()
     assert body["user"]["email"] == user.email and "password_hash" not in body["user"]
-    for name in ("sessions", "chat_messages", "session_contexts", "summaries", "reflections", "entities", "communities", "llm_usage", "replies"):
+    for name in (
+        "sessions",
+        "chat_messages",
+        "session_contexts",
+        "summaries",
+        "reflections",
+        "entities",
+        "communities",
+        "llm_usage",
+        "replies",
+    ):
         assert body["collections"][name], f"{name} missing from the export"
         assert {doc["user_id"] for doc in body["collections"][name]} == {user.user_id}, name
     assert "Berlin" in json.dumps(body["collections"]["chat_messages"])
@@ -88,8 +108,20 @@ async def test_export_holds_every_document_and_delete_leaves_none(api, settings,
 async def test_every_per_user_collection_is_listed(db):
     """What `list_collection_names` above may miss on a fresh database: the list names the
     collections the code writes per user (a renamed one would leave data behind)."""
-    assert {"sessions", "chat_messages", "replies", "session_contexts", "summaries", "reflections", "entities", "relations",
-            "communities", "llm_usage", "job_owners", "empty_extractions"} <= set(USER_COLLECTIONS)
+    assert {
+        "sessions",
+        "chat_messages",
+        "replies",
+        "session_contexts",
+        "summaries",
+        "reflections",
+        "entities",
+        "relations",
+        "communities",
+        "llm_usage",
+        "job_owners",
+        "empty_extractions",
+    } <= set(USER_COLLECTIONS)
 
 
 async def test_export_and_delete_need_a_caller(api):
@@ -142,10 +174,16 @@ async def test_deleting_with_redis_down_still_deletes_and_empties_the_outbox(db)
 
     now = datetime.now(UTC)
     await db["users"].insert_one({"_id": "u-gone", "email": "gone@example.com", "password_hash": "x", "created_at": now})
-    await db["sessions"].insert_one({"_id": "s-gone", "user_id": "u-gone", "created_at": now, "expires_at": now, "revoked_at": None})
+    await db["sessions"].insert_one(
+        {"_id": "s-gone", "user_id": "u-gone", "created_at": now, "expires_at": now, "revoked_at": None}
+    )
     await db["job_owners"].insert_one({"_id": "job-gone", "user_id": "u-gone", "created_at": now})
-    await db["outbox"].insert_one({"_id": "job-gone", "function": "extract_session_context", "args": ["u-gone", "s-gone"], "created_at": now})
-    await db["outbox"].insert_one({"_id": "job-other", "function": "extract_session_context", "args": ["u-other", "s"], "created_at": now})
+    await db["outbox"].insert_one(
+        {"_id": "job-gone", "function": "extract_session_context", "args": ["u-gone", "s-gone"], "created_at": now}
+    )
+    await db["outbox"].insert_one(
+        {"_id": "job-other", "function": "extract_session_context", "args": ["u-other", "s"], "created_at": now}
+    )
     dead = ArqRedis(ConnectionPool.from_url(f"redis://127.0.0.1:{free_port()}", socket_connect_timeout=0.2, socket_timeout=0.2))
     try:
         deleted, open_sessions = await delete_account(db, dead, "arq:queue", 0.5, "u-gone")

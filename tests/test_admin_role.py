@@ -71,4 +71,3 @@ def test_cli_refuses_the_in_memory_database_and_names_the_all_in_one_way():
 def test_cli_needs_an_email_to_grant():
     done = run_cli("users", "grant-admin")
     assert done.returncode == 2 and "needs an EMAIL" in done.stderr
-

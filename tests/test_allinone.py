@@ -41,11 +41,21 @@ async def wait_until_up(url: str, proc: subprocess.Popen) -> None:
 
 async def test_allinone_runs_the_product_with_no_configuration_and_stops_cleanly(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MONGODB_URI", "ANTHROPIC_API_KEY", "JWT_SECRET", "LLM_PROVIDER"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"REDIS_URL", "MONGODB_URI", "ANTHROPIC_API_KEY", "JWT_SECRET", "LLM_PROVIDER"}
+    }
     env.update(PORT=str(port), WORKER_POLL_DELAY_SECONDS="0.05", RUNTIME_DIR=str(tmp_path))
     log_path = tmp_path / "allinone.log"
     with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "allinone"], cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "allinone"],
+            cwd=tmp_path,
+            env={**env, "PYTHONPATH": str(ROOT)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         url = f"http://127.0.0.1:{port}"
         await wait_until_up(url, proc)
@@ -80,7 +90,11 @@ async def test_allinone_runs_the_product_with_no_configuration_and_stops_cleanly
 
 async def test_allinone_makes_the_local_operator_admin_and_cuts_slow_headers(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MONGODB_URI", "ANTHROPIC_API_KEY", "JWT_SECRET", "LLM_PROVIDER"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"REDIS_URL", "MONGODB_URI", "ANTHROPIC_API_KEY", "JWT_SECRET", "LLM_PROVIDER"}
+    }
     env.update(PORT=str(port), HTTP_HEADER_TIMEOUT_SECONDS="1", PASSWORD_HASH_TIME_COST="1", PASSWORD_HASH_MEMORY_KIB="1024")
     log_path = tmp_path / "allinone.log"
     command = [sys.executable, "-m", "allinone", "--admin", "Ops@Example.com"]
@@ -105,9 +119,13 @@ async def test_allinone_makes_the_local_operator_admin_and_cuts_slow_headers(tmp
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0, log_path.read_text()
-    assert password not in "".join(line for line in log_path.read_text().splitlines(True) if " INFO " in line or " WARNING " in line)
+    assert password not in "".join(
+        line for line in log_path.read_text().splitlines(True) if " INFO " in line or " WARNING " in line
+    )
 
 
 def test_allinone_refuses_an_admin_that_is_not_an_email():
-    done = subprocess.run([sys.executable, "-m", "allinone", "--admin", "root"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "allinone", "--admin", "root"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2 and "not an email address" in done.stderr

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 
 from allinone.redis_process import free_port
 from service.openapi import OPENAPI
-from tests.conftest import JWT_SECRET
+from tests.support.settings import JWT_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +38,9 @@ def publish_worker_heartbeat(redis_url: str, queue_name: str) -> None:
     async def publish() -> None:
         client = aioredis.from_url(redis_url)
         now = datetime.now(UTC)
-        beat = WorkerHeartbeat(worker_id="fuzz:0:0", host="fuzz", pid=0, queue_name=queue_name, started_at=now, last_seen=now, interval_seconds=3600)
+        beat = WorkerHeartbeat(
+            worker_id="fuzz:0:0", host="fuzz", pid=0, queue_name=queue_name, started_at=now, last_seen=now, interval_seconds=3600
+        )
         await write_heartbeat(client, beat)
         await client.aclose()
 
@@ -65,7 +67,17 @@ def service_url(redis_server) -> Iterator[str]:
         # Fuzzed logins fail by the hundred from one address; the fixture's logins must not be throttled.
         "LOGIN_ADDRESS_FAILURES_PER_MINUTE": "1000000",
     }
-    command = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory", "--port", str(port), "--log-level", "warning"]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "service.app:create_app",
+        "--factory",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:

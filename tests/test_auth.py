@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import websockets
 
-from service.security import issue_token
-from tests.conftest import JWT_SECRET
+from service.credentials import issue_token
+from tests.support.settings import JWT_SECRET
 
 
 async def test_register_login_me(api):
@@ -71,7 +71,13 @@ async def test_wrong_password_and_unknown_email_get_the_same_401(api):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/api/v1/auth/me"), ("GET", "/api/v1/auth/session"), ("GET", "/api/v1/chat/messages"), ("GET", "/api/v1/memory"), ("POST", "/api/v1/auth/logout")],
+    [
+        ("GET", "/api/v1/auth/me"),
+        ("GET", "/api/v1/auth/session"),
+        ("GET", "/api/v1/chat/messages"),
+        ("GET", "/api/v1/memory"),
+        ("POST", "/api/v1/auth/logout"),
+    ],
 )
 async def test_revoked_token_is_refused_over_http(api, method, path):
     login = await api.new_user()
@@ -85,7 +91,9 @@ async def test_revoked_token_is_refused_over_http(api, method, path):
 async def test_missing_garbage_and_expired_tokens_are_401(api):
     login = await api.new_user()
     expired = issue_token(JWT_SECRET, login.user_id, login.session_id, datetime.now(UTC) - timedelta(hours=2), timedelta(hours=1))
-    forged = issue_token("another-secret-that-is-long-enough-000", login.user_id, login.session_id, datetime.now(UTC), timedelta(hours=1))
+    forged = issue_token(
+        "another-secret-that-is-long-enough-000", login.user_id, login.session_id, datetime.now(UTC), timedelta(hours=1)
+    )
     cases = {
         None: "missing access token",
         "garbage": "token is invalid",

@@ -48,7 +48,13 @@ async def test_llm_failure_during_chat_is_an_error_frame(api, stub_llm):
 
 @pytest.mark.parametrize(
     ("query", "status", "named"),
-    [("limit=abc", 422, "limit"), ("limit=0", 422, "limit"), ("limit=201", 422, "limit"), ("limt=5", 422, "limt"), ("limit=5", 200, None)],
+    [
+        ("limit=abc", 422, "limit"),
+        ("limit=0", 422, "limit"),
+        ("limit=201", 422, "limit"),
+        ("limt=5", 422, "limt"),
+        ("limit=5", 200, None),
+    ],
 )
 async def test_messages_query_is_checked(api, query, status, named):
     login = await api.new_user()
@@ -76,7 +82,9 @@ async def test_unknown_path_and_wrong_method_are_json_errors(api):
 
 
 async def test_body_over_the_limit_is_413_naming_the_limit(api):
-    response = await api.http.post("/api/v1/auth/register", content=b"x" * (65 * 1024), headers={"Content-Type": "application/json"})
+    response = await api.http.post(
+        "/api/v1/auth/register", content=b"x" * (65 * 1024), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json()["detail"] == "request body is 66560 bytes; the limit is 65536"
 

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+# Every test here runs a benchmark end to end in subprocesses: the slow inner loop leaves them out.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = sorted((ROOT / "docs").glob("benchmarks.*"))
 
@@ -27,7 +30,11 @@ def test_the_benchmark_suite_runs_end_to_end_at_tiny_sizes():
     assert sorted(before) == ["benchmarks.json", "benchmarks.md", "benchmarks.png"]
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     # Tiny-size figures go to a temporary folder it names, never over the committed ones.
@@ -58,7 +65,11 @@ def check_quick_results(stdout: str, tmp_path: Path) -> None:
 def test_quick_run_refuses_to_write_docs():
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--out", "docs"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2 and "only the full run writes there" in done.stderr
 
@@ -66,7 +77,11 @@ def test_quick_run_refuses_to_write_docs():
 def test_logout_under_llm_load_runs_at_tiny_size():
     done = subprocess.run(
         [sys.executable, "-m", "bench.logout_latency", "--logouts", "3", "--llm-latency", "0.1"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "logouts: 3" in done.stdout
@@ -78,7 +93,11 @@ def test_the_flood_benchmark_runs_at_tiny_size_and_writes_its_section(tmp_path):
     (tmp_path / "benchmarks.md").write_text("# Benchmarks\n\nkept as it was\n")
     done = subprocess.run(
         [sys.executable, "-m", "bench.flood", "--seconds", "1", "--baseline-seconds", "0.5", "--out", str(tmp_path)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     text = (tmp_path / "benchmarks.md").read_text()
@@ -89,12 +108,15 @@ def test_the_flood_benchmark_runs_at_tiny_size_and_writes_its_section(tmp_path):
     assert raw["messages_stored_3s_after_stop"] == 0
 
 
-@pytest.mark.slow
 def test_the_operations_benchmark_runs_at_tiny_size_and_writes_its_section(tmp_path):
     (tmp_path / "benchmarks.md").write_text("# Benchmarks\n\nkept as it was\n")
     done = subprocess.run(
         [sys.executable, "-m", "bench.operations", "--jobs", "30", "--requests", "5", "--scrapes", "2", "--out", str(tmp_path)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     text = (tmp_path / "benchmarks.md").read_text()
@@ -108,7 +130,11 @@ def test_memory_engine_bench_runs_at_tiny_size_and_keeps_docs_untouched():
     before = fingerprints()
     done = subprocess.run(
         [sys.executable, "-m", "bench.memory_engine", "--quick"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "chat recall from the cache" in done.stdout and "nightly `detect_communities`, 5 users" in done.stdout
@@ -129,7 +155,11 @@ def test_the_llm_limits_benchmark_runs_at_tiny_size_and_writes_nothing():
     before = fingerprints()
     done = subprocess.run(
         [sys.executable, "-m", "bench.llm_limits", "--quick", "--write"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "<!-- llm_limits: written by python -m bench.llm_limits -->" in done.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from shared.roles import ADMIN, grant_role
+from shared.users import ADMIN, grant_role
 
 
 async def browser(api) -> httpx.AsyncClient:
@@ -17,7 +17,8 @@ def origin(api) -> dict[str, str]:
 
 async def sign_in(client, api, email, password, headers=None):
     return await client.post(
-        "/admin/login", content=f"email={email}&password={password}",
+        "/admin/login",
+        content=f"email={email}&password={password}",
         headers={"content-type": "application/x-www-form-urlencoded", **(origin(api) if headers is None else headers)},
     )
 

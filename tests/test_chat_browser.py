@@ -31,11 +31,17 @@ REPLY_STREAMS = importlib.util.find_spec("service.routes.replies") is not None
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not REPLY_STREAMS, reason="the reply streams (issue 11, service/routes/replies.py) are not in this build"),
-    pytest.mark.skipif(CHROMIUM is None, reason="no chromium executable: `apt-get install chromium` (scripts/bootstrap.sh test does)"),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no chromium executable: `apt-get install chromium` (scripts/bootstrap.sh test does)"
+    ),
 ]
 
 PASSWORD = "a long coach password"
-MESSAGES = ["I want to run a marathon in Berlin", "I will train with Anna three times a week", "I prefer running early in the morning"]
+MESSAGES = [
+    "I want to run a marathon in Berlin",
+    "I will train with Anna three times a week",
+    "I prefer running early in the morning",
+]
 REPLIES = [
     "Berlin is a great first marathon: flat and fast, so build your base slowly.",
     "Training with Anna will keep you honest; pick fixed days and protect them.",
@@ -82,7 +88,11 @@ async def test_a_person_chats_signs_out_sees_their_memory_and_deletes_their_acco
     shots.mkdir(parents=True, exist_ok=True)
     stub_llm.chunk_delay = 0.04
     allinone = await start_allinone(
-        tmp_path, REDIS_URL=redis_url, LLM_PROVIDER="anthropic", ANTHROPIC_API_KEY="test-key", ANTHROPIC_BASE_URL=stub_llm.url,
+        tmp_path,
+        REDIS_URL=redis_url,
+        LLM_PROVIDER="anthropic",
+        ANTHROPIC_API_KEY="test-key",
+        ANTHROPIC_BASE_URL=stub_llm.url,
     )
     email = f"person-{uuid.uuid4().hex[:8]}@example.com"
     try:
@@ -127,7 +137,9 @@ async def test_a_person_chats_signs_out_sees_their_memory_and_deletes_their_acco
                 texts = [t.strip() for t in await page.get_by_test_id("reply").locator(".text").all_text_contents()]
                 assert texts == REPLIES  # completed after the refresh, no text twice, no reply twice
                 await expect(second_tab.locator(".writing")).to_have_count(0, timeout=20_000)
-                assert [t.strip() for t in await second_tab.get_by_test_id("reply").locator(".text").all_text_contents()] == REPLIES
+                assert [
+                    t.strip() for t in await second_tab.get_by_test_id("reply").locator(".text").all_text_contents()
+                ] == REPLIES
                 await second_tab.close()
                 await page.screenshot(path=shots / "chat.png")
                 stub_llm.chunk_delay = 0.0
@@ -216,7 +228,11 @@ async def test_errors_are_shown_in_words(tmp_path, redis_url, stub_llm):
     from tests.support.stub_llm import Failure
 
     allinone = await start_allinone(
-        tmp_path, REDIS_URL=redis_url, LLM_PROVIDER="anthropic", ANTHROPIC_API_KEY="test-key", ANTHROPIC_BASE_URL=stub_llm.url,
+        tmp_path,
+        REDIS_URL=redis_url,
+        LLM_PROVIDER="anthropic",
+        ANTHROPIC_API_KEY="test-key",
+        ANTHROPIC_BASE_URL=stub_llm.url,
         LOGIN_ACCOUNT_FREE_FAILURES="1",
     )
     email = f"person-{uuid.uuid4().hex[:8]}@example.com"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -150,9 +150,10 @@ async def test_an_idle_socket_is_closed_with_4408(settings, mongo_client):
 
 
 async def test_limits_are_shared_by_two_service_processes_on_one_redis(settings, mongo_client):
-    async with service(settings, mongo_client, chat_messages_per_minute=3, max_sockets_per_user=2) as a, service(
-        settings, mongo_client, chat_messages_per_minute=3, max_sockets_per_user=2
-    ) as b:
+    async with (
+        service(settings, mongo_client, chat_messages_per_minute=3, max_sockets_per_user=2) as a,
+        service(settings, mongo_client, chat_messages_per_minute=3, max_sockets_per_user=2) as b,
+    ):
         login = await a.new_user()
         async with a.connect(login) as on_a, b.connect(login) as on_b:
             assert (await say(on_a, "one"))[-1]["type"] == "done"
@@ -182,7 +183,6 @@ async def test_a_socket_that_lost_its_session_gets_4401_at_its_next_message_even
         await db[SESSIONS].update_one({"_id": login.session_id}, {"$set": {"revoked_at": datetime.now(UTC)}})
         await ws.send(message("still there?"))
         assert await closed_code(ws) == 4401
-
 
 
 async def test_the_logout_listener_resubscribes_after_losing_its_redis_connection(api, redis_url):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from arq.jobs import Job
 
 from shared.messages import store_message
@@ -45,7 +46,12 @@ def start_worker(settings, stub_llm, seed: Path, **env: str) -> subprocess.Popen
         "WORKER_POLL_DELAY_SECONDS": "0.02",
         **env,
     }
-    return subprocess.Popen([sys.executable, "-m", "tests.support.seeded_worker", str(seed)], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.support.seeded_worker", str(seed)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 async def exit_code(proc: subprocess.Popen, seconds: float = 30) -> int:
@@ -67,7 +73,9 @@ async def until_llm_called(stub_llm, proc: subprocess.Popen, calls: int = 1) -> 
     raise AssertionError("the worker never reached the LLM")
 
 
-async def signal_mid_job(settings, db, stub_llm, arq_pool, tmp_path, sig: int, llm_delay: float, **env: str) -> tuple[str, int, str]:
+async def signal_mid_job(
+    settings, db, stub_llm, arq_pool, tmp_path, sig: int, llm_delay: float, **env: str
+) -> tuple[str, int, str]:
     """Queue one session, start a real worker, and signal it while its LLM call is open.
     Returns the job id, the worker's exit code and its output."""
     job_id, seed = await seed_session(db, arq_pool, tmp_path)
@@ -81,6 +89,7 @@ async def signal_mid_job(settings, db, stub_llm, arq_pool, tmp_path, sig: int, l
     return job_id, code, proc.stdout.read().decode()
 
 
+@pytest.mark.slow  # real worker processes, killed and waited out
 async def test_sigkill_mid_job_another_worker_finishes_it_once(settings, mongo_client, db, stub_llm, arq_pool, tmp_path):
     # The first worker's LLM call never returns before the kill.
     job_id, _, _ = await signal_mid_job(settings, db, stub_llm, arq_pool, tmp_path, signal.SIGKILL, 60, JOB_TIMEOUT_SECONDS="2")
@@ -93,6 +102,7 @@ async def test_sigkill_mid_job_another_worker_finishes_it_once(settings, mongo_c
     assert len(stub_llm.extraction_requests) == 2
 
 
+@pytest.mark.slow  # real worker processes, killed and waited out
 async def test_sigterm_lets_a_running_job_finish_within_the_grace_time(settings, db, stub_llm, arq_pool, tmp_path):
     job_id, code, output = await signal_mid_job(
         settings, db, stub_llm, arq_pool, tmp_path, signal.SIGTERM, 1.5, WORKER_SHUTDOWN_GRACE_SECONDS="20"
@@ -106,6 +116,7 @@ async def test_sigterm_lets_a_running_job_finish_within_the_grace_time(settings,
     assert job_id not in {j.job_id for j in queued} and {j.function for j in queued} <= {"rebuild_recall_cache"}
 
 
+@pytest.mark.slow  # real worker processes, killed and waited out
 async def test_sigterm_past_the_grace_time_returns_the_job_to_the_queue(settings, mongo_client, db, stub_llm, arq_pool, tmp_path):
     job_id, _, _ = await signal_mid_job(
         settings, db, stub_llm, arq_pool, tmp_path, signal.SIGTERM, 60, WORKER_SHUTDOWN_GRACE_SECONDS="0.5"

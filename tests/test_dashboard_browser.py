@@ -8,12 +8,11 @@ ADMIN_SCREENSHOTS_DIR=docs/screens to refresh the README's screenshots.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
 from pathlib import Path
-
-import asyncio
 
 import pytest
 from arq import create_pool
@@ -24,8 +23,14 @@ from tests.support.processes import start_allinone, stop_now
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ADMIN = "ops@example.com"
 
@@ -33,7 +38,9 @@ if CHROMIUM is None and os.environ.get("CI"):
     raise RuntimeError("chromium is missing on CI: scripts/bootstrap.sh test installs it (apt-get install chromium)")
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="no chromium executable: `apt-get install chromium` (scripts/bootstrap.sh test does)"),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no chromium executable: `apt-get install chromium` (scripts/bootstrap.sh test does)"
+    ),
 ]
 
 

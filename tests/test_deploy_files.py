@@ -15,7 +15,6 @@ def load_compose() -> dict:
     return yaml.safe_load((ROOT / "compose.yaml").read_text())
 
 
-
 def test_service_command_is_the_app_factory():
     command = load_compose()["services"]["service"]["command"]
     assert command[0] == "uvicorn" and "--factory" in command
@@ -41,10 +40,18 @@ def test_worker_command_is_the_resilient_worker_and_its_check_loads_worker_setti
     module, _, attr = check[2].rpartition(".")
     settings_cls = getattr(importlib.import_module(module), attr)
     assert [f.__name__ for f in settings_cls.functions] == [
-        "extract_session_context", "summarize_sessions", "ping", "generate_reflection", "rebuild_recall_cache",
+        "extract_session_context",
+        "summarize_sessions",
+        "ping",
+        "generate_reflection",
+        "rebuild_recall_cache",
     ]
     assert sorted(c.name for c in settings_cls.cron_jobs) == [
-        "decay_memories", "detect_communities", "generate_reflections", "prune_memories", "sweep_sessions",
+        "decay_memories",
+        "detect_communities",
+        "generate_reflections",
+        "prune_memories",
+        "sweep_sessions",
     ]
 
 

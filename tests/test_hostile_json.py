@@ -53,7 +53,9 @@ def place(value: str, where: str) -> str:
     }[where]
 
 
-hostile_document = st.builds(place, hostile_value, st.sampled_from(["bare", "in_list", "email", "password", "type", "content", "extra"]))
+hostile_document = st.builds(
+    place, hostile_value, st.sampled_from(["bare", "in_list", "email", "password", "type", "content", "extra"])
+)
 surrogate_key = st.integers(0xD800, 0xDFFF).map(lambda code: f'{{"\\u{code:04x}": 1, "type": "message", "content": "hi"}}')
 any_json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),

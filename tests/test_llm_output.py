@@ -91,7 +91,10 @@ def test_a_response_without_the_tool_call_is_an_output_error(content):
 
 def transcript() -> list[ChatMessage]:
     now = datetime.now(UTC)
-    return [ChatMessage(id="1", role="user", content="hi", timestamp=now), ChatMessage(id="2", role="assistant", content="hello", timestamp=now)]
+    return [
+        ChatMessage(id="1", role="user", content="hi", timestamp=now),
+        ChatMessage(id="2", role="assistant", content="hello", timestamp=now),
+    ]
 
 
 async def test_a_response_body_that_is_not_json_is_transient(settings, stub_llm):

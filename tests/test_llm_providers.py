@@ -98,9 +98,9 @@ async def test_offline_reply_is_labelled_and_draws_on_memory():
 async def test_offline_product_path_end_to_end(redis_url, mongo_client):
     """The all-in-one's defaults: offline chat and offline extraction through the real worker."""
     from service.app import create_app
-    from tests.conftest import make_settings
     from tests.support.client import Api
     from tests.support.servers import serve_app
+    from tests.support.settings import make_settings
 
     settings = make_settings(redis_url, llm_provider="offline")
     async with serve_app(create_app(settings, mongo_client=mongo_client)) as url, Api(url) as api:
@@ -164,7 +164,12 @@ async def test_anthropic_errors_are_sorted_into_transient_and_permanent(provider
 
 
 @pytest.mark.parametrize(
-    "raw", [{"points": [{"kind": "wish", "content": "x", "importance": 0.5}]}, {"points": [{"kind": "goal", "content": "x", "importance": 3}]}, {"nope": 1}]
+    "raw",
+    [
+        {"points": [{"kind": "wish", "content": "x", "importance": 0.5}]},
+        {"points": [{"kind": "goal", "content": "x", "importance": 3}]},
+        {"nope": 1},
+    ],
 )
 async def test_anthropic_output_that_breaks_the_schema_is_an_output_error(provider, stub_llm, raw):
     stub_llm.raw_tool_input = raw

@@ -18,7 +18,7 @@ from shared.metrics import LLM_RATE_WAIT
 from shared.mongo import FAILED_JOBS, SESSION_CONTEXTS
 from tests.conftest import make_settings
 from tests.support.running_worker import running_worker, wait_for
-from worker.options import chat_worker_options
+from worker.arq_options import chat_worker_options
 
 
 @pytest.fixture
@@ -67,7 +67,9 @@ async def test_a_refused_call_says_how_long_until_the_window_has_room(redis, red
 
 
 async def test_a_call_waits_in_place_when_the_window_opens_soon(redis, redis_url):
-    settings = limiter_settings(redis_url, llm_requests_per_minute=1, llm_rate_window_seconds=0.3, llm_max_wait_seconds=5, llm_chat_reserved_share=0)
+    settings = limiter_settings(
+        redis_url, llm_requests_per_minute=1, llm_rate_window_seconds=0.3, llm_max_wait_seconds=5, llm_chat_reserved_share=0
+    )
     limiter = LLMLimiter(redis, settings)
     before = LLM_RATE_WAIT.labels("extraction")._value.get()
     assert await admitted(limiter, "extraction") and await admitted(limiter, "extraction")
@@ -106,7 +108,11 @@ async def test_provider_budget_nearly_spent_pauses_background_until_its_reset(re
     limiter = LLMLimiter(redis, limiter_settings(redis_url))
     reset = (datetime.now(UTC) + timedelta(seconds=20)).isoformat().replace("+00:00", "Z")
     await limiter.observe_headers(
-        {"anthropic-ratelimit-requests-limit": "1000", "anthropic-ratelimit-requests-remaining": "10", "anthropic-ratelimit-requests-reset": reset}
+        {
+            "anthropic-ratelimit-requests-limit": "1000",
+            "anthropic-ratelimit-requests-remaining": "10",
+            "anthropic-ratelimit-requests-reset": reset,
+        }
     )
     assert not await admitted(limiter, "extraction")
     assert await admitted(limiter, "chat")
@@ -116,7 +122,11 @@ async def test_headers_with_room_left_change_nothing(redis, redis_url):
     limiter = LLMLimiter(redis, limiter_settings(redis_url))
     reset = (datetime.now(UTC) + timedelta(seconds=20)).isoformat()
     await limiter.observe_headers(
-        {"anthropic-ratelimit-tokens-limit": "1000", "anthropic-ratelimit-tokens-remaining": "900", "anthropic-ratelimit-tokens-reset": reset}
+        {
+            "anthropic-ratelimit-tokens-limit": "1000",
+            "anthropic-ratelimit-tokens-remaining": "900",
+            "anthropic-ratelimit-tokens-reset": reset,
+        }
     )
     assert await admitted(limiter, "extraction")
 
@@ -154,7 +164,13 @@ async def test_background_calls_leave_concurrency_slots_for_chat(redis, redis_ur
 async def test_jobs_waiting_for_rate_budget_do_not_use_up_their_tries(settings, mongo_client, db, stub_llm, arq_pool):
     # One try each: a wait that counted as a try would dead-letter the job.
     limited = settings.model_copy(
-        update={"llm_requests_per_minute": 1, "llm_rate_window_seconds": 0.3, "llm_max_wait_seconds": 0, "job_max_tries": 1, "llm_chat_reserved_share": 0}
+        update={
+            "llm_requests_per_minute": 1,
+            "llm_rate_window_seconds": 0.3,
+            "llm_max_wait_seconds": 0,
+            "job_max_tries": 1,
+            "llm_chat_reserved_share": 0,
+        }
     )
     for i in range(3):
         await store_message(db, f"u{i}", f"s{i}", "user", "I want to run a marathon")
@@ -163,6 +179,8 @@ async def test_jobs_waiting_for_rate_budget_do_not_use_up_their_tries(settings, 
     async with running_worker(limited, mongo_client) as worker:
         await wait_for(lambda: _count(db[SESSION_CONTEXTS]), seconds=20)
         await wait_for(lambda: _all_done(db, 3), seconds=20)
+        # arq writes each result after the job returns, a moment after its context is stored.
+        await wait_for(lambda: _results_written(arq_pool, 3), seconds=20)
         assert worker.jobs_retried >= 1  # some were deferred
     assert await db[FAILED_JOBS].count_documents({}) == 0
     assert len(stub_llm.extraction_requests) == 3
@@ -175,6 +193,10 @@ async def _count(collection):
     return await collection.count_documents({})
 
 
+async def _results_written(arq_pool, n):
+    return all([await Job(f"job-{i}", arq_pool).result_info() is not None for i in range(n)])
+
+
 async def _all_done(db, n):
     return await db[SESSION_CONTEXTS].count_documents({}) == n
 
@@ -183,9 +205,9 @@ async def test_models_per_purpose(settings, mongo_client, db, stub_llm, arq_pool
     cheap = settings.model_copy(update={"extraction_model": "cheap-model"})
     await store_message(db, "u1", "s1", "user", "I want to run a marathon")
     await store_message(db, "u1", "s1", "assistant", "Good.")
-    await arq_pool.enqueue_job("extract_session_context", "u1", "s1")
+    await arq_pool.enqueue_job("extract_session_context", "u1", "s1", _job_id="job-0")
     async with running_worker(cheap, mongo_client):
-        await wait_for(lambda: _count(db[SESSION_CONTEXTS]))
+        await wait_for(lambda: _results_written(arq_pool, 1))  # finished, not cut off by the worker's stop
     assert stub_llm.extraction_requests[-1]["model"] == "cheap-model"
     assert settings.model_for("chat") == settings.llm_model == settings.model_for("summary")
 
@@ -208,7 +230,9 @@ async def test_the_providers_headers_reach_the_limiter_through_the_real_sdk(sett
     transcript = [ChatMessage(id="m1", role="user", content="I want to run", timestamp=datetime.now(UTC))]
     reset = (datetime.now(UTC) + timedelta(seconds=20)).isoformat()
     stub_llm.rate_limit_headers = {
-        "anthropic-ratelimit-requests-limit": "50", "anthropic-ratelimit-requests-remaining": "1", "anthropic-ratelimit-requests-reset": reset,
+        "anthropic-ratelimit-requests-limit": "50",
+        "anthropic-ratelimit-requests-remaining": "1",
+        "anthropic-ratelimit-requests-reset": reset,
     }
     try:
         await llm.extract_context(transcript)

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from arq.jobs import Job
 
+from service.app import create_app
 from shared.messages import store_message
 from shared.metrics import LLM_RATE_DEFERRED, LLM_RATE_WAIT
-from service.app import create_app
 from tests.support.client import Api, say
-from tests.support.servers import serve_app
 from tests.support.running_worker import running_worker, wait_for
+from tests.support.servers import serve_app
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT, WINDOW, JOBS, WORKERS = 10, 1.0, 60, 3
@@ -60,17 +60,28 @@ async def test_three_worker_processes_never_exceed_the_shared_limit(settings, db
     seed = tmp_path / "messages.json"
     seed.write_text(json.dumps(docs))
     env = {
-        **os.environ, "PYTHONPATH": str(ROOT), "REDIS_URL": settings.redis_url, "QUEUE_NAME": settings.queue_name,
-        "MONGODB_DB_NAME": settings.mongodb_db_name, "LLM_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "k",
-        "ANTHROPIC_BASE_URL": stub_llm.url, "WORKER_POLL_DELAY_SECONDS": "0.02",
-        "LLM_REQUESTS_PER_MINUTE": str(LIMIT), "LLM_RATE_WINDOW_SECONDS": str(WINDOW), "LLM_CHAT_RESERVED_SHARE": "0",
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "REDIS_URL": settings.redis_url,
+        "QUEUE_NAME": settings.queue_name,
+        "MONGODB_DB_NAME": settings.mongodb_db_name,
+        "LLM_PROVIDER": "anthropic",
+        "ANTHROPIC_API_KEY": "k",
+        "ANTHROPIC_BASE_URL": stub_llm.url,
+        "WORKER_POLL_DELAY_SECONDS": "0.02",
+        "LLM_REQUESTS_PER_MINUTE": str(LIMIT),
+        "LLM_RATE_WINDOW_SECONDS": str(WINDOW),
+        "LLM_CHAT_RESERVED_SHARE": "0",
     }
     logs = [open(tmp_path / f"worker-{n}.log", "wb") for n in range(WORKERS)]
     workers = [
-        subprocess.Popen([sys.executable, "-m", "tests.support.seeded_worker", str(seed)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.support.seeded_worker", str(seed)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         for log in logs
     ]
     try:
+
         async def all_complete() -> bool:
             assert all(w.poll() is None for w in workers), (tmp_path / "worker-0.log").read_text()
             infos = [await Job(job_id, arq_pool).result_info() for job_id in job_ids]
@@ -99,7 +110,12 @@ async def test_three_worker_processes_never_exceed_the_shared_limit(settings, db
 async def test_chat_is_not_held_back_by_a_throttled_backlog(settings, mongo_client, db, stub_llm, arq_pool):
     """Background work saturates its share of the window; chat's calls never wait for it."""
     limited = settings.model_copy(
-        update={"llm_requests_per_minute": 20, "llm_rate_window_seconds": 1.0, "llm_chat_reserved_share": 0.2, "llm_max_wait_seconds": 0.5}
+        update={
+            "llm_requests_per_minute": 20,
+            "llm_rate_window_seconds": 1.0,
+            "llm_chat_reserved_share": 0.2,
+            "llm_max_wait_seconds": 0.5,
+        }
     )
     backlog = 60
     for i in range(backlog):

@@ -13,8 +13,8 @@ from service.app import create_app
 from shared import clock
 from shared.llm_usage import LLM_USAGE
 from shared.mongo import FAILED_JOBS, SESSION_CONTEXTS
-from shared.roles import ADMIN, grant_role
 from shared.settings import ModelPrice
+from shared.users import ADMIN, grant_role
 from tests.support.client import Api, say
 from tests.support.running_worker import running_worker, wait_for
 from tests.support.servers import serve_app
@@ -69,7 +69,9 @@ async def test_cost_is_unknown_when_a_model_has_no_price(settings, mongo_client,
     assert rows[0]["cost_usd"] is None and rows[0]["calls"] == 1
 
 
-async def test_a_user_over_budget_is_refused_chat_and_their_extraction_runs_the_next_day(settings, mongo_client, db, stub_llm, monkeypatch):
+async def test_a_user_over_budget_is_refused_chat_and_their_extraction_runs_the_next_day(
+    settings, mongo_client, db, stub_llm, monkeypatch
+):
     budgeted = settings.model_copy(update={"user_daily_token_budget": 30})
     today = datetime(2026, 3, 1, 23, 59, 58, tzinfo=UTC)
     monkeypatch.setattr(clock, "now", lambda: today)
@@ -154,7 +156,9 @@ async def test_a_reflection_runs_on_its_own_model_and_is_recorded_as_a_reflectio
     from shared.models import ContextNote, RecalledPoint
 
     llm = create_llm(settings.model_copy(update={"reflection_model": "reflect-model"}), db=db)
-    notes = [ContextNote(id="c1", created_at=datetime.now(UTC), points=[RecalledPoint(kind="goal", content="run a half marathon")])]
+    notes = [
+        ContextNote(id="c1", created_at=datetime.now(UTC), points=[RecalledPoint(kind="goal", content="run a half marathon")])
+    ]
     attribute_llm_calls("u-reflect")
     try:
         reply = await llm.reflect(notes)

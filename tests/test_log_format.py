@@ -27,7 +27,9 @@ def capture(log_format: str) -> tuple[logging.Logger, io.StringIO]:
 
 def test_a_json_line_has_time_level_logger_message_and_job_context_but_no_token():
     logger, stream = capture("json")
-    token = bind_log_context(job_id="extract_session_context:s1:m1", function="extract_session_context", user_id="u1", session_id="s1")
+    token = bind_log_context(
+        job_id="extract_session_context:s1:m1", function="extract_session_context", user_id="u1", session_id="s1"
+    )
     try:
         logger.info('127.0.0.1 - "GET %s HTTP/1.1" 101', f"/ws/chat?token={JWT}", extra={"duration": 0.25})
     finally:
@@ -73,7 +75,9 @@ async def test_every_line_of_the_allinone_carries_time_and_level_in_either_forma
         run_dir.mkdir()
         allinone = await start_allinone(run_dir, REDIS_URL=redis_url, LOG_FORMAT=log_format)
         async with httpx.AsyncClient() as http:
-            await http.get(f"{allinone.url}/ws/chat?token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln")  # an access line with a token
+            await http.get(
+                f"{allinone.url}/ws/chat?token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln"
+            )  # an access line with a token
         assert await stop(allinone.proc) == 0
         lines = [line for line in allinone.output()[1].splitlines() if line.strip()]
         assert any("/ws/chat" in line for line in lines), lines

@@ -22,7 +22,17 @@ class Recorder:
 async def test_a_unix_socket_redis_url_subscribes_and_closes_the_sessions_sockets(tmp_path):
     sock = tmp_path / "redis.sock"
     server = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", "0", "--unixsocket", str(sock), "--save", "", "--dir", str(tmp_path)],
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--save",
+            "",
+            "--dir",
+            str(tmp_path),
+        ],
         stdout=subprocess.DEVNULL,
     )
     registry, socket = SocketRegistry(), Recorder()

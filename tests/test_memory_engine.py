@@ -20,7 +20,7 @@ from shared.messages import store_message
 from shared.models import ExtractedEntity, ExtractedRelation, MemoryDigest, RecalledPoint
 from shared.mongo import COMMUNITIES, ENTITIES, REFLECTIONS, SESSION_CONTEXTS
 from shared.recall_cache import cache_key, read_digest, write_digest
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.support.stub_llm import Failure
 from tests.support.worker import drain_queue
 from worker.communities import detect_communities
@@ -36,11 +36,18 @@ def context_doc(user_id: str, n: int, kind: str = "goal", content: str | None = 
     content = content or f"{user_id} point {n}"
     created = T0 + timedelta(hours=n)
     return {
-        "_id": ObjectId(), "user_id": user_id, "session_id": f"{user_id}-s{n}",
+        "_id": ObjectId(),
+        "user_id": user_id,
+        "session_id": f"{user_id}-s{n}",
         "context_points": [{"kind": kind, "content": content, "importance": 0.8, "key": point_key(kind, content), "mentions": 1}],
         "covered": {"last_message_id": f"m{n}", "last_at": created, "message_count": 2},
-        "strength": 1.0, "decayed_at": created, "expires_at": None, "created_at": created, "updated_at": created,
-        "summary_id": None, "summarized_at": None,
+        "strength": 1.0,
+        "decayed_at": created,
+        "expires_at": None,
+        "created_at": created,
+        "updated_at": created,
+        "summary_id": None,
+        "summarized_at": None,
     }
 
 
@@ -111,11 +118,18 @@ async def test_relations_need_two_known_distinct_ends(db):
     ]
     assert await relations.record_relations(db, "u1", stated, resolved, T0) == 1
     [edge] = await relations.user_relations(db, "u1")
-    assert (edge["source_id"], edge["target_id"], edge["relation"], edge["weight"]) == (resolved["Anna"], resolved["half marathon"], "trains for", 1)
+    assert (edge["source_id"], edge["target_id"], edge["relation"], edge["weight"]) == (
+        resolved["Anna"],
+        resolved["half marathon"],
+        "trains for",
+        1,
+    )
 
 
 async def test_forgetting_a_context_removes_what_only_it_named(db):
-    a = await entities.record_entities(db, "u1", [ExtractedEntity(name="Anna", kind="person"), ExtractedEntity(name="gym", kind="place")], "c1", T0, 92)
+    a = await entities.record_entities(
+        db, "u1", [ExtractedEntity(name="Anna", kind="person"), ExtractedEntity(name="gym", kind="place")], "c1", T0, 92
+    )
     await entities.record_entities(db, "u1", [ExtractedEntity(name="gym", kind="place")], "c2", T0, 92)
     await relations.record_relations(db, "u1", [ExtractedRelation(source="Anna", target="gym", relation="meets at")], a, T0)
     removed = await entities.forget_context(db, "u1", "c1")
@@ -199,7 +213,9 @@ async def test_fabricated_context_ids_are_refused(ctx, db, stub_llm):
 
 
 async def test_the_hourly_cron_reflects_for_users_with_enough_new_contexts(settings, mongo_client, db, stub_llm, arq_pool):
-    await db[SESSION_CONTEXTS].insert_many([context_doc("due", n) for n in range(3)] + [context_doc("early", n) for n in range(2)])
+    await db[SESSION_CONTEXTS].insert_many(
+        [context_doc("due", n) for n in range(3)] + [context_doc("early", n) for n in range(2)]
+    )
     ctx = {"db": db, "settings": settings, "redis": arq_pool}
     assert await generate_reflections(ctx) == {"enqueued": 1}
     await drain_queue(settings, mongo_client)
@@ -245,7 +261,16 @@ async def test_post_reflections_queues_one_that_memory_shows_and_the_coach_uses(
 
 
 async def test_reflections_decay_like_the_rest(ctx, db):
-    await db[REFLECTIONS].insert_one({"user_id": "u", "insights": [], "strength": 1.0, "decayed_at": T0, "expires_at": T0 + 5 * timedelta(days=1), "created_at": T0})
+    await db[REFLECTIONS].insert_one(
+        {
+            "user_id": "u",
+            "insights": [],
+            "strength": 1.0,
+            "decayed_at": T0,
+            "expires_at": T0 + 5 * timedelta(days=1),
+            "created_at": T0,
+        }
+    )
     await decay_memories(ctx, now=T0 + timedelta(days=2))
     assert (await db[REFLECTIONS].find_one({}))["strength"] == pytest.approx(0.95**2)
     await decay_memories(ctx, now=T0 + timedelta(days=6))
@@ -278,7 +303,10 @@ async def test_the_nightly_job_groups_changed_graphs_only_and_keeps_a_change_mad
     for user_id in ("u1", "u2"):
         named = [ExtractedEntity(name=n, kind="event") for n in ("Anna", "half marathon", "gym")]
         resolved = await entities.record_entities(db, user_id, named, "c1", T0, 92)
-        stated = [ExtractedRelation(source="Anna", target="half marathon", relation="trains for"), ExtractedRelation(source="Anna", target="gym", relation="goes to")]
+        stated = [
+            ExtractedRelation(source="Anna", target="half marathon", relation="trains for"),
+            ExtractedRelation(source="Anna", target="gym", relation="goes to"),
+        ]
         await relations.record_relations(db, user_id, stated, resolved, T0)
     await communities.mark_changed(db, "u1", T0)
     result = await detect_communities({"db": db, "settings": settings}, now=T0 + timedelta(hours=1))
@@ -297,7 +325,9 @@ async def test_the_nightly_job_groups_changed_graphs_only_and_keeps_a_change_mad
 # The recall cache ------------------------------------------------------------------------
 
 
-async def test_after_an_extraction_the_cache_holds_the_new_points_before_the_next_chat(api, settings, mongo_client, stub_llm, arq_pool):
+async def test_after_an_extraction_the_cache_holds_the_new_points_before_the_next_chat(
+    api, settings, mongo_client, stub_llm, arq_pool
+):
     login = await api.new_user()
     await api.chat(login, "I want to swim a mile")
     # Nothing cached yet: the chat read the database and asked for a rebuild.
@@ -345,7 +375,9 @@ async def test_redis_down_means_the_database_and_the_outbox_not_an_error(db, set
     from shared.recall_cache import drop_and_rebuild
 
     await db[SESSION_CONTEXTS].insert_one(context_doc("u1", 1, content="from the database"))
-    gone = ArqRedis(aioredis.ConnectionPool.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5, socket_timeout=0.5))
+    gone = ArqRedis(
+        aioredis.ConnectionPool.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5, socket_timeout=0.5)
+    )
     assert await read_digest(gone, "u1") is None
     digest = await recall(db, "u1", settings, cache=gone)
     assert [p.content for p in digest.points] == ["from the database"]
@@ -382,7 +414,9 @@ async def test_offline_provider_builds_the_graph_reflects_and_groups(redis_url, 
     assert outcome["reason"] == "reflected"
     reflection = await db[REFLECTIONS].find_one({})
     kinds = [i["kind"] for i in reflection["insights"]]
-    assert kinds == ["pattern", "progress", "next_step"] and all(i["text"].startswith(OFFLINE_LABEL) for i in reflection["insights"])
+    assert kinds == ["pattern", "progress", "next_step"] and all(
+        i["text"].startswith(OFFLINE_LABEL) for i in reflection["insights"]
+    )
     own = {str(d["_id"]) for d in await db[SESSION_CONTEXTS].find({}).to_list(None)}
     assert {c for i in reflection["insights"] for c in i["context_ids"]} <= own
 

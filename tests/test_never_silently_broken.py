@@ -18,9 +18,9 @@ import websockets
 from allinone.redis_process import free_port
 from shared.runtime_file import RunningAllInOne, publish, running_allinone
 from shared.settings import Settings, SettingsError, load_settings
-from tests.conftest import JWT_SECRET
 from tests.support.client import Api
 from tests.support.processes import clean_env, error_lines, pid_alive, run, start_allinone, stop_now
+from tests.support.settings import JWT_SECRET
 
 SERVICE = ["-m", "uvicorn", "service.app:create_app", "--factory", "--port", "0"]
 WORKER = ["-m", "arq", "worker.settings.WorkerSettings"]
@@ -39,8 +39,13 @@ def assert_one_line(done, *words: str) -> str:
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("mongodb_uri", "localhost:27017"), ("mongodb_uri", "mongodb://db:99999"), ("redis_url", "http://redis:6379"),
-     ("redis_url", "redis://redis:port/0"), ("redis_url", "redis://redis:6379/zero")],
+    [
+        ("mongodb_uri", "localhost:27017"),
+        ("mongodb_uri", "mongodb://db:99999"),
+        ("redis_url", "http://redis:6379"),
+        ("redis_url", "redis://redis:port/0"),
+        ("redis_url", "redis://redis:6379/zero"),
+    ],
 )
 def test_a_malformed_uri_is_a_settings_error_naming_the_variable(variable, value):
     with pytest.raises(SettingsError) as error:
@@ -49,7 +54,9 @@ def test_a_malformed_uri_is_a_settings_error_naming_the_variable(variable, value
 
 
 def test_well_formed_uris_pass():
-    settings = Settings(_env_file=None, mongodb_uri="mongodb+srv://u:p@cluster.example.net/coach", redis_url="rediss://:pw@r:6380/2")
+    settings = Settings(
+        _env_file=None, mongodb_uri="mongodb+srv://u:p@cluster.example.net/coach", redis_url="rediss://:pw@r:6380/2"
+    )
     assert settings.mongodb_uri.startswith("mongodb+srv://") and settings.redis_url.endswith("/2")
 
 
@@ -139,7 +146,10 @@ async def test_ctrl_c_under_load_stops_within_the_grace(tmp_path, stub_llm):
     """Chat replies and an extraction stuck on a slow LLM: the grace runs out, they are cut
     off, and the all-in-one still exits 0 without a traceback."""
     allinone = await start_allinone(
-        tmp_path, LLM_PROVIDER="anthropic", ANTHROPIC_API_KEY="test-key", ANTHROPIC_BASE_URL=stub_llm.url,
+        tmp_path,
+        LLM_PROVIDER="anthropic",
+        ANTHROPIC_API_KEY="test-key",
+        ANTHROPIC_BASE_URL=stub_llm.url,
         WORKER_SHUTDOWN_GRACE_SECONDS="1",
     )
     sockets = []
@@ -226,7 +236,9 @@ async def test_the_cli_next_to_the_allinone_reaches_its_queue_and_names_what_it_
 
         # REDIS_URL set to the all-in-one's own: no note, so stderr is the error alone.
         same = {**env, "REDIS_URL": json.loads((tmp_path / "allinone.json").read_text())["redis_url"]}
-        broken = await asyncio.to_thread(run, ["-m", "worker", "enqueue", "extract_session_context", "only-a-user", "--wait", "20"], same)
+        broken = await asyncio.to_thread(
+            run, ["-m", "worker", "enqueue", "extract_session_context", "only-a-user", "--wait", "20"], same
+        )
         assert_one_line(broken, "failed: JobArgumentsError", "session_id")
 
         elsewhere = await asyncio.to_thread(run, ["-m", "worker", "enqueue", "ping"], {**env, "REDIS_URL": redis_url})
@@ -260,7 +272,9 @@ def test_the_cli_will_not_read_dead_letters_from_an_empty_store_of_its_own(tmp_p
 def test_a_runtime_file_left_by_a_dead_allinone_is_ignored(tmp_path):
     settings = Settings(_env_file=None, runtime_dir=tmp_path)
     dead = run(["-c", "import os; print(os.getpid())"], clean_env(tmp_path))
-    info = RunningAllInOne(pid=int(dead.stdout), url="http://x", redis_url="redis://127.0.0.1:1/0", queue_name="q", in_memory_mongodb=True)
+    info = RunningAllInOne(
+        pid=int(dead.stdout), url="http://x", redis_url="redis://127.0.0.1:1/0", queue_name="q", in_memory_mongodb=True
+    )
     publish(settings, info)
     assert running_allinone(settings) is None
     publish(settings, info.model_copy(update={"pid": os.getpid()}))

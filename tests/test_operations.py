@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import httpx
 
-from shared.roles import ADMIN, grant_role
+from shared.users import ADMIN, grant_role
 from tests.support.running_worker import running_worker, wait_for
 from tests.support.stub_llm import Failure
 from worker.metrics_listener import metrics_listener
 
-ADMIN_GETS = ["/api/v1/admin/queue", "/api/v1/admin/workers", "/api/v1/admin/jobs", "/api/v1/admin/crons", "/api/v1/admin/activity"]
+ADMIN_GETS = [
+    "/api/v1/admin/queue",
+    "/api/v1/admin/workers",
+    "/api/v1/admin/jobs",
+    "/api/v1/admin/crons",
+    "/api/v1/admin/activity",
+]
 
 
 async def an_admin(api, db):
@@ -91,7 +97,7 @@ async def _all_finished(api, admin, job_ids):
 async def test_run_a_cron_now_and_follow_it(api, db, settings, mongo_client):
     admin = await an_admin(api, db)
     crons = (await api.http.get("/api/v1/admin/crons", headers=admin.headers)).json()["crons"]
-    from worker.options import cron_jobs
+    from worker.arq_options import cron_jobs
 
     assert {c["name"] for c in crons} == {c.name for c in cron_jobs()} >= {"decay_memories", "prune_memories", "sweep_sessions"}
     assert all(c["next_run_at"] for c in crons)

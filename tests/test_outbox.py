@@ -8,9 +8,9 @@ import socket
 from allinone.redis_process import RedisProcess
 from service.app import create_app
 from shared.mongo import OUTBOX, SESSION_CONTEXTS
-from tests.conftest import make_settings
 from tests.support.client import Api, say
 from tests.support.servers import serve_app
+from tests.support.settings import make_settings
 from tests.support.worker import drain_queue
 
 
@@ -25,7 +25,10 @@ async def wait_for(predicate, seconds: float = 15.0) -> None:
 async def test_fifty_logouts_while_redis_is_down_all_get_extracted(mongo_client, stub_llm):
     with RedisProcess() as redis_proc:
         settings = make_settings(
-            redis_proc.url, llm_provider="anthropic", anthropic_api_key="k", anthropic_base_url=stub_llm.url,
+            redis_proc.url,
+            llm_provider="anthropic",
+            anthropic_api_key="k",
+            anthropic_base_url=stub_llm.url,
             outbox_relay_interval_seconds=0.1,
         )
         db = mongo_client[settings.mongodb_db_name]

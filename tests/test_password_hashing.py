@@ -7,9 +7,9 @@ import threading
 import time
 
 from service.app import create_app
-from tests.conftest import make_settings
 from tests.support.client import Api
 from tests.support.servers import serve_app
+from tests.support.settings import make_settings
 
 
 class CountingHasher:
@@ -50,7 +50,9 @@ async def test_concurrent_logins_wait_for_a_hashing_slot_and_all_succeed(redis_u
         app.state.passwords.hasher = counting
 
         logins = [
-            api.http.post("/api/v1/auth/login", json={"email": users[i % 3].email, "password": "pass-word-1" if i % 4 else "wrong-password"})
+            api.http.post(
+                "/api/v1/auth/login", json={"email": users[i % 3].email, "password": "pass-word-1" if i % 4 else "wrong-password"}
+            )
             for i in range(24)
         ]
         answers = await asyncio.gather(*logins)

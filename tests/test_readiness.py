@@ -13,8 +13,8 @@ import redis.asyncio as aioredis
 from allinone.redis_process import free_port
 from service.app import create_app
 from shared.heartbeats import WorkerHeartbeat, index_key, list_workers, write_heartbeat
-from tests.conftest import make_settings
 from tests.support.servers import serve_app
+from tests.support.settings import make_settings
 from worker.resilient import create_worker
 
 
@@ -56,7 +56,11 @@ async def test_readyz_is_200_while_a_worker_beats_and_503_once_it_stops(api, set
     async with running_worker(settings.model_copy(update={"worker_heartbeat_seconds": 0.2}), mongo_client) as worker:
         response = await readyz(api.base_url)
         assert response.status_code == 200, response.text
-        assert response.json() == {"status": "ready", "checks": {"mongodb": "ok", "redis": "ok", "workers": "ok"}, "fresh_workers": 1}
+        assert response.json() == {
+            "status": "ready",
+            "checks": {"mongodb": "ok", "redis": "ok", "workers": "ok"},
+            "fresh_workers": 1,
+        }
         [status] = await list_workers(api_redis := aioredis.from_url(settings.redis_url), settings.queue_name)
         assert status.worker_id == worker.worker_id and status.queue_name == settings.queue_name and not status.stale
         assert status.pid == worker.pid and status.jobs_in_flight == 0
@@ -82,7 +86,9 @@ async def test_a_worker_that_misses_beats_is_listed_stale_then_dropped(redis_url
     client = aioredis.from_url(redis_url)
     try:
         now = datetime.now(UTC)
-        beat = WorkerHeartbeat(worker_id="gone:1:abc", host="gone", pid=1, queue_name="q", started_at=now, last_seen=now, interval_seconds=0.05)
+        beat = WorkerHeartbeat(
+            worker_id="gone:1:abc", host="gone", pid=1, queue_name="q", started_at=now, last_seen=now, interval_seconds=0.05
+        )
         await write_heartbeat(client, beat)
         [fresh] = await list_workers(client, "q")
         assert not fresh.stale

@@ -15,10 +15,10 @@ from arq.connections import RedisSettings
 from arq.jobs import Job
 
 from allinone.redis_process import free_port
-from tests.conftest import JWT_SECRET
 from tests.support.client import Api, say
 from tests.support.processes import job_starts, readyz_status, start, stop, until_readyz
 from tests.support.redis_restart import RestartableRedis
+from tests.support.settings import JWT_SECRET
 from tests.support.stub_llm import Failure
 
 OUTAGE_SECONDS = 10
@@ -66,9 +66,18 @@ async def test_allinone_rides_out_a_redis_restart(tmp_path, stub_llm):
     url = f"http://127.0.0.1:{port}"
     with RestartableRedis() as redis_server:
         proc = start(
-            ["-m", "allinone"], log_path, PORT=str(port), REDIS_URL=redis_server.url, JWT_SECRET=JWT_SECRET,
-            LLM_PROVIDER="anthropic", ANTHROPIC_API_KEY="test-key", ANTHROPIC_BASE_URL=stub_llm.url,
-            REDIS_TIMEOUT_SECONDS="0.5", OUTBOX_RELAY_INTERVAL_SECONDS="0.5", READINESS_TIMEOUT_SECONDS="1", **FAST_RECOVERY,
+            ["-m", "allinone"],
+            log_path,
+            PORT=str(port),
+            REDIS_URL=redis_server.url,
+            JWT_SECRET=JWT_SECRET,
+            LLM_PROVIDER="anthropic",
+            ANTHROPIC_API_KEY="test-key",
+            ANTHROPIC_BASE_URL=stub_llm.url,
+            REDIS_TIMEOUT_SECONDS="0.5",
+            OUTBOX_RELAY_INTERVAL_SECONDS="0.5",
+            READINESS_TIMEOUT_SECONDS="1",
+            **FAST_RECOVERY,
         )
         try:
             await until_readyz(url, 200, proc, log_path)
@@ -149,7 +158,9 @@ async def test_allinone_rides_out_a_redis_restart(tmp_path, stub_llm):
 async def test_standalone_worker_rides_out_a_redis_restart(tmp_path):
     log_path = tmp_path / "worker.log"
     with RestartableRedis() as redis_server:
-        proc = start(["-m", "worker", "run"], log_path, REDIS_URL=redis_server.url, ALLOW_IN_MEMORY_MONGODB="true", **FAST_RECOVERY)
+        proc = start(
+            ["-m", "worker", "run"], log_path, REDIS_URL=redis_server.url, ALLOW_IN_MEMORY_MONGODB="true", **FAST_RECOVERY
+        )
         try:
             before = await queue_pings(redis_server.url, "before", 3)
             assert await results(redis_server.url, before) == {p: "pong" for p in before}

@@ -11,8 +11,8 @@ from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 from shared.llm import LLMPermanentError, LLMTransientError
 from shared.messages import store_message
 from shared.mongo import FAILED_JOBS, SESSION_CONTEXTS
-from shared.roles import ADMIN, grant_role
-from tests.conftest import ADMIN_EMAIL, make_settings
+from shared.users import ADMIN, grant_role
+from tests.support.settings import ADMIN_EMAIL, make_settings
 from tests.support.stub_llm import Failure
 from tests.support.worker import drain_queue
 from worker.reliability import backoff_seconds, is_transient
@@ -37,7 +37,9 @@ async def test_transient_failures_are_retried_until_the_llm_recovers(settings, m
     assert await db[FAILED_JOBS].count_documents({}) == 0
 
 
-async def test_failing_past_the_tries_is_a_dead_letter_and_a_requeue_extracts(api, settings, mongo_client, db, stub_llm, arq_pool):
+async def test_failing_past_the_tries_is_a_dead_letter_and_a_requeue_extracts(
+    api, settings, mongo_client, db, stub_llm, arq_pool
+):
     stub_llm.failures = [Failure(500)] * 3
     await a_session(db, arq_pool)
     await drain_queue(settings, mongo_client)
@@ -92,7 +94,9 @@ async def test_broken_output_gets_one_repair_attempt(settings, mongo_client, db,
     assert await db[SESSION_CONTEXTS].count_documents({}) == 1
 
 
-async def test_output_still_broken_after_the_repair_is_a_dead_letter_without_retries(settings, mongo_client, db, stub_llm, arq_pool):
+async def test_output_still_broken_after_the_repair_is_a_dead_letter_without_retries(
+    settings, mongo_client, db, stub_llm, arq_pool
+):
     stub_llm.failures = [Failure(200, tool_input="not an object")] * 2
     await a_session(db, arq_pool)
     await drain_queue(settings, mongo_client)
@@ -114,7 +118,9 @@ async def test_a_job_that_runs_past_its_time_is_retried(redis_url, mongo_client,
     assert await db[SESSION_CONTEXTS].count_documents({}) == 1
 
 
-async def test_job_called_with_arguments_it_does_not_take_is_a_dead_letter_and_the_worker_goes_on(settings, mongo_client, db, stub_llm, arq_pool):
+async def test_job_called_with_arguments_it_does_not_take_is_a_dead_letter_and_the_worker_goes_on(
+    settings, mongo_client, db, stub_llm, arq_pool
+):
     await arq_pool.enqueue_job("extract_session_context", "u1", "s1", "from-an-old-deploy", _job_id="old")
     await arq_pool.enqueue_job("summarize_sessions", user="u1", _job_id="renamed-kwarg")
     good = await a_session(db, arq_pool, session_id="s2")

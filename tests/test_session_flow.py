@@ -101,7 +101,13 @@ async def test_fewer_than_two_messages_is_not_extracted(api, settings, mongo_cli
 
     other = await api.new_user()
     await db["chat_messages"].insert_one(
-        {"user_id": other.user_id, "session_id": other.session_id, "role": "user", "content": "hi", "timestamp": datetime.now(UTC)}
+        {
+            "user_id": other.user_id,
+            "session_id": other.session_id,
+            "role": "user",
+            "content": "hi",
+            "timestamp": datetime.now(UTC),
+        }
     )
     await arq_pool.enqueue_job("extract_session_context", other.user_id, other.session_id, _job_id="one-message")
     await drain_queue(settings, mongo_client)

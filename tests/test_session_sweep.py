@@ -9,26 +9,40 @@ import pytest
 from arq.jobs import Job
 from bson import ObjectId
 
-from shared.extraction_queue import enqueue_extraction
-from shared.jobs import extract_job_id
+from shared.jobs import enqueue_extraction, extract_job_id
 from shared.mongo import CHAT_MESSAGES, EMPTY_EXTRACTIONS, FAILED_JOBS, SESSION_CONTEXTS, SESSIONS, SUMMARIES
 from shared.settings import SettingsError, load_settings
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.support.worker import drain_queue
 from worker.sweep import sweep_sessions
 
 MINUTE = timedelta(minutes=1)
 
 
-async def open_session(db, name: str, *, last_said: timedelta, expires_in: timedelta = timedelta(hours=12), revoked: bool = False) -> str:
+async def open_session(
+    db, name: str, *, last_said: timedelta, expires_in: timedelta = timedelta(hours=12), revoked: bool = False
+) -> str:
     """A login session `name` whose user said one thing and got one answer, the answer `last_said` ago."""
     now = datetime.now(UTC)
     await db[SESSIONS].insert_one(
-        {"_id": name, "user_id": f"user-{name}", "created_at": now - timedelta(hours=1), "expires_at": now + expires_in, "revoked_at": now if revoked else None}
+        {
+            "_id": name,
+            "user_id": f"user-{name}",
+            "created_at": now - timedelta(hours=1),
+            "expires_at": now + expires_in,
+            "revoked_at": now if revoked else None,
+        }
     )
     for offset, role, content in ((1, "user", f"I want to remember {name}"), (0, "assistant", "Noted.")):
         await db[CHAT_MESSAGES].insert_one(
-            {"_id": ObjectId(), "user_id": f"user-{name}", "session_id": name, "role": role, "content": content, "timestamp": now - last_said - offset * MINUTE}
+            {
+                "_id": ObjectId(),
+                "user_id": f"user-{name}",
+                "session_id": name,
+                "role": role,
+                "content": content,
+                "timestamp": now - last_said - offset * MINUTE,
+            }
         )
     return name
 
@@ -67,14 +81,21 @@ async def test_sweep_extracts_ended_sessions_once_and_leaves_the_rest(settings, 
 
 
 async def test_sweep_is_bounded_per_run_and_skips_dead_letters(redis_url, mongo_client, stub_llm, arq_pool):
-    settings = make_settings(redis_url, llm_provider="anthropic", anthropic_api_key="k", anthropic_base_url=stub_llm.url, session_sweep_batch=2)
+    settings = make_settings(
+        redis_url, llm_provider="anthropic", anthropic_api_key="k", anthropic_base_url=stub_llm.url, session_sweep_batch=2
+    )
     db = mongo_client[settings.mongodb_db_name]
     ctx = {"db": db, "settings": settings, "redis": arq_pool}
     sessions = [await open_session(db, f"s{n}", last_said=(50 - n) * MINUTE) for n in range(3)]
     failed = await open_session(db, "failed", last_said=60 * MINUTE)
     newest = await db[CHAT_MESSAGES].find_one({"session_id": failed, "role": "assistant"})
     await db[FAILED_JOBS].insert_one(
-        {"function": "extract_session_context", "job_id": extract_job_id(failed, str(newest["_id"])), "args": ["user-failed", failed], "resolved_at": None}
+        {
+            "function": "extract_session_context",
+            "job_id": extract_job_id(failed, str(newest["_id"])),
+            "args": ["user-failed", failed],
+            "resolved_at": None,
+        }
     )
 
     assert (await sweep_sessions(ctx))["submitted"] == 2
@@ -89,7 +110,10 @@ async def test_zero_points_store_nothing_count_nothing_and_are_not_read_again(se
     ctx = {"db": db, "settings": settings, "redis": arq_pool}
     user = "user-quiet"
     await db[SESSION_CONTEXTS].insert_many(  # one short of the summary threshold
-        [{"user_id": user, "session_id": f"old-{n}", "summary_id": None, "context_points": [], "created_at": datetime.now(UTC)} for n in range(settings.summarize_threshold - 1)]
+        [
+            {"user_id": user, "session_id": f"old-{n}", "summary_id": None, "context_points": [], "created_at": datetime.now(UTC)}
+            for n in range(settings.summarize_threshold - 1)
+        ]
     )
     quiet = await open_session(db, "quiet", last_said=40 * MINUTE)
     await db[CHAT_MESSAGES].update_many({"session_id": quiet}, {"$set": {"user_id": user}})
@@ -111,7 +135,15 @@ async def test_zero_points_store_nothing_count_nothing_and_are_not_read_again(se
     assert len(stub_llm.extraction_requests) == 1
 
     # A new message moves past the watermark: the session is read again.
-    await db[CHAT_MESSAGES].insert_one({"user_id": user, "session_id": quiet, "role": "user", "content": "I will rest", "timestamp": datetime.now(UTC) - 35 * MINUTE})
+    await db[CHAT_MESSAGES].insert_one(
+        {
+            "user_id": user,
+            "session_id": quiet,
+            "role": "user",
+            "content": "I will rest",
+            "timestamp": datetime.now(UTC) - 35 * MINUTE,
+        }
+    )
     stub_llm.points = None
     assert (await sweep_sessions(ctx))["submitted"] == 1
     await drain_queue(settings, mongo_client)

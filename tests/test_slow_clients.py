@@ -14,9 +14,9 @@ import pytest
 
 from service.app import create_app
 from service.header_timeout import H11HttpProtocol, HttpProtocol, protocol_with_header_timeout
-from tests.conftest import make_settings
 from tests.support.client import Api, say
 from tests.support.servers import serve_app
+from tests.support.settings import make_settings
 
 LIMIT = 1.0
 LINES = 40  # 10 s of header lines at one per 0.25 s: ten times the limit
@@ -109,7 +109,9 @@ async def test_a_websocket_stays_open_past_the_header_limit(service):
 async def test_a_body_that_trickles_is_cut_with_408_and_the_connection_closed(service):
     reader, writer = await open_connection(service)
     try:
-        writer.write(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{\"em")
+        writer.write(
+            b'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{"em'
+        )
         raw = await asyncio.wait_for(reader.read(), 5 + LIMIT)  # read() returns once the server closes
     finally:
         writer.close()

@@ -20,8 +20,8 @@ import pytest
 import websockets
 
 from allinone.redis_process import free_port
-from tests.conftest import JWT_SECRET
 from tests.support.client import read_reply
+from tests.support.settings import JWT_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOSE_UNAUTHORIZED = 4401

@@ -35,7 +35,9 @@ def sent_schemas(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def test_every_tool_schema_the_product_sends_has_no_ref(settings, stub_llm):
     provider = AnthropicProvider(settings)
     reply = await provider.extract_context(transcript(("user", "I want to swim a mile"), ("assistant", "Good.")))
-    digest = SessionDigest(session_id="s1", created_at=datetime.now(UTC), points=[RecalledPoint(kind="goal", content="Swim a mile")])
+    digest = SessionDigest(
+        session_id="s1", created_at=datetime.now(UTC), points=[RecalledPoint(kind="goal", content="Swim a mile")]
+    )
     summary = await provider.summarize([digest])
     await provider.aclose()
 
@@ -88,7 +90,9 @@ def test_inlining_refuses_what_it_cannot_inline():
 
 def test_stub_answers_fit_the_product_schemas_and_carry_the_request_text():
     body = {
-        "messages": [{"role": "user", "content": "<transcript>\nuser: I will rest\ncoach: Fine.\nuser: I prefer tea\n</transcript>"}],
+        "messages": [
+            {"role": "user", "content": "<transcript>\nuser: I will rest\ncoach: Fine.\nuser: I prefer tea\n</transcript>"}
+        ],
         "tools": [{"name": "t", "input_schema": tool_input_schema(ContextExtraction)}],
         "tool_choice": {"type": "tool", "name": "t"},
     }

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from arq import Worker
 
-import worker.lifecycle
+import shared.resources
 from shared.messages import store_message
 from shared.mongo import SESSION_CONTEXTS
-from worker.options import worker_options
+from worker.arq_options import worker_options
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,8 +22,8 @@ async def test_many_jobs_share_one_motor_client_and_run_concurrently(settings, m
         made.append(s)
         return mongo_client  # the test's database, so the jobs find their messages
 
-    monkeypatch.setattr(worker.lifecycle, "create_mongo_client", counting_client)
-    stub_llm.latency = 0.5
+    monkeypatch.setattr(shared.resources, "create_mongo_client", counting_client)
+    stub_llm.latency = 1.5  # room for all 40 to be prepared while the first still waits, on a busy machine
     sessions = [f"session-{i}" for i in range(40)]
     for session_id in sessions:
         user_id = f"user-of-{session_id}"  # one session each: no summary is due
@@ -58,17 +58,27 @@ def test_worker_settings_is_what_the_arq_cli_loads(monkeypatch, redis_url):
     module = importlib.reload(worker.settings)
     settings_cls = module.WorkerSettings
     assert [f.__name__ for f in settings_cls.functions] == [
-        "extract_session_context", "summarize_sessions", "ping", "generate_reflection", "rebuild_recall_cache",
+        "extract_session_context",
+        "summarize_sessions",
+        "ping",
+        "generate_reflection",
+        "rebuild_recall_cache",
     ]
     assert sorted(c.name for c in settings_cls.cron_jobs) == [
-        "decay_memories", "detect_communities", "generate_reflections", "prune_memories", "sweep_sessions",
+        "decay_memories",
+        "detect_communities",
+        "generate_reflections",
+        "prune_memories",
+        "sweep_sessions",
     ]
     assert settings_cls.max_jobs == 321
     assert settings_cls.job_timeout >= 60
-    assert settings_cls.on_startup is worker.lifecycle.startup and settings_cls.on_shutdown is worker.lifecycle.shutdown
+    assert settings_cls.on_startup is worker.resources.startup and settings_cls.on_shutdown is worker.resources.shutdown
 
 
-FORBIDDEN = re.compile(r"asyncio\.run\(|run_until_complete\(|new_event_loop\(|async_to_sync|asgiref|^\s*(import|from)\s+celery", re.M)
+FORBIDDEN = re.compile(
+    r"asyncio\.run\(|run_until_complete\(|new_event_loop\(|async_to_sync|asgiref|^\s*(import|from)\s+celery", re.M
+)
 
 
 def test_no_event_loop_bridging_or_cross_imports_in_product_code():

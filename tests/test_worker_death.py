@@ -33,7 +33,13 @@ async def test_allinone_exits_non_zero_when_its_worker_dies(redis_url, tmp_path)
 
 async def test_standalone_worker_exits_non_zero_when_it_dies(redis_url, tmp_path):
     log_path = tmp_path / "worker.log"
-    proc = start(["-m", "worker", "run"], log_path, REDIS_URL=redis_url, ALLOW_IN_MEMORY_MONGODB="true", QUEUE_NAME=occupy_queue_key(redis_url))
+    proc = start(
+        ["-m", "worker", "run"],
+        log_path,
+        REDIS_URL=redis_url,
+        ALLOW_IN_MEMORY_MONGODB="true",
+        QUEUE_NAME=occupy_queue_key(redis_url),
+    )
     try:
         code = await exit_code(proc)
     finally:

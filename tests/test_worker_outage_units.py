@@ -85,8 +85,14 @@ async def test_a_failover_replica_that_refuses_writes_is_one_outage_not_one_per_
     caplog.set_level(logging.INFO, logger="worker.redis")
     with RestartableRedis() as server:
         pool = await create_pool(RedisSettings.from_dsn(server.url))
-        worker = ResilientWorker(functions=[ping], redis_settings=RedisSettings.from_dsn(server.url), handle_signals=False,
-                                 poll_delay=0.01, heartbeat_seconds=0.05, redis_retry_cap_seconds=0.1)
+        worker = ResilientWorker(
+            functions=[ping],
+            redis_settings=RedisSettings.from_dsn(server.url),
+            handle_signals=False,
+            poll_delay=0.01,
+            heartbeat_seconds=0.05,
+            redis_retry_cap_seconds=0.1,
+        )
         task = asyncio.create_task(worker.async_run())
         try:
             while not worker._last_heartbeat:

@@ -30,22 +30,22 @@ from arq import create_pool
 from arq.jobs import Job, JobStatus
 from redis.exceptions import RedisError
 
+from shared.jobs import TAKES_NOW, enqueue_by_name
 from shared.preflight import check_mongodb_reachable, check_redis_reachable, where
 from shared.queue import arq_redis_settings
 from shared.settings import Settings, SettingsError, load_settings
+from worker.arq_options import FUNCTIONS, cron_jobs
 from worker.cli_target import queue_settings, refuse_unreadable_dead_letters
-from worker.options import FUNCTIONS, cron_jobs
 from worker.run import add_run_command, run_worker
 from worker.users_cli import add_users_parser, check_users_options, users_command
 
 JOB_NAMES = [f.__name__ for f in FUNCTIONS] + [c.name for c in cron_jobs()]
-TAKES_NOW = {"decay_memories", "prune_memories", "sweep_sessions"}
 
 
 async def enqueue(settings: Settings, name: str, args: list[str], now: datetime | None, wait: float | None) -> int:
     pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
     try:
-        job = await pool.enqueue_job(name, *args, *([now] if now else []))
+        job = await enqueue_by_name(pool, name, list(args), now)
         if job is None:
             print(f"{name}: a job with that id is already queued", file=sys.stderr)
             return 1
@@ -83,7 +83,7 @@ async def dead_letters(settings: Settings, action: str, dead_id: str | None, req
     try:
         if action == "list":
             for letter in await list_dead_letters(db):
-                print(json.dumps(letter, default=str))
+                print(letter.model_dump_json())
             return 0
         pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
         try:
@@ -91,11 +91,11 @@ async def dead_letters(settings: Settings, action: str, dead_id: str | None, req
                 for job_id in await requeue_all(db, pool):
                     print(job_id)
                 return 0
-            job_id = await requeue(db, pool, dead_id or "")
-            if job_id is None:
+            requeued = await requeue(db, pool, dead_id or "")
+            if requeued is None:
                 print(f"no open dead letter with id {dead_id!r}", file=sys.stderr)
                 return 1
-            print(job_id)
+            print(requeued)
             return 0
         finally:
             await pool.aclose()

@@ -36,7 +36,9 @@ def queue_settings(settings: Settings) -> Settings:
                 f"(pid {running.pid}, {where(running.redis_url)}); unset REDIS_URL to reach that one"
             )
         return settings
-    note(f"REDIS_URL not set: using the running all-in-one's Redis {running.redis_url} (pid {running.pid}, {runtime_file(settings)})")
+    note(
+        f"REDIS_URL not set: using the running all-in-one's Redis {running.redis_url} (pid {running.pid}, {runtime_file(settings)})"
+    )
     update: dict[str, object] = {"redis_url": running.redis_url}
     if "queue_name" not in settings.model_fields_set:
         update["queue_name"] = running.queue_name

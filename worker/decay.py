@@ -2,7 +2,7 @@
 
 Both take `now` as an argument so tests and operators can pass time in; the cron passes
 nothing and gets the wall clock. Each is a handful of server-side statements whatever the
-number of documents: no document ever travels to Python.
+number of documents (`shared/contexts.py`, `shared/summaries.py`): no document travels to Python.
 """
 
 from __future__ import annotations
@@ -11,20 +11,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.memory import DAY
+from shared import contexts, reflections, summaries
 from shared.mongo import REFLECTIONS, SESSION_CONTEXTS, SUMMARIES
 from shared.recall_cache import drop_and_rebuild_everyone
 
 log = logging.getLogger(__name__)
-
-MS_PER_DAY = DAY / timedelta(milliseconds=1)
-
-
-def decay_pipeline(rate: float, now: datetime) -> list[dict[str, Any]]:
-    """strength *= rate ^ (days since decayed_at), then decayed_at = now. Because the exponent
-    is the real time elapsed, a missed day is caught up exactly on the next run."""
-    days = {"$divide": [{"$subtract": [now, "$decayed_at"]}, MS_PER_DAY]}
-    return [{"$set": {"strength": {"$multiply": ["$strength", {"$pow": [rate, days]}]}, "decayed_at": now}}]
 
 
 async def decay_memories(ctx: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
@@ -32,17 +23,14 @@ async def decay_memories(ctx: dict[str, Any], now: datetime | None = None) -> di
     if not settings.enable_memory_decay:
         return {"skipped": True, "reason": "ENABLE_MEMORY_DECAY is false"}
     now = now or datetime.now(UTC)
-    pipeline = decay_pipeline(settings.memory_decay_rate, now)
-    result: dict[str, Any] = {"skipped": False}
-    for collection in (SESSION_CONTEXTS, SUMMARIES, REFLECTIONS):
-        decayed = await db[collection].update_many({"decayed_at": {"$lt": now}}, pipeline)
-        expired = await db[collection].delete_many({"expires_at": {"$lte": now}})
-        result[collection] = {"decayed": decayed.modified_count, "expired": expired.deleted_count}
-    # A faded context may go once a finished summary holds what it said; never before.
-    faded = await db[SESSION_CONTEXTS].delete_many(
-        {"strength": {"$lt": settings.memory_strength_floor}, "summarized_at": {"$ne": None}}
-    )
-    result[SESSION_CONTEXTS]["faded"] = faded.deleted_count
+    rate = settings.memory_decay_rate
+    result: dict[str, Any] = {
+        "skipped": False,
+        SESSION_CONTEXTS: {"decayed": await contexts.decay(db, rate, now), "expired": await contexts.delete_expired(db, now)},
+        SUMMARIES: {"decayed": await summaries.decay(db, rate, now), "expired": await summaries.delete_expired(db, now)},
+        REFLECTIONS: {"decayed": await reflections.decay(db, rate, now), "expired": await reflections.delete_expired(db, now)},
+    }
+    result[SESSION_CONTEXTS]["faded"] = await contexts.delete_faded(db, settings.memory_strength_floor)
     if "redis" in ctx:  # what was deleted may sit in cached digests
         result["recall_caches_rebuilt"] = await drop_and_rebuild_everyone(db, ctx["redis"], settings.redis_timeout_seconds)
     log.info("decay_memories: %s", result)
@@ -55,6 +43,6 @@ async def prune_memories(ctx: dict[str, Any], now: datetime | None = None) -> di
         return {"skipped": True, "reason": "MEMORY_RETENTION_DAYS is 0"}
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(days=settings.memory_retention_days)
-    pruned = await db[SESSION_CONTEXTS].delete_many({"created_at": {"$lt": cutoff}, "summarized_at": {"$ne": None}})
-    log.info("prune_memories: %d contexts older than %s deleted", pruned.deleted_count, cutoff.date())
-    return {"skipped": False, "pruned": pruned.deleted_count}
+    pruned = await contexts.prune_summarized_before(db, cutoff)
+    log.info("prune_memories: %d contexts older than %s deleted", pruned, cutoff.date())
+    return {"skipped": False, "pruned": pruned}

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from shared import communities, entities, relations
 from shared.models import ContextExtraction
+from shared.mongo import Database
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-async def record_graph(db: Any, settings: Settings, user_id: str, source_id: str, extraction: ContextExtraction, now: datetime) -> int:
+async def record_graph(
+    db: Database, settings: Settings, user_id: str, source_id: str, extraction: ContextExtraction, now: datetime
+) -> int:
     """Resolve and count the entities, record the relations, mark the communities stale.
     Returns how many entities the session named (after resolution)."""
     if not extraction.entities:

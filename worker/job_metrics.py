@@ -47,7 +47,8 @@ def observe_job(name: str, job: Job) -> Job:
         metrics.JOBS_STARTED.labels(label).inc()
         if redis is not None and ctx.get("job_id"):
             await best_effort(record_started(redis, ctx["job_id"], name))
-        started, outcome = time.perf_counter(), "failed"
+        started = time.perf_counter()
+        outcome: Outcome = "failed"
         try:
             result = await job(ctx, *args, **kwargs)
             outcome = "complete"

@@ -1,6 +1,6 @@
 """`ping`: a job that does nothing but answer, so an operator can see workers consume.
 
-    python -m worker enqueue ping --wait     # prints "pong" once a worker has run it
+python -m worker enqueue ping --wait     # prints "pong" once a worker has run it
 """
 
 from __future__ import annotations

@@ -3,13 +3,17 @@ bad REDIS_URL or MONGODB_URI with a long traceback, or (memory://) run against a
 store of its own and report every extraction as `insufficient_messages`.
 
 `worker.settings` (what `arq worker.settings.WorkerSettings` imports) runs this; any other
-entry point that builds a worker from the environment should too. `lifecycle.startup`
+entry point that builds a worker from the environment should too. `resources.startup`
 repeats the MongoDB part for workers started any other way.
 """
 
 from __future__ import annotations
 
-from shared.preflight import check_mongodb_reachable, check_redis_reachable, refuse_in_memory_mongodb
+from shared.preflight import (
+    check_mongodb_reachable,
+    check_redis_reachable,
+    refuse_in_memory_mongodb,
+)
 from shared.settings import Settings
 
 

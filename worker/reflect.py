@@ -12,26 +12,21 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.llm.attribution import attribute_llm_calls
 from shared import reflections
-from shared.jobs import GENERATE_REFLECTION
+from shared.jobs import enqueue_reflection
+from shared.llm.attribution import attribute_llm_calls
 from shared.models import ReflectionOutcome
 from shared.recall_cache import drop_and_rebuild
 
 log = logging.getLogger(__name__)
 
 
-async def enqueue_reflection(db: Any, redis: Any, user_id: str) -> str:
-    job_id = await reflections.next_reflection_job_id(db, user_id)
-    await redis.enqueue_job(GENERATE_REFLECTION, user_id, False, _job_id=job_id)
-    return job_id
-
-
 async def generate_reflections(ctx: dict[str, Any]) -> dict[str, Any]:
     db, settings = ctx["db"], ctx["settings"]
     due = await reflections.users_due(db, settings.reflection_min_new_contexts, settings.reflection_batch)
     for user_id in due:
-        await enqueue_reflection(db, ctx["redis"], user_id)
+        job_id = await reflections.next_reflection_job_id(db, user_id)
+        await enqueue_reflection(db, ctx["redis"], settings.redis_timeout_seconds, user_id, job_id)
     log.info("generate_reflections: %d users due", len(due))
     return {"enqueued": len(due)}
 
@@ -49,5 +44,9 @@ async def generate_reflection(ctx: dict[str, Any], user_id: str, force: bool = F
     now = datetime.now(UTC)
     reflection_id = await reflections.store_reflection(db, user_id, reply, notes, now, settings.memory_ttl_days)
     await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
-    log.info("user %s: reflection %s, %d insights over %d contexts", user_id, reflection_id, len(reply.draft.insights), len(notes))
-    return ReflectionOutcome(success=True, reflection_id=str(reflection_id), insights=len(reply.draft.insights), reason="reflected").model_dump()
+    log.info(
+        "user %s: reflection %s, %d insights over %d contexts", user_id, reflection_id, len(reply.draft.insights), len(notes)
+    )
+    return ReflectionOutcome(
+        success=True, reflection_id=str(reflection_id), insights=len(reply.draft.insights), reason="reflected"
+    ).model_dump()

@@ -32,9 +32,8 @@ from pymongo.errors import ConnectionFailure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shared.dead_letters import dead_letter_of
+from shared.dead_letters import dead_letter_of, record_dead_letter, resolve
 from shared.llm import LLMDeferred, LLMTransientError
-from shared.mongo import FAILED_JOBS
 from shared.settings import Settings
 from worker.job_metrics import observe_job
 
@@ -47,7 +46,9 @@ class JobArgumentsError(TypeError):
     """The job was enqueued with arguments it does not take (say, by an older deploy)."""
 
 
-def backoff_seconds(job_try: int, settings: Settings, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+def backoff_seconds(
+    job_try: int, settings: Settings, retry_after: float | None = None, rng: random.Random | None = None
+) -> float:
     """Full jitter: uniform in [0, min(cap, base * 2^(try-1))], raised to retry-after, capped."""
     ceiling = min(settings.retry_cap_seconds, settings.retry_base_seconds * 2 ** (job_try - 1))
     delay = (rng or random).uniform(0, ceiling)
@@ -61,20 +62,10 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, LLMTransientError | ConnectionFailure | TimeoutError | RedisConnectionError | RedisTimeoutError)
 
 
-async def write_dead_letter(ctx: dict[str, Any], name: str, args: tuple, kwargs: dict, error: str) -> None:
+async def write_dead_letter(ctx: dict[str, Any], name: str, args: tuple[Any, ...], kwargs: dict[str, Any], error: str) -> None:
     try:
-        await ctx["db"][FAILED_JOBS].insert_one(
-            {
-                "function": name,
-                "job_id": ctx.get("job_id"),
-                "args": list(args),
-                "kwargs": kwargs,
-                "tries": ctx.get("job_try", 1),
-                "error": error,
-                "failed_at": datetime.now(UTC),
-                "requeued_at": None,
-                "resolved_at": None,
-            }
+        await record_dead_letter(
+            ctx["db"], name, ctx.get("job_id"), args, kwargs, ctx.get("job_try", 1), error, datetime.now(UTC)
         )
     except Exception:  # the database may be what failed; the log keeps the record then
         log.exception("could not store dead letter for %s%r: %s", name, args, error)
@@ -123,7 +114,7 @@ def reliable(job: Job) -> Job:
             raise
         dead = dead_letter_of(ctx.get("job_id"))
         if dead is not None:
-            await ctx["db"][FAILED_JOBS].update_one({"_id": dead}, {"$set": {"resolved_at": datetime.now(UTC)}})
+            await resolve(ctx["db"], dead, datetime.now(UTC))
         return result
 
     return observe_job(name, run)

@@ -36,9 +36,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shared.heartbeats import WorkerHeartbeat, new_worker_id, remove_heartbeat, write_heartbeat
+from shared.heartbeats import (
+    WorkerHeartbeat,
+    new_worker_id,
+    remove_heartbeat,
+    write_heartbeat,
+)
 from shared.settings import Settings
-from worker.options import chat_worker_options, worker_options
+from worker.arq_options import chat_worker_options, worker_options
 
 log = logging.getLogger("worker.redis")
 
@@ -76,13 +81,23 @@ class ResilientWorker(Worker):
             try:
                 # retry=conn_retries: arq makes one attempt; the waiting and the log are ours.
                 return await create_pool(
-                    settings, retry=settings.conn_retries, job_serializer=self.job_serializer, job_deserializer=self.job_deserializer,
-                    default_queue_name=self.queue_name, expires_extra_ms=self.expires_extra_ms,
+                    settings,
+                    retry=settings.conn_retries,
+                    job_serializer=self.job_serializer,
+                    job_deserializer=self.job_deserializer,
+                    default_queue_name=self.queue_name,
+                    expires_extra_ms=self.expires_extra_ms,
                 )
             except REDIS_UNREACHABLE as exc:
                 if not warned:
-                    log.warning("worker %s: Redis at %s:%s not reachable at start (%s); retrying every %g s at most",
-                                self.worker_id, settings.host, settings.port, describe(exc), self.redis_retry_cap_seconds)
+                    log.warning(
+                        "worker %s: Redis at %s:%s not reachable at start (%s); retrying every %g s at most",
+                        self.worker_id,
+                        settings.host,
+                        settings.port,
+                        describe(exc),
+                        self.redis_retry_cap_seconds,
+                    )
                     warned = True
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.redis_retry_cap_seconds)
@@ -99,7 +114,9 @@ class ResilientWorker(Worker):
         lost_at = time.monotonic()
         log.warning(
             "worker %s lost Redis (%s): taking no new jobs, running ones carry on; retrying every %g s at most",
-            self.worker_id, describe(exc), self.redis_retry_cap_seconds,
+            self.worker_id,
+            describe(exc),
+            self.redis_retry_cap_seconds,
         )
         delay = FIRST_RETRY_SECONDS
         while True:
@@ -188,9 +205,16 @@ class ResilientWorker(Worker):
 
     def heartbeat(self) -> WorkerHeartbeat:
         return WorkerHeartbeat(
-            worker_id=self.worker_id, host=self.host, pid=self.pid, queue_name=self.queue_name,
-            started_at=self.started_at, last_seen=datetime.now(UTC), interval_seconds=self.heartbeat_seconds,
-            jobs_complete=self.jobs_complete, jobs_failed=self.jobs_failed, jobs_retried=self.jobs_retried,
+            worker_id=self.worker_id,
+            host=self.host,
+            pid=self.pid,
+            queue_name=self.queue_name,
+            started_at=self.started_at,
+            last_seen=datetime.now(UTC),
+            interval_seconds=self.heartbeat_seconds,
+            jobs_complete=self.jobs_complete,
+            jobs_failed=self.jobs_failed,
+            jobs_retried=self.jobs_retried,
             jobs_in_flight=sum(not t.done() for t in self.tasks.values()),
         )
 
@@ -221,9 +245,11 @@ def describe(exc: BaseException, limit: int = 300) -> str:
 def create_worker(settings: Settings, *, chat: bool = False, **overrides: Any) -> ResilientWorker:
     """The worker every launcher runs: our arq options, outage riding and heartbeats.
 
-    `chat=True`: a worker of the chat queue (worker/options.py `chat_worker_options`).
+    `chat=True`: a worker of the chat queue (worker/arq_options.py `chat_worker_options`).
     """
     options = {**(chat_worker_options(settings) if chat else worker_options(settings)), **overrides}
     return ResilientWorker(
-        **options, heartbeat_seconds=settings.worker_heartbeat_seconds, redis_retry_cap_seconds=settings.worker_redis_retry_cap_seconds
+        **options,
+        heartbeat_seconds=settings.worker_heartbeat_seconds,
+        redis_retry_cap_seconds=settings.worker_redis_retry_cap_seconds,
     )

@@ -16,9 +16,11 @@ from shared.settings import load_settings
 log = logging.getLogger("worker")
 
 
-def add_run_command(commands: argparse._SubParsersAction) -> None:
+def add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = commands.add_parser("run", help="run a worker: consume the queue until SIGTERM, riding out Redis outages")
-    run.add_argument("--chat", action="store_true", help="consume the chat queue (CHAT_QUEUE_NAME) only, with WORKER_CHAT_MAX_JOBS slots")
+    run.add_argument(
+        "--chat", action="store_true", help="consume the chat queue (CHAT_QUEUE_NAME) only, with WORKER_CHAT_MAX_JOBS slots"
+    )
 
 
 def run_worker(chat: bool = False) -> int:
@@ -26,9 +28,8 @@ def run_worker(chat: bool = False) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from shared.log_format import configure_logging
     from worker.metrics_listener import metrics_listener
-    from worker.resilient import create_worker
-
     from worker.preflight import check_worker_can_start
+    from worker.resilient import create_worker
 
     settings = load_settings()
     configure_logging(settings.log_format)

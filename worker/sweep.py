@@ -11,7 +11,7 @@ SESSION_SWEEP_LOOKBACK_HOURS and enqueues `extract_session_context` for each one
 - has at least two messages (fewer is never extracted), and
 - is not in the dead letters under that job id: a session whose extraction failed for
   good waits for an operator's requeue rather than failing again every hour.
-It enqueues under the same job id as logout and close (shared/extraction_queue.py), so a
+It enqueues under the same job id as logout and close (shared/jobs.py), so a
 session is extracted once whoever asks, and at most SESSION_SWEEP_BATCH per run, oldest
 first; the rest wait for the next run.
 """
@@ -22,9 +22,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.extraction_queue import enqueue_extraction
-from shared.jobs import extract_job_id
-from shared.mongo import CHAT_MESSAGES, EMPTY_EXTRACTIONS, FAILED_JOBS, SESSION_CONTEXTS, SESSIONS
+from shared import contexts, sessions
+from shared.dead_letters import open_dead_job_ids
+from shared.empty_extractions import empty_watermarks
+from shared.jobs import enqueue_extraction, extract_job_id
+from shared.messages import recent_sessions
+from shared.mongo import Database
 from worker.extract import MIN_MESSAGES
 
 log = logging.getLogger(__name__)
@@ -32,55 +35,32 @@ log = logging.getLogger(__name__)
 CHUNK = 200  # sessions looked up per round trip
 
 
-def recent_sessions_pipeline(since: datetime) -> list[dict[str, Any]]:
-    """One row per session with messages since `since`: its user, newest message, count."""
-    return [
-        {"$match": {"timestamp": {"$gte": since}}},
-        {"$sort": {"timestamp": 1, "_id": 1}},
-        {
-            "$group": {
-                "_id": "$session_id",
-                "user_id": {"$first": "$user_id"},
-                "last_id": {"$last": "$_id"},
-                "last_at": {"$last": "$timestamp"},
-                "count": {"$sum": 1},
-            }
-        },
-        {"$match": {"count": {"$gte": MIN_MESSAGES}}},
-        {"$sort": {"last_at": 1}},
-    ]
-
-
-async def ended(db: Any, rows: list[dict[str, Any]], idle_cutoff: datetime, now: datetime) -> list[dict[str, Any]]:
+async def ended(db: Database, rows: list[dict[str, Any]], idle_cutoff: datetime, now: datetime) -> list[dict[str, Any]]:
     """The rows whose session is idle, expired, revoked or gone."""
     recent = [r["_id"] for r in rows if r["last_at"] > idle_cutoff]
-    still_open = set()
-    if recent:
-        cursor = db[SESSIONS].find({"_id": {"$in": recent}, "revoked_at": None, "expires_at": {"$gt": now}}, {"_id": 1})
-        still_open = {doc["_id"] for doc in await cursor.to_list(length=None)}
+    still_open = await sessions.still_open(db, recent, now)
     return [r for r in rows if r["_id"] not in still_open]
 
 
-async def uncovered(db: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def uncovered(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows whose newest message no context and no empty watermark reaches."""
     if not rows:
         return []
-    query = {"user_id": {"$in": list({r["user_id"] for r in rows})}, "session_id": {"$in": [r["_id"] for r in rows]}}
+    user_ids, session_ids = list({r["user_id"] for r in rows}), [r["_id"] for r in rows]
     reached: dict[str, datetime] = {}
-    for collection in (SESSION_CONTEXTS, EMPTY_EXTRACTIONS):
-        for doc in await db[collection].find(query, {"session_id": 1, "covered.last_at": 1}).to_list(length=None):
-            last_at = doc.get("covered", {}).get("last_at")
-            if last_at is not None and (doc["session_id"] not in reached or last_at > reached[doc["session_id"]]):
-                reached[doc["session_id"]] = last_at
+    for session_id, last_at in await contexts.watermarks(db, user_ids, session_ids) + await empty_watermarks(
+        db, user_ids, session_ids
+    ):
+        if session_id not in reached or last_at > reached[session_id]:
+            reached[session_id] = last_at
     return [r for r in rows if r["_id"] not in reached or reached[r["_id"]] < r["last_at"]]
 
 
-async def not_dead(db: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def not_dead(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ids = {extract_job_id(r["_id"], str(r["last_id"])): r for r in rows}
     if not ids:
         return []
-    cursor = db[FAILED_JOBS].find({"job_id": {"$in": list(ids)}, "resolved_at": None}, {"job_id": 1})
-    dead = {doc["job_id"] for doc in await cursor.to_list(length=None)}
+    dead = await open_dead_job_ids(db, list(ids))
     return [row for job_id, row in ids.items() if job_id not in dead]
 
 
@@ -91,14 +71,15 @@ async def sweep_sessions(ctx: dict[str, Any], now: datetime | None = None) -> di
     since = now - timedelta(hours=settings.session_sweep_lookback_hours)
     budget = settings.session_sweep_batch
     examined = submitted = 0
-    # allowDiskUse: a busy day has many sessions to sort; let the server spill rather than fail.
-    cursor = db[CHAT_MESSAGES].aggregate(recent_sessions_pipeline(since), allowDiskUse=True)
+    cursor = recent_sessions(db, since, MIN_MESSAGES)
     chunk: list[dict[str, Any]] = []
 
     async def enqueue_due(rows: list[dict[str, Any]], room: int) -> int:
         due = await not_dead(db, await uncovered(db, await ended(db, rows, idle_cutoff, now)))
         for row in due[:room]:
-            await enqueue_extraction(db, ctx["redis"], settings.redis_timeout_seconds, row["user_id"], row["_id"], str(row["last_id"]))
+            await enqueue_extraction(
+                db, ctx["redis"], settings.redis_timeout_seconds, row["user_id"], row["_id"], str(row["last_id"])
+            )
         return min(len(due), room)
 
     async for row in cursor:
@@ -111,5 +92,7 @@ async def sweep_sessions(ctx: dict[str, Any], now: datetime | None = None) -> di
                 break
     if chunk and submitted < budget:
         submitted += await enqueue_due(chunk, budget - submitted)
-    log.info("sweep_sessions: %d sessions examined, %d extractions submitted (arq drops ids it already holds)", examined, submitted)
+    log.info(
+        "sweep_sessions: %d sessions examined, %d extractions submitted (arq drops ids it already holds)", examined, submitted
+    )
     return {"examined": examined, "submitted": submitted, "batch_full": submitted >= budget}

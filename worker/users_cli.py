@@ -14,9 +14,9 @@ import argparse
 import sys
 from typing import Any
 
-from shared.mongo import create_mongo_client, get_database
-from shared.roles import ADMIN, grant_role, holders, revoke_role
+from shared.mongo import Database, create_mongo_client, get_database
 from shared.settings import load_settings
+from shared.users import ADMIN, grant_role, holders, revoke_role
 
 ACTIONS = ("grant-admin", "revoke-admin", "list-admins")
 
@@ -32,7 +32,7 @@ def check_users_options(parser: argparse.ArgumentParser, options: argparse.Names
         parser.error(f"{options.action} needs an EMAIL")
 
 
-async def change_admin(db: Any, action: str, email: str | None) -> int:
+async def change_admin(db: Database, action: str, email: str | None) -> int:
     """The command against a database handle; prints what it did, returns the exit code."""
     if action == "list-admins":
         for holder in await holders(db, ADMIN):

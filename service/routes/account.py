@@ -5,12 +5,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from service.auth import require_principal
 from service.browser_session import clear_session_cookie
 from service.errors import ApiError
+from service.principal import require_principal
 from service.socket_registry import publish_logout
 from shared.account import delete_account, export_account
-from shared.session_contexts import forget_point, forget_session
+from shared.forget import forget_point, forget_session
 
 
 async def export(request: Request) -> JSONResponse:
@@ -25,7 +25,9 @@ async def export(request: Request) -> JSONResponse:
 async def delete(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     state = request.app.state
-    outcome = await delete_account(state.db, state.arq, state.settings.queue_name, state.settings.redis_timeout_seconds, principal.user_id)
+    outcome = await delete_account(
+        state.db, state.arq, state.settings.queue_name, state.settings.redis_timeout_seconds, principal.user_id
+    )
     if outcome is None:
         raise ApiError(404, "no such account")
     deleted, open_sessions = outcome
@@ -40,8 +42,12 @@ async def delete_point(request: Request) -> Response:
     principal = await require_principal(request)
     state = request.app.state
     found = await forget_point(
-        state.db, state.arq, state.settings.redis_timeout_seconds, principal.user_id,
-        request.path_params["context_id"], request.path_params["key"],
+        state.db,
+        state.arq,
+        state.settings.redis_timeout_seconds,
+        principal.user_id,
+        request.path_params["context_id"],
+        request.path_params["key"],
     )
     if not found:
         raise ApiError(404, "no such point")
@@ -51,7 +57,9 @@ async def delete_point(request: Request) -> Response:
 async def delete_context(request: Request) -> Response:
     principal = await require_principal(request)
     state = request.app.state
-    found = await forget_session(state.db, state.arq, state.settings.redis_timeout_seconds, principal.user_id, request.path_params["context_id"])
+    found = await forget_session(
+        state.db, state.arq, state.settings.redis_timeout_seconds, principal.user_id, request.path_params["context_id"]
+    )
     if not found:
         raise ApiError(404, "no such session memory")
     return Response(status_code=204)

@@ -9,12 +9,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service.auth import Principal
 from service.browser_session import require_caller
 from service.errors import ApiError
+from service.principal import Principal
+from service.schemas import FailedJobs
 from shared.dead_letters import list_dead_letters, requeue, requeue_all
 from shared.job_owners import record_job_owner
-from shared.roles import ADMIN, has_role
+from shared.users import ADMIN, has_role
 
 
 async def require_admin(request: Request) -> Principal:
@@ -28,7 +29,9 @@ async def require_admin(request: Request) -> Principal:
 async def failed_jobs(request: Request) -> JSONResponse:
     await require_admin(request)
     include_resolved = request.query_params.get("include_resolved") == "true"
-    return JSONResponse({"failed_jobs": await list_dead_letters(request.app.state.db, include_resolved)})
+    return JSONResponse(
+        FailedJobs(failed_jobs=await list_dead_letters(request.app.state.db, include_resolved)).model_dump(mode="json")
+    )
 
 
 async def requeue_one(request: Request) -> JSONResponse:

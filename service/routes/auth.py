@@ -1,30 +1,38 @@
-"""Register, log in, log out, and who am I."""
+"""The /api/v1/auth endpoints: register, log in, log out, and who am I.
+
+(Who is calling is decided in service/principal.py; this module only answers HTTP.)
+"""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 from pymongo.errors import DuplicateKeyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service.auth import Unauthorized, authenticate, bearer_token, require_principal, token_principal
 from service.enqueue import enqueue_extraction
 from service.errors import ApiError, parse_body
 from service.login import open_session
+from service.principal import (
+    Unauthorized,
+    authenticate,
+    bearer_token,
+    require_principal,
+    token_principal,
+)
 from service.schemas import Credentials
 from service.socket_registry import publish_logout
+from shared import sessions
 from shared.job_owners import record_job_owner
-from shared.mongo import SESSIONS, USERS
+from shared.users import create_user, find_by_id
 
 
 async def register(request: Request) -> JSONResponse:
     body = await parse_body(request, Credentials)
-    user_id = uuid.uuid4().hex
-    user = {"_id": user_id, "email": body.email, "password_hash": await request.app.state.passwords.hash(body.password), "created_at": datetime.now(UTC)}
+    password_hash = await request.app.state.passwords.hash(body.password)
     try:
-        await request.app.state.db[USERS].insert_one(user)
+        user_id = await create_user(request.app.state.db, body.email, password_hash, datetime.now(UTC))
     except DuplicateKeyError:
         raise ApiError(409, "email is already registered", [{"field": "email", "message": "already registered"}]) from None
     return JSONResponse({"user_id": user_id}, status_code=201)
@@ -34,7 +42,12 @@ async def login(request: Request) -> JSONResponse:
     body = await parse_body(request, Credentials)
     opened = await open_session(request, body.email, body.password)
     return JSONResponse(
-        {"access_token": opened.token, "token_type": "bearer", "expires_in": int(opened.ttl.total_seconds()), "session_id": opened.session_id}
+        {
+            "access_token": opened.token,
+            "token_type": "bearer",
+            "expires_in": int(opened.ttl.total_seconds()),
+            "session_id": opened.session_id,
+        }
     )
 
 
@@ -51,12 +64,7 @@ async def close_session(request: Request, token: str | None) -> dict[str, str]:
     # One statement checks the session and revokes it: durable in MongoDB before anything
     # else, so the token is dead even if the enqueue below fails, and a racing second
     # logout finds nothing to revoke.
-    revoked = await state.db[SESSIONS].find_one_and_update(
-        {"_id": principal.session_id, "user_id": principal.user_id, "revoked_at": None, "expires_at": {"$gt": now}},
-        {"$set": {"revoked_at": now}},
-        projection={"_id": 1},
-    )
-    if revoked is None:
+    if not await sessions.revoke_if_open(state.db, principal.user_id, principal.session_id, now):
         await authenticate(request, token)  # says exactly why (unknown, logged out, expired)
         raise Unauthorized("session has been logged out")  # lost a race with another logout
     # Open chat sockets of this session, on any service process, close with 4401.
@@ -68,7 +76,7 @@ async def close_session(request: Request, token: str | None) -> dict[str, str]:
 
 async def me(request: Request) -> JSONResponse:
     principal = await require_principal(request)
-    user = await request.app.state.db[USERS].find_one({"_id": principal.user_id}, {"email": 1, "created_at": 1})
+    user = await find_by_id(request.app.state.db, principal.user_id)
     if user is None:
         raise Unauthorized("user no longer exists")
     return JSONResponse(

@@ -8,8 +8,6 @@ worker, a waiting one is cancelled when a worker picks it up.
 
 from __future__ import annotations
 
-import asyncio
-
 from arq.jobs import Job
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -18,7 +16,7 @@ from service.browser_session import require_caller
 from service.errors import ApiError
 from shared.job_owners import job_owner
 from shared.job_status import FINISHED, JobView, read_job
-from shared.roles import ADMIN, has_role
+from shared.users import ADMIN, has_role
 
 # How long DELETE waits for the worker to confirm; past it the answer is 202 and the
 # status says where the job is (the abort stays registered for a minute, arq's limit).
@@ -53,7 +51,7 @@ async def cancel_job(request: Request) -> JSONResponse:
     job = Job(job_id, state.arq, _queue_name=state.settings.queue_name)
     try:
         await job.abort(timeout=CANCEL_WAIT_SECONDS, poll_delay=0.05)
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         pass  # not confirmed yet: the view below says where it stands
     view = await read_job(state.arq, state.db, job_id, state.settings.queue_name)
     return view_response(view, 200 if view.status in FINISHED else 202)

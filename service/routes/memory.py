@@ -1,4 +1,5 @@
-"""What the caller can read back: their own messages and their stored memory."""
+"""The caller's stored memory: `GET /api/v1/memory` (contexts, summaries, reflections),
+`POST /api/v1/memory/reflections` and `GET /api/v1/memory/graph`."""
 
 from __future__ import annotations
 
@@ -7,38 +8,24 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service.auth import require_principal
-from service.errors import parse_query
-from service.recall import context_view, summary_view
-from service.schemas import MemoryGraph, MessagesQuery, ReflectionQueued
-from shared import communities, entities, reflections, relations
+from service.principal import require_principal
+from service.schemas import Memory, MemoryGraph, ReflectionQueued
+from shared import communities, contexts, entities, reflections, relations, summaries
 from shared.job_owners import record_job_owner
-from shared.jobs import GENERATE_REFLECTION
-from shared.messages import recent_user_messages
-from shared.mongo import SESSION_CONTEXTS, SUMMARIES
-from shared.outbox import enqueue_or_store
-
-
-async def list_messages(request: Request) -> JSONResponse:
-    principal = await require_principal(request)
-    query = parse_query(request.query_params, MessagesQuery)
-    messages = await recent_user_messages(request.app.state.db, principal.user_id, query.limit)
-    return JSONResponse({"messages": [m.model_dump(mode="json") for m in messages]})
+from shared.jobs import enqueue_reflection
 
 
 async def list_memory(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     db, rate, now = request.app.state.db, request.app.state.settings.memory_decay_rate, datetime.now(UTC)
-    contexts = await db[SESSION_CONTEXTS].find({"user_id": principal.user_id}).sort("updated_at", -1).to_list(length=None)
-    summaries = await db[SUMMARIES].find({"user_id": principal.user_id, "status": "done"}).sort("created_at", -1).to_list(length=None)
-    stored_reflections = await reflections.user_reflections(db, principal.user_id)
-    return JSONResponse(
-        {
-            "contexts": [context_view(doc, now, rate) for doc in contexts],
-            "summaries": [summary_view(doc, now, rate) for doc in summaries],
-            "reflections": [reflections.reflection_view(doc, now, rate).model_dump(mode="json") for doc in stored_reflections],
-        }
+    memory = Memory(
+        contexts=await contexts.context_views(db, principal.user_id, now, rate),
+        summaries=await summaries.summary_views(db, principal.user_id, now, rate),
+        reflections=[
+            reflections.reflection_view(doc, now, rate) for doc in await reflections.user_reflections(db, principal.user_id)
+        ],
     )
+    return JSONResponse(memory.model_dump(mode="json"))
 
 
 async def request_reflection(request: Request) -> JSONResponse:
@@ -47,7 +34,7 @@ async def request_reflection(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     state = request.app.state
     job_id = await reflections.next_reflection_job_id(state.db, principal.user_id)
-    await enqueue_or_store(state.db, state.arq, state.settings.redis_timeout_seconds, GENERATE_REFLECTION, principal.user_id, True, job_id=job_id)
+    await enqueue_reflection(state.db, state.arq, state.settings.redis_timeout_seconds, principal.user_id, job_id, force=True)
     await record_job_owner(state.db, job_id, principal.user_id)  # so GET /api/v1/jobs/{id} answers the caller
     return JSONResponse(ReflectionQueued(job_id=job_id).model_dump(), status_code=202)
 

@@ -14,15 +14,23 @@ from starlette.responses import JSONResponse
 
 from service.errors import ApiError
 from service.operations_schemas import (
-    Activity, CronList, CronStarted, CronView, FunctionActivity, JobList, QueueView, WorkerList,
+    Activity,
+    CronList,
+    CronStarted,
+    CronView,
+    FunctionActivity,
+    JobList,
+    QueueView,
+    WorkerList,
 )
 from service.routes.admin import require_admin
-from shared.cron_schedule import CRON_SCHEDULES, manual_cron_job_id, next_run
+from shared.cron_schedule import next_run
 from shared.dead_letters import count_open
 from shared.heartbeats import list_workers
 from shared.job_history import last_hour, recent_jobs
 from shared.job_owners import record_job_owner
 from shared.job_status import STATUSES, JobView, read_job
+from shared.jobs import CRON_SCHEDULES, enqueue_cron_now
 from shared.outbox import outbox_size
 from shared.queue_scan import scan_queue
 
@@ -115,8 +123,7 @@ async def run_cron(request: Request) -> JSONResponse:
     name, state = request.path_params["name"], request.app.state
     if name not in CRON_SCHEDULES:
         raise ApiError(404, "no cron job with that name")
-    job_id = manual_cron_job_id(name, datetime.now(UTC))
-    await state.arq.enqueue_job(name, _job_id=job_id)
+    job_id = await enqueue_cron_now(state.arq, name, datetime.now(UTC))
     await record_job_owner(state.db, job_id, admin.user_id)
     return JSONResponse(CronStarted(job_id=job_id).model_dump(), status_code=202)
 

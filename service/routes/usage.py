@@ -6,8 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service.auth import require_principal
 from service.errors import parse_query
+from service.principal import require_principal
 from service.routes.admin import require_admin
 from shared import clock
 from shared.llm_usage import admin_usage, user_daily_usage

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from redis.asyncio import Redis
 
 from shared.llm.base import (
@@ -24,17 +23,25 @@ from shared.llm.base import (
 )
 from shared.llm.limiter import LLMLimiter
 from shared.llm.metered import MeteredLLM
+from shared.mongo import Database
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "LLMBudgetExhausted", "LLMDeferred", "LLMError", "LLMOutputError", "LLMPermanentError", "LLMProvider", "LLMRateLimited",
-    "LLMTransientError", "create_llm",
+    "LLMBudgetExhausted",
+    "LLMDeferred",
+    "LLMError",
+    "LLMOutputError",
+    "LLMPermanentError",
+    "LLMProvider",
+    "LLMRateLimited",
+    "LLMTransientError",
+    "create_llm",
 ]
 
 
-def create_llm(settings: Settings, redis: Redis | None = None, db: AsyncIOMotorDatabase | None = None) -> LLMProvider:
+def create_llm(settings: Settings, redis: Redis | None = None, db: Database | None = None) -> LLMProvider:
     limiter = LLMLimiter(redis, settings) if redis is not None else None
     if settings.llm_provider == "anthropic":
         from shared.llm.anthropic_provider import AnthropicProvider
@@ -46,8 +53,6 @@ def create_llm(settings: Settings, redis: Redis | None = None, db: AsyncIOMotorD
         return MeteredLLM(provider, settings, limiter, db)
     from shared.llm.offline import OfflineProvider
 
-    log.warning(
-        "LLM provider: OFFLINE (rule-based, not an LLM): set ANTHROPIC_API_KEY for real replies and extraction"
-    )
+    log.warning("LLM provider: OFFLINE (rule-based, not an LLM): set ANTHROPIC_API_KEY for real replies and extraction")
     # No provider to protect: the offline rules are not rate limited, but still recorded.
     return MeteredLLM(OfflineProvider(), settings, None, db)

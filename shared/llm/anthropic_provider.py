@@ -7,9 +7,10 @@ answer is a JSON object we validate with pydantic. Chat replies stream.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import anthropic
+from anthropic.types import MessageParam, ToolParam
 
 from shared.llm.base import LLMOutputError, LLMPermanentError, LLMTransientError, UsageCallback
 from shared.llm.output import Output, find_tool_input, parse_tool_output
@@ -130,8 +131,9 @@ class AnthropicProvider:
                     model=model or self.model,
                     max_tokens=self.max_tokens,
                     system=system,
-                    messages=messages,
-                    tools=[tool],
+                    # Plain dicts in the shapes the SDK's TypedDicts describe.
+                    messages=cast("list[MessageParam]", messages),
+                    tools=[cast("ToolParam", tool)],
                     tool_choice={"type": "tool", "name": tool["name"]},
                 )
                 await self._observe(raw.headers)
@@ -156,11 +158,19 @@ class AnthropicProvider:
             block = next(b for b in response.content if b.type == "tool_use" and b.name == tool["name"])
             messages = [
                 *messages,
-                {"role": "assistant", "content": [{"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}]},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}],
+                },
                 {
                     "role": "user",
                     "content": [
-                        {"type": "tool_result", "tool_use_id": block.id, "is_error": True, "content": f"{problem}. Call {tool['name']} again with valid input."}
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": block.id,
+                            "is_error": True,
+                            "content": f"{problem}. Call {tool['name']} again with valid input.",
+                        }
                     ],
                 },
             ]
@@ -173,7 +183,9 @@ class AnthropicProvider:
         return ExtractionReply(extraction=extraction, model=model, usage=usage)
 
     async def summarize(self, sessions: Sequence[SessionDigest]) -> SummaryReply:
-        draft, model, usage = await self.call_tool(SUMMARY_INSTRUCTIONS, render_sessions(sessions), SUMMARY_TOOL, SummaryDraft, self.models["summary"])
+        draft, model, usage = await self.call_tool(
+            SUMMARY_INSTRUCTIONS, render_sessions(sessions), SUMMARY_TOOL, SummaryDraft, self.models["summary"]
+        )
         return SummaryReply(draft=draft, model=model, usage=usage)
 
     async def reflect(self, notes: Sequence[ContextNote]) -> ReflectionReply:
@@ -185,7 +197,9 @@ class AnthropicProvider:
             "description": "Record insights drawn from these sessions, each citing the notes it rests on.",
             "input_schema": tool_input_schema(output),
         }
-        draft, model, usage = await self.call_tool(REFLECTION_INSTRUCTIONS, render_notes(notes), tool, output, self.models["reflection"])
+        draft, model, usage = await self.call_tool(
+            REFLECTION_INSTRUCTIONS, render_notes(notes), tool, output, self.models["reflection"]
+        )
         return ReflectionReply(draft=draft, model=model, usage=usage)
 
     async def stream_reply(
@@ -196,7 +210,7 @@ class AnthropicProvider:
                 model=self.models["chat"],
                 max_tokens=self.max_tokens,
                 system=render_coach_system_prompt(memory),
-                messages=to_anthropic_turns(history),
+                messages=cast("list[MessageParam]", to_anthropic_turns(history)),
             ) as stream:
                 await self._observe(stream.response.headers)
                 async for text in stream.text_stream:
@@ -205,7 +219,9 @@ class AnthropicProvider:
                 # tokens, message_delta's output tokens).
                 final = await stream.get_final_message()
                 if on_usage is not None and final.usage is not None:
-                    on_usage(final.model, TokenUsage(input_tokens=final.usage.input_tokens, output_tokens=final.usage.output_tokens))
+                    on_usage(
+                        final.model, TokenUsage(input_tokens=final.usage.input_tokens, output_tokens=final.usage.output_tokens)
+                    )
         except anthropic.APIStatusError as exc:
             await self._observe(exc.response.headers)
             raise translate_error(exc) from exc

@@ -10,7 +10,16 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from shared.models import ChatMessage, ContextNote, ExtractionReply, MemoryDigest, ReflectionReply, SessionDigest, SummaryReply, TokenUsage
+from shared.models import (
+    ChatMessage,
+    ContextNote,
+    ExtractionReply,
+    MemoryDigest,
+    ReflectionReply,
+    SessionDigest,
+    SummaryReply,
+    TokenUsage,
+)
 
 # Told the stream's model and usage once the stream has ended (Anthropic: the final message).
 UsageCallback = Callable[[str, TokenUsage], None]

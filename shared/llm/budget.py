@@ -9,15 +9,14 @@ calls in flight when it runs out, never by more.
 
 from __future__ import annotations
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
-
 from shared import clock
 from shared.llm.base import LLMBudgetExhausted
 from shared.llm_usage import tokens_used_on
+from shared.mongo import Database
 from shared.settings import Settings
 
 
-async def check_daily_budget(db: AsyncIOMotorDatabase, settings: Settings, user_id: str | None) -> None:
+async def check_daily_budget(db: Database, settings: Settings, user_id: str | None) -> None:
     budget = settings.user_daily_token_budget
     if not budget or user_id is None:
         return
@@ -26,5 +25,7 @@ async def check_daily_budget(db: AsyncIOMotorDatabase, settings: Settings, user_
     if used >= budget:
         resets_at = clock.next_utc_midnight(now)
         raise LLMBudgetExhausted(
-            f"user {user_id} used {used} of {budget} LLM tokens today", retry_after=(resets_at - now).total_seconds(), resets_at=resets_at
+            f"user {user_id} used {used} of {budget} LLM tokens today",
+            retry_after=(resets_at - now).total_seconds(),
+            resets_at=resets_at,
         )

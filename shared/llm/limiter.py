@@ -191,7 +191,10 @@ class LLMLimiter:
     async def _finish_quietly(self, admission: Admission) -> None:
         tokens = ["", ""]
         if self.tokens > 0:
-            tokens = [f"{admission.member}:{admission.estimate}", f"{admission.member}:{admission.estimate if admission.actual is None else admission.actual}"]
+            tokens = [
+                f"{admission.member}:{admission.estimate}",
+                f"{admission.member}:{admission.estimate if admission.actual is None else admission.actual}",
+            ]
         with contextlib.suppress(*REDIS_DOWN):
             await self._finish(
                 keys=self.keys[:2], args=[admission.member, *tokens, self.window_ms, "1" if self.requests > 0 else "0"]
@@ -205,7 +208,15 @@ class LLMLimiter:
             try:
                 allowed, wait_ms = await self._admit(
                     keys=self.keys,
-                    args=[self.window_ms, self.requests, self.tokens, admission.estimate, keep, admission.member, "1" if background else "0"],
+                    args=[
+                        self.window_ms,
+                        self.requests,
+                        self.tokens,
+                        admission.estimate,
+                        keep,
+                        admission.member,
+                        "1" if background else "0",
+                    ],
                 )
             except REDIS_DOWN as exc:
                 if not self._warned_down:

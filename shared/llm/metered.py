@@ -15,8 +15,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
-
 from shared import clock
 from shared.llm.attribution import current_llm_user
 from shared.llm.base import LLMProvider, UsageCallback
@@ -25,6 +23,7 @@ from shared.llm.limiter import Admission, LLMLimiter, estimate_tokens
 from shared.llm_usage import LLMUsageRecord, record_usage
 from shared.metrics import LLM_CALLS, LLM_LATENCY, LLM_TOKENS
 from shared.models import TokenUsage
+from shared.mongo import Database
 from shared.settings import Settings
 
 Reply = TypeVar("Reply")
@@ -36,7 +35,7 @@ METRIC_LABEL = {"chat": "reply"}
 
 class MeteredLLM:
     def __init__(
-        self, inner: LLMProvider, settings: Settings | None = None, limiter: LLMLimiter | None = None, db: AsyncIOMotorDatabase | None = None
+        self, inner: LLMProvider, settings: Settings | None = None, limiter: LLMLimiter | None = None, db: Database | None = None
     ) -> None:
         self.inner = inner
         self.settings = settings
@@ -57,8 +56,13 @@ class MeteredLLM:
         if self.db is None:
             return
         record = LLMUsageRecord(
-            purpose=purpose, model=model, user_id=user_id, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-            latency_seconds=latency, at=clock.now(),
+            purpose=purpose,
+            model=model,
+            user_id=user_id,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            latency_seconds=latency,
+            at=clock.now(),
         )
         try:
             await record_usage(self.db, record)
@@ -103,7 +107,9 @@ class MeteredLLM:
         estimate = estimate_tokens(*(p.content for n in notes for p in n.points))
         return await self._measure("reflection", estimate, lambda: self.inner.reflect(notes))
 
-    async def stream_reply(self, history: Sequence[Any], memory: Any, on_usage: UsageCallback | None = None) -> AsyncIterator[str]:
+    async def stream_reply(
+        self, history: Sequence[Any], memory: Any, on_usage: UsageCallback | None = None
+    ) -> AsyncIterator[str]:
         # The whole stream is one call; its latency is to the last delta, its usage the
         # provider's final count.
         user_id = current_llm_user()

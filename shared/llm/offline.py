@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Sequence
 
-from shared.llm.offline_memory import extract_graph, reflect
 from shared.llm.base import UsageCallback
+from shared.llm.offline_memory import extract_graph, reflect
 from shared.models import (
     ChatMessage,
-    ContextNote,
     ContextExtraction,
     ContextKind,
+    ContextNote,
     ContextPoint,
     ExtractionReply,
     MemoryDigest,
@@ -64,8 +64,10 @@ def extract_points(transcript: Sequence[ChatMessage]) -> list[ContextPoint]:
             continue
         for sentence in _sentences(message.content):
             found = classify(sentence)
-            key = (found[0], sentence.lower()) if found else None
-            if found and key not in seen:
+            if found is None:
+                continue
+            key = (found[0], sentence.lower())
+            if key not in seen:
                 seen.add(key)
                 points.append(ContextPoint(kind=found[0], content=sentence[:1_000], importance=found[1]))
     return points
@@ -73,8 +75,7 @@ def extract_points(transcript: Sequence[ChatMessage]) -> list[ContextPoint]:
 
 def write_reply(user_text: str, memory: MemoryDigest) -> str:
     parts = [OFFLINE_LABEL]
-    recognised = [(classify(s), s) for s in _sentences(user_text)]
-    recognised = [(found[0], s) for found, s in recognised if found]
+    recognised = [(found[0], s) for s in _sentences(user_text) if (found := classify(s)) is not None]
     if recognised:
         kind, sentence = recognised[0]
         parts.append(f'I noted that as a {kind}: "{sentence}"')

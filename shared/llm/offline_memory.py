@@ -26,7 +26,9 @@ from shared.models import (
 )
 
 OFFLINE_LABEL = "[offline coach]"
-ROLES = r"wife|husband|partner|friend|coach|boss|manager|mother|mom|father|dad|sister|brother|son|daughter|doctor|therapist|colleague"
+ROLES = (
+    r"wife|husband|partner|friend|coach|boss|manager|mother|mom|father|dad|sister|brother|son|daughter|doctor|therapist|colleague"
+)
 EVENTS = r"half[- ]marathon|marathon|race|wedding|interview|exam|conference|trip|party|presentation|competition"
 SKIP_BEFORE = {"a", "an", "the", "my", "our", "to", "run", "for", "in", "at", "do", "this", "that", "next", "i", "want", "will"}
 
@@ -38,7 +40,27 @@ PATTERNS: list[tuple[EntityKind, re.Pattern[str]]] = [
     ("goal", re.compile(r"\b(?:i want to|my goal is to|i plan to|i aim to|i hope to|i'd like to) ((?:[\w-]+ ?){1,5})", re.I)),
 ]
 EVENT = re.compile(rf"\b((?:{EVENTS})(?: race)?)\b", re.I)
-NOT_PLACES = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+NOT_PLACES = {
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+}
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -88,20 +110,33 @@ def reflect(notes: Sequence[ContextNote]) -> ReflectionDraft:
     insights: list[Insight] = []
     if by_kind:
         kind, ids = max(by_kind.items(), key=lambda item: (len(item[1]), item[0]))
-        insights.append(Insight(kind="pattern", text=f"{OFFLINE_LABEL} Your {kind}s come up most: in {len(ids)} of {len(notes)} sessions.", context_ids=ids[-10:]))
+        insights.append(
+            Insight(
+                kind="pattern",
+                text=f"{OFFLINE_LABEL} Your {kind}s come up most: in {len(ids)} of {len(notes)} sessions.",
+                context_ids=ids[-10:],
+            )
+        )
     goals = [(n, p) for n in notes for p in n.points if p.kind == "goal"]
     steps = [(n, p) for n in notes for p in n.points if p.kind in ("commitment", "decision")]
     if goals:
         goal_note, goal = goals[0]
         later = [(n, p) for n, p in steps if n.created_at >= goal_note.created_at]
         text = f'{OFFLINE_LABEL} Goal "{goal.content}": {len(later)} commitments or decisions since.'
-        insights.append(Insight(kind="progress", text=text[:500], context_ids=list(dict.fromkeys([goal_note.id, *(n.id for n, _ in later)]))[:10]))
+        insights.append(
+            Insight(
+                kind="progress", text=text[:500], context_ids=list(dict.fromkeys([goal_note.id, *(n.id for n, _ in later)]))[:10]
+            )
+        )
     newest = (steps or goals)[-1] if (steps or goals) else None
     if newest:
         text = f'{OFFLINE_LABEL} Next step: one small action toward "{newest[1].content}".'
         insights.append(Insight(kind="next_step", text=text[:500], context_ids=[newest[0].id]))
     elif notes:
-        insights.append(Insight(kind="next_step", text=f"{OFFLINE_LABEL} Next step: name one goal to work on.", context_ids=[notes[-1].id]))
-    return ReflectionDraft(insights=insights or [Insight(kind="pattern", text=f"{OFFLINE_LABEL} Nothing to reflect on yet.", context_ids=[notes[0].id])])
-
-
+        insights.append(
+            Insight(kind="next_step", text=f"{OFFLINE_LABEL} Next step: name one goal to work on.", context_ids=[notes[-1].id])
+        )
+    return ReflectionDraft(
+        insights=insights
+        or [Insight(kind="pattern", text=f"{OFFLINE_LABEL} Nothing to reflect on yet.", context_ids=[notes[0].id])]
+    )

@@ -21,8 +21,7 @@ EXTRACTION_INSTRUCTIONS = (
     "about the user: goals, decisions, insights, preferences, commitments and facts. "
     "Record only what the user said or agreed to, one short self-contained statement per "
     "point, with an importance from 0 (trivia) to 1 (central to their coaching). "
-    f"Answer by calling the {EXTRACTION_TOOL_NAME} tool; record no points if nothing matters."
-    + ENTITY_INSTRUCTIONS
+    f"Answer by calling the {EXTRACTION_TOOL_NAME} tool; record no points if nothing matters." + ENTITY_INSTRUCTIONS
 )
 
 SUMMARY_TOOL_NAME = "record_summary"

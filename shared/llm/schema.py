@@ -36,7 +36,8 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
             return {**resolve(defs[name], (*seen, name)), **resolve(siblings, seen)}
         return {key: resolve(value, seen) for key, value in node.items() if key != "$defs"}
 
-    return resolve(schema, ())
+    resolved: dict[str, Any] = resolve(schema, ())
+    return resolved
 
 
 def tool_input_schema(model: type[BaseModel]) -> dict[str, Any]:

@@ -19,8 +19,15 @@ from allinone.redis_process import free_port
 ROOT = Path(__file__).resolve().parent.parent.parent
 # What an operator's shell might carry that would change what the product connects to.
 PRODUCT_VARIABLES = {
-    "REDIS_URL", "MONGODB_URI", "ALLOW_IN_MEMORY_MONGODB", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
-    "LLM_PROVIDER", "JWT_SECRET", "RUNTIME_DIR", "QUEUE_NAME",
+    "REDIS_URL",
+    "MONGODB_URI",
+    "ALLOW_IN_MEMORY_MONGODB",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "LLM_PROVIDER",
+    "JWT_SECRET",
+    "RUNTIME_DIR",
+    "QUEUE_NAME",
 }
 
 
@@ -64,9 +71,19 @@ async def start_allinone(tmp_path: Path, *args: str, **env: str) -> AllInOne:
     out, err = tmp_path / "allinone.out", tmp_path / "allinone.err"
     with out.open("w") as stdout, err.open("w") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "allinone", *args], cwd=tmp_path, stdout=stdout, stderr=stderr, start_new_session=True,
-            env=clean_env(tmp_path, PORT=str(port), WORKER_POLL_DELAY_SECONDS="0.05", PASSWORD_HASH_TIME_COST="1",
-                          PASSWORD_HASH_MEMORY_KIB="1024", **env),
+            [sys.executable, "-m", "allinone", *args],
+            cwd=tmp_path,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+            env=clean_env(
+                tmp_path,
+                PORT=str(port),
+                WORKER_POLL_DELAY_SECONDS="0.05",
+                PASSWORD_HASH_TIME_COST="1",
+                PASSWORD_HASH_MEMORY_KIB="1024",
+                **env,
+            ),
         )
     url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient() as http:
@@ -92,7 +109,9 @@ def stop_now(proc: subprocess.Popen[bytes]) -> None:
 def start(module_args: list[str], log_path: Path, **env: str) -> subprocess.Popen:
     environment = clean_env(log_path.parent, PASSWORD_HASH_TIME_COST="1", PASSWORD_HASH_MEMORY_KIB="1024", **env)
     with log_path.open("w") as log:
-        return subprocess.Popen([sys.executable, *module_args], cwd=log_path.parent, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, *module_args], cwd=log_path.parent, env=environment, stdout=log, stderr=subprocess.STDOUT
+        )
 
 
 async def exit_code(proc: subprocess.Popen, seconds: float = 30) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 from mongomock_motor import AsyncMongoMockClient
 
 from shared.settings import load_settings
-from worker import lifecycle
+from worker import resources
 from worker.resilient import create_worker
 
 
@@ -32,7 +32,7 @@ def main(seed_path: str) -> None:
         message["timestamp"] = datetime.fromisoformat(message["timestamp"])
 
     async def startup(ctx: dict[str, Any]) -> None:
-        await lifecycle.startup(ctx)
+        await resources.startup(ctx)
         await ctx["db"]["chat_messages"].insert_many(messages)
         print("seeded-worker ready", flush=True)
 

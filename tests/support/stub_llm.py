@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -104,7 +103,9 @@ def tool_message(stub: StubLLM, body: dict[str, Any]) -> dict[str, Any]:
         "type": "message",
         "role": "assistant",
         "model": body["model"],
-        "content": [{"type": "tool_use", "id": f"toolu_stub_{next(_ids)}", "name": body["tool_choice"]["name"], "input": tool_input}],
+        "content": [
+            {"type": "tool_use", "id": f"toolu_stub_{next(_ids)}", "name": body["tool_choice"]["name"], "input": tool_input}
+        ],
         "stop_reason": "tool_use",
         "stop_sequence": None,
         "usage": {"input_tokens": len(json.dumps(body)) // 4, "output_tokens": TOOL_OUTPUT_TOKENS},
@@ -122,8 +123,14 @@ def sse(event: str, data: dict[str, Any]) -> bytes:
 
 async def stream_events(stub: StubLLM, body: dict[str, Any]) -> AsyncIterator[bytes]:
     message = {
-        "id": f"msg_stub_{next(_ids)}", "type": "message", "role": "assistant", "model": body["model"], "content": [],
-        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": STREAM_INPUT_TOKENS, "output_tokens": 1},
+        "id": f"msg_stub_{next(_ids)}",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": STREAM_INPUT_TOKENS, "output_tokens": 1},
     }
     yield sse("message_start", {"type": "message_start", "message": message})
     yield sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
@@ -133,7 +140,10 @@ async def stream_events(stub: StubLLM, body: dict[str, Any]) -> AsyncIterator[by
         for i, word in enumerate(stub.reply_text.split(" ")):
             if stub.chunk_delay and i:
                 await asyncio.sleep(stub.chunk_delay)
-            yield sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word + " "}})
+            yield sse(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word + " "}},
+            )
             stub.chunks_streamed += 1
         finished = True
         stub.reported_input_tokens += STREAM_INPUT_TOKENS
@@ -143,7 +153,14 @@ async def stream_events(stub: StubLLM, body: dict[str, Any]) -> AsyncIterator[by
         stub.streams_abandoned += not finished
         stub.last_stream_end = time.time()
     yield sse("content_block_stop", {"type": "content_block_stop", "index": 0})
-    yield sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": STREAM_OUTPUT_TOKENS}})
+    yield sse(
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": STREAM_OUTPUT_TOKENS},
+        },
+    )
     yield sse("message_stop", {"type": "message_stop"})
 
 
@@ -168,9 +185,16 @@ def create_stub_app(stub: StubLLM) -> Starlette:
                     return JSONResponse(message)
                 if failure.status != 200 or failure.body is not None:
                     error = {"type": "error", "error": {"type": "stub_error", "message": f"stub failure {failure.status}"}}
-                    return Response(failure.body or json.dumps(error), status_code=failure.status, headers=failure.headers, media_type="application/json")
+                    return Response(
+                        failure.body or json.dumps(error),
+                        status_code=failure.status,
+                        headers=failure.headers,
+                        media_type="application/json",
+                    )
             if body.get("stream"):
-                return StreamingResponse(stream_events(stub, body), media_type="text/event-stream", headers=stub.rate_limit_headers)
+                return StreamingResponse(
+                    stream_events(stub, body), media_type="text/event-stream", headers=stub.rate_limit_headers
+                )
             message = tool_message(stub, body)
             stub.reported_input_tokens += message["usage"]["input_tokens"]
             stub.reported_output_tokens += message["usage"]["output_tokens"]
@@ -191,10 +215,19 @@ def create_stub_app(stub: StubLLM) -> Starlette:
 
     async def stats(request: Request) -> JSONResponse:
         return JSONResponse(
-            {"requests": len(stub.requests), "extractions": len(stub.extraction_requests), "in_flight": stub.in_flight, "max_in_flight": stub.max_in_flight,
-             "streams_open": stub.streams_open, "streams_abandoned": stub.streams_abandoned, "chunks_streamed": stub.chunks_streamed,
-             "last_stream_end": stub.last_stream_end, "request_times": stub.request_times,
-             "reported_input_tokens": stub.reported_input_tokens, "reported_output_tokens": stub.reported_output_tokens}
+            {
+                "requests": len(stub.requests),
+                "extractions": len(stub.extraction_requests),
+                "in_flight": stub.in_flight,
+                "max_in_flight": stub.max_in_flight,
+                "streams_open": stub.streams_open,
+                "streams_abandoned": stub.streams_abandoned,
+                "chunks_streamed": stub.chunks_streamed,
+                "last_stream_end": stub.last_stream_end,
+                "request_times": stub.request_times,
+                "reported_input_tokens": stub.reported_input_tokens,
+                "reported_output_tokens": stub.reported_output_tokens,
+            }
         )
 
     return Starlette(

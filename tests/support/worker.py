@@ -7,7 +7,7 @@ from typing import Any
 from arq import Worker
 
 from shared.settings import Settings
-from worker.options import worker_options
+from worker.arq_options import worker_options
 
 
 async def drain_queue(settings: Settings, mongo_client: Any, **overrides: Any) -> Worker:
@@ -20,4 +20,3 @@ async def drain_queue(settings: Settings, mongo_client: Any, **overrides: Any) -
     finally:
         await worker.close()
     return worker
-

@@ -1,4 +1,7 @@
-"""Who is calling: a signed token whose login session is still open in MongoDB."""
+"""Who is calling: a signed token whose login session is still open in MongoDB.
+
+(The /auth HTTP endpoints are service/routes/auth.py; hashing and signing are service/credentials.py.)
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ from datetime import UTC, datetime
 from starlette.requests import HTTPConnection
 
 from service.cookie_auth import check_origin, cookie_token
+from service.credentials import TokenError, read_token
 from service.errors import ApiError
-from service.security import TokenError, read_token
-from shared.mongo import SESSIONS
+from shared.sessions import why_not_valid
 
 
 @dataclass(frozen=True)
@@ -39,13 +42,9 @@ async def authenticate(conn: HTTPConnection, token: str | None) -> Principal:
     state = conn.app.state
     principal = token_principal(conn, token)
     user_id, session_id = principal.user_id, principal.session_id
-    session = await state.db[SESSIONS].find_one({"_id": session_id}, {"user_id": 1, "revoked_at": 1, "expires_at": 1})
-    if session is None or session["user_id"] != user_id:
-        raise Unauthorized("session not found")
-    if session.get("revoked_at") is not None:
-        raise Unauthorized("session has been logged out")
-    if session["expires_at"] <= datetime.now(UTC):
-        raise Unauthorized("token has expired")
+    refusal = await why_not_valid(state.db, user_id, session_id, datetime.now(UTC))
+    if refusal is not None:
+        raise Unauthorized(refusal)
     return principal
 
 

@@ -1,4 +1,6 @@
-"""Password hashing (argon2) and access tokens (JWT, HS256).
+"""Password hashing (argon2) and access tokens (JWT, HS256): the primitives only.
+
+(Checking a caller against their session is service/principal.py; the endpoints service/routes/auth.py.)
 
 A token names its user (`sub`) and its login session (`jti`); the session record in MongoDB
 is what makes logout stick, so a stolen token dies with its session.
@@ -15,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from starlette.concurrency import run_in_threadpool
 
 JWT_ALGORITHM = "HS256"
+
 
 class Passwords:
     """argon2id hashing at a configured cost (argon2-cffi's defaults unless told otherwise).

@@ -1,25 +1,29 @@
-"""The worker's arq options, from the settings: what the CLI and the all-in-one both run."""
+"""The worker's arq options, from the settings: what the CLI and the all-in-one both run.
+
+(Not configuration: that is shared/settings.py. worker/settings.py only wraps these options
+in the class arq's CLI imports.)
+"""
 
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 
 from arq import cron
 from arq.cron import CronJob
+from arq.typing import WorkerCoroutine
 
-from shared.cron_schedule import CRON_SCHEDULES
-from shared.jobs import DECAY_MEMORIES, DETECT_COMMUNITIES, GENERATE_REFLECTIONS, PRUNE_MEMORIES, SWEEP_SESSIONS
+from shared.jobs import CRON_SCHEDULES, DECAY_MEMORIES, DETECT_COMMUNITIES, GENERATE_REFLECTIONS, PRUNE_MEMORIES, SWEEP_SESSIONS
 from shared.queue import arq_redis_settings
 from shared.settings import Settings
 from worker.communities import detect_communities
 from worker.decay import decay_memories, prune_memories
 from worker.extract import extract_session_context
-from worker.lifecycle import shutdown, startup
 from worker.ping import ping
 from worker.recall_cache import rebuild_recall_cache
 from worker.reflect import generate_reflection, generate_reflections
 from worker.reliability import reliable
+from worker.resources import shutdown, startup
 from worker.summarize import summarize_sessions
 from worker.sweep import sweep_sessions
 
@@ -43,12 +47,24 @@ def cron_jobs() -> list[CronJob]:
     `unique` (arq's default, spelled out) gives each firing the job id name:timestamp, so
     however many workers share the Redis, each schedule runs once.
     """
+    # arq's WorkerCoroutine protocol spells out (ctx, *args, **kwargs); our wrapped jobs are
+    # Callable[..., Awaitable[Any]], which is the same at run time.
+    crons = {
+        DECAY_MEMORIES: decay_memories,
+        PRUNE_MEMORIES: prune_memories,
+        SWEEP_SESSIONS: sweep_sessions,
+        GENERATE_REFLECTIONS: generate_reflections,
+        DETECT_COMMUNITIES: detect_communities,
+    }
     return [
-        cron(reliable(decay_memories), name=DECAY_MEMORIES, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[DECAY_MEMORIES]),
-        cron(reliable(prune_memories), name=PRUNE_MEMORIES, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[PRUNE_MEMORIES]),
-        cron(reliable(sweep_sessions), name=SWEEP_SESSIONS, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[SWEEP_SESSIONS]),
-        cron(reliable(generate_reflections), name=GENERATE_REFLECTIONS, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[GENERATE_REFLECTIONS]),
-        cron(reliable(detect_communities), name=DETECT_COMMUNITIES, unique=True, keep_result=CRON_KEEP_RESULT_SECONDS, **CRON_SCHEDULES[DETECT_COMMUNITIES]),
+        cron(
+            cast(WorkerCoroutine, reliable(job)),
+            name=name,
+            unique=True,
+            keep_result=CRON_KEEP_RESULT_SECONDS,
+            **CRON_SCHEDULES[name],
+        )
+        for name, job in crons.items()
     ]
 
 
@@ -88,4 +104,9 @@ def chat_worker_options(settings: Settings) -> dict[str, Any]:
     backlogs then cannot hold a reply back for a worker slot, and the LLM limiter keeps
     LLM_CHAT_RESERVED_SHARE of the rate budget for it.
     """
-    return {**worker_options(settings), "queue_name": settings.chat_queue_name, "max_jobs": settings.worker_chat_max_jobs, "cron_jobs": []}
+    return {
+        **worker_options(settings),
+        "queue_name": settings.chat_queue_name,
+        "max_jobs": settings.worker_chat_max_jobs,
+        "cron_jobs": [],
+    }

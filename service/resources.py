@@ -1,0 +1,46 @@
+"""What the service holds for its lifetime, as one typed object on `app.state.resources`.
+
+Made in the app's lifespan (service/app.py) on top of `shared/resources.py`'s core
+(settings, MongoDB, LLM client); the lifespan's exit stack is the one owner that closes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from arq.connections import ArqRedis
+from starlette.datastructures import State
+
+from service.chat_limits import ChatLimits
+from service.credentials import Passwords
+from service.login_throttle import LoginThrottle
+from service.socket_registry import SocketRegistry
+from shared.resources import Resources
+
+
+@dataclass(frozen=True)
+class ServiceResources:
+    core: Resources
+    arq: ArqRedis
+    jwt_secret: str
+    passwords: Passwords
+    chat_limits: ChatLimits
+    login_throttle: LoginThrottle
+    sockets: SocketRegistry
+
+    def publish(self, state: State) -> None:
+        """Put the resources on `app.state`: whole as `state.resources`, and each one by name,
+        which is how the routes read them (`request.app.state.db`)."""
+        state.resources = self
+        state.settings, state.db, state.llm = self.core.settings, self.core.db, self.core.llm
+        state.arq, state.jwt_secret, state.passwords = self.arq, self.jwt_secret, self.passwords
+        state.chat_limits, state.login_throttle, state.sockets = self.chat_limits, self.login_throttle, self.sockets
+
+
+async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

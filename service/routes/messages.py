@@ -1,0 +1,18 @@
+"""`GET /api/v1/chat/messages`: the caller's own newest messages."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from service.errors import parse_query
+from service.principal import require_principal
+from service.schemas import MessageList, MessagesQuery
+from shared.messages import recent_user_messages
+
+
+async def list_messages(request: Request) -> JSONResponse:
+    principal = await require_principal(request)
+    query = parse_query(request.query_params, MessagesQuery)
+    messages = await recent_user_messages(request.app.state.db, principal.user_id, query.limit)
+    return JSONResponse(MessageList(messages=messages).model_dump(mode="json"))

@@ -1,0 +1,69 @@
+"""An extraction that stores new points makes at most three MongoDB round trips: one read
+before the LLM call (messages, watermarks, known point keys), the watermark upsert, and the
+unsummarized-context counter."""
+
+from __future__ import annotations
+
+from shared.llm.anthropic_provider import AnthropicProvider
+from shared.messages import store_message
+from shared.mongo import CONTEXT_COUNTERS, SESSION_CONTEXTS
+from tests.support.counting_db import CountingDatabase
+from worker.extract import extract_session_context
+
+
+async def session_with(db, user_id: str, session_id: str, text: str) -> None:
+    await store_message(db, user_id, session_id, "user", text)
+    await store_message(db, user_id, session_id, "assistant", "Noted.")
+
+
+async def test_new_points_take_three_round_trips_and_an_up_to_date_session_one(db, settings, arq_pool, stub_llm):
+    llm = AnthropicProvider(settings)
+    try:
+        # A first session gives the user a stored context and a counter.
+        stub_llm.points = [{"kind": "goal", "content": "Run a marathon", "importance": 0.8}]
+        await session_with(db, "u", "s1", "I want to run a marathon")
+        first = await extract_session_context({"db": db, "settings": settings, "llm": llm, "redis": arq_pool}, "u", "s1")
+        assert first["reason"] == "extracted"
+
+        stub_llm.points = [{"kind": "commitment", "content": "Swim on Sundays", "importance": 0.7}]
+        await session_with(db, "u", "s2", "I will swim on Sundays")
+        counting = CountingDatabase(db)
+        ctx = {"db": counting, "settings": settings, "llm": llm, "redis": arq_pool}
+        outcome = await extract_session_context(ctx, "u", "s2")
+        assert outcome["reason"] == "extracted"
+        assert counting.calls == [
+            ("chat_messages", "aggregate"),
+            (SESSION_CONTEXTS, "find_one_and_update"),
+            (CONTEXT_COUNTERS, "find_one_and_update"),
+        ]
+        assert (await db[CONTEXT_COUNTERS].find_one({"_id": "u"}))["unsummarized"] == 2
+
+        # Run again with nothing new said: one read, no LLM call, no write.
+        counting.calls.clear()
+        requests = len(stub_llm.requests)
+        again = await extract_session_context(ctx, "u", "s2")
+        assert again["reason"] == "up_to_date" and again["context_id"] == outcome["context_id"]
+        assert counting.calls == [("chat_messages", "aggregate")] and len(stub_llm.requests) == requests
+    finally:
+        await llm.aclose()
+
+
+async def test_a_point_said_again_reinforces_the_older_context_without_a_lookup(db, settings, arq_pool, stub_llm):
+    llm = AnthropicProvider(settings)
+    try:
+        ctx = {"db": db, "settings": settings, "llm": llm, "redis": arq_pool}
+        stub_llm.points = [{"kind": "goal", "content": "Run a marathon", "importance": 0.8}]
+        await session_with(db, "u", "s1", "I want to run a marathon")
+        await extract_session_context(ctx, "u", "s1")
+        await session_with(db, "u", "s2", "I still want to run a marathon!")
+        counting = CountingDatabase(db)
+        outcome = await extract_session_context({**ctx, "db": counting}, "u", "s2")
+        assert outcome["reason"] == "no_new_points"
+        # The read, the reinforcing update, the empty watermark: no second read for the keys.
+        assert [name for _, name in counting.calls] == ["aggregate", "update_one", "update_one"]
+        [stored] = await db[SESSION_CONTEXTS].find({}).to_list(None)
+        assert stored["session_id"] == "s1" and stored["context_points"][0]["mentions"] == 2
+        # No context for s2, so it does not count toward the summary threshold.
+        assert (await db[CONTEXT_COUNTERS].find_one({"_id": "u"}))["unsummarized"] == 1
+    finally:
+        await llm.aclose()

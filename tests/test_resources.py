@@ -1,0 +1,71 @@
+"""One factory, one owner: resources close what they opened and nothing handed in; settings
+handed to the worker are used, never loaded again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mongomock_motor import AsyncMongoMockClient
+
+import shared.resources
+import worker.resources
+from shared.resources import open_resources
+
+
+class Closable:
+    def __init__(self, inner: Any = None) -> None:
+        self.inner, self.closed = inner, 0
+
+    def __getitem__(self, name: str) -> Any:
+        return self.inner[name]
+
+    def close(self) -> None:
+        self.closed += 1
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+async def test_what_was_handed_in_stays_open(settings):
+    client, llm = Closable(AsyncMongoMockClient(tz_aware=True)), Closable()
+    async with open_resources(settings, mongo_client=client, llm=llm) as resources:
+        assert resources.llm is llm and resources.settings is settings
+    assert client.closed == 0 and llm.closed == 0
+
+
+async def test_what_the_factory_opened_it_closes(settings, monkeypatch):
+    made: list[Closable] = []
+    monkeypatch.setattr(
+        shared.resources, "create_mongo_client", lambda s: made.append(Closable(AsyncMongoMockClient(tz_aware=True))) or made[-1]
+    )
+    monkeypatch.setattr(shared.resources, "create_llm", lambda s, **_: made.append(Closable()) or made[-1])
+    async with open_resources(settings):
+        assert [m.closed for m in made] == [0, 0]
+    assert [m.closed for m in made] == [1, 1]
+
+
+async def test_the_worker_uses_the_settings_it_is_handed(settings, monkeypatch):
+    def load_settings() -> None:
+        raise AssertionError("settings were handed in; loading them again reads the environment")
+
+    monkeypatch.setattr(worker.resources, "load_settings", load_settings)
+    llm = Closable()
+    ctx: dict[str, Any] = {"settings": settings, "mongo_client": AsyncMongoMockClient(tz_aware=True), "llm": llm}
+    await worker.resources.startup(ctx)
+    assert ctx["resources"].settings is settings and ctx["llm"] is llm and ctx["db"] is ctx["resources"].db
+    await worker.resources.shutdown(ctx)
+    assert llm.closed == 0  # handed in, so not ours to close
+    await worker.resources.shutdown(ctx)  # a second shutdown is harmless
+
+
+@pytest.mark.parametrize("handed_in", [False, True])
+async def test_the_worker_closes_only_its_own_llm(settings, monkeypatch, handed_in):
+    made = Closable()
+    monkeypatch.setattr(shared.resources, "create_llm", lambda s, **_: made)
+    ctx: dict[str, Any] = {"settings": settings, "mongo_client": AsyncMongoMockClient(tz_aware=True)}
+    if handed_in:
+        ctx["llm"] = Closable()
+    await worker.resources.startup(ctx)
+    await worker.resources.shutdown(ctx)
+    assert made.closed == (0 if handed_in else 1)
