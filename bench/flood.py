@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 import time
 import uuid
@@ -31,6 +30,7 @@ from typing import Any
 import httpx
 import websockets
 
+from bench import sections
 from bench.harness import PY, ROOT, Stack, machine, percentiles
 
 REPLY_WORDS, WORD_PAUSE = 100, 0.05
@@ -191,18 +191,12 @@ at 30 s and the service went on working for the gone client for about 98 s.
 
 
 def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of benchmarks.md, leaving the rest as `python -m bench` wrote it."""
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
-    updated = pattern.sub(lambda _: text, current) if pattern.search(current) else current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(updated)
+    sections.write_section(path, text, BEGIN, END)
 
 
 def carry_over(path: Path, text: str) -> str:
     """For `python -m bench`, which rewrites benchmarks.md: keep this benchmark's last section."""
-    current = path.read_text() if path.exists() else ""
-    found = re.search(re.escape(BEGIN) + ".*?" + re.escape(END), current, re.DOTALL)
-    return text.rstrip("\n") + "\n\n" + found.group(0) + "\n" if found else text
+    return sections.carry_over(path, text, BEGIN, END)
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import statistics
 import tempfile
 import time
@@ -30,6 +29,7 @@ from arq.connections import RedisSettings
 from redis.asyncio import Redis
 
 from allinone.redis_process import RedisProcess
+from bench import sections
 from bench.extraction import seed_messages
 from bench.harness import Stack, machine, wait_worker_ready
 from shared.llm.limiter import LLMLimiter
@@ -258,17 +258,12 @@ def markdown(results: dict[str, Any], command: str) -> str:
 
 
 def write_section(path: Path, text: str) -> None:
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
-    updated = pattern.sub(lambda _: text, current) if pattern.search(current) else current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(updated)
+    sections.write_section(path, text, BEGIN, END)
 
 
 def carry_over(path: Path, text: str) -> str:
     """For `python -m bench`, which rewrites benchmarks.md: keep this benchmark's last section."""
-    current = path.read_text() if path.exists() else ""
-    found = re.search(re.escape(BEGIN) + ".*?" + re.escape(END), current, re.DOTALL)
-    return text.rstrip("\n") + "\n\n" + found.group(0) + "\n" if found else text
+    return sections.carry_over(path, text, BEGIN, END)
 
 
 async def run(quick: bool) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import httpx
 from arq import create_pool
 from arq.connections import RedisSettings
 
+from bench import sections
 from bench.harness import Stack, machine, percentiles
 
 BEGIN, END = "<!-- operations: written by python -m bench.operations -->", "<!-- /operations -->"
@@ -106,17 +107,12 @@ deeper than that would want a cached depth instead.
 
 
 def write_section(path: Path, text: str) -> None:
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
-    updated = pattern.sub(lambda _: text, current) if pattern.search(current) else current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(updated)
+    sections.write_section(path, text, BEGIN, END)
 
 
 def carry_over(path: Path, text: str) -> str:
     """For `python -m bench`, which rewrites benchmarks.md: keep this benchmark's last section."""
-    current = path.read_text() if path.exists() else ""
-    found = re.search(re.escape(BEGIN) + ".*?" + re.escape(END), current, re.DOTALL)
-    return text.rstrip("\n") + "\n\n" + found.group(0) + "\n" if found else text
+    return sections.carry_over(path, text, BEGIN, END)
 
 
 def main() -> None:
