@@ -15,7 +15,7 @@ from typing import Any
 import uvicorn
 from arq import Worker
 
-from allinone.worker_stop import stop_worker
+from worker.stop import stop_worker
 
 log = logging.getLogger("allinone")
 

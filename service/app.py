@@ -1,7 +1,8 @@
 """The app factory: `uvicorn service.app:create_app --factory`.
 
 Everything a request needs lives on `app.state`, made once in the lifespan: settings, the
-Motor client and database, the arq pool, and the LLM client that writes chat replies.
+Motor client and database, the arq pool, the reply streams' Redis client. Chat replies are
+written by the worker (worker/reply.py); the service relays them (service/routes/replies.py).
 """
 
 from __future__ import annotations
@@ -34,13 +35,15 @@ from service.metrics_endpoint import metrics_endpoint
 from service.openapi import openapi_json
 from service.readiness import readiness
 from service.resources import ServiceResources, cancel_and_wait
-from service.routes import account, admin, auth, jobs, memory, messages, operations, usage
+from service.routes import account, admin, auth, jobs, memory, messages, operations, replies, usage
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from shared.job_owners import ensure_job_owner_indexes
 from shared.log_format import configure_logging
 from shared.logs import one_line_for_cut_off_requests, redact_tokens_in
 from shared.outbox import relay_forever
 from shared.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
+from shared.reply_lease import ReplyLease
+from shared.reply_stream import open_streams_redis, reply_streams
 from shared.resources import open_resources
 from shared.settings import Settings, SettingsError, load_settings
 
@@ -89,6 +92,10 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
             # The same Redis as the workers: chat and background LLM calls share one rate window.
             core = await stack.enter_async_context(open_resources(settings, mongo_client=mongo_client, redis=arq))
             await ensure_job_owner_indexes(core.db)
+            streams_redis = open_streams_redis(
+                settings.streams_url, settings.redis_timeout_seconds, settings.stream_keepalive_seconds
+            )
+            stack.push_async_callback(streams_redis.aclose)
             resources = ServiceResources(
                 core=core,
                 arq=arq,
@@ -99,6 +106,8 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 chat_limits=ChatLimits(arq, settings),
                 login_throttle=LoginThrottle(arq, settings),
                 sockets=SocketRegistry(),
+                reply_streams=reply_streams(streams_redis, settings),
+                reply_lease=ReplyLease(arq, settings),
             )
             resources.publish(app.state)
             relay = asyncio.create_task(
@@ -120,7 +129,10 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/auth/logout", auth.logout, methods=["POST"]),
         Route("/api/v1/auth/me", auth.me),
         Route("/api/v1/auth/session", auth.session),
-        Route("/api/v1/chat/messages", messages.list_messages),
+        Route("/api/v1/chat/messages", messages.messages, methods=["GET", "POST"]),
+        Route("/api/v1/chat/replies/{reply_id}/stream", replies.stream),
+        Route("/api/v1/chat/replies/{reply_id}", replies.reply, methods=["GET", "DELETE"]),
+        Route("/api/v1/chat/active-streams", replies.active_streams),
         Route("/api/v1/memory", memory.list_memory),
         Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),
         Route("/api/v1/memory/graph", memory.memory_graph),

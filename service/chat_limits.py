@@ -4,7 +4,7 @@
   a client sends counts, answered or refused as busy;
 - open sockets per user (`MAX_SOCKETS_PER_USER`): each socket holds a lease it refreshes
   while open, so a process that dies frees its sockets' places within `WS_LEASE_SECONDS`;
-- one reply in flight per session: a lease held while the reply is written.
+(One reply in flight per session is shared/reply_lease.py: the worker frees it.)
 
 When Redis cannot be reached the chat fails open: messages are answered, sockets accepted,
 and a warning is logged (at most one every `WARN_EVERY_SECONDS`, so a flood cannot flood
@@ -31,7 +31,6 @@ class ChatLimits:
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.messages = TokenBucket(redis, "chat:messages", settings.chat_messages_per_minute, 60)
         self.sockets = LeaseSemaphore(redis, "chat:sockets", settings.max_sockets_per_user, settings.ws_lease_seconds)
-        self.replies = LeaseSemaphore(redis, "chat:replying", 1, settings.ws_lease_seconds)
         self.refresh_every = settings.ws_lease_seconds / 3
         self._warned_at = float("-inf")
 
@@ -55,28 +54,13 @@ class ChatLimits:
             self._redis_down("sockets per user", exc)
             return True
 
-    async def start_reply(self, session_id: str, socket_id: str) -> bool:
-        try:
-            return await self.replies.acquire(session_id, socket_id)
-        except REDIS_DOWN as exc:
-            self._redis_down("one reply per session", exc)
-            return True
-
-    async def keep(self, user_id: str, session_id: str, socket_id: str, replying: bool) -> None:
-        """Refresh this socket's leases; one that lapsed (Redis restarted, say) is taken again."""
+    async def keep(self, user_id: str, socket_id: str) -> None:
+        """Refresh this socket's lease; one that lapsed (Redis restarted, say) is taken again."""
         try:
             if not await self.sockets.refresh(user_id, socket_id):
                 await self.sockets.acquire(user_id, socket_id)
-            if replying and not await self.replies.refresh(session_id, socket_id):
-                await self.replies.acquire(session_id, socket_id)
         except REDIS_DOWN as exc:
             self._redis_down("lease refresh", exc)
-
-    async def end_reply(self, session_id: str, socket_id: str) -> None:
-        try:
-            await self.replies.release(session_id, socket_id)
-        except REDIS_DOWN as exc:
-            self._redis_down("one reply per session", exc)
 
     async def close_socket(self, user_id: str, socket_id: str) -> None:
         try:

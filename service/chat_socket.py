@@ -2,15 +2,20 @@
 
 Browsers cannot set headers on a WebSocket, so the token rides in the query string.
 
-Each socket is a reader task and at most one reply task. The reader takes frames, checks
-the limits (`service/chat_limits.py`) and starts a reply; a message that arrives while a
-reply is being written is refused with `busy`, never queued. A disconnect, a failed send, a
-logout or idleness ends the socket at once: the reply being written is cancelled (which
-closes the LLM stream) and frames not yet answered are dropped.
+The socket is a client of the same machinery as `POST /api/v1/chat/messages` and the SSE
+stream: a `message` frame goes through service/reply_start.py (limits, budget, one reply
+per session; the worker writes the reply), is answered with `accepted`, and the reply's
+stream is relayed as `chunk` frames and one `done` or `error`. `{"type": "resume",
+"reply_id", "after"}` relays a reply's stream from after an event id (`"0-0"`: from the
+start), for a client that reconnected. Closing the socket stops the relay, never the reply:
+the worker writes and stores it anyway.
+
+Each socket is a reader task and at most one relay task. A disconnect, a failed send, a
+logout or idleness ends the socket at once.
 
 Close codes (the 4xxx range is the application's; each echoes an HTTP status):
 - 4401: bad or expired token, or the session was logged out (on any service process)
-- 4408: no frame from the client for `WS_IDLE_SECONDS`
+- 4408: no frame from the client for `WS_IDLE_SECONDS` (while no reply is being relayed)
 - 4429: the user already has `MAX_SOCKETS_PER_USER` sockets open
 """
 
@@ -19,33 +24,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import time
 import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from service.enqueue import enqueue_extraction
 from service.frames import (
+    AcceptedFrame,
     BudgetExhaustedFrame,
     ChunkFrame,
     DoneFrame,
     ErrorFrame,
     MessageFrame,
+    ReplyErrorFrame,
+    ResumeFrame,
     RetryLaterFrame,
     parse_client_frame,
 )
 from service.principal import Principal, Unauthorized, authenticate, token_principal
+from service.reply_start import Accepted, Refused, start_reply
 from service.socket_registry import CLOSE_UNAUTHORIZED
 from service.tokens import query_token
-from shared.llm import LLMBudgetExhausted, LLMError
-from shared.llm.attribution import attribute_llm_calls
-from shared.llm.budget import check_daily_budget
-from shared.messages import recent_session_messages, store_message
 from shared.metrics import WEBSOCKETS_OPEN
-from shared.recall import recall
+from shared.replies import owned_reply
+from shared.reply_stream import START, KeepAlive, ReplyStreams, StreamEvent
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +60,6 @@ CLOSE_TOO_MANY_SOCKETS = 4429
 # After a refused frame (over the limit, busy, malformed) the socket's next frame is read this
 # much later: at most 100 refusals a second per socket.
 REFUSED_FRAME_PAUSE_SECONDS = 0.01
-
-Frame = ChunkFrame | DoneFrame | ErrorFrame | RetryLaterFrame | BudgetExhaustedFrame
 
 
 class ClientGone(Exception):
@@ -69,23 +72,22 @@ class ChatConnection:
         self.principal = principal
         self.state = ws.app.state
         self.id = uuid.uuid4().hex
-        self.reply: asyncio.Task[None] | None = None
+        self.relay: asyncio.Task[None] | None = None
         self.ended = asyncio.Event()
         self.close_code: int | None = None
         self.close_reason = ""
-        self._send_lock = asyncio.Lock()  # the reader and the reply both send
-        self._refused_until = 0.0  # monotonic; the bucket is known empty until then
+        self._send_lock = asyncio.Lock()  # the reader and the relay both send
 
     @property
-    def replying(self) -> bool:
-        return self.reply is not None and not self.reply.done()
+    def relaying(self) -> bool:
+        return self.relay is not None and not self.relay.done()
 
     def request_close(self, code: int, reason: str) -> None:
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason
         self.ended.set()
 
-    async def send(self, frame: Frame) -> None:
+    async def send(self, frame: BaseModel) -> None:
         try:
             async with self._send_lock:
                 await self.ws.send_text(frame.model_dump_json(exclude_none=True))
@@ -95,11 +97,11 @@ class ChatConnection:
 
     async def run(self) -> None:
         reader = asyncio.create_task(self.read_frames())
-        upkeep = asyncio.create_task(self.keep_leases())
+        upkeep = asyncio.create_task(self.keep_lease())
         try:
             await self.ended.wait()
         finally:
-            tasks = [t for t in (reader, upkeep, self.reply) if t is not None]
+            tasks = [t for t in (reader, upkeep, self.relay) if t is not None]
             for task in tasks:
                 task.cancel()
             for outcome in await asyncio.gather(*tasks, return_exceptions=True):
@@ -109,11 +111,11 @@ class ChatConnection:
             with contextlib.suppress(Exception):  # the client may already be gone
                 await self.ws.close(code=self.close_code, reason=self.close_reason)
 
-    async def keep_leases(self) -> None:
+    async def keep_lease(self) -> None:
         limits = self.state.chat_limits
         while True:
             await asyncio.sleep(limits.refresh_every)
-            await limits.keep(self.principal.user_id, self.principal.session_id, self.id, self.replying)
+            await limits.keep(self.principal.user_id, self.id)
 
     async def read_frames(self) -> None:
         idle = self.state.settings.ws_idle_seconds
@@ -123,7 +125,7 @@ class ChatConnection:
                     async with asyncio.timeout(idle):
                         message = await self.ws.receive()
                 except TimeoutError:
-                    if self.replying:
+                    if self.relaying:
                         continue
                     self.request_close(CLOSE_IDLE, f"no message for {idle:g} s")
                     return
@@ -138,6 +140,11 @@ class ChatConnection:
                 await asyncio.sleep(0)
         except (ClientGone, WebSocketDisconnect):
             return
+        except Exception:
+            # A message could not be taken (MongoDB failed, say): end the socket as a crash
+            # would, but say so. Nothing half-done stays: reply_start takes back its lease.
+            log.exception("chat socket failed for session %s", self.principal.session_id)
+            self.request_close(CLOSE_INTERNAL_ERROR, "internal error")
         finally:
             self.ended.set()
 
@@ -150,94 +157,71 @@ class ChatConnection:
         if isinstance(frame, ErrorFrame):
             await self.send(frame)
             return False
-        if not await self.admit():
-            return False
         try:
             # Logouts are broadcast, but a broadcast can be missed (Redis down): check again.
             await authenticate(self.ws, query_token(self.ws))
         except Unauthorized as exc:
-            await self.state.chat_limits.end_reply(self.principal.session_id, self.id)
             self.request_close(CLOSE_UNAUTHORIZED, exc.detail)
             return False
-        self.reply = asyncio.create_task(self.answer(frame))
+        if isinstance(frame, ResumeFrame):
+            return await self.resume(frame)
+        return await self.accept(frame)
+
+    async def accept(self, frame: MessageFrame) -> bool:
+        outcome = await start_reply(self.state, self.principal, frame.content)
+        if isinstance(outcome, Refused):
+            await self.send(refusal_frame(outcome))
+            return False
+        assert isinstance(outcome, Accepted)
+        await self.send(AcceptedFrame(message_id=outcome.message_id, reply_id=outcome.reply_id, job_id=outcome.job_id))
+        self.follow(outcome.reply_id, START)
         return True
 
-    async def admit(self) -> bool:
-        """Within the rate limit and no reply in flight for this session: the reply lease is taken."""
-        limits = self.state.chat_limits
-        now = time.monotonic()
-        if now < self._refused_until:  # known from the last refusal; no need to ask Redis
-            await self.refuse_rate_limited(self._refused_until - now)
+    async def resume(self, frame: ResumeFrame) -> bool:
+        if await owned_reply(self.state.db, frame.reply_id, self.principal.user_id) is None:
+            await self.send(ErrorFrame(code="not_found", detail="no reply with that id"))
             return False
-        decision = await limits.take_message(self.principal.user_id)
-        if not decision.allowed:
-            self._refused_until = now + decision.retry_after
-            await self.refuse_rate_limited(decision.retry_after)
-            return False
-        if self.replying or not await limits.start_reply(self.principal.session_id, self.id):
-            await self.send(
-                RetryLaterFrame(
-                    code="busy", detail="a reply for this session is still being written; send again after it is done"
-                )
-            )
-            return False
+        self.follow(frame.reply_id, frame.after)
         return True
 
-    async def refuse_rate_limited(self, retry_after: float) -> None:
-        per_minute = self.state.settings.chat_messages_per_minute
-        await self.send(
-            RetryLaterFrame(
-                code="rate_limited",
-                detail=f"more than {per_minute} messages a minute; this one was not stored",
-                retry_after=max(1, math.ceil(retry_after)),
-            )
-        )
+    def follow(self, reply_id: str, after: str) -> None:
+        """Relay one reply at a time: a new one replaces the relay of the last."""
+        if self.relay is not None:
+            self.relay.cancel()
+        self.relay = asyncio.create_task(self.relay_stream(reply_id, after))
 
-    async def answer(self, frame: MessageFrame) -> None:
-        state, principal = self.state, self.principal
-        attribute_llm_calls(principal.user_id)  # this task's LLM calls: recorded and budgeted for this user
+    async def relay_stream(self, reply_id: str, after: str) -> None:
+        streams: ReplyStreams = self.state.reply_streams
         try:
-            try:
-                # Before the message is stored: a refused message is not kept half-answered.
-                await check_daily_budget(state.db, state.settings, principal.user_id)
-            except LLMBudgetExhausted as exc:
-                await self.send(budget_frame(exc))
-                return
-            await store_message(state.db, principal.user_id, principal.session_id, "user", frame.content)
-            history = await recent_session_messages(state.db, principal.session_id, state.settings.chat_history_messages)
-            memory = await recall(state.db, principal.user_id, state.settings, cache=state.arq)  # one GET when cached
-            parts: list[str] = []
-            try:
-                # aclosing: a cancelled reply closes the LLM stream now, not when collected.
-                async with contextlib.aclosing(state.llm.stream_reply(history, memory)) as stream:
-                    async for text in stream:
-                        parts.append(text)
-                        await self.send(ChunkFrame(text=text))
-            except LLMBudgetExhausted as exc:  # spent by another socket meanwhile
-                await self.send(budget_frame(exc))
-                return
-            except LLMError as exc:
-                log.warning("chat reply failed for session %s: %s", principal.session_id, exc)
-                await self.send(ErrorFrame(code="llm_unavailable", detail="the coach could not answer; try again"))
-                return
-            reply = await store_message(state.db, principal.user_id, principal.session_id, "assistant", "".join(parts))
-            await self.send(DoneFrame(message_id=reply.id, provider=state.llm.name))
+            async for item in streams.follow(reply_id, after, self.state.settings.stream_keepalive_seconds):
+                if not isinstance(item, KeepAlive):
+                    await self.send(stream_frame(reply_id, item))
         except ClientGone:
             return
         except Exception:
-            # The reply is lost (MongoDB failed, say); end the socket as a crash would, but say so.
-            log.exception("chat reply crashed for session %s", principal.session_id)
-            self.request_close(CLOSE_INTERNAL_ERROR, "internal error")
-        finally:
-            # Shielded: this task may be cancelled while it cleans up (it asked for the close
-            # itself above, or the client left), and the session must not stay `busy`.
-            await asyncio.shield(state.chat_limits.end_reply(principal.session_id, self.id))
+            # Redis lost mid-relay, say: the reply goes on in the worker; say so, and the
+            # client can `resume` from its last event id.
+            log.exception("relaying reply %s failed", reply_id)
+            with contextlib.suppress(ClientGone):
+                await self.send(
+                    RetryLaterFrame(code="unavailable", detail="the reply's stream could not be read; resume it shortly")
+                )
 
 
-def budget_frame(exc: LLMBudgetExhausted) -> BudgetExhaustedFrame:
-    return BudgetExhaustedFrame(
-        detail="today's LLM token budget is spent; this message was not answered", resets_at=exc.resets_at
-    )
+def stream_frame(reply_id: str, event: StreamEvent) -> BaseModel:
+    data = event.data
+    if event.event == "chunk":
+        return ChunkFrame(text=data["text"], reply_id=reply_id, id=event.id)
+    if event.event == "done":
+        return DoneFrame(reply_id=reply_id, id=event.id, **data)
+    return ReplyErrorFrame(code=data.get("code", "error"), detail=data.get("detail", ""), reply_id=reply_id, id=event.id)
+
+
+def refusal_frame(refused: Refused) -> BaseModel:
+    if refused.code == "budget_exhausted":
+        assert refused.resets_at is not None
+        return BudgetExhaustedFrame(detail=refused.detail, resets_at=refused.resets_at)
+    return RetryLaterFrame(code=refused.code, detail=refused.detail, retry_after=refused.retry_after)
 
 
 async def chat_socket(ws: WebSocket) -> None:
@@ -268,7 +252,8 @@ async def chat_socket(ws: WebSocket) -> None:
         finally:
             await state.chat_limits.close_socket(principal.user_id, conn.id)
             # Whatever ended the socket (client gone, logout, idle, server error), the
-            # session's words so far go to the worker.
+            # session's words so far go to the worker. A reply still being written is
+            # stored later and extracted then (worker/reply.py, the session sweep).
             try:
                 await enqueue_extraction(state, principal.user_id, principal.session_id)
             except Exception:

@@ -29,10 +29,9 @@ from service.dashboard_charts import bar_chart
 from service.errors import ApiError
 from service.login import open_session, revoke_session
 from service.principal import Principal, Unauthorized, authenticate
-from service.routes.operations import build_queue_view, cron_views, list_recent_jobs
+from service.routes.operations import build_queue_view, cron_views, every_worker, list_recent_jobs
 from service.schemas import Credentials
 from shared.dead_letters import list_dead_letters
-from shared.heartbeats import list_workers
 from shared.job_history import last_hour
 from shared.users import ADMIN, find_by_id, has_role
 
@@ -58,7 +57,7 @@ def login_page(request: Request, error: str | None = None, status_code: int = 20
 async def panels_context(state: Any) -> dict[str, Any]:
     queue, workers, jobs, dead, (minutes, _) = await asyncio.gather(
         build_queue_view(state),
-        list_workers(state.arq, state.settings.queue_name),
+        every_worker(state),
         list_recent_jobs(state, None, None, RECENT_JOBS_SHOWN),
         list_dead_letters(state.db),
         last_hour(state.arq),

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from service.untrusted_json import NotJSON, RefusedJSON, load_untrusted_json
+from shared.reply_stream import START, is_entry_id
 
 
 class MessageFrame(BaseModel):
@@ -15,21 +16,63 @@ class MessageFrame(BaseModel):
     content: str
 
 
+class ResumeFrame(BaseModel):
+    """Relay a reply's stream from after event `after` (START: from its first event)."""
+
+    type: Literal["resume"]
+    reply_id: str
+    after: str
+
+
+class AcceptedFrame(BaseModel):
+    """The message is stored and its reply queued; `chunk` frames follow."""
+
+    type: Literal["accepted"] = "accepted"
+    message_id: str
+    reply_id: str
+    job_id: str
+
+
 class ChunkFrame(BaseModel):
     type: Literal["chunk"] = "chunk"
     text: str
+    reply_id: str
+    id: str  # the stream event's id: `resume` with it as `after` to go on from here
 
 
 class DoneFrame(BaseModel):
     type: Literal["done"] = "done"
     message_id: str
-    provider: str
+    reply_id: str
+    id: str
+    provider: str | None = None  # anthropic, or offline (the rule-based writer: no API key)
+    model: str | None = None
+    usage: dict[str, int] | None = None
+    latency_ms: float | None = None
+    first_chunk_ms: float | None = None
+
+
+class ReplyErrorFrame(BaseModel):
+    """The reply ended without being whole: the stream's `error` event (llm_unavailable,
+    interrupted, cancelled, budget_exhausted, rate_limited, timed_out)."""
+
+    type: Literal["error"] = "error"
+    code: str
+    detail: str
+    reply_id: str
+    id: str
 
 
 class ErrorFrame(BaseModel):
     type: Literal["error"] = "error"
     code: Literal[
-        "invalid_json", "invalid_frame", "frame_too_large", "unknown_type", "empty_content", "content_too_long", "llm_unavailable"
+        "invalid_json",
+        "invalid_frame",
+        "frame_too_large",
+        "unknown_type",
+        "empty_content",
+        "content_too_long",
+        "not_found",
     ]
     detail: str
 
@@ -38,7 +81,7 @@ class ErrorFrame(BaseModel):
 FRAME_OVERHEAD_CHARS = 1_024
 
 
-def parse_client_frame(text: str, max_chars: int) -> MessageFrame | ErrorFrame:
+def parse_client_frame(text: str, max_chars: int) -> MessageFrame | ResumeFrame | ErrorFrame:
     if len(text) > max_chars + FRAME_OVERHEAD_CHARS:
         return ErrorFrame(
             code="frame_too_large", detail=f"frame is {len(text)} characters; the maximum is {max_chars + FRAME_OVERHEAD_CHARS}"
@@ -51,8 +94,10 @@ def parse_client_frame(text: str, max_chars: int) -> MessageFrame | ErrorFrame:
         return ErrorFrame(code="invalid_frame", detail=f"frame refused: {exc}")
     if not isinstance(data, dict):
         return ErrorFrame(code="invalid_frame", detail="frame must be a JSON object")
+    if data.get("type") == "resume":
+        return parse_resume(data)
     if data.get("type") != "message":
-        return ErrorFrame(code="unknown_type", detail=f"unknown frame type {data.get('type')!r}; expected 'message'")
+        return ErrorFrame(code="unknown_type", detail=f"unknown frame type {data.get('type')!r}; expected 'message' or 'resume'")
     content = data.get("content")
     if not isinstance(content, str):
         return ErrorFrame(code="invalid_frame", detail="content must be a string")
@@ -63,12 +108,21 @@ def parse_client_frame(text: str, max_chars: int) -> MessageFrame | ErrorFrame:
     return MessageFrame(type="message", content=content)
 
 
+def parse_resume(data: dict[str, object]) -> ResumeFrame | ErrorFrame:
+    reply_id, after = data.get("reply_id"), data.get("after", START)
+    if not isinstance(reply_id, str) or not reply_id or len(reply_id) > 64:
+        return ErrorFrame(code="invalid_frame", detail="resume needs reply_id, a string of at most 64 characters")
+    if not isinstance(after, str) or (after != START and not is_entry_id(after)):
+        return ErrorFrame(code="invalid_frame", detail=f"after must be an event id (like 1700000000000-0) or {START!r}")
+    return ResumeFrame(type="resume", reply_id=reply_id, after=after)
+
+
 class RetryLaterFrame(BaseModel):
     """The message was refused, not stored: `rate_limited` (over CHAT_MESSAGES_PER_MINUTE;
     wait `retry_after` seconds) or `busy` (a reply for this session is still being written)."""
 
     type: Literal["error"] = "error"
-    code: Literal["rate_limited", "busy"]
+    code: Literal["rate_limited", "busy", "unavailable"]
     detail: str
     retry_after: int | None = None
 

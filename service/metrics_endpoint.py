@@ -19,8 +19,9 @@ from starlette.responses import Response
 
 from shared import metrics
 from shared.dead_letters import count_open
+from shared.jobs import all_queues
 from shared.outbox import outbox_size
-from shared.queue_scan import scan_queue
+from shared.queue_scan import scan_queues
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ STATES = ("queued", "deferred", "in_progress")
 
 async def refresh_queue_depth(state: Any) -> None:
     by_function: dict[str, dict[str, int]] = {}
-    for name, row in (await scan_queue(state.arq, state.settings.queue_name)).items():
+    for name, row in (await scan_queues(state.arq, all_queues(state.settings))).items():
         counts = by_function.setdefault(metrics.function_label(name), dict.fromkeys(STATES, 0))
         for field in STATES:
             counts[field] += getattr(row, field)

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service import openapi_account, openapi_operations, schemas
+from service import openapi_account, openapi_operations, openapi_replies, schemas
 from service.readiness import Readiness
 from shared.llm_usage import AdminUsageReport, UsageReport
 
@@ -189,6 +189,11 @@ PATHS.update(openapi_operations.paths(operation, json_body, error, AUTH, ADMIN))
 MODELS += openapi_operations.MODELS
 PATHS.update(openapi_account.paths(operation, json_body, error, AUTH, BAD_BODY, THROTTLED, schemas))
 MODELS += openapi_account.MODELS
+# GET /chat/messages is above; POST (send a message, queue its reply) joins it here.
+REPLY_PATHS = openapi_replies.paths(operation, json_body, error, AUTH, BAD_BODY)
+PATHS["/api/v1/chat/messages"].update(REPLY_PATHS.pop("/api/v1/chat/messages"))
+PATHS.update(REPLY_PATHS)
+MODELS += openapi_replies.MODELS
 
 
 def build_openapi() -> dict[str, Any]:

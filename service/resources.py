@@ -18,6 +18,8 @@ from service.chat_limits import ChatLimits
 from service.credentials import Passwords
 from service.login_throttle import LoginThrottle
 from service.socket_registry import SocketRegistry
+from shared.reply_lease import ReplyLease
+from shared.reply_stream import ReplyStreams
 from shared.resources import Resources
 
 
@@ -30,6 +32,8 @@ class ServiceResources:
     chat_limits: ChatLimits
     login_throttle: LoginThrottle
     sockets: SocketRegistry
+    reply_streams: ReplyStreams  # on STREAMS_REDIS_URL
+    reply_lease: ReplyLease
 
     def publish(self, state: State) -> None:
         """Put the resources on `app.state`: whole as `state.resources`, and each one by name,
@@ -38,6 +42,7 @@ class ServiceResources:
         state.settings, state.db, state.llm = self.core.settings, self.core.db, self.core.llm
         state.arq, state.jwt_secret, state.passwords = self.arq, self.jwt_secret, self.passwords
         state.chat_limits, state.login_throttle, state.sockets = self.chat_limits, self.login_throttle, self.sockets
+        state.reply_streams, state.reply_lease = self.reply_streams, self.reply_lease
 
 
 async def cancel_and_wait(task: asyncio.Task[Any]) -> None:

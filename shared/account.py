@@ -23,6 +23,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pydantic import BaseModel
 
 from shared.job_owners import JOB_OWNERS
+from shared.jobs import queue_of_job_id
 from shared.llm_usage import LLM_USAGE
 from shared.mongo import (
     CHAT_MESSAGES,
@@ -32,6 +33,7 @@ from shared.mongo import (
     OUTBOX,
     REFLECTIONS,
     RELATIONS,
+    REPLIES,
     SESSION_CONTEXTS,
     SESSIONS,
     SUMMARIES,
@@ -39,8 +41,8 @@ from shared.mongo import (
 )
 from shared.outbox import REDIS_DOWN
 from shared.recall_cache import cache_key
-
-REPLIES = "replies"  # the chat's reply records (shared/replies.py)
+from shared.replies import user_reply_ids
+from shared.settings import Settings
 
 # Every collection holding the user's data by `user_id`, in deletion order.
 USER_COLLECTIONS = (
@@ -102,7 +104,7 @@ async def export_account(db: AsyncIOMotorDatabase[Any], user_id: str) -> Account
     return AccountExport(exported_at=datetime.now(UTC), user=plain(user), collections=collections)
 
 
-async def cancel_queued_jobs(db: AsyncIOMotorDatabase[Any], arq: Any, queue_name: str, timeout: float, user_id: str) -> int:
+async def cancel_queued_jobs(db: AsyncIOMotorDatabase[Any], arq: Any, settings: Settings, user_id: str) -> int:
     """Take the user's waiting jobs off the queue and out of the outbox; ask arq to abort any
     already running. A job enqueued without an owner record (a cron's) is not the user's."""
     job_ids = [doc["_id"] for doc in await db[JOB_OWNERS].find({"user_id": user_id}, {"_id": 1}).to_list(length=None)]
@@ -110,10 +112,10 @@ async def cancel_queued_jobs(db: AsyncIOMotorDatabase[Any], arq: Any, queue_name
     removed = 0
     if job_ids:
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(settings.redis_timeout_seconds):
                 async with arq.pipeline(transaction=False) as pipe:
                     for job_id in job_ids:
-                        pipe.zrem(queue_name, job_id)
+                        pipe.zrem(queue_of_job_id(job_id, settings), job_id)
                     unqueued = await pipe.execute()
                 waiting = [job_id for job_id, gone in zip(job_ids, unqueued, strict=True) if gone]
                 if waiting:
@@ -129,9 +131,10 @@ async def cancel_queued_jobs(db: AsyncIOMotorDatabase[Any], arq: Any, queue_name
 
 
 async def delete_account(
-    db: AsyncIOMotorDatabase[Any], arq: Any, queue_name: str, timeout: float, user_id: str
-) -> tuple[AccountDeleted, list[str]] | None:
-    """What went, and the sessions that were open (the caller closes their sockets)."""
+    db: AsyncIOMotorDatabase[Any], arq: Any, settings: Settings, user_id: str
+) -> tuple[AccountDeleted, list[str], list[str]] | None:
+    """What went, the sessions that were open (the caller closes their sockets) and the
+    replies that went (the caller deletes their streams)."""
     if await db[USERS].find_one({"_id": user_id}, {"_id": 1}) is None:
         return None
     now = datetime.now(UTC)
@@ -140,7 +143,8 @@ async def delete_account(
     ]
     # Tokens die first: every request re-reads its session, so this ends them everywhere.
     await db[SESSIONS].update_many({"user_id": user_id, "revoked_at": None}, {"$set": {"revoked_at": now}})
-    cancelled = await cancel_queued_jobs(db, arq, queue_name, timeout, user_id)
+    cancelled = await cancel_queued_jobs(db, arq, settings, user_id)
+    reply_ids = await user_reply_ids(db, user_id)
     deleted = {name: (await db[name].delete_many({"user_id": user_id})).deleted_count for name in USER_COLLECTIONS}
     deleted[USERS] = (await db[USERS].delete_one({"_id": user_id})).deleted_count
-    return AccountDeleted(deleted=deleted, jobs_cancelled=cancelled), open_sessions
+    return AccountDeleted(deleted=deleted, jobs_cancelled=cancelled), open_sessions, reply_ids

@@ -18,7 +18,8 @@ result), which is what each id rule leans on.
 | generate_reflection       | user_id, force                         | generate_reflection:<user>:<reflections>:<contexts> |
 | detect_communities (cron) | now (optional)                         | as the other crons                       |
 | rebuild_recall_cache      | user_id                                | rebuild_recall_cache:<user>:[miss:]<time> |
-| generate_reply (chat queue) | see worker/ and service/ (issue 13)  | arq's random id                          |
+| generate_reply (chat queue) | reply_id                             | generate_reply:<reply>                   |
+| cleanup_streams (cron)    | now (optional)                         | as the other crons                       |
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ GENERATE_REFLECTIONS = "generate_reflections"  # hourly cron: enqueues GENERATE_
 GENERATE_REFLECTION = "generate_reflection"  # (user_id, force=False)
 DETECT_COMMUNITIES = "detect_communities"  # nightly cron over the users whose graph changed
 REBUILD_RECALL_CACHE = "rebuild_recall_cache"  # (user_id)
+# Replies (issue 11): written by the worker, streamed through Redis.
+CLEANUP_STREAMS = "cleanup_streams"  # hourly cron: stuck replies failed, expired streams gone
 
 # arq `cron()` keyword arguments; times are UTC (the worker runs crons with timezone=UTC).
 CRON_SCHEDULES: dict[str, dict[str, Any]] = {
@@ -53,9 +56,11 @@ CRON_SCHEDULES: dict[str, dict[str, Any]] = {
     GENERATE_REFLECTIONS: {"minute": 41, "second": 0},
     # Nightly after decay and prune, so graphs that changed all day are grouped once.
     DETECT_COMMUNITIES: {"hour": 4, "minute": 0, "second": 0},
+    # Hourly at :53, clear of the sweep (:17) and the reflections (:41).
+    CLEANUP_STREAMS: {"minute": 53, "second": 0},
 }
 # The crons that take `now` as their one optional argument (time passed in by operators and tests).
-TAKES_NOW = frozenset({DECAY_MEMORIES, PRUNE_MEMORIES, SWEEP_SESSIONS, DETECT_COMMUNITIES})
+TAKES_NOW = frozenset({DECAY_MEMORIES, PRUNE_MEMORIES, SWEEP_SESSIONS, DETECT_COMMUNITIES, CLEANUP_STREAMS})
 
 
 def extract_job_id(session_id: str, newest_message_id: str | None) -> str:
@@ -139,10 +144,9 @@ async def enqueue_reflection(db: Database, arq: Any, timeout: float, user_id: st
 
 
 # -- Queues: chat before background ----------------------------------------------------
-# Chat jobs go to their own queue (CHAT_QUEUE_NAME, default arq:queue:chat), drained by
-# chat workers (`python -m worker run --chat`, WORKER_CHAT_MAX_JOBS) that never take
-# background jobs; so a reply never waits behind a backlog of extractions for a worker
-# slot. Every other job stays on QUEUE_NAME. Enqueue with `_queue_name=queue_for(...)`.
+# Chat jobs go to their own queue (CHAT_QUEUE_NAME, default arq:queue:chat) with their own
+# slots (WORKER_CHAT_MAX_JOBS): every worker process drains it beside QUEUE_NAME (unless
+# started with `--background`), so a reply never waits behind a backlog of extractions.
 GENERATE_REPLY = "generate_reply"
 CHAT_JOBS = frozenset({GENERATE_REPLY})
 
@@ -150,3 +154,27 @@ CHAT_JOBS = frozenset({GENERATE_REPLY})
 def queue_for(job_name: str, settings: Settings) -> str:
     """The arq queue a job is enqueued on and consumed from."""
     return settings.chat_queue_name if job_name in CHAT_JOBS else settings.queue_name
+
+
+def all_queues(settings: Settings) -> tuple[str, str]:
+    """Every queue a worker drains: what operators' views and metrics scan."""
+    return settings.queue_name, settings.chat_queue_name
+
+
+def reply_job_id(reply_id: str) -> str:
+    """One job per reply: a retry of the POST cannot write the same reply twice."""
+    return f"{GENERATE_REPLY}:{reply_id}"
+
+
+def queue_of_job_id(job_id: str, settings: Settings) -> str:
+    """The queue a job id lives on, from its id rule (the job routes look jobs up by id)."""
+    return settings.chat_queue_name if job_id.startswith(f"{GENERATE_REPLY}:") else settings.queue_name
+
+
+async def enqueue_reply(arq: Any, settings: Settings, reply_id: str) -> str:
+    """Enqueue the writing of a reply on the chat queue; its job id. No outbox: a reply is
+    read from Redis as it is written, so with Redis away there is nothing to wait for and
+    the caller says so (503) instead."""
+    job_id = reply_job_id(reply_id)
+    await arq.enqueue_job(GENERATE_REPLY, reply_id, _job_id=job_id, _queue_name=settings.chat_queue_name)
+    return job_id

@@ -15,8 +15,12 @@ def _to_model(doc: dict[str, Any]) -> ChatMessage:
     return ChatMessage(id=str(doc["_id"]), role=doc["role"], content=doc["content"], timestamp=doc["timestamp"])
 
 
-async def store_message(db: Database, user_id: str, session_id: str, role: Role, content: str) -> ChatMessage:
-    doc = {
+async def store_message(
+    db: Database, user_id: str, session_id: str, role: Role, content: str, *, reply_id: str | None = None
+) -> ChatMessage:
+    """`reply_id`: the reply (shared/replies.py) this assistant message is the text of; a
+    retried reply job finds it there instead of storing the text twice."""
+    doc: dict[str, Any] = {
         "_id": ObjectId(),
         "user_id": user_id,
         "session_id": session_id,
@@ -24,8 +28,19 @@ async def store_message(db: Database, user_id: str, session_id: str, role: Role,
         "content": content,
         "timestamp": datetime.now(UTC),
     }
+    if reply_id is not None:
+        doc["reply_id"] = reply_id
     await db[CHAT_MESSAGES].insert_one(doc)
     return _to_model(doc)
+
+
+async def message_of_reply(db: Database, reply_id: str) -> ChatMessage | None:
+    doc = await db[CHAT_MESSAGES].find_one({"reply_id": reply_id})
+    return _to_model(doc) if doc else None
+
+
+async def delete_message(db: Database, message_id: str) -> None:
+    await db[CHAT_MESSAGES].delete_one({"_id": ObjectId(message_id)})
 
 
 def to_message(doc: dict[str, Any]) -> ChatMessage:

@@ -35,6 +35,7 @@ REFLECTIONS = "reflections"
 ENTITIES = "entities"
 RELATIONS = "relations"
 COMMUNITIES = "communities"
+REPLIES = "replies"  # the coach's replies as jobs: status, text, usage (shared/replies.py)
 
 
 def create_mongo_client(settings: Settings) -> Any:
@@ -64,6 +65,7 @@ async def ensure_indexes(db: Database) -> None:
     await db[CHAT_MESSAGES].create_index([("session_id", 1), ("timestamp", 1)])
     await db[CHAT_MESSAGES].create_index([("user_id", 1), ("timestamp", -1)])
     await db[CHAT_MESSAGES].create_index("timestamp")  # the session sweep reads a recent window
+    await db[CHAT_MESSAGES].create_index("reply_id", sparse=True)  # a retried reply finds its stored text
     await db[SESSION_CONTEXTS].create_index([("user_id", 1), ("session_id", 1)], unique=True)
     await db[SESSION_CONTEXTS].create_index([("user_id", 1), ("updated_at", -1)])
     await db[SUMMARIES].create_index([("user_id", 1), ("created_at", -1)])
@@ -79,6 +81,8 @@ async def ensure_indexes(db: Database) -> None:
     await db[RELATIONS].create_index([("user_id", 1), ("source_id", 1), ("target_id", 1), ("relation", 1)], unique=True)
     await db[COMMUNITIES].create_index("user_id", unique=True)
     await db[COMMUNITIES].create_index("stale")
+    await db[REPLIES].create_index([("user_id", 1), ("status", 1)])  # a user's active replies
+    await db[REPLIES].create_index([("status", 1), ("started_at", 1)])  # the cleanup finds stuck ones
     from shared.llm_usage import ensure_usage_indexes  # its own module, like every collection's
 
     await ensure_usage_indexes(db)

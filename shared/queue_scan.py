@@ -9,6 +9,7 @@ Reading 10,000 jobs is three pipelined round trips (see docs/benchmarks.md for t
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from arq.constants import in_progress_key_prefix, job_key_prefix
 from arq.jobs import DeserializationError, deserialize_job
@@ -55,3 +56,12 @@ async def scan_queue(redis: Redis, queue_name: str, now: float | None = None) ->
                 if row.oldest_queued_age_seconds is None or age > row.oldest_queued_age_seconds:
                     row.oldest_queued_age_seconds = round(age, 3)
     return by_function
+
+
+async def scan_queues(redis: Redis, queue_names: Iterable[str], now: float | None = None) -> dict[str, FunctionQueue]:
+    """`scan_queue` over several queues (background and chat), one row per function: a
+    function is enqueued on one queue only (shared/jobs.py `queue_for`)."""
+    rows: dict[str, FunctionQueue] = {}
+    for name in queue_names:
+        rows.update(await scan_queue(redis, name, now))
+    return rows

@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     chat_queue_name: str = Field(
         "arq:queue:chat", min_length=1, description="arq queue of chat jobs (generate_reply), drained by chat workers"
     )
+    streams_redis_url: str | None = Field(
+        None, description="Redis that holds the reply streams (one write per chunk); unset: REDIS_URL"
+    )
+    stream_ttl_seconds: int = Field(3600, ge=1, description="a finished reply's stream can be replayed this long, then 410")
+    stream_max_entries: int = Field(
+        20_000, ge=16, description="most events one reply stream keeps (a reply has at most LLM_MAX_TOKENS chunks)"
+    )
+    stream_keepalive_seconds: float = Field(15.0, gt=0, description="an idle reply stream sends a keep-alive comment this often")
     redis_timeout_seconds: float = Field(1.0, gt=0, description="longest a request waits on Redis")
     outbox_relay_interval_seconds: float = Field(5.0, gt=0, description="how often the service replays the outbox")
 
@@ -159,7 +167,7 @@ class Settings(BaseSettings):
     # Worker
     worker_max_jobs: int = Field(500, ge=1, description="jobs in flight per worker process")
     worker_chat_max_jobs: int = Field(
-        100, ge=1, description="chat jobs in flight per chat worker (`python -m worker run --chat`)"
+        1_000, ge=1, description="replies in flight per worker process (the chat queue's own slots)"
     )
     job_timeout_seconds: float = Field(120.0, gt=0)
     worker_shutdown_grace_seconds: float = Field(
@@ -191,7 +199,11 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     runtime_dir: Path = Field(DEFAULT_RUNTIME_DIR, description="where the all-in-one writes allinone.json for the CLI")
 
-    @field_validator("anthropic_api_key", "anthropic_base_url", "jwt_secret", "llm_provider", mode="before")
+    @property
+    def streams_url(self) -> str:
+        return self.streams_redis_url or self.redis_url
+
+    @field_validator("anthropic_api_key", "anthropic_base_url", "jwt_secret", "llm_provider", "streams_redis_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # compose passes `ANTHROPIC_API_KEY: ${ANTHROPIC_API_KEY:-}` as "" when it is not set.
@@ -243,11 +255,13 @@ class Settings(BaseSettings):
             raise ValueError(f"not a MongoDB URI (mongodb://host:27017 or memory:// for the all-in-one): {exc}") from None
         return value
 
-    @field_validator("redis_url")
+    @field_validator("redis_url", "streams_redis_url")
     @classmethod
-    def _redis_url_parses(cls, value: str) -> str:
+    def _redis_url_parses(cls, value: str | None) -> str | None:
         from redis.connection import parse_url
 
+        if value is None:
+            return None
         try:
             parse_url(value)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
             parts = urlsplit(value)

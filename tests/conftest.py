@@ -14,9 +14,9 @@ import pytest
 import redis
 
 from allinone.redis_process import RedisProcess
-from service.app import create_app
 from shared.settings import Settings
 from tests.support.client import Api
+from tests.support.product import serve_product
 from tests.support.servers import serve_app
 from tests.support.settings import TEST_MONGODB_URI, make_settings
 from tests.support.stub_llm import StubLLM, create_stub_app
@@ -82,9 +82,9 @@ def db(mongo_client: Any, settings: Settings) -> Any:
 
 @pytest.fixture
 async def api(settings: Settings, mongo_client: Any) -> AsyncIterator[Api]:
-    async with serve_app(create_app(settings, mongo_client=mongo_client)) as url:
-        async with Api(url) as client:
-            yield client
+    """The service on loopback, with the chat queue's worker beside it (it writes the replies)."""
+    async with serve_product(settings, mongo_client) as client:
+        yield client
 
 
 @pytest.fixture

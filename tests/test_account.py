@@ -163,7 +163,7 @@ async def test_forget_a_point_then_the_whole_session(api, settings, mongo_client
     assert (await api.http.delete(path, headers=user.headers)).status_code == 404
 
 
-async def test_deleting_with_redis_down_still_deletes_and_empties_the_outbox(db):
+async def test_deleting_with_redis_down_still_deletes_and_empties_the_outbox(db, settings):
     """Redis unreachable: the queue cannot be touched, but the data, the sessions and the
     user's waiting enqueues in the outbox go all the same (a job that runs later finds nothing)."""
     from arq.connections import ArqRedis
@@ -172,6 +172,7 @@ async def test_deleting_with_redis_down_still_deletes_and_empties_the_outbox(db)
     from allinone.redis_process import free_port
     from shared.account import delete_account
 
+    quick = settings.model_copy(update={"redis_timeout_seconds": 0.5})
     now = datetime.now(UTC)
     await db["users"].insert_one({"_id": "u-gone", "email": "gone@example.com", "password_hash": "x", "created_at": now})
     await db["sessions"].insert_one(
@@ -186,10 +187,11 @@ async def test_deleting_with_redis_down_still_deletes_and_empties_the_outbox(db)
     )
     dead = ArqRedis(ConnectionPool.from_url(f"redis://127.0.0.1:{free_port()}", socket_connect_timeout=0.2, socket_timeout=0.2))
     try:
-        deleted, open_sessions = await delete_account(db, dead, "arq:queue", 0.5, "u-gone")
+        deleted, open_sessions, reply_ids = await delete_account(db, dead, quick, "u-gone")
     finally:
         await dead.aclose()
     assert open_sessions == ["s-gone"] and deleted.deleted["users"] == 1 and deleted.jobs_cancelled == 1
+    assert reply_ids == []
     assert [doc["_id"] for doc in await db["outbox"].find().to_list(None)] == ["job-other"]
     assert await db["sessions"].count_documents({"user_id": "u-gone"}) == 0
-    assert await delete_account(db, dead, "arq:queue", 0.5, "u-gone") is None  # nothing left to delete
+    assert await delete_account(db, dead, quick, "u-gone") is None  # nothing left to delete

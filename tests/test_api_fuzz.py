@@ -54,12 +54,14 @@ def service_url(redis_server) -> Iterator[str]:
     # A worker's heartbeat on the fuzzed queue, so /readyz answers 200: schemathesis counts
     # every 5xx as a failure, and the 503s have their own tests (test_readiness.py).
     publish_worker_heartbeat(redis_server.url, queue_name)
+    publish_worker_heartbeat(redis_server.url, f"{queue_name}:chat")
     env = {
         **os.environ,
         "MONGODB_URI": "memory://",
         "ALLOW_IN_MEMORY_MONGODB": "true",  # a standalone service with a store of its own, on purpose
         "REDIS_URL": redis_server.url,
         "QUEUE_NAME": queue_name,
+        "CHAT_QUEUE_NAME": f"{queue_name}:chat",
         "JWT_SECRET": JWT_SECRET,
         "LLM_PROVIDER": "offline",
         "PASSWORD_HASH_TIME_COST": "1",

@@ -42,7 +42,15 @@ async def test_llm_failure_during_chat_is_an_error_frame(api, stub_llm):
     login = await api.new_user()
     async with api.connect(login) as ws:
         frames = await say(ws, "hello coach")
-        assert frames[-1] == {"type": "error", "code": "llm_unavailable", "detail": "the coach could not answer; try again"}
+        accepted, failed = frames
+        assert accepted["type"] == "accepted"
+        assert failed == {
+            "type": "error",
+            "code": "llm_unavailable",
+            "detail": "the coach could not answer; try again",
+            "reply_id": accepted["reply_id"],
+            "id": failed["id"],
+        }
         assert (await say(ws, "hello again"))[-1]["type"] == "done"
 
 

@@ -19,8 +19,9 @@ import websockets
 from redis.asyncio import Redis
 
 from service.app import create_app
-from shared.mongo import CHAT_MESSAGES, SESSIONS
+from shared.mongo import CHAT_MESSAGES, REPLIES, SESSIONS
 from tests.support.client import Api, Login, say
+from tests.support.product import serve_product
 from tests.support.servers import serve_app
 
 BOUND = 5.0  # generous upper bound for anything that should happen within a second
@@ -28,9 +29,9 @@ BOUND = 5.0  # generous upper bound for anything that should happen within a sec
 
 @contextlib.asynccontextmanager
 async def service(settings: Any, mongo_client: Any, **overrides: Any) -> AsyncIterator[Api]:
-    async with serve_app(create_app(settings.model_copy(update=overrides), mongo_client=mongo_client)) as url:
-        async with Api(url) as api:
-            yield api
+    """A service process with these settings, and the chat worker that writes its replies."""
+    async with serve_product(settings.model_copy(update=overrides), mongo_client) as api:
+        yield api
 
 
 def message(content: str) -> str:
@@ -48,12 +49,12 @@ async def closed_code(ws: Any) -> int:
 
 
 async def terminal_frames(ws: Any, count: int) -> list[dict[str, Any]]:
-    """The frame that ends each of `count` messages: done, or an error; chunks skipped."""
+    """The frame that ends each of `count` messages: done, or an error; `accepted` and chunks skipped."""
     ends = []
     async with asyncio.timeout(BOUND * 2):
         while len(ends) < count:
             frame = json.loads(await ws.recv())
-            if frame["type"] != "chunk":
+            if frame["type"] not in ("chunk", "accepted"):
                 ends.append(frame)
     return ends
 
@@ -100,6 +101,7 @@ async def test_a_message_sent_while_a_reply_is_written_gets_busy_on_any_socket_o
     login = await api.new_user()
     async with api.connect(login) as first, api.connect(login) as second:
         await first.send(message("write me something long"))
+        assert json.loads(await first.recv())["type"] == "accepted"
         assert json.loads(await first.recv())["type"] == "chunk"  # the reply is being written
         await first.send(message("and another"))
         await second.send(message("me too"))
@@ -113,23 +115,22 @@ async def test_a_message_sent_while_a_reply_is_written_gets_busy_on_any_socket_o
     assert await stored(db, login, "user") == 2
 
 
-async def test_a_disconnect_mid_reply_stops_the_llm_stream_at_once_and_stores_nothing_more(api, stub_llm, db):
-    words, pause = 50, 3.0
-    stub_llm.reply_text = " ".join(f"w{i}" for i in range(words))
-    stub_llm.chunk_delay = pause  # the first word at once, the next one 3 s later
+async def test_a_disconnect_mid_reply_does_not_stop_the_reply_it_is_written_and_stored(api, stub_llm, db):
+    stub_llm.reply_text = " ".join(f"w{i}" for i in range(10))
+    stub_llm.chunk_delay = 0.1
     login = await api.new_user()
     async with api.connect(login) as ws:
         await ws.send(message("talk for a while"))
+        assert json.loads(await ws.recv())["type"] == "accepted"
         assert json.loads(await ws.recv())["type"] == "chunk"
-    # The client is gone while the service waits on the LLM, with nothing to send that could
-    # fail: the disconnect alone must close the LLM stream, before its next word is due.
-    async with asyncio.timeout(pause * 0.8):
-        while stub_llm.streams_open:
-            await asyncio.sleep(0.02)
-    assert stub_llm.streams_abandoned == 1 and stub_llm.chunks_streamed == 1
-    await asyncio.sleep(0.3)
+    # The client left after one word; the worker writes the rest and stores it all.
+    async with asyncio.timeout(BOUND):
+        while not await stored(db, login, "assistant"):
+            await asyncio.sleep(0.05)
+    reply = await db[CHAT_MESSAGES].find_one({"session_id": login.session_id, "role": "assistant"})
+    assert reply["content"] == stub_llm.reply_text + " "
+    assert stub_llm.streams_abandoned == 0 and stub_llm.chunks_streamed == 10
     assert await stored(db, login, "user") == 1
-    assert await stored(db, login, "assistant") == 0
 
 
 async def test_logout_on_one_service_process_closes_the_sessions_socket_on_another_with_4401(settings, mongo_client):
@@ -166,14 +167,22 @@ async def test_limits_are_shared_by_two_service_processes_on_one_redis(settings,
                 assert await closed_code(third) == 4429
 
 
-async def test_with_redis_down_the_chat_fails_open(settings, mongo_client):
+async def test_with_redis_down_a_message_is_refused_as_unavailable_and_nothing_is_stored(settings, mongo_client, db):
+    # The limits fail open, but a reply is queued and streamed through Redis: with Redis
+    # gone there is nothing to answer with, so the client is told to send again, at once.
     from allinone.redis_process import free_port
 
-    async with service(settings, mongo_client, redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout_seconds=0.2) as api:
+    down = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0", "redis_timeout_seconds": 0.2})
+    async with serve_app(create_app(down, mongo_client=mongo_client)) as url, Api(url) as api:
         login = await api.new_user()
         async with api.connect(login) as ws:
-            replies = [await say(ws, f"message {i}") for i in range(3)]
-    assert [r[-1]["type"] for r in replies] == ["done", "done", "done"]
+            refusals = [await say(ws, f"message {i}") for i in range(2)]
+        posted = await api.http.post("/api/v1/chat/messages", json={"content": "over http"}, headers=login.headers)
+    assert [r[-1]["code"] for r in refusals] == ["unavailable", "unavailable"]
+    assert all(r[-1]["retry_after"] >= 1 for r in refusals)
+    assert posted.status_code == 503 and int(posted.headers["Retry-After"]) >= 1
+    assert posted.json()["errors"] == [{"field": "content", "message": "unavailable"}]
+    assert await stored(db, login, "user") == 0 and await db[REPLIES].count_documents({}) == 0
 
 
 async def test_a_socket_that_lost_its_session_gets_4401_at_its_next_message_even_without_the_broadcast(api, db):
@@ -201,20 +210,35 @@ async def test_the_logout_listener_resubscribes_after_losing_its_redis_connectio
         await redis.aclose()
 
 
-async def test_a_reply_that_crashes_closes_its_socket_with_1011_and_frees_the_session(api, monkeypatch):
-    import service.chat_socket
+async def test_a_message_that_cannot_be_stored_closes_its_socket_with_1011_and_frees_the_session(api, monkeypatch):
+    import service.reply_start
 
-    async def broken_recall(*args: Any) -> Any:
+    async def broken_store(*args: Any) -> Any:
         raise RuntimeError("the database went away")
 
     login = await api.new_user()
     with monkeypatch.context() as patch:
-        patch.setattr(service.chat_socket, "recall", broken_recall)
+        patch.setattr(service.reply_start, "store_message", broken_store)
         async with api.connect(login) as ws:
             await ws.send(message("hello"))
             assert await closed_code(ws) == 1011
     async with api.connect(login) as ws:  # the session is not left `busy`
         assert (await say(ws, "hello again"))[-1]["type"] == "done"
+
+
+async def test_a_reply_that_crashes_in_the_worker_ends_with_an_error_and_frees_the_session(api, monkeypatch):
+    import worker.reply
+
+    async def broken_recall(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    login = await api.new_user()
+    async with api.connect(login) as ws:
+        with monkeypatch.context() as patch:
+            patch.setattr(worker.reply, "recall", broken_recall)
+            failed = await say(ws, "hello")
+        assert failed[-1]["type"] == "error" and failed[-1]["code"] == "internal_error"
+        assert (await say(ws, "hello again"))[-1]["type"] == "done"  # the session is not left `busy`
 
 
 async def test_an_open_socket_keeps_its_place_beyond_one_lease(settings, mongo_client):

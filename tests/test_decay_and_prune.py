@@ -118,12 +118,13 @@ async def test_each_cron_fires_once_across_three_workers(settings, mongo_client,
 
 
 def test_crons_are_declared_for_02_and_03_utc_and_hourly():
-    decay, prune, sweep, reflect, communities = cron_jobs()
+    decay, prune, sweep, reflect, communities, streams = cron_jobs()
     assert (decay.name, decay.hour, decay.minute, decay.unique) == ("decay_memories", 2, 0, True)
     assert (prune.name, prune.hour, prune.minute, prune.unique) == ("prune_memories", 3, 0, True)
     assert (sweep.name, sweep.hour, sweep.minute, sweep.unique) == ("sweep_sessions", None, 17, True)
     assert (reflect.name, reflect.hour, reflect.minute, reflect.unique) == ("generate_reflections", None, 41, True)
     assert (communities.name, communities.hour, communities.minute, communities.unique) == ("detect_communities", 4, 0, True)
+    assert (streams.name, streams.hour, streams.minute, streams.unique) == ("cleanup_streams", None, 53, True)
 
 
 async def test_operator_enqueues_a_job_by_name_from_the_command_line(settings, arq_pool, mongo_client, db):

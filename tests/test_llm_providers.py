@@ -13,6 +13,7 @@ from shared.llm.prompts import EXTRACTION_TOOL_NAME
 from shared.models import ChatMessage, MemoryDigest, RecalledPoint
 from shared.settings import Settings, SettingsError, load_settings
 from tests.support.client import reply_text
+from tests.support.product import serve_product
 from tests.support.stub_llm import Failure
 from tests.support.worker import drain_queue
 
@@ -97,13 +98,10 @@ async def test_offline_reply_is_labelled_and_draws_on_memory():
 
 async def test_offline_product_path_end_to_end(redis_url, mongo_client):
     """The all-in-one's defaults: offline chat and offline extraction through the real worker."""
-    from service.app import create_app
-    from tests.support.client import Api
-    from tests.support.servers import serve_app
     from tests.support.settings import make_settings
 
     settings = make_settings(redis_url, llm_provider="offline")
-    async with serve_app(create_app(settings, mongo_client=mongo_client)) as url, Api(url) as api:
+    async with serve_product(settings, mongo_client) as api:
         login = await api.new_user()
         [frames] = await api.chat(login, "I want to learn piano. I prefer short lessons.")
         assert reply_text(frames).startswith(OFFLINE_LABEL)

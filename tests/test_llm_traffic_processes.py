@@ -127,7 +127,7 @@ async def test_chat_is_not_held_back_by_a_throttled_backlog(settings, mongo_clie
     background_throttled = _throttled("extraction")
     async with serve_app(create_app(limited, mongo_client=mongo_client)) as url, Api(url) as api:
         user = await api.new_user()
-        async with running_worker(limited, mongo_client) as worker:
+        async with running_worker(limited, mongo_client, queues="all") as worker:  # background and chat
             await wait_for(lambda: _throttled_since(background_throttled))  # the backlog is up against the limit
             async with api.connect(user) as ws:
                 for n in range(3):

@@ -9,24 +9,22 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.app import create_app
 from shared import clock
 from shared.llm_usage import LLM_USAGE
 from shared.mongo import FAILED_JOBS, SESSION_CONTEXTS
 from shared.settings import ModelPrice
 from shared.users import ADMIN, grant_role
-from tests.support.client import Api, say
+from tests.support.client import say
+from tests.support.product import serve_product
 from tests.support.running_worker import running_worker, wait_for
-from tests.support.servers import serve_app
 
 PRICES = {"claude-sonnet-5-5": {"input_per_mtok": 3, "output_per_mtok": 15}}
 
 
 @contextlib.asynccontextmanager
 async def service(settings, mongo_client):
-    async with serve_app(create_app(settings, mongo_client=mongo_client)) as url:
-        async with Api(url) as client:
-            yield client
+    async with serve_product(settings, mongo_client) as client:
+        yield client
 
 
 async def test_usage_totals_equal_what_the_provider_reported(settings, mongo_client, db, stub_llm):

@@ -47,7 +47,9 @@ async def test_queue_workers_jobs_and_activity_follow_the_work(api, db, settings
     [extraction] = [f for f in queue["functions"] if f["function"] == "extract_session_context"]
     assert extraction["queued"] == 1 and extraction["in_progress"] == 0 and extraction["oldest_queued_age_seconds"] >= 0
     assert queue["dead_letters_open"] == 0 and queue["outbox_size"] == 0
-    assert (await api.http.get("/api/v1/admin/workers", headers=admin.headers)).json() == {"workers": []}
+    # The `api` fixture's chat worker is the only one: no background worker yet.
+    workers = (await api.http.get("/api/v1/admin/workers", headers=admin.headers)).json()["workers"]
+    assert [w["queue_name"] for w in workers] == [settings.chat_queue_name]
     waiting = (await api.http.get("/api/v1/admin/jobs?status=queued", headers=admin.headers)).json()["jobs"]
     # (The chats missed the recall cache, which queues a cache rebuild: not ours to count.)
     assert [j["job_id"] for j in waiting if j["function"] != "rebuild_recall_cache"] == [first]
@@ -59,7 +61,8 @@ async def test_queue_workers_jobs_and_activity_follow_the_work(api, db, settings
     async with running_worker(settings, mongo_client) as worker:
         failed_id = (await api.logout(second_user))["job_id"]
         await wait_for(lambda: _all_finished(api, admin, [first, failed_id]))
-        [seen] = (await api.http.get("/api/v1/admin/workers", headers=admin.headers)).json()["workers"]
+        workers = (await api.http.get("/api/v1/admin/workers", headers=admin.headers)).json()["workers"]
+        [seen] = [w for w in workers if w["queue_name"] == settings.queue_name]
         assert seen["worker_id"] == worker.worker_id and seen["stale"] is False and seen["pid"] > 0
 
     by_status = {}

@@ -9,6 +9,7 @@ from allinone.redis_process import RedisProcess
 from service.app import create_app
 from shared.mongo import OUTBOX, SESSION_CONTEXTS
 from tests.support.client import Api, say
+from tests.support.product import serve_product
 from tests.support.servers import serve_app
 from tests.support.settings import make_settings
 from tests.support.worker import drain_queue
@@ -32,7 +33,7 @@ async def test_fifty_logouts_while_redis_is_down_all_get_extracted(mongo_client,
             outbox_relay_interval_seconds=0.1,
         )
         db = mongo_client[settings.mongodb_db_name]
-        async with serve_app(create_app(settings, mongo_client=mongo_client)) as url, Api(url) as api:
+        async with serve_product(settings, mongo_client) as api:
             users = await asyncio.gather(*(api.new_user() for _ in range(50)))
             sockets = [await api.connect(u).__aenter__() for u in users]
             for ws in sockets:

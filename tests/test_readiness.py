@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
@@ -13,9 +11,9 @@ import redis.asyncio as aioredis
 from allinone.redis_process import free_port
 from service.app import create_app
 from shared.heartbeats import WorkerHeartbeat, index_key, list_workers, write_heartbeat
+from tests.support.running_worker import running_worker
 from tests.support.servers import serve_app
 from tests.support.settings import make_settings
-from worker.resilient import create_worker
 
 
 async def readyz(url: str) -> httpx.Response:
@@ -23,29 +21,13 @@ async def readyz(url: str) -> httpx.Response:
         return await http.get(f"{url}/readyz")
 
 
-@contextlib.asynccontextmanager
-async def running_worker(settings: Any, mongo_client: Any):
-    worker = create_worker(settings, ctx={"settings": settings, "mongo_client": mongo_client}, handle_signals=False)
-    task = asyncio.create_task(worker.async_run())
-    try:
-        for _ in range(200):
-            if worker._last_heartbeat:
-                break
-            assert not task.done(), task.exception()
-            await asyncio.sleep(0.02)
-        yield worker
-    finally:
-        await worker.close()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 async def test_readyz_is_503_naming_the_workers_when_no_worker_beats(api):
     response = await readyz(api.base_url)
     assert response.status_code == 503
     assert response.json() == {
         "status": "unavailable",
-        "checks": {"mongodb": "ok", "redis": "ok", "workers": "no fresh heartbeat (0 workers)"},
+        # The `api` fixture runs the chat queue's worker only: no background worker beats.
+        "checks": {"mongodb": "ok", "redis": "ok", "workers": "no fresh heartbeat (0 workers)", "chat_workers": "ok"},
         "fresh_workers": 0,
     }
     # Liveness is another question: the process answers.
@@ -53,12 +35,13 @@ async def test_readyz_is_503_naming_the_workers_when_no_worker_beats(api):
 
 
 async def test_readyz_is_200_while_a_worker_beats_and_503_once_it_stops(api, settings, mongo_client):
-    async with running_worker(settings.model_copy(update={"worker_heartbeat_seconds": 0.2}), mongo_client) as worker:
+    beating = settings.model_copy(update={"worker_heartbeat_seconds": 0.2})
+    async with running_worker(beating, mongo_client, queues="background") as worker:
         response = await readyz(api.base_url)
         assert response.status_code == 200, response.text
         assert response.json() == {
             "status": "ready",
-            "checks": {"mongodb": "ok", "redis": "ok", "workers": "ok"},
+            "checks": {"mongodb": "ok", "redis": "ok", "workers": "ok", "chat_workers": "ok"},
             "fresh_workers": 1,
         }
         [status] = await list_workers(api_redis := aioredis.from_url(settings.redis_url), settings.queue_name)
@@ -80,6 +63,20 @@ async def test_readyz_is_503_naming_redis_when_redis_does_not_answer(mongo_clien
     assert body["checks"]["mongodb"] == "ok"
     assert body["checks"]["redis"].startswith("error: ") and "Connect" in body["checks"]["redis"]
     assert body["checks"]["workers"] == "unknown: Redis unavailable" and body["fresh_workers"] is None
+    assert body["checks"]["chat_workers"] == "unknown: Redis unavailable"
+
+
+async def test_readyz_is_503_naming_the_chat_workers_when_only_background_workers_beat(settings, mongo_client):
+    async with serve_app(create_app(settings, mongo_client=mongo_client)) as url:
+        async with running_worker(settings, mongo_client, queues="background"):
+            response = await readyz(url)
+    assert response.status_code == 503
+    assert response.json()["checks"] == {
+        "mongodb": "ok",
+        "redis": "ok",
+        "workers": "ok",
+        "chat_workers": "no fresh heartbeat (0 workers)",
+    }
 
 
 async def test_a_worker_that_misses_beats_is_listed_stale_then_dropped(redis_url):

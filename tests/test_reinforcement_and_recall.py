@@ -8,6 +8,7 @@ import pytest
 
 from shared.mongo import SESSION_CONTEXTS, SUMMARIES
 from tests.support.memory_docs import DAY, context_doc
+from tests.support.product import serve_product
 from tests.support.settings import make_settings
 from tests.support.worker import drain_queue
 
@@ -90,13 +91,11 @@ async def test_memory_shows_current_strength(api, db):
 
 
 async def test_offline_reply_draws_on_recalled_memory(redis_url, mongo_client):
-    from service.app import create_app
-    from tests.support.client import Api, reply_text
-    from tests.support.servers import serve_app
+    from tests.support.client import reply_text
 
     settings = make_settings(redis_url, llm_provider="offline")
     db = mongo_client[settings.mongodb_db_name]
-    async with serve_app(create_app(settings, mongo_client=mongo_client)) as url, Api(url) as api:
+    async with serve_product(settings, mongo_client) as api:
         login = await api.new_user()
         doc = context_doc(login.user_id, 1, created_at=datetime.now(UTC))
         doc["context_points"][0].update(content="Run a marathon in May")

@@ -15,6 +15,7 @@ import pytest
 from service.app import create_app
 from service.header_timeout import H11HttpProtocol, HttpProtocol, protocol_with_header_timeout
 from tests.support.client import Api, say
+from tests.support.running_worker import running_worker
 from tests.support.servers import serve_app
 from tests.support.settings import make_settings
 
@@ -27,7 +28,8 @@ async def service(request, redis_url, mongo_client):
     settings = make_settings(redis_url, llm_provider="offline", http_body_timeout_seconds=LIMIT)
     app = create_app(settings, mongo_client=mongo_client)
     async with serve_app(app, http=protocol_with_header_timeout(LIMIT, request.param)) as url:
-        yield url
+        async with running_worker(settings, mongo_client, queues="chat"):  # it writes the replies
+            yield url
 
 
 async def open_connection(url: str):

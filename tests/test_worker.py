@@ -65,6 +65,7 @@ def test_worker_settings_is_what_the_arq_cli_loads(monkeypatch, redis_url):
         "rebuild_recall_cache",
     ]
     assert sorted(c.name for c in settings_cls.cron_jobs) == [
+        "cleanup_streams",
         "decay_memories",
         "detect_communities",
         "generate_reflections",

@@ -119,7 +119,7 @@ def main() -> None:
     add_users_parser(sub)
     options = parser.parse_args()
     if options.command == "run":
-        sys.exit(run_worker(chat=options.chat))
+        sys.exit(run_worker("chat" if options.chat else "background" if options.background else "all"))
     if options.command == "enqueue" and options.job not in JOB_NAMES:
         sys.exit(f"unknown job {options.job!r}: one of {', '.join(JOB_NAMES)}")
     if options.command == "enqueue" and options.now and options.job not in TAKES_NOW:

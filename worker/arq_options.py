@@ -13,9 +13,18 @@ from arq import cron
 from arq.cron import CronJob
 from arq.typing import WorkerCoroutine
 
-from shared.jobs import CRON_SCHEDULES, DECAY_MEMORIES, DETECT_COMMUNITIES, GENERATE_REFLECTIONS, PRUNE_MEMORIES, SWEEP_SESSIONS
+from shared.jobs import (
+    CLEANUP_STREAMS,
+    CRON_SCHEDULES,
+    DECAY_MEMORIES,
+    DETECT_COMMUNITIES,
+    GENERATE_REFLECTIONS,
+    PRUNE_MEMORIES,
+    SWEEP_SESSIONS,
+)
 from shared.queue import arq_redis_settings
 from shared.settings import Settings
+from worker.cleanup_streams import cleanup_streams
 from worker.communities import detect_communities
 from worker.decay import decay_memories, prune_memories
 from worker.extract import extract_session_context
@@ -23,6 +32,7 @@ from worker.ping import ping
 from worker.recall_cache import rebuild_recall_cache
 from worker.reflect import generate_reflection, generate_reflections
 from worker.reliability import reliable
+from worker.reply import generate_reply
 from worker.resources import shutdown, startup
 from worker.summarize import summarize_sessions
 from worker.sweep import sweep_sessions
@@ -34,6 +44,8 @@ FUNCTIONS = [
     reliable(generate_reflection),
     reliable(rebuild_recall_cache),
 ]
+# The chat queue's jobs (shared/jobs.py CHAT_JOBS), run by the chat worker only.
+CHAT_FUNCTIONS = [reliable(generate_reply)]
 
 
 # arq keeps no cron results by default; kept for an hour (arq's default for other jobs),
@@ -55,6 +67,7 @@ def cron_jobs() -> list[CronJob]:
         SWEEP_SESSIONS: sweep_sessions,
         GENERATE_REFLECTIONS: generate_reflections,
         DETECT_COMMUNITIES: detect_communities,
+        CLEANUP_STREAMS: cleanup_streams,
     }
     return [
         cron(
@@ -98,14 +111,15 @@ def worker_options(settings: Settings) -> dict[str, Any]:
 
 
 def chat_worker_options(settings: Settings) -> dict[str, Any]:
-    """A worker for the chat queue only: its own slots (WORKER_CHAT_MAX_JOBS), no crons.
+    """The chat queue's worker: the reply jobs only, its own slots (WORKER_CHAT_MAX_JOBS), no crons.
 
-    Run beside the background workers (`python -m worker run --chat`); background
-    backlogs then cannot hold a reply back for a worker slot, and the LLM limiter keeps
-    LLM_CHAT_RESERVED_SHARE of the rate budget for it.
+    Every worker process runs one beside its background worker (worker/resilient.py), or
+    alone with `python -m worker run --chat`; background backlogs then cannot hold a reply
+    back for a worker slot, and the LLM limiter keeps LLM_CHAT_RESERVED_SHARE for it.
     """
     return {
         **worker_options(settings),
+        "functions": CHAT_FUNCTIONS,
         "queue_name": settings.chat_queue_name,
         "max_jobs": settings.worker_chat_max_jobs,
         "cron_jobs": [],

@@ -27,7 +27,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from arq import Worker
 from arq.connections import create_pool
@@ -44,6 +44,7 @@ from shared.heartbeats import (
 )
 from shared.settings import Settings
 from worker.arq_options import chat_worker_options, worker_options
+from worker.stop import stop_worker
 
 log = logging.getLogger("worker.redis")
 
@@ -55,8 +56,18 @@ FIRST_RETRY_SECONDS = 0.1
 
 
 class ResilientWorker(Worker):
-    def __init__(self, *args: Any, heartbeat_seconds: float = 5.0, redis_retry_cap_seconds: float = 5.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        heartbeat_seconds: float = 5.0,
+        redis_retry_cap_seconds: float = 5.0,
+        follow_up_queue: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        # Where jobs enqueued by this worker's jobs go (`ctx["redis"].enqueue_job`): the chat
+        # worker's follow-ups (recall cache rebuilds, extractions) are background work.
+        self.follow_up_queue = follow_up_queue or self.queue_name
         self.worker_id = new_worker_id()
         self.host, self.pid = socket.gethostname(), os.getpid()
         self.started_at = datetime.now(UTC)
@@ -65,6 +76,11 @@ class ResilientWorker(Worker):
         self.redis_outages = 0
         self._last_heartbeat = 0.0
         self._not_started: dict[str, float] = {}  # job id -> when its start failed
+        # The chat queue's worker when this process drains both queues (create_worker).
+        self.make_companion: Callable[[dict[str, Any]], ResilientWorker] | None = None
+        self.companion: ResilientWorker | None = None
+        self._companion_task: asyncio.Task[None] | None = None
+        self._companion_died: str | None = None
 
     # -- connecting and reconnecting -------------------------------------------------
 
@@ -85,7 +101,7 @@ class ResilientWorker(Worker):
                     retry=settings.conn_retries,
                     job_serializer=self.job_serializer,
                     job_deserializer=self.job_deserializer,
-                    default_queue_name=self.queue_name,
+                    default_queue_name=self.follow_up_queue,
                     expires_extra_ms=self.expires_extra_ms,
                 )
             except REDIS_UNREACHABLE as exc:
@@ -103,6 +119,11 @@ class ResilientWorker(Worker):
             delay = min(delay * 2, self.redis_retry_cap_seconds)
 
     async def _poll_iteration(self) -> None:
+        if self.make_companion is not None and self.companion is None:
+            self._start_companion()  # here: on_startup has run, the resources it shares exist
+        if self._companion_died is not None:
+            # A process whose chat worker is gone would take no replies while looking alive.
+            raise CompanionDied(f"the chat queue's worker stopped ({self._companion_died}); stopping this worker too")
         try:
             await self._release_jobs_not_started()
             await super()._poll_iteration()
@@ -195,6 +216,35 @@ class ResilientWorker(Worker):
                 job.next_run = next_run  # `unique` job ids keep a repeat from running twice
             raise
 
+    # -- the chat queue's worker, beside this one -------------------------------------
+
+    def _start_companion(self) -> None:
+        assert self.make_companion is not None
+        resources = self.ctx["resources"]  # one MongoDB client and one LLM client for both
+        self.companion = self.make_companion(
+            {"settings": resources.settings, "mongo_client": resources.mongo_client, "llm": resources.llm}
+        )
+        self._companion_task = asyncio.create_task(self.companion.async_run(), name="chat-worker")
+        self._companion_task.add_done_callback(self._companion_stopped)
+
+    def _companion_stopped(self, task: asyncio.Task[None]) -> None:
+        if not self.allow_pick_jobs:
+            return  # we are stopping it
+        error = None if task.cancelled() else task.exception()
+        self._companion_died = describe(error) if error else "it was cancelled" if task.cancelled() else "it returned"
+        log.error("worker %s: %s", self.worker_id, self._companion_died, exc_info=error)
+
+    def handle_sig_wait_for_completion(self, signum: Any) -> None:
+        super().handle_sig_wait_for_completion(signum)
+        if self.companion is not None and self._companion_task is not None and not self._companion_task.done():
+            self.companion.handle_sig_wait_for_completion(signum)  # both drain within the one grace
+
+    async def _stop_companion(self) -> None:
+        if self.companion is not None and self._companion_task is not None:
+            self.allow_pick_jobs = False
+            await stop_worker(self.companion, self._companion_task)
+            self.companion = None
+
     # -- heartbeat and shutdown ------------------------------------------------------
 
     async def heart_beat(self) -> None:
@@ -219,6 +269,7 @@ class ResilientWorker(Worker):
         )
 
     async def close(self) -> None:
+        await self._stop_companion()  # first: it shares the resources on_shutdown closes
         if self._pool is not None:
             try:
                 async with asyncio.timeout(1):
@@ -242,14 +293,27 @@ def describe(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def create_worker(settings: Settings, *, chat: bool = False, **overrides: Any) -> ResilientWorker:
+class CompanionDied(RuntimeError):
+    """The chat queue's worker in this process stopped on an error."""
+
+
+Queues = Literal["all", "background", "chat"]
+
+
+def create_worker(settings: Settings, *, queues: Queues = "all", **overrides: Any) -> ResilientWorker:
     """The worker every launcher runs: our arq options, outage riding and heartbeats.
 
-    `chat=True`: a worker of the chat queue (worker/arq_options.py `chat_worker_options`).
+    `all` (the default): the background worker, which runs the chat queue's worker beside
+    it on the same loop, sharing its MongoDB and LLM clients; it stops that one gracefully
+    with itself, and stops itself if that one dies. `background`, `chat`: one queue only.
     """
-    options = {**(chat_worker_options(settings) if chat else worker_options(settings)), **overrides}
-    return ResilientWorker(
-        **options,
+    options = chat_worker_options(settings) if queues == "chat" else worker_options(settings)
+    worker = ResilientWorker(
+        **{**options, **overrides},
+        follow_up_queue=settings.queue_name,
         heartbeat_seconds=settings.worker_heartbeat_seconds,
         redis_retry_cap_seconds=settings.worker_redis_retry_cap_seconds,
     )
+    if queues == "all":
+        worker.make_companion = lambda ctx: create_worker(settings, queues="chat", ctx=ctx, handle_signals=False)
+    return worker

@@ -6,7 +6,8 @@ hundreds of LLM calls share one event loop. They come from `shared/resources.py`
 factory, whose exit stack is the single owner: a launcher that already holds a client (the
 all-in-one shares its in-memory database with the service) puts it in `ctx` first, and the
 stack then neither makes nor closes it. Jobs read `ctx["db"]`, `ctx["llm"]`, `ctx["settings"]`
-(and `ctx["resources"]`, all three in one typed object).
+(and `ctx["resources"]`, all three in one typed object); the reply job also
+`ctx["reply_streams"]` and `ctx["reply_lease"]`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from shared.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
+from shared.reply_lease import ReplyLease
+from shared.reply_stream import open_streams_redis, reply_streams
 from shared.resources import Resources, open_resources
 from shared.settings import Settings, load_settings
 
@@ -35,8 +38,14 @@ async def startup(ctx: dict[str, Any]) -> None:
     resources: Resources = await stack.enter_async_context(
         open_resources(settings, mongo_client=mongo_client, llm=ctx.get("llm"), redis=ctx.get("redis"))
     )
+    streams_redis = open_streams_redis(settings.streams_url, settings.redis_timeout_seconds, settings.stream_keepalive_seconds)
+    stack.push_async_callback(streams_redis.aclose)
     ctx[EXIT_STACK] = stack
     ctx.update(settings=settings, resources=resources, db=resources.db, llm=resources.llm)
+    # The replies' streams (STREAMS_REDIS_URL) and the one-reply-per-session lease (REDIS_URL).
+    ctx["reply_streams"] = reply_streams(streams_redis, settings)
+    if "redis" in ctx:  # arq's pool, put there before on_startup (not when a test calls startup alone)
+        ctx["reply_lease"] = ReplyLease(ctx["redis"], settings)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -11,6 +13,9 @@ from service.principal import require_principal
 from service.socket_registry import publish_logout
 from shared.account import delete_account, export_account
 from shared.forget import forget_point, forget_session
+from shared.rate_limit import REDIS_DOWN
+
+log = logging.getLogger(__name__)
 
 
 async def export(request: Request) -> JSONResponse:
@@ -25,12 +30,14 @@ async def export(request: Request) -> JSONResponse:
 async def delete(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     state = request.app.state
-    outcome = await delete_account(
-        state.db, state.arq, state.settings.queue_name, state.settings.redis_timeout_seconds, principal.user_id
-    )
+    outcome = await delete_account(state.db, state.arq, state.settings, principal.user_id)
     if outcome is None:
         raise ApiError(404, "no such account")
-    deleted, open_sessions = outcome
+    deleted, open_sessions, reply_ids = outcome
+    try:  # the replies' text in Redis goes with them (it expires anyway; now is sooner)
+        await state.reply_streams.delete(*reply_ids)
+    except REDIS_DOWN as exc:
+        log.warning("account %s deleted; its reply streams expire by themselves (Redis: %s)", principal.user_id, exc)
     for session_id in open_sessions:  # open chat sockets, on any service process, close now
         await publish_logout(state.arq, session_id)
     response = JSONResponse(deleted.model_dump(mode="json"))

@@ -16,6 +16,7 @@ from service.browser_session import require_caller
 from service.errors import ApiError
 from shared.job_owners import job_owner
 from shared.job_status import FINISHED, JobView, read_job
+from shared.jobs import queue_of_job_id
 from shared.users import ADMIN, has_role
 
 # How long DELETE waits for the worker to confirm; past it the answer is 202 and the
@@ -33,7 +34,7 @@ async def job_status(request: Request) -> JSONResponse:
     state, job_id = request.app.state, request.path_params["job_id"]
     if await job_owner(state.db, job_id) != principal.user_id:
         raise ApiError(404, NOT_YOURS)
-    return view_response(await read_job(state.arq, state.db, job_id, state.settings.queue_name))
+    return view_response(await read_job(state.arq, state.db, job_id, queue_of_job_id(job_id, state.settings)))
 
 
 async def cancel_job(request: Request) -> JSONResponse:
@@ -41,19 +42,20 @@ async def cancel_job(request: Request) -> JSONResponse:
     state, job_id = request.app.state, request.path_params["job_id"]
     if await job_owner(state.db, job_id) != principal.user_id and not await has_role(state.db, principal.user_id, ADMIN):
         raise ApiError(404, NOT_YOURS)
-    view = await read_job(state.arq, state.db, job_id, state.settings.queue_name)
+    queue = queue_of_job_id(job_id, state.settings)
+    view = await read_job(state.arq, state.db, job_id, queue)
     if view.status == "not_found":
         raise ApiError(404, NOT_YOURS)
     if view.status in FINISHED:
         raise ApiError(409, f"job already finished: {view.status}")
     if view.function is None:
         raise ApiError(409, "job is waiting in the outbox for Redis; it can be cancelled once queued")
-    job = Job(job_id, state.arq, _queue_name=state.settings.queue_name)
+    job = Job(job_id, state.arq, _queue_name=queue)
     try:
         await job.abort(timeout=CANCEL_WAIT_SECONDS, poll_delay=0.05)
     except TimeoutError:
         pass  # not confirmed yet: the view below says where it stands
-    view = await read_job(state.arq, state.db, job_id, state.settings.queue_name)
+    view = await read_job(state.arq, state.db, job_id, queue)
     return view_response(view, 200 if view.status in FINISHED else 202)
 
 

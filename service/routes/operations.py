@@ -30,9 +30,9 @@ from shared.heartbeats import list_workers
 from shared.job_history import last_hour, recent_jobs
 from shared.job_owners import record_job_owner
 from shared.job_status import STATUSES, JobView, read_job
-from shared.jobs import CRON_SCHEDULES, enqueue_cron_now
+from shared.jobs import CRON_SCHEDULES, all_queues, enqueue_cron_now, queue_of_job_id
 from shared.outbox import outbox_size
-from shared.queue_scan import scan_queue
+from shared.queue_scan import scan_queues
 
 MAX_JOBS_LISTED = 200
 
@@ -43,7 +43,7 @@ def reply(model: BaseModel) -> JSONResponse:
 
 async def build_queue_view(state: Any) -> QueueView:
     queue, (_, totals), dead, outbox = await asyncio.gather(
-        scan_queue(state.arq, state.settings.queue_name), last_hour(state.arq), count_open(state.db), outbox_size(state.db)
+        scan_queues(state.arq, all_queues(state.settings)), last_hour(state.arq), count_open(state.db), outbox_size(state.db)
     )
     names = sorted(set(queue) | set(totals))
     functions = [
@@ -65,7 +65,12 @@ async def queue(request: Request) -> JSONResponse:
 async def workers(request: Request) -> JSONResponse:
     await require_admin(request)
     state = request.app.state
-    return reply(WorkerList(workers=await list_workers(state.arq, state.settings.queue_name)))
+    return reply(WorkerList(workers=await every_worker(state)))
+
+
+async def every_worker(state: Any) -> list[Any]:
+    """The workers of both queues: a worker process shows as one of each, unless it runs one."""
+    return [w for name in all_queues(state.settings) for w in await list_workers(state.arq, name)]
 
 
 def bounded_limit(raw: str | None) -> int:
@@ -80,12 +85,14 @@ def bounded_limit(raw: str | None) -> int:
 
 async def list_recent_jobs(state: Any, status: str | None, function: str | None, limit: int) -> list[JobView]:
     """Jobs waiting in the queue, newest first, then those workers started lately."""
-    waiting = await state.arq.zrange(state.settings.queue_name, 0, -1, desc=True)
-    candidates = [(i.decode() if isinstance(i, bytes) else i) for i in waiting[: MAX_JOBS_LISTED * 2]]
+    candidates: list[str] = []
+    for queue_name in all_queues(state.settings):
+        waiting = await state.arq.zrange(queue_name, 0, -1, desc=True)
+        candidates += [(i.decode() if isinstance(i, bytes) else i) for i in waiting[: MAX_JOBS_LISTED * 2]]
     candidates += [job_id for job_id, name in await recent_jobs(state.arq) if function in (None, name)]
     found: list[JobView] = []
     for job_id in dict.fromkeys(candidates):  # ordered, without repeats
-        view = await read_job(state.arq, state.db, job_id, state.settings.queue_name)
+        view = await read_job(state.arq, state.db, job_id, queue_of_job_id(job_id, state.settings))
         if (status is None or view.status == status) and (function is None or view.function == function):
             found.append(view)
             if len(found) == limit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from dataclasses import dataclass
@@ -78,13 +79,15 @@ async def say(ws: Any, content: str) -> list[dict[str, Any]]:
     return await read_reply(ws)
 
 
-async def read_reply(ws: Any) -> list[dict[str, Any]]:
+async def read_reply(ws: Any, seconds: float = 30) -> list[dict[str, Any]]:
+    """The frames of one message, `accepted` to `done` (or the error that ends it)."""
     frames = []
-    while True:
-        frame = json.loads(await ws.recv())
-        frames.append(frame)
-        if frame["type"] in ("done", "error"):
-            return frames
+    async with asyncio.timeout(seconds):  # a reply nobody writes fails the test, not the suite
+        while True:
+            frame = json.loads(await ws.recv())
+            frames.append(frame)
+            if frame["type"] in ("done", "error"):
+                return frames
 
 
 def reply_text(frames: list[dict[str, Any]]) -> str:

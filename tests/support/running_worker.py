@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
-from worker.resilient import ResilientWorker, create_worker
+from worker.resilient import Queues, ResilientWorker, create_worker
 
 
 @contextlib.asynccontextmanager
-async def running_worker(settings: Any, mongo_client: Any) -> AsyncIterator[ResilientWorker]:
-    worker = create_worker(settings, ctx={"settings": settings, "mongo_client": mongo_client}, handle_signals=False)
+async def running_worker(settings: Any, mongo_client: Any, queues: Queues = "background") -> AsyncIterator[ResilientWorker]:
+    """The background queue's worker by default; the `api` fixture runs the chat queue's."""
+    worker = create_worker(
+        settings, queues=queues, ctx={"settings": settings, "mongo_client": mongo_client}, handle_signals=False
+    )
     task = asyncio.create_task(worker.async_run())
     try:
         for _ in range(250):
@@ -22,6 +26,11 @@ async def running_worker(settings: Any, mongo_client: Any) -> AsyncIterator[Resi
             await asyncio.sleep(0.02)
         yield worker
     finally:
+        # Jobs still running (a reply the test left half-read) are cancelled, as a crash
+        # would; arq's close alone would re-raise their CancelledError here.
+        worker.handle_sig(signal.SIGUSR1)
+        await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+        worker.tasks.clear()
         await worker.close()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -6,7 +6,10 @@ chat messages in a JSON file. MongoDB stand-ins cannot be shared between process
 worker that is killed mid-job writes nothing anyway: what these tests prove lives in Redis
 (the job's redelivery) and in the surviving worker's database.
 
-    python -m tests.support.seeded_worker messages.json
+    python -m tests.support.seeded_worker messages.json          # chat messages, both queues
+    python -m tests.support.seeded_worker seed.json chat         # {"collection": [docs]}, one queue
+
+Fields named in DATES are ISO strings in the file and datetimes in the database.
 """
 
 from __future__ import annotations
@@ -16,30 +19,37 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mongomock_motor import AsyncMongoMockClient
 
 from shared.settings import load_settings
 from worker import resources
-from worker.resilient import create_worker
+from worker.resilient import Queues, create_worker
+
+DATES = ("timestamp", "created_at", "started_at")
 
 
-def main(seed_path: str) -> None:
+def main(seed_path: str, queues: Queues = "all") -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    messages = json.loads(Path(seed_path).read_text())
-    for message in messages:
-        message["timestamp"] = datetime.fromisoformat(message["timestamp"])
+    seed = json.loads(Path(seed_path).read_text())
+    collections: dict[str, list[dict[str, Any]]] = {"chat_messages": seed} if isinstance(seed, list) else seed
+    for docs in collections.values():
+        for doc in docs:
+            for name in DATES:
+                if isinstance(doc.get(name), str):
+                    doc[name] = datetime.fromisoformat(doc[name])
 
     async def startup(ctx: dict[str, Any]) -> None:
         await resources.startup(ctx)
-        await ctx["db"]["chat_messages"].insert_many(messages)
+        for name, docs in collections.items():
+            await ctx["db"][name].insert_many(docs)
         print("seeded-worker ready", flush=True)
 
     settings = load_settings()
     ctx = {"settings": settings, "mongo_client": AsyncMongoMockClient(tz_aware=True)}
-    create_worker(settings, on_startup=startup, ctx=ctx).run()
+    create_worker(settings, queues=queues, on_startup=startup, ctx=ctx).run()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], *(cast(Queues, q) for q in sys.argv[2:3]))

@@ -58,6 +58,9 @@ class StubLLM:
     # Raw `input` of the tool call, to send output that breaks the schema.
     raw_tool_input: Any = None
     failures: list[Failure] = field(default_factory=list)
+    # Streams only: after this many words, the stream sends Anthropic's `error` event
+    # (overloaded) instead of the rest: a provider failing mid-reply. None: never.
+    stream_error_after: int | None = None
     rate_limit_headers: dict[str, str] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     request_times: list[float] = field(default_factory=list)
@@ -140,6 +143,9 @@ async def stream_events(stub: StubLLM, body: dict[str, Any]) -> AsyncIterator[by
         for i, word in enumerate(stub.reply_text.split(" ")):
             if stub.chunk_delay and i:
                 await asyncio.sleep(stub.chunk_delay)
+            if stub.stream_error_after is not None and i >= stub.stream_error_after:
+                yield sse("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+                return
             yield sse(
                 "content_block_delta",
                 {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word + " "}},
@@ -204,7 +210,15 @@ def create_stub_app(stub: StubLLM) -> Starlette:
 
     async def configure(request: Request) -> JSONResponse:
         config = await request.json()
-        for name in ("latency", "chunk_delay", "reply_text", "points", "raw_tool_input", "rate_limit_headers"):
+        for name in (
+            "latency",
+            "chunk_delay",
+            "reply_text",
+            "points",
+            "raw_tool_input",
+            "rate_limit_headers",
+            "stream_error_after",
+        ):
             if name in config:
                 setattr(stub, name, config[name])
         if "failures" in config:

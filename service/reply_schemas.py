@@ -1,0 +1,39 @@
+"""Bodies of the reply endpoints (service/routes/replies.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.replies import ReplyStatus
+
+
+class NewMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The pattern says in the schema what the handler checks: some text besides white space.
+    content: str = Field(
+        min_length=1,
+        description="the user's message: some text besides white space, MAX_MESSAGE_CHARS (4,000) at most",
+        json_schema_extra={"pattern": r"\S", "maxLength": 4_000},
+    )
+
+
+class ReplyAccepted(BaseModel):
+    message_id: str = Field(description="the stored user message")
+    reply_id: str
+    job_id: str = Field(description="the `generate_reply` job, at /api/v1/jobs/{job_id}")
+    stream_url: str = Field(description="GET it as text/event-stream: chunk events, then done or error")
+
+
+class ActiveReply(BaseModel):
+    reply_id: str
+    status: ReplyStatus
+    message_id: str
+    stream_url: str
+    created_at: datetime
+
+
+class ActiveStreams(BaseModel):
+    replies: list[ActiveReply]

@@ -1,0 +1,150 @@
+"""Chat replies over HTTP: send a message, follow its reply as Server-Sent Events, look it up, cancel it.
+
+- `POST /api/v1/chat/messages` → 202 with the reply's id and stream URL (service/reply_start.py).
+- `GET /api/v1/chat/replies/{id}/stream`: the reply's events (shared/reply_stream.py) as
+  SSE, each with its stream id as `id:`; `Last-Event-ID` resumes after it. A keep-alive
+  comment every STREAM_KEEPALIVE_SECONDS. Past STREAM_TTL_SECONDS a finished reply's stream
+  is gone: 410, and its text is in `/api/v1/chat/messages`.
+- `GET` / `DELETE /api/v1/chat/replies/{id}`: status and text so far; cancel.
+- `GET /api/v1/chat/active-streams`: the caller's replies still queued or being written.
+
+Every reply is its owner's only: anyone else gets the same 404 as for an id that never existed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from arq.constants import abort_jobs_ss
+from arq.utils import timestamp_ms
+from starlette.datastructures import State
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from service.errors import ApiError, parse_body
+from service.principal import require_principal
+from service.reply_schemas import ActiveReply, ActiveStreams, NewMessage, ReplyAccepted
+from service.reply_start import Accepted, start_reply, stream_url
+from shared.replies import FINISHED, Reply, active_replies, cancel_reply, owned_reply, status_of
+from shared.reply_stream import START, KeepAlive, ReplyStreams, StreamEvent, is_entry_id
+
+NOT_YOURS = "no reply with that id"
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # proxies must not buffer the stream
+RETRY_MS = 1_000  # how soon an EventSource reconnects after a dropped connection
+REFUSAL_STATUS = {"rate_limited": 429, "budget_exhausted": 429, "busy": 409, "unavailable": 503}
+
+
+async def post_message(request: Request) -> JSONResponse:
+    principal = await require_principal(request)
+    state = request.app.state
+    content = (await parse_body(request, NewMessage)).content
+    limit = state.settings.max_message_chars
+    if not content.strip():
+        raise ApiError(422, "content: is empty", [{"field": "content", "message": "is empty"}])
+    if len(content) > limit:
+        message = f"is {len(content)} characters; the maximum is {limit}"
+        raise ApiError(422, f"content: {message}", [{"field": "content", "message": message}])
+    outcome = await start_reply(state, principal, content)
+    if not isinstance(outcome, Accepted):
+        # `errors` names the refusal for programs: rate_limited, budget_exhausted (with
+        # `resets_at`), busy, unavailable. Nothing was stored; Retry-After says when to resend.
+        body: dict[str, object] = {"detail": outcome.detail, "errors": [{"field": "content", "message": outcome.code}]}
+        if outcome.resets_at is not None:
+            body["resets_at"] = outcome.resets_at.isoformat()
+        headers = {"Retry-After": str(outcome.retry_after)} if outcome.retry_after else None
+        return JSONResponse(body, REFUSAL_STATUS[outcome.code], headers=headers)
+    accepted = ReplyAccepted(
+        message_id=outcome.message_id, reply_id=outcome.reply_id, job_id=outcome.job_id, stream_url=outcome.stream_url
+    )
+    return JSONResponse(accepted.model_dump(), status_code=202)
+
+
+async def _owned(request: Request) -> tuple[Reply, str]:
+    principal = await require_principal(request)
+    reply = await owned_reply(request.app.state.db, request.path_params["reply_id"], principal.user_id)
+    if reply is None:
+        raise ApiError(404, NOT_YOURS)
+    return reply, principal.user_id
+
+
+async def reply_status(request: Request) -> JSONResponse:
+    reply, _ = await _owned(request)
+    if reply.status not in FINISHED:  # the text so far lives in the stream until the end
+        streams: ReplyStreams = request.app.state.reply_streams
+        reply.text, _ = await streams.text(reply.reply_id)
+    return JSONResponse(reply.model_dump(mode="json"))
+
+
+async def cancel(request: Request) -> JSONResponse:
+    reply, user_id = await _owned(request)
+    state = request.app.state
+    before = await cancel_reply(state.db, reply.reply_id, user_id, datetime.now(UTC))
+    if before is None:
+        raise ApiError(409, f"reply already finished: {await status_of(state.db, reply.reply_id)}")
+    if before == "queued":
+        # Nobody is writing it; a worker that picks the job up finds it cancelled and stops.
+        await state.reply_streams.append(reply.reply_id, "error", {"code": "cancelled", "detail": "the reply was cancelled"})
+        await state.reply_lease.free(reply.session_id, reply.reply_id)
+    # Writing: arq's abort cancels the job's task on its worker, which closes the LLM stream
+    # and ends the reply's stream; queued: the abort keeps a worker from starting it at all.
+    await state.arq.zadd(abort_jobs_ss, {reply.job_id: timestamp_ms()})
+    found = await owned_reply(state.db, reply.reply_id, user_id)
+    assert found is not None
+    return JSONResponse(found.model_dump(mode="json"))
+
+
+async def reply(request: Request) -> Response:
+    return await (cancel(request) if request.method == "DELETE" else reply_status(request))
+
+
+async def active_streams(request: Request) -> JSONResponse:
+    principal = await require_principal(request)
+    replies = await active_replies(request.app.state.db, principal.user_id)
+    body = ActiveStreams(
+        replies=[
+            ActiveReply(
+                reply_id=r.reply_id,
+                status=r.status,
+                message_id=r.message_id,
+                stream_url=stream_url(r.reply_id),
+                created_at=r.created_at,
+            )
+            for r in replies
+        ]
+    )
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+def sse(event: StreamEvent) -> str:
+    return f"id: {event.id}\nevent: {event.event}\ndata: {json.dumps(event.data, separators=(',', ':'))}\n\n"
+
+
+async def stream(request: Request) -> Response:
+    reply, _ = await _owned(request)
+    state = request.app.state
+    streams: ReplyStreams = state.reply_streams
+    after = request.headers.get("last-event-id") or request.query_params.get("after") or START
+    if after != START and not is_entry_id(after):
+        raise ApiError(400, f"Last-Event-ID {after[:64]!r} is not an event id of this stream (like 1700000000000-0)")
+    if reply.status in FINISHED and not await streams.exists(reply.reply_id):
+        raise ApiError(
+            410,
+            f"the reply ended more than STREAM_TTL_SECONDS ({state.settings.stream_ttl_seconds} s) ago and its stream is gone; "
+            "the stored message is in /api/v1/chat/messages",
+        )
+    return StreamingResponse(events(state, reply.reply_id, after), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def events(state: State, reply_id: str, after: str) -> AsyncIterator[str]:
+    streams: ReplyStreams = state.reply_streams
+    settings = state.settings
+    yield f"retry: {RETRY_MS}\n\n"
+    async for item in streams.follow(reply_id, after, settings.stream_keepalive_seconds):
+        if isinstance(item, KeepAlive):
+            yield ": keep-alive\n\n"
+            # A reply whose worker vanished ends `failed` (cleanup_streams) and its stream
+            # gets its terminal event then; until that, keep-alives say the line is up.
+            continue
+        yield sse(item)

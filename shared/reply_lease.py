@@ -1,0 +1,42 @@
+"""One reply in flight per session, across every service process and the workers.
+
+The service takes the session's lease for the new reply's id when it accepts a message (a
+second message meanwhile is refused as `busy`); the worker frees it when the reply ends,
+whatever the ending. The lease lapses on its own after the job time limit (times the tries,
+plus the retry waits) so a reply whose worker died cannot hold its session forever.
+
+Redis away: the chat fails open (a warning, the message is accepted), as its other limits do.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis.asyncio import Redis
+
+from shared.rate_limit import REDIS_DOWN, LeaseSemaphore
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def lease_seconds(settings: Settings) -> float:
+    return settings.job_max_tries * (settings.job_timeout_seconds + settings.retry_cap_seconds)
+
+
+class ReplyLease:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self._lease = LeaseSemaphore(redis, "chat:replying", 1, lease_seconds(settings))
+
+    async def take(self, session_id: str, reply_id: str) -> bool:
+        try:
+            return await self._lease.acquire(session_id, reply_id)
+        except REDIS_DOWN as exc:
+            log.warning("one reply per session not enforced, Redis unavailable: %s", exc)
+            return True
+
+    async def free(self, session_id: str, reply_id: str) -> None:
+        try:
+            await self._lease.release(session_id, reply_id)
+        except REDIS_DOWN as exc:  # it lapses on its own
+            log.warning("could not free the reply lease of session %s: %s", session_id, exc)

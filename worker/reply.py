@@ -1,0 +1,225 @@
+"""`generate_reply`: write one coach reply into its Redis stream, then store it.
+
+The service stored the user's message, created the reply `queued` and enqueued this job on
+the chat queue. Here: claim the reply, stream the LLM's deltas into the reply's stream
+(shared/reply_stream.py) as they arrive, store the whole text as the assistant message and
+the reply `done` with its model, usage and timings, then write the stream's `done` event,
+so a client that sees `done` finds the message stored.
+
+Failures, by when they happen:
+- before the first chunk: nothing was sent, so a transient failure is retried like any job
+  (worker/reliability.py); a permanent one, or the last try, ends the stream with `error`;
+- after it: the text cannot be unsent, and a new LLM call would write different text, so
+  the stream ends with `error`, the partial text is kept, status `failed`. A retry that
+  finds chunks already in the stream (the worker was killed mid-reply) does the same: no
+  listener ever gets text twice;
+- cancelled (`DELETE /api/v1/chat/replies/{id}` aborts the job): the LLM stream is closed
+  at once and the stream ends with `error` code `cancelled`.
+
+A reply that finishes after its session was logged out enqueues the session's extraction
+again (the job id names the newest message, so it is a new job): the logout's extraction
+ran without the reply; this one includes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import jobs
+from shared.llm import LLMBudgetExhausted, LLMDeferred, LLMError
+from shared.llm.attribution import attribute_llm_calls
+from shared.messages import message_of_reply, recent_session_messages, store_message
+from shared.models import TokenUsage
+from shared.recall import recall
+from shared.replies import claim_reply, fail_reply, finish_reply, keep_cancelled_text, status_of
+from shared.reply_lease import ReplyLease
+from shared.reply_stream import ReplyStreams
+from shared.sessions import still_open
+from shared.settings import Settings
+from worker.reliability import is_transient
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReplyWriter:
+    """One reply being written: its stream, its text so far, its ending (exactly one)."""
+
+    def __init__(self, ctx: dict[str, Any], doc: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.db = ctx["db"]
+        self.settings: Settings = ctx["settings"]
+        self.streams: ReplyStreams = ctx["reply_streams"]
+        self.reply_id: str = doc["_id"]
+        self.user_id: str = doc["user_id"]
+        self.session_id: str = doc["session_id"]
+        self.parts: list[str] = []
+        self.model = self.settings.model_for("chat")
+        self.usage = TokenUsage()
+        self.started = time.perf_counter()
+        self.first_chunk_ms: float | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def on_usage(self, model: str, usage: TokenUsage) -> None:
+        self.model, self.usage = model, usage
+
+    async def chunk(self, text: str) -> None:
+        if not text:
+            return
+        if self.first_chunk_ms is None:
+            self.first_chunk_ms = round((time.perf_counter() - self.started) * 1000, 2)
+        await self.streams.append(self.reply_id, "chunk", {"text": text}, first=not self.parts)
+        self.parts.append(text)
+
+    async def write(self) -> None:
+        history = await recent_session_messages(self.db, self.session_id, self.settings.chat_history_messages)
+        memory = await recall(self.db, self.user_id, self.settings, cache=self.ctx.get("redis"))
+        # aclosing: a cancelled job closes the LLM stream now, not when garbage-collected.
+        async with contextlib.aclosing(self.ctx["llm"].stream_reply(history, memory, self.on_usage)) as deltas:
+            async for text in deltas:
+                await self.chunk(text)
+
+    async def store(self, message_id: str | None = None) -> None:
+        """The reply is whole: the message, the reply `done`, then the stream's `done` event."""
+        latency_ms = round((time.perf_counter() - self.started) * 1000, 2)
+        if message_id is None:
+            message = await store_message(self.db, self.user_id, self.session_id, "assistant", self.text, reply_id=self.reply_id)
+            message_id = message.id
+        finished = await finish_reply(
+            self.db,
+            self.reply_id,
+            text=self.text,
+            assistant_message_id=message_id,
+            model=self.model,
+            usage=self.usage,
+            first_chunk_ms=self.first_chunk_ms,
+            latency_ms=latency_ms,
+            now=_now(),
+        )
+        if not finished:  # cancelled while the last chunks came in: the cancel wins
+            await self.end_error("cancelled", "the reply was cancelled")
+            return
+        await self.streams.append(
+            self.reply_id,
+            "done",
+            {
+                "message_id": message_id,
+                "usage": self.usage.model_dump(),
+                "latency_ms": latency_ms,
+                "first_chunk_ms": self.first_chunk_ms,
+                "model": self.model,
+                "provider": self.ctx["llm"].name,
+            },
+        )
+        log.info(
+            "reply %s done: %d chars, model %s, %d+%d tokens, first chunk %s ms, total %.0f ms",
+            self.reply_id,
+            len(self.text),
+            self.model,
+            self.usage.input_tokens,
+            self.usage.output_tokens,
+            self.first_chunk_ms,
+            latency_ms,
+        )
+        await self.extract_if_logged_out(message_id)
+
+    async def fail(self, code: str, detail: str, **extra: Any) -> None:
+        """End the reply `failed`, keeping what was streamed; tell the listeners why."""
+        await fail_reply(self.db, self.reply_id, code, detail, _now(), text=self.text)
+        await self.end_error(code, detail, **extra)
+
+    async def end_cancelled(self) -> None:
+        await keep_cancelled_text(self.db, self.reply_id, self.text)
+        await self.end_error("cancelled", "the reply was cancelled")
+
+    async def end_error(self, code: str, detail: str, **extra: Any) -> None:
+        await self.streams.append(self.reply_id, "error", {"code": code, "detail": detail, **extra})
+
+    async def extract_if_logged_out(self, newest_id: str) -> None:
+        if await still_open(self.db, [self.session_id], _now()):
+            return  # the logout (or the session sweep) will extract it, reply included
+        job_id = await jobs.enqueue_extraction(
+            self.db, self.ctx["redis"], self.settings.redis_timeout_seconds, self.user_id, self.session_id, newest_id
+        )
+        log.info("reply %s finished after its session ended: extraction %s enqueued", self.reply_id, job_id)
+
+
+async def generate_reply(ctx: dict[str, Any], reply_id: str) -> str:
+    """Write the reply; returns how it ended (the job's result)."""
+    db = ctx["db"]
+    doc = await claim_reply(db, reply_id, _now())
+    if doc is None:
+        return "not_active"  # cancelled before it started, or already finished
+    writer = ReplyWriter(ctx, doc)
+    attribute_llm_calls(writer.user_id)  # this task's LLM calls: recorded and budgeted for this user
+    ending = "retry"  # until it ends, the session's reply lease stays with the job
+    try:
+        ending = await _write(ctx, writer)
+        return ending
+    except Exception as exc:
+        if is_transient(exc) and ctx.get("job_try", 1) < writer.settings.job_max_tries:
+            raise  # tried again (worker/reliability.py); a try that finds text sent ends it `interrupted`
+        ending = "failed"  # for good: the listeners must not wait for an end that never comes
+        with contextlib.suppress(Exception):
+            await writer.fail("internal_error", "the reply could not be written; try again")
+        raise
+    except asyncio.CancelledError:
+        # Aborted by its owner (the reply is `cancelled`), or the worker is stopping: then it
+        # goes back to the queue, and the next try ends it as interrupted if text went out.
+        if await asyncio.shield(status_of(db, reply_id)) == "cancelled":
+            ending = "cancelled"
+            await asyncio.shield(writer.end_cancelled())
+        raise
+    finally:
+        if ending != "retry":
+            lease: ReplyLease = ctx["reply_lease"]
+            await asyncio.shield(lease.free(writer.session_id, reply_id))
+
+
+async def _write(ctx: dict[str, Any], writer: ReplyWriter) -> str:
+    settings: Settings = ctx["settings"]
+    stored = await message_of_reply(writer.db, writer.reply_id)
+    if stored is not None:  # a try that stored the text and died before `done`
+        writer.parts = [stored.content]
+        await writer.store(stored.id)
+        return "done"
+    streamed, terminal = await writer.streams.text(writer.reply_id)
+    if terminal is not None:  # ended by an earlier try that died before updating the reply
+        await fail_reply(writer.db, writer.reply_id, "interrupted", "the worker stopped mid-reply", _now(), text=streamed)
+        return "failed"
+    if streamed:
+        writer.parts = [streamed]
+        await writer.fail("interrupted", "the worker writing this reply stopped; the text so far is kept")
+        return "failed"
+    try:
+        await writer.write()
+    except LLMBudgetExhausted as exc:
+        await writer.fail(
+            "budget_exhausted",
+            "today's LLM token budget is spent; this message was not answered",
+            resets_at=exc.resets_at.isoformat(),
+        )
+        return "failed"
+    except LLMDeferred as exc:
+        await writer.fail("rate_limited", "the coach is busy; try again shortly", retry_after=max(1, round(exc.retry_after)))
+        return "failed"
+    except LLMError as exc:
+        if not writer.parts and is_transient(exc) and ctx.get("job_try", 1) < settings.job_max_tries:
+            raise  # nothing sent yet: worker/reliability.py retries it with backoff
+        log.warning("reply %s failed after %d chunks: %s", writer.reply_id, len(writer.parts), exc)
+        detail = "the coach could not finish this reply; try again" if writer.parts else "the coach could not answer; try again"
+        await writer.fail("llm_unavailable", detail)
+        return "failed"
+    await writer.store()
+    return "done"
