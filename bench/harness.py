@@ -12,6 +12,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,23 @@ class Stack:
         url = f"http://127.0.0.1:{port}"
         await wait_http(f"{url}/healthz")
         return url
+
+    async def allinone(self, **env: str) -> tuple[str, asyncio.subprocess.Process]:
+        """The product as `scripts/run` runs it (service and both workers in one process,
+        one in-memory store): what a chat needs, since the service and the worker writing
+        its replies must share a database. Its URL and process."""
+        port = free_port()
+        extra = {"PORT": str(port), "RUNTIME_DIR": tempfile.mkdtemp(prefix="bench-allinone-"), **env}
+        environment = {k: v for k, v in self.env(**extra).items() if k != "ALLOW_IN_MEMORY_MONGODB"}
+        proc = await self.spawn("-m", "allinone", env=environment)
+        url = f"http://127.0.0.1:{port}"
+        await wait_http(f"{url}/healthz", seconds=60)
+        async with httpx.AsyncClient() as client:  # ready: both its workers beat
+            for _ in range(600):
+                if (await client.get(f"{url}/readyz")).status_code == 200:
+                    return url, proc
+                await asyncio.sleep(0.05)
+        raise RuntimeError("the all-in-one did not become ready in 30 s")
 
     async def worker(self, *args: str, **env: str) -> asyncio.subprocess.Process:
         """`python -m worker run` by default; other module args for a seeded one."""

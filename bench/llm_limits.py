@@ -166,10 +166,13 @@ async def chat_under_backlog(backlog: int, limit: int, share: float, samples: in
             "LLM_CHAT_RESERVED_SHARE": str(share),
             "CHAT_MESSAGES_PER_MINUTE": "1000",
         }
-        service = await stack.service(**env)
+        # The chat: the all-in-one (a reply's service and worker share its store), its own
+        # background worker on a queue nobody fills. The backlog: a background-only worker
+        # seeded with the sessions, on the default queue. One Redis, so one rate window.
+        service, _ = await stack.allinone(**env, QUEUE_NAME="bench:unused")
         seed = Path(tempfile.mkdtemp(prefix="bench-llm-")) / "messages.json"
         seed.write_text(json.dumps(seed_messages(backlog)))
-        await stack.worker("-m", "tests.support.seeded_worker", str(seed), **env)
+        await stack.worker("-m", "tests.support.seeded_worker", str(seed), "background", **env)
         await wait_worker_ready(stack.redis.url)
         idle = await first_chunk_ms(service, samples)
         pool = await create_pool(RedisSettings.from_dsn(stack.redis.url))

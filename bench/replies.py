@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,9 +27,8 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from allinone.redis_process import free_port
 from bench import sections
-from bench.harness import Stack, machine, peak_rss_mb, percentiles, wait_http
+from bench.harness import Stack, machine, peak_rss_mb, percentiles
 
 BEGIN, END = "<!-- replies: written by python -m bench.replies -->", "<!-- /replies -->"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -41,34 +39,40 @@ async def first_delta_direct(http: httpx.AsyncClient, stub: str) -> float:
     """The stub's own time to first delta, read the way the Anthropic SDK reads it (ms)."""
     body = {"model": "m", "max_tokens": 64, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     started = time.perf_counter()
+    first: float | None = None
     async with http.stream("POST", f"{stub}/v1/messages", json=body, headers={"x-api-key": "k"}) as response:
-        async for line in response.aiter_lines():
-            if line == "event: content_block_delta":
+        async for line in response.aiter_lines():  # read to the end, as the SDK does
+            if line == "event: content_block_delta" and first is None:
                 first = (time.perf_counter() - started) * 1000
-                await response.aread()
-                return first
-    raise RuntimeError("the stub sent no delta")
+    if first is None:
+        raise RuntimeError("the stub sent no delta")
+    return first
 
 
-async def reply_through_product(http: httpx.AsyncClient, token: str) -> tuple[float, bool]:
-    """POST a message, follow its stream to the end: (ms to the first chunk, ended with done)."""
+async def reply_through_product(http: httpx.AsyncClient, token: str) -> tuple[float, bool, float]:
+    """POST a message, follow its stream to the end: (ms to the first chunk, ended with done,
+    ms from the first chunk's XADD to its arrival here). The last uses the stream entry id,
+    which is Redis's clock in ms when the worker wrote the chunk (same machine, same clock)."""
     headers = {"Authorization": f"Bearer {token}"}
     started = time.perf_counter()
     accepted = await http.post("/api/v1/chat/messages", json={"content": "I want to run a marathon"}, headers=headers)
     accepted.raise_for_status()
     first: float | None = None
-    event = ""
+    relay = 0.0
+    event = entry_id = ""
     async with http.stream("GET", accepted.json()["stream_url"], headers=headers) as response:
         async for line in response.aiter_lines():
+            if line.startswith("id: "):
+                entry_id = line[4:]
             if line.startswith("event: "):
                 event = line[7:]
                 if event == "chunk" and first is None:
                     first = (time.perf_counter() - started) * 1000
+                    relay = time.time() * 1000 - int(entry_id.split("-")[0])
                 if event in ("done", "error"):
-                    await response.aread()
                     break
     assert first is not None, "no chunk before the stream ended"
-    return first, event == "done"
+    return first, event == "done", relay
 
 
 async def register(http: httpx.AsyncClient, count: int) -> list[str]:
@@ -96,17 +100,21 @@ async def first_chunk(stub: str, url: str, tokens: list[str], rounds: int) -> di
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
         direct: list[float] = []
         product: list[float] = []
+        relay: list[float] = []
+        await asyncio.gather(*(reply_through_product(http, t) for t in tokens))  # warm-up, not counted
         for _ in range(rounds):
             direct += await asyncio.gather(*(first_delta_direct(http, stub) for _ in tokens))
             outcomes = await asyncio.gather(*(reply_through_product(http, t) for t in tokens))
-            assert all(done for _, done in outcomes), "a reply did not end with done"
-            product += [ms for ms, _ in outcomes]
-    d, p = percentiles(direct), percentiles(product)
+            assert all(done for _, done, _ in outcomes), "a reply did not end with done"
+            product += [ms for ms, _, _ in outcomes]
+            relay += [r for _, _, r in outcomes]
+    d, p, r = percentiles(direct), percentiles(product), percentiles(relay)
     return {
         "concurrency": len(tokens),
         "rounds": rounds,
         "stub_direct_ms": d,
         "product_ms": p,
+        "relay_ms": r,
         "added_p50_ms": round(p["p50"] - d["p50"], 2),
         "added_p99_ms": round(p["p99"] - d["p99"], 2),
     }
@@ -139,6 +147,7 @@ async def many_at_once(stub: str, url: str, redis_url: str, pid: int, tokens: li
     await sampler
     await redis.aclose()
     done = sum(1 for o in outcomes if isinstance(o, tuple) and o[1])
+    # Per reply in flight at the peak: the streams of earlier phases are in the baseline.
     errors = sorted({f"{type(o).__name__}: {o}"[:120] for o in outcomes if isinstance(o, BaseException)})
     return {
         "replies": len(tokens),
@@ -147,7 +156,7 @@ async def many_at_once(stub: str, url: str, redis_url: str, pid: int, tokens: li
         "seconds": round(seconds, 1),
         "peak_in_flight_at_stub": peak["in_flight"],
         "peak_rss_mb": round(peak_rss_mb(pid), 1),
-        "redis_kib_per_active_stream": round(peak["redis_bytes"] / max(1, peak["streams"]) / 1024, 1),
+        "redis_kib_per_active_stream": round(peak["redis_bytes"] / max(1, peak["in_flight"]) / 1024, 1),
         "streams_at_peak": peak["streams"],
     }
 
@@ -156,46 +165,44 @@ async def run(concurrency: int, rounds: int, large: int) -> dict[str, Any]:
     async with Stack() as stack:
         assert stack.redis is not None
         stub = await stack.stub_llm(0.0)
-        port = free_port()
-        env = stack.env(
-            PORT=str(port),
+        url, proc = await stack.allinone(
             ANTHROPIC_BASE_URL=stub,
-            RUNTIME_DIR=tempfile.mkdtemp(prefix="bench-replies-"),
             CHAT_MESSAGES_PER_MINUTE="100000",
             LLM_MAX_CONCURRENCY=str(2 * large),  # the product's 500 would cap the run, not measure it
             WORKER_CHAT_MAX_JOBS=str(2 * large),
             REDIS_TIMEOUT_SECONDS="10",  # a burst of `large` POSTs queues on two cores
-            LOG_FORMAT="text",
         )
-        env.pop("ALLOW_IN_MEMORY_MONGODB", None)
-        proc = await stack.spawn("-m", "allinone", env=env)
-        url = f"http://127.0.0.1:{port}"
-        await wait_http(f"{url}/readyz", seconds=60)
         async with httpx.AsyncClient(base_url=url, timeout=60) as http:
             tokens = await register(http, max(concurrency, large))
+        alone = await first_chunk(stub, url, tokens[:1], rounds * 10)
         latency = await first_chunk(stub, url, tokens[:concurrency], rounds)
         big = await many_at_once(stub, url, stack.redis.url, proc.pid, tokens[:large])
-        return {"first_chunk": latency, "many": big}
+        return {"first_chunk_alone": alone, "first_chunk": latency, "many": big}
 
 
 def section(results: dict[str, Any]) -> str:
     m = machine()
-    f, big = results["first_chunk"], results["many"]
-    d, p = f["stub_direct_ms"], f["product_ms"]
+    f, big, one = results["first_chunk"], results["many"], results["first_chunk_alone"]
+    d, p, r = f["stub_direct_ms"], f["product_ms"], f["relay_ms"]
+    d1, p1, r1 = one["stub_direct_ms"], one["product_ms"], one["relay_ms"]
     return f"""{BEGIN}
 ## Replies through the worker and Redis (`python -m bench.replies --write`, issue 11)
 The all-in-one as `scripts/run` starts it, on {m["cores"]} cores shared with the stub, Redis
 and the load generator. Stub replies: first delta at once.
 
-| figure | result | goal |
-| --- | --- | --- |
-| time to first chunk, {f["concurrency"]} replies at once × {f["rounds"]} rounds: POST to first SSE chunk, p50 / p99 | {p["p50"]:.1f} / {p["p99"]:.1f} ms | |
-| the stub's own first delta, same concurrency, direct, p50 / p99 | {d["p50"]:.1f} / {d["p99"]:.1f} ms | |
-| added by service + queue + worker + Redis, p50 / p99 | {f["added_p50_ms"]:.1f} / {f["added_p99_ms"]:.1f} ms | ≤ 10 / ≤ 30 ms |
-| {big["replies"]} replies of about 2 s sent at once, followed over SSE: completed | {big["completed"]} of {big["replies"]} in {big["seconds"]} s | all |
-| peak replies in flight at the stub | {big["peak_in_flight_at_stub"]} | |
-| all-in-one peak RSS | {big["peak_rss_mb"]} MB | |
-| Redis memory per active stream (at the peak, {big["streams_at_peak"]} streams) | {big["redis_kib_per_active_stream"]} KiB | |
+| figure | one reply at a time ({one["rounds"]} replies) | {f["concurrency"]} replies at once × {f["rounds"]} rounds | goal |
+| --- | --- | --- | --- |
+| POST to the first SSE chunk, p50 / p99 | {p1["p50"]:.1f} / {p1["p99"]:.1f} ms | {p["p50"]:.1f} / {p["p99"]:.1f} ms | |
+| the stub's own first delta, direct, p50 / p99 | {d1["p50"]:.1f} / {d1["p99"]:.1f} ms | {d["p50"]:.1f} / {d["p99"]:.1f} ms | |
+| added by service + queue + worker + Redis, p50 / p99 | {one["added_p50_ms"]:.1f} / {one["added_p99_ms"]:.1f} ms | {f["added_p50_ms"]:.1f} / {f["added_p99_ms"]:.1f} ms | ≤ 10 / ≤ 30 ms at 100 |
+| of which the relay: the first chunk's XADD to its arrival at the client, p50 / p99 | {r1["p50"]:.1f} / {r1["p99"]:.1f} ms | {r["p50"]:.1f} / {r["p99"]:.1f} ms | |
+
+| figure | result |
+| --- | --- |
+| {big["replies"]} replies of about 2 s sent at once, followed over SSE: completed (goal: all) | {big["completed"]} of {big["replies"]} in {big["seconds"]} s |
+| peak replies in flight at the stub | {big["peak_in_flight_at_stub"]} |
+| all-in-one peak RSS | {big["peak_rss_mb"]} MB |
+| Redis memory per reply in flight (at the peak) | {big["redis_kib_per_active_stream"]} KiB |
 
 Errors seen in the large run: {", ".join(big["errors"]) or "none"}.
 {END}"""

@@ -61,6 +61,7 @@ class ReplyWriter:
         self.reply_id: str = doc["_id"]
         self.user_id: str = doc["user_id"]
         self.session_id: str = doc["session_id"]
+        self.attempt: int = doc["attempts"]  # counted by claim_reply: 1 on the first try
         self.parts: list[str] = []
         self.model = self.settings.model_for("chat")
         self.usage = TokenUsage()
@@ -187,21 +188,29 @@ async def generate_reply(ctx: dict[str, Any], reply_id: str) -> str:
             await asyncio.shield(lease.free(writer.session_id, reply_id))
 
 
-async def _write(ctx: dict[str, Any], writer: ReplyWriter) -> str:
-    settings: Settings = ctx["settings"]
+async def _after_an_earlier_try(writer: ReplyWriter) -> str | None:
+    """An earlier try of this reply got somewhere: finish or end it without writing text twice.
+    None when it got nowhere (no text stored, none streamed): write the reply afresh."""
     stored = await message_of_reply(writer.db, writer.reply_id)
-    if stored is not None:  # a try that stored the text and died before `done`
+    if stored is not None:  # it stored the text and died before `done`
         writer.parts = [stored.content]
         await writer.store(stored.id)
         return "done"
     streamed, terminal = await writer.streams.text(writer.reply_id)
-    if terminal is not None:  # ended by an earlier try that died before updating the reply
+    if terminal is not None:  # it ended the stream and died before updating the reply
         await fail_reply(writer.db, writer.reply_id, "interrupted", "the worker stopped mid-reply", _now(), text=streamed)
         return "failed"
     if streamed:
         writer.parts = [streamed]
         await writer.fail("interrupted", "the worker writing this reply stopped; the text so far is kept")
         return "failed"
+    return None
+
+
+async def _write(ctx: dict[str, Any], writer: ReplyWriter) -> str:
+    settings: Settings = ctx["settings"]
+    if writer.attempt > 1 and (ending := await _after_an_earlier_try(writer)) is not None:
+        return ending
     try:
         await writer.write()
     except LLMBudgetExhausted as exc:

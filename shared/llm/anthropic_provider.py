@@ -205,23 +205,33 @@ class AnthropicProvider:
     async def stream_reply(
         self, history: Sequence[ChatMessage], memory: MemoryDigest, on_usage: UsageCallback | None = None
     ) -> AsyncIterator[str]:
+        # The raw event stream, not the SDK's `messages.stream()` helper: that one rebuilds
+        # the whole message snapshot on every event, which was the largest single CPU cost
+        # of a reply in the worker (py-spy, bench/replies.py). Text comes from the
+        # `text_delta`s; usage from message_start (input) and the last message_delta (output).
         try:
-            async with self.client.messages.stream(
+            raw = await self.client.messages.with_raw_response.create(
                 model=self.models["chat"],
                 max_tokens=self.max_tokens,
                 system=render_coach_system_prompt(memory),
                 messages=cast("list[MessageParam]", to_anthropic_turns(history)),
-            ) as stream:
-                await self._observe(stream.response.headers)
-                async for text in stream.text_stream:
-                    yield text
-                # The final message carries the whole stream's usage (message_start's input
-                # tokens, message_delta's output tokens).
-                final = await stream.get_final_message()
-                if on_usage is not None and final.usage is not None:
-                    on_usage(
-                        final.model, TokenUsage(input_tokens=final.usage.input_tokens, output_tokens=final.usage.output_tokens)
-                    )
+                stream=True,
+            )
+            await self._observe(raw.headers)
+            model, usage = self.models["chat"], TokenUsage()
+            async with await raw.parse() as events:
+                async for event in events:
+                    if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                        yield event.delta.text
+                    elif event.type == "message_start":
+                        model = event.message.model
+                        usage = TokenUsage(
+                            input_tokens=event.message.usage.input_tokens, output_tokens=event.message.usage.output_tokens
+                        )
+                    elif event.type == "message_delta":
+                        usage = TokenUsage(input_tokens=usage.input_tokens, output_tokens=event.usage.output_tokens)
+            if on_usage is not None:
+                on_usage(model, usage)
         except anthropic.APIStatusError as exc:
             await self._observe(exc.response.headers)
             raise translate_error(exc) from exc
