@@ -96,7 +96,9 @@ async def configure_stub(stub: str, **config: Any) -> None:
 
 async def first_chunk(stub: str, url: str, tokens: list[str], rounds: int) -> dict[str, Any]:
     await configure_stub(stub, chunk_delay=0.0, reply_text="Stub coach reply: keep going, one step at a time.")
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends: a request sent on a
+    # connection the server is closing fails with ReadError, and httpx does not resend a POST.
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=2)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
         direct: list[float] = []
         product: list[float] = []
@@ -138,7 +140,7 @@ async def many_at_once(stub: str, url: str, redis_url: str, pid: int, tokens: li
                 await asyncio.sleep(0.1)
 
     sampler = asyncio.create_task(sample())
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=2)
     started = time.perf_counter()
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
         outcomes = await asyncio.gather(*(reply_through_product(http, t) for t in tokens), return_exceptions=True)
