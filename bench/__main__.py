@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import decay, extraction, logout, memory_engine, noop_jobs, pickup
+from bench import decay, extraction, logout, memory_engine, noop_jobs, pickup, worker_overhead
 from bench.flood import carry_over
 from bench.harness import Stack, machine
 from bench.llm_limits import carry_over as carry_over_llm_limits
@@ -61,8 +61,22 @@ ANALYSIS = """
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
-FULL = {"logouts": 5_000, "extraction_jobs": 500, "pickup_jobs": 300, "noop_jobs": 5_000, "decay": [10_000, 100_000]}
-QUICK = {"logouts": 40, "extraction_jobs": 10, "pickup_jobs": 10, "noop_jobs": 50, "decay": [100, 1_000]}
+FULL = {
+    "logouts": 5_000,
+    "extraction_jobs": 500,
+    "pickup_jobs": 300,
+    "noop_jobs": 5_000,
+    "decay": [10_000, 100_000],
+    "worker_overhead": worker_overhead.FULL,
+}
+QUICK = {
+    "logouts": 40,
+    "extraction_jobs": 10,
+    "pickup_jobs": 10,
+    "noop_jobs": 50,
+    "decay": [100, 1_000],
+    "worker_overhead": worker_overhead.QUICK,
+}
 
 
 async def run_all(sizes: dict[str, Any], llm_latency: float, poll_delay: float) -> dict[str, Any]:
@@ -76,6 +90,8 @@ async def run_all(sizes: dict[str, Any], llm_latency: float, poll_delay: float) 
     async with Stack() as stack:
         results["noop_jobs"] = await noop_jobs.run(stack, sizes["noop_jobs"])
     results["decay"] = await decay.run(sizes["decay"])
+    overhead = sizes["worker_overhead"]
+    results["worker_overhead"] = await worker_overhead.run(overhead["jobs"], overhead["warmup"])
     return results
 
 
@@ -139,19 +155,24 @@ def main() -> None:
     seconds = time.perf_counter() - started
     args.out.mkdir(parents=True, exist_ok=True)
     plot(results, args.out / "benchmarks.png")
-    raw = {k: v for k, v in results.items()}
+    # The worker-overhead figures have a section and a JSON file of their own.
+    raw = {k: v for k, v in results.items() if k != "worker_overhead"}
     raw["pickup"] = {k: v for k, v in results["pickup"].items() if k != "samples"}
     (args.out / "benchmarks.json").write_text(json.dumps(raw, indent=2, default=str))
     # The flood, operations, LLM-limits and memory-engine figures come from their own
     # commands (bench/flood.py, operations.py, llm_limits.py, memory_engine.py): keep them.
+    # The worker-overhead section is this run's, written after them.
     previous = args.out / "benchmarks.md"
     kept = memory_engine.kept_section(previous.read_text()) if previous.exists() else ""
     text = markdown(results, sizes, args, seconds) + (f"\n{kept}\n" if kept else "")
     text = carry_over(previous, text)
     text = carry_over_operations(previous, text)
     previous.write_text(carry_over_llm_limits(previous, text))
+    worker_overhead.write(results["worker_overhead"], args.out, "scripts/bench")
     print(table(results))
-    print(f"\nwritten: {args.out / 'benchmarks.md'}, {args.out / 'benchmarks.png'}")
+    print(
+        f"\nwritten: {args.out / 'benchmarks.md'}, {args.out / 'benchmarks.png'}, {args.out / 'benchmarks-worker-overhead.json'}"
+    )
 
 
 if __name__ == "__main__":

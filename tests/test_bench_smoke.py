@@ -60,6 +60,29 @@ def check_quick_results(stdout: str, tmp_path: Path) -> None:
     # Decay is a fixed number of statements whatever the number of contexts (two per
     # collection: contexts, summaries, reflections; one for faded contexts).
     assert [d["round_trips"] for d in raw["decay"]] == [7, 7]
+    assert "worker_overhead" not in raw  # it has a file of its own
+    check_worker_overhead(tmp_path)
+
+
+def check_worker_overhead(tmp_path: Path) -> None:
+    from bench.worker_overhead import BEGIN, END, QUICK
+
+    overhead = json.loads((tmp_path / "benchmarks-worker-overhead.json").read_text())
+    jobs = QUICK["jobs"]
+    for kind in ("product", "minimal"):
+        r = overhead[kind]
+        # Every measured job ran and made its one LLM call, of the same size in both workers.
+        assert r["jobs"] == jobs and r["results_stored"] == jobs and r["llm_calls"] == jobs, (kind, r)
+        assert r["llm_input_tokens_per_call"] == overhead["minimal"]["llm_input_tokens_per_call"]
+        assert r["cpu_ms_per_job"] > 0 and r["redis_commands_per_job"] > 0
+    # The minimal worker's one insert is all it asks of MongoDB; the product reads before it writes.
+    assert overhead["minimal"]["mongodb_round_trips"] == {"session_contexts.insert_one": jobs}
+    assert overhead["product"]["mongodb_round_trips"]["chat_messages.aggregate"] == jobs
+    assert overhead["cpu_ratio"] == overhead["product"]["cpu_ms_per_job"] / overhead["minimal"]["cpu_ms_per_job"]
+    text = (tmp_path / "benchmarks.md").read_text()
+    assert text.count(BEGIN) == 1 and text.count(END) == 1
+    if not overhead["met"]:  # a miss is profiled (or says why it could not be)
+        assert "profile" in overhead
 
 
 def test_quick_run_refuses_to_write_docs():
