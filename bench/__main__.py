@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import decay, extraction, logout, memory_engine, noop_jobs, pickup, worker_overhead
+from bench import decay, extraction, logout, memory_engine, noop_jobs, pickup, replies, worker_overhead
 from bench.flood import carry_over
 from bench.harness import Stack, machine
 from bench.llm_limits import carry_over as carry_over_llm_limits
@@ -68,6 +68,7 @@ FULL = {
     "noop_jobs": 5_000,
     "decay": [10_000, 100_000],
     "worker_overhead": worker_overhead.FULL,
+    "replies": replies.FULL,
 }
 QUICK = {
     "logouts": 40,
@@ -76,6 +77,7 @@ QUICK = {
     "noop_jobs": 50,
     "decay": [100, 1_000],
     "worker_overhead": worker_overhead.QUICK,
+    "replies": replies.QUICK,
 }
 
 
@@ -92,6 +94,7 @@ async def run_all(sizes: dict[str, Any], llm_latency: float, poll_delay: float) 
     results["decay"] = await decay.run(sizes["decay"])
     overhead = sizes["worker_overhead"]
     results["worker_overhead"] = await worker_overhead.run(overhead["jobs"], overhead["warmup"])
+    results["replies"] = await replies.run(**sizes["replies"])
     return results
 
 
@@ -156,7 +159,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     plot(results, args.out / "benchmarks.png")
     # The worker-overhead figures have a section and a JSON file of their own.
-    raw = {k: v for k, v in results.items() if k != "worker_overhead"}
+    raw = {k: v for k, v in results.items() if k not in ("worker_overhead", "replies")}
     raw["pickup"] = {k: v for k, v in results["pickup"].items() if k != "samples"}
     (args.out / "benchmarks.json").write_text(json.dumps(raw, indent=2, default=str))
     # The flood, operations, LLM-limits and memory-engine figures come from their own
@@ -169,6 +172,7 @@ def main() -> None:
     text = carry_over_operations(previous, text)
     previous.write_text(carry_over_llm_limits(previous, text))
     worker_overhead.write(results["worker_overhead"], args.out, "scripts/bench")
+    replies.write(results["replies"], args.out)
     print(table(results))
     print(
         f"\nwritten: {args.out / 'benchmarks.md'}, {args.out / 'benchmarks.png'}, {args.out / 'benchmarks-worker-overhead.json'}"

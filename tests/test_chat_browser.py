@@ -14,7 +14,6 @@ refresh the README's screenshots.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import re
@@ -26,12 +25,8 @@ import pytest
 from tests.support.processes import start_allinone, stop_now
 from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
 
-# The page's chat calls the reply streams of issue 11 (POST /api/v1/chat/messages, SSE per
-# reply, active streams); a build without them has nothing for it to call.
-REPLY_STREAMS = importlib.util.find_spec("service.routes.replies") is not None
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not REPLY_STREAMS, reason="the reply streams (issue 11, service/routes/replies.py) are not in this build"),
     pytest.mark.skipif(
         CHROMIUM is None, reason="no chromium executable: `apt-get install chromium` (scripts/bootstrap.sh test does)"
     ),

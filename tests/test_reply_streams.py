@@ -272,6 +272,15 @@ async def test_bad_requests_get_clear_errors_and_store_nothing(api, db, stub_llm
     assert busy.status_code == 409 and busy.json()["errors"] == [{"field": "content", "message": "busy"}]
     assert busy.headers["Retry-After"] == "1"
     assert await db[CHAT_MESSAGES].count_documents({}) == 1  # only the accepted one
+    async with api.connect(login) as ws:  # the socket's resume names its problems the same way
+        for frame in (
+            {"type": "resume", "reply_id": accepted["reply_id"], "after": "yesterday"},
+            {"type": "resume", "reply_id": "x" * 65, "after": "0-0"},
+            {"type": "resume", "after": "0-0"},
+        ):
+            await ws.send(json.dumps(frame))
+            refused = json.loads(await ws.recv())
+            assert refused["type"] == "error" and refused["code"] == "invalid_frame", refused
 
 
 async def test_the_rate_limit_counts_http_and_socket_messages_alike(api, settings, mongo_client, stub_llm):
