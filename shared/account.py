@@ -22,6 +22,7 @@ from bson import ObjectId
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pydantic import BaseModel
 
+from shared import sessions, users
 from shared.job_owners import JOB_OWNERS
 from shared.jobs import queue_of_job_id
 from shared.llm_usage import LLM_USAGE
@@ -60,7 +61,6 @@ USER_COLLECTIONS = (
     JOB_OWNERS,
 )
 # Kept out of the download: secrets, and bookkeeping that says nothing about the person.
-NOT_EXPORTED_FIELDS = {USERS: {"password_hash"}}
 NOT_EXPORTED = {EMPTY_EXTRACTIONS, JOB_OWNERS}
 
 
@@ -93,7 +93,7 @@ def plain(value: Any) -> Any:
 
 
 async def export_account(db: AsyncIOMotorDatabase[Any], user_id: str) -> AccountExport | None:
-    user = await db[USERS].find_one({"_id": user_id}, {field: 0 for field in NOT_EXPORTED_FIELDS[USERS]})
+    user = await users.exported_user(db, user_id)
     if user is None:
         return None
     collections = {
@@ -135,16 +135,13 @@ async def delete_account(
 ) -> tuple[AccountDeleted, list[str], list[str]] | None:
     """What went, the sessions that were open (the caller closes their sockets) and the
     replies that went (the caller deletes their streams)."""
-    if await db[USERS].find_one({"_id": user_id}, {"_id": 1}) is None:
+    if await users.find_by_id(db, user_id) is None:
         return None
     now = datetime.now(UTC)
-    open_sessions = [
-        doc["_id"] for doc in await db[SESSIONS].find({"user_id": user_id, "revoked_at": None}, {"_id": 1}).to_list(length=None)
-    ]
     # Tokens die first: every request re-reads its session, so this ends them everywhere.
-    await db[SESSIONS].update_many({"user_id": user_id, "revoked_at": None}, {"$set": {"revoked_at": now}})
+    open_sessions = await sessions.revoke_all_open(db, user_id, now)
     cancelled = await cancel_queued_jobs(db, arq, settings, user_id)
     reply_ids = await user_reply_ids(db, user_id)
     deleted = {name: (await db[name].delete_many({"user_id": user_id})).deleted_count for name in USER_COLLECTIONS}
-    deleted[USERS] = (await db[USERS].delete_one({"_id": user_id})).deleted_count
+    deleted[USERS] = await users.delete_user(db, user_id)
     return AccountDeleted(deleted=deleted, jobs_cancelled=cancelled), open_sessions, reply_ids

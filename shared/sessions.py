@@ -65,3 +65,11 @@ async def still_open(db: Database, session_ids: list[str], now: datetime) -> set
         return set()
     cursor = db[SESSIONS].find({"_id": {"$in": session_ids}, "revoked_at": None, "expires_at": {"$gt": now}}, {"_id": 1})
     return {doc["_id"] for doc in await cursor.to_list(length=None)}
+
+
+async def revoke_all_open(db: Database, user_id: str, now: datetime) -> list[str]:
+    """Revoke every open session of the user (account deletion); the ids that were open."""
+    cursor = db[SESSIONS].find({"user_id": user_id, "revoked_at": None}, {"_id": 1})
+    open_ids = [doc["_id"] for doc in await cursor.to_list(length=None)]
+    await db[SESSIONS].update_many({"user_id": user_id, "revoked_at": None}, {"$set": {"revoked_at": now}})
+    return open_ids

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from shared.mongo import USERS, Database
 
@@ -68,3 +68,14 @@ async def has_role(db: Database, user_id: str, role: Role) -> bool:
 async def holders(db: Database, role: Role) -> list[str]:
     """The emails that hold the role, for the operator's `list-admins`."""
     return [doc["email"] for doc in await db[USERS].find({"roles": role}, {"email": 1}).sort("email", 1).to_list(None)]
+
+
+async def exported_user(db: Database, user_id: str) -> dict[str, Any] | None:
+    """The user's document for their own download: everything but the password hash."""
+    user: dict[str, Any] | None = await db[USERS].find_one({"_id": user_id}, {"password_hash": 0})
+    return user
+
+
+async def delete_user(db: Database, user_id: str) -> int:
+    """The account itself goes (its data in other collections is the caller's to delete first)."""
+    return int((await db[USERS].delete_one({"_id": user_id})).deleted_count)
