@@ -7,6 +7,7 @@ Real processes (the all-in-one, and a standalone `python -m worker run`), a real
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import pytest
@@ -60,6 +61,13 @@ async def until_contexts(api: Api, login, seconds: float = 20) -> list:
     raise AssertionError(f"no context for session {login.session_id}")
 
 
+def assert_one_warning_each(text: str) -> None:
+    """One "lost" and one "back" line per worker: the process runs two, one per queue."""
+    lost = re.findall(r"worker (\S+) lost Redis", text)
+    back = re.findall(r"worker (\S+): Redis is back", text)
+    assert len(lost) == 2 and sorted(lost) == sorted(set(lost)) == sorted(back), text
+
+
 async def test_allinone_rides_out_a_redis_restart(tmp_path, stub_llm):
     log_path = tmp_path / "allinone.log"
     port = free_port()
@@ -94,6 +102,10 @@ async def test_allinone_rides_out_a_redis_restart(tmp_path, stub_llm):
                 assert stub_llm.extraction_requests, log_path.read_text()
                 # Jobs waiting in Redis, due during the outage.
                 pings = await queue_pings(redis_server.url, "queued-ping", 3, defer=2)
+                # C: chats now, logs out during the outage.
+                c = await api.new_user()
+                [reply] = await api.chat(c, "I want to read twelve books")
+                assert reply[-1]["type"] == "done"
                 # B: a chat socket that stays open across the outage.
                 b = await api.new_user()
                 async with api.connect(b) as socket_b:
@@ -106,13 +118,12 @@ async def test_allinone_rides_out_a_redis_restart(tmp_path, stub_llm):
                     assert down["status"] == "unavailable" and down["checks"]["redis"].startswith("error: ")
                     assert down["checks"]["mongodb"] == "ok" and (await api.http.get("/healthz")).status_code == 200
 
-                    # C: chats and logs out while Redis is down: the job goes to the outbox.
-                    c = await api.new_user()
-                    [reply] = await api.chat(c, "I want to read twelve books")
-                    assert reply[-1]["type"] == "done"
+                    # C logs out while Redis is down: the job goes to the outbox.
                     c_job = (await api.logout(c))["job_id"]
-                    # B's socket still chats.
-                    assert (await say(socket_b, "and to walk daily"))[-1]["type"] == "done"
+                    # B's socket stays open; a message now is refused at once and not stored
+                    # (a reply is queued and streamed through Redis).
+                    refused = await say(socket_b, "and to walk daily")
+                    assert refused[-1]["code"] == "unavailable" and refused[-1]["retry_after"] >= 1
 
                     await asyncio.sleep(max(0, OUTAGE_SECONDS - (time.monotonic() - stopped)))
                     assert proc.poll() is None, log_path.read_text()
@@ -120,6 +131,8 @@ async def test_allinone_rides_out_a_redis_restart(tmp_path, stub_llm):
                     back = time.monotonic()
                     await until_readyz(url, 200, proc, log_path)
                     print(f"\n/readyz 200 again {time.monotonic() - back:.2f} s after Redis restarted")
+                    # Sent again once Redis is back, it is answered.
+                    assert (await say(socket_b, "and to walk daily"))[-1]["type"] == "done"
                 # B's socket closed now, with Redis up: its extraction is enqueued directly.
                 contexts_a = await until_contexts(api, a)
                 contexts_b = await until_contexts(api, b)
@@ -150,7 +163,7 @@ async def test_allinone_rides_out_a_redis_restart(tmp_path, stub_llm):
     assert sum("extract_session_context" in job for job in starts) == 3
     assert len(stub_llm.extraction_requests) == 3
     # One warning when Redis went, one line when it came back: not one per poll.
-    assert text.count("lost Redis") == 1 and text.count("Redis is back") == 1, text
+    assert_one_warning_each(text)
     assert text.count("logout listener: Redis unavailable") == 1, text  # once per outage, not per retry
     assert "the worker stopped" not in text and "Traceback" not in text, text
 
@@ -182,5 +195,5 @@ async def test_standalone_worker_rides_out_a_redis_restart(tmp_path):
     starts = job_starts(text)
     assert set(before + queued + after) <= set(starts)
     assert [job for job, n in starts.items() if n > 1] == [], "a job ran twice"
-    assert text.count("lost Redis") == 1 and text.count("Redis is back") == 1, text
+    assert_one_warning_each(text)
     assert "Traceback" not in text, text
