@@ -219,7 +219,8 @@ async def test_a_person_chats_signs_out_sees_their_memory_and_deletes_their_acco
 
 
 async def test_errors_are_shown_in_words(tmp_path, redis_url, stub_llm):
-    """A wrong password, too many of them (429 with Retry-After), a reply the LLM could not write."""
+    """A wrong password, too many of them (429 with Retry-After), a reply the LLM could not write,
+    a message over the per-minute limit."""
     from playwright.async_api import async_playwright, expect
 
     from tests.support.stub_llm import Failure
@@ -231,6 +232,7 @@ async def test_errors_are_shown_in_words(tmp_path, redis_url, stub_llm):
         ANTHROPIC_API_KEY="test-key",
         ANTHROPIC_BASE_URL=stub_llm.url,
         LOGIN_ACCOUNT_FREE_FAILURES="1",
+        CHAT_MESSAGES_PER_MINUTE="2",
     )
     email = f"person-{uuid.uuid4().hex[:8]}@example.com"
     try:
@@ -251,6 +253,18 @@ async def test_errors_are_shown_in_words(tmp_path, redis_url, stub_llm):
                 await expect(page.locator("#chat-error")).to_contain_text("could not finish this reply", timeout=20_000)
                 await expect(page.locator('[data-testid="reply"].failed')).to_have_count(1)
                 stub_llm.failures = []
+
+                # Over CHAT_MESSAGES_PER_MINUTE (2): the third message is refused (429), said in
+                # words with the wait, and what was typed stays in the box, not lost.
+                await page.get_by_test_id("message").fill("Second message")
+                await page.get_by_test_id("send").click()
+                await expect(page.get_by_test_id("reply")).to_have_count(2, timeout=20_000)
+                await page.wait_for_function("() => !document.querySelector('.writing')", timeout=15_000)
+                await page.get_by_test_id("message").fill("A third, too soon")
+                await page.get_by_test_id("send").click()
+                await expect(page.locator("#chat-error")).to_contain_text("more than 2 messages a minute")
+                await expect(page.locator("#chat-error")).to_contain_text(re.compile(r"Try again in \d+ seconds?\."))
+                await expect(page.get_by_test_id("message")).to_have_value("A third, too soon")
 
                 await page.get_by_test_id("logout").click()
                 await page.get_by_test_id("email").fill(email)
