@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from service.reply_schemas import is_blank
 from service.untrusted_json import NotJSON, RefusedJSON, load_untrusted_json
 from shared.reply_stream import START, is_entry_id
 
@@ -101,7 +102,7 @@ def parse_client_frame(text: str, max_chars: int) -> MessageFrame | ResumeFrame 
     content = data.get("content")
     if not isinstance(content, str):
         return ErrorFrame(code="invalid_frame", detail="content must be a string")
-    if not content.strip():
+    if is_blank(content):
         return ErrorFrame(code="empty_content", detail="content is empty")
     if len(content) > max_chars:
         return ErrorFrame(code="content_too_long", detail=f"content is {len(content)} characters; the maximum is {max_chars}")

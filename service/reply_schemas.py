@@ -8,15 +8,23 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.replies import ReplyStatus
 
+# What "empty" means, spelled out once for the schema and the checks: only these blanks.
+# (`\S` would not do: Python and JSON Schema's regex dialect disagree on what it excludes.)
+BLANKS = " \t\n\r\f\v"
+
+
+def is_blank(content: str) -> bool:
+    return not content.strip(BLANKS)
+
 
 class NewMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # The pattern says in the schema what the handler checks: some text besides white space.
+    # The pattern says in the schema what the handler checks: some text besides blanks.
     content: str = Field(
         min_length=1,
-        description="the user's message: some text besides white space, MAX_MESSAGE_CHARS (4,000) at most",
-        json_schema_extra={"pattern": r"\S", "maxLength": 4_000},
+        description="the user's message: some text besides blanks, MAX_MESSAGE_CHARS (4,000) at most",
+        json_schema_extra={"pattern": r"[^ \t\n\r\f\v]", "maxLength": 4_000},
     )
 
 

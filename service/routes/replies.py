@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from service.errors import ApiError, parse_body
 from service.principal import require_principal
-from service.reply_schemas import ActiveReply, ActiveStreams, NewMessage, ReplyAccepted
+from service.reply_schemas import ActiveReply, ActiveStreams, NewMessage, ReplyAccepted, is_blank
 from service.reply_start import Accepted, start_reply, stream_url
 from shared.replies import FINISHED, Reply, active_replies, cancel_reply, owned_reply, status_of
 from shared.reply_stream import START, KeepAlive, ReplyStreams, StreamEvent, is_entry_id
@@ -41,7 +41,7 @@ async def post_message(request: Request) -> JSONResponse:
     state = request.app.state
     content = (await parse_body(request, NewMessage)).content
     limit = state.settings.max_message_chars
-    if not content.strip():
+    if is_blank(content):
         raise ApiError(422, "content: is empty", [{"field": "content", "message": "is empty"}])
     if len(content) > limit:
         message = f"is {len(content)} characters; the maximum is {limit}"
