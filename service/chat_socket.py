@@ -49,7 +49,7 @@ from service.reply_start import Accepted, Refused, start_reply
 from service.socket_registry import CLOSE_UNAUTHORIZED
 from service.tokens import query_token
 from shared.metrics import WEBSOCKETS_OPEN
-from shared.replies import owned_reply
+from shared.replies import FINISHED, owned_reply
 from shared.reply_stream import START, KeepAlive, ReplyStreams, StreamEvent
 
 log = logging.getLogger(__name__)
@@ -178,8 +178,18 @@ class ChatConnection:
         return True
 
     async def resume(self, frame: ResumeFrame) -> bool:
-        if await owned_reply(self.state.db, frame.reply_id, self.principal.user_id) is None:
+        reply = await owned_reply(self.state.db, frame.reply_id, self.principal.user_id)
+        if reply is None:
             await self.send(ErrorFrame(code="not_found", detail="no reply with that id"))
+            return False
+        streams: ReplyStreams = self.state.reply_streams
+        if reply.status in FINISHED and not await streams.exists(reply.reply_id):
+            ttl = self.state.settings.stream_ttl_seconds
+            detail = f"the reply ended more than {ttl} s ago and its stream is gone; its message is in /api/v1/chat/messages"
+            await self.send(ErrorFrame(code="gone", detail=detail))
+            return False
+        if await streams.ended_by(reply.reply_id, frame.after):
+            await self.send(ErrorFrame(code="ended", detail="the reply ended at or before that event; nothing comes after it"))
             return False
         self.follow(frame.reply_id, frame.after)
         return True
@@ -193,9 +203,15 @@ class ChatConnection:
     async def relay_stream(self, reply_id: str, after: str) -> None:
         streams: ReplyStreams = self.state.reply_streams
         try:
+            ended = False
             async for item in streams.follow(reply_id, after, self.state.settings.stream_keepalive_seconds):
                 if not isinstance(item, KeepAlive):
+                    ended = item.terminal
                     await self.send(stream_frame(reply_id, item))
+            if not ended:  # `after` was past the end the reply reached meanwhile
+                await self.send(
+                    ErrorFrame(code="ended", detail="the reply ended at or before that event; nothing comes after it")
+                )
         except ClientGone:
             return
         except Exception:

@@ -74,6 +74,8 @@ class ErrorFrame(BaseModel):
         "empty_content",
         "content_too_long",
         "not_found",
+        "gone",
+        "ended",
     ]
     detail: str
 

@@ -50,6 +50,9 @@ class Reply(BaseModel):
     finished_at: datetime | None = None
 
 
+CANCELLED = {"code": "cancelled", "detail": "the reply was cancelled"}
+
+
 def new_reply_id() -> str:
     return uuid.uuid4().hex
 
@@ -164,7 +167,7 @@ async def cancel_reply(db: Database, reply_id: str, user_id: str, now: datetime)
     already finished). Queued: nobody is writing it, so the caller ends its stream."""
     before = await db[REPLIES].find_one_and_update(
         {"_id": reply_id, "user_id": user_id, "status": {"$in": list(ACTIVE)}},
-        {"$set": {"status": "cancelled", "finished_at": now}},
+        {"$set": {"status": "cancelled", "error": CANCELLED, "finished_at": now}},
         projection={"status": 1},
     )
     return before["status"] if before else None

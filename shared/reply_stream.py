@@ -14,6 +14,7 @@ limit plus STREAM_TTL_SECONDS (its writer died); a finished one after STREAM_TTL
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -57,10 +58,22 @@ def _decode(entry_id: bytes | str, fields: dict[Any, Any]) -> StreamEvent:
     )
 
 
+ENTRY_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")  # ASCII digits only: str.isdigit() takes "١" too
+MAX_ID_PART = 2**64 - 1  # what Redis accepts in each half
+
+
+def entry_id_parts(value: str) -> tuple[int, int] | None:
+    """(ms, seq) of a Redis stream id `<ms>-<seq>`, or None if it is not one Redis accepts."""
+    found = ENTRY_ID.fullmatch(value)
+    if found is None:
+        return None
+    ms, seq = int(found.group(1)), int(found.group(2))
+    return (ms, seq) if ms <= MAX_ID_PART and seq <= MAX_ID_PART else None
+
+
 def is_entry_id(value: str) -> bool:
-    """A Redis stream id, `<ms>-<seq>`: what a client may send back as `Last-Event-ID`."""
-    ms, dash, seq = value.partition("-")
-    return bool(dash) and ms.isdigit() and seq.isdigit() and len(value) <= 41
+    """What a client may send back as `Last-Event-ID` (or `after`)."""
+    return entry_id_parts(value) is not None
 
 
 class ReplyStreams:
@@ -78,8 +91,10 @@ class ReplyStreams:
         key = stream_key(reply_id)
         fields: dict[Any, Any] = {"event": event, "data": json.dumps(data, separators=(",", ":"))}
         if not first and event not in TERMINAL:
-            entry_id = await self.redis.xadd(key, fields, maxlen=self.max_entries, approximate=True)
-            return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+            # NOMKSTREAM: a stream deleted meanwhile (its account was) is not made again,
+            # without an expiry, by a chunk written before the worker heard of it.
+            entry_id = await self.redis.xadd(key, fields, maxlen=self.max_entries, approximate=True, nomkstream=True)
+            return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id or "")
         ttl = self.ttl_seconds if event in TERMINAL else self.unfinished_ttl_seconds
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xadd(key, fields, maxlen=self.max_entries, approximate=True)
@@ -109,9 +124,13 @@ class ReplyStreams:
         is still queued) is waited for the same way."""
         key = stream_key(reply_id)
         block_ms = max(1, int(keepalive_seconds * 1000))
+        if await self.ended_by(reply_id, after):
+            return  # a client resuming at (or past) the end: nothing will ever come
         while True:
             found = await self.redis.xread({key: after}, block=block_ms, count=500)
             if not found:
+                if await self.ended_by(reply_id, after):
+                    return  # `after` lies past the end the stream has now reached
                 yield KEEP_ALIVE
                 continue
             for entry_id, fields in found[0][1]:
@@ -120,6 +139,14 @@ class ReplyStreams:
                 yield event
                 if event.terminal:
                     return
+
+    async def ended_by(self, reply_id: str, after: str) -> bool:
+        """The stream has its terminal event, and it is not after `after`."""
+        last = await self.redis.xrevrange(stream_key(reply_id), count=1)
+        if not last:
+            return False
+        event = _decode(*last[0])
+        return event.terminal and (entry_id_parts(event.id) or (0, 0)) <= (entry_id_parts(after) or (0, 0))
 
     async def delete(self, *reply_ids: str) -> int:
         if not reply_ids:

@@ -158,6 +158,7 @@ async def test_a_cancelled_reply_stops_the_llm_stream_and_ends_the_stream(api, d
     assert stub_llm.chunks_streamed < len(REPLY.split())
     stored = await stored_reply(db, accepted["reply_id"])
     assert stored["status"] == "cancelled" and REPLY.startswith(stored["text"].strip())
+    assert stored["error"] == {"code": "cancelled", "detail": "the reply was cancelled"}
     assert await db[CHAT_MESSAGES].count_documents({"role": "assistant"}) == 0
     again = await api.http.delete(f"/api/v1/chat/replies/{accepted['reply_id']}", headers=login.headers)
     assert again.status_code == 409 and "already finished: cancelled" in again.json()["detail"]
@@ -346,3 +347,44 @@ async def test_deleting_the_account_removes_its_replies_and_their_streams(api, d
     assert not await redis.exists(stream_key(accepted["reply_id"]))
     await redis.aclose()
     assert await db[REPLIES].count_documents({}) == 0
+
+
+async def test_resuming_at_or_past_the_end_ends_at_once_and_hostile_ids_are_refused(api, db, redis_url, stub_llm):
+    login = await api.new_user()
+    accepted = await post(api, login)
+    received = await read_events(api.http, accepted["stream_url"], login.headers)
+    done_id = received.events[-1].id
+    for after in (done_id, "99999999999999-0"):  # at the end, past it: 204 tells an EventSource to stop
+        response = await api.http.get(accepted["stream_url"], headers={**login.headers, "Last-Event-ID": after})
+        assert response.status_code == 204, (after, response.text)
+    for after in ("\u0661\u0662-0", "99999999999999999999999-0", "1-" + "9" * 21):  # digits Redis would refuse
+        response = await api.http.get(accepted["stream_url"], params={"after": after}, headers=login.headers)
+        assert response.status_code == 400 and response.json()["detail"].startswith("after "), response.text
+    async with api.connect(login) as ws:
+        await ws.send(json.dumps({"type": "resume", "reply_id": accepted["reply_id"], "after": done_id}))
+        assert json.loads(await ws.recv())["code"] == "ended"
+        await ws.send(json.dumps({"type": "resume", "reply_id": accepted["reply_id"], "after": "\u0661-0"}))
+        assert json.loads(await ws.recv())["code"] == "invalid_frame"
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(redis_url)
+        await redis.delete(stream_key(accepted["reply_id"]))  # what STREAM_TTL_SECONDS does
+        await redis.aclose()
+        await ws.send(json.dumps({"type": "resume", "reply_id": accepted["reply_id"], "after": "0-0"}))
+        gone = json.loads(await ws.recv())
+        assert gone["code"] == "gone" and "/api/v1/chat/messages" in gone["detail"]
+
+
+async def test_a_chunk_for_a_deleted_stream_does_not_make_it_again(redis_url):
+    from redis.asyncio import Redis
+
+    from shared.reply_stream import ReplyStreams
+
+    redis = Redis.from_url(redis_url)
+    streams = ReplyStreams(redis, ttl_seconds=60, max_entries=100, unfinished_ttl_seconds=120)
+    await streams.append("r1", "chunk", {"text": "first"}, first=True)
+    assert 0 < await redis.ttl(stream_key("r1")) <= 120
+    await streams.delete("r1")  # the account was deleted while the worker was writing
+    await streams.append("r1", "chunk", {"text": "late"})
+    assert not await redis.exists(stream_key("r1"))
+    await redis.aclose()

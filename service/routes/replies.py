@@ -125,15 +125,20 @@ async def stream(request: Request) -> Response:
     reply, _ = await _owned(request)
     state = request.app.state
     streams: ReplyStreams = state.reply_streams
-    after = request.headers.get("last-event-id") or request.query_params.get("after") or START
-    if after != START and not is_entry_id(after):
-        raise ApiError(400, f"Last-Event-ID {after[:64]!r} is not an event id of this stream (like 1700000000000-0)")
+    source, after = "Last-Event-ID", request.headers.get("last-event-id")
+    if not after:
+        source, after = "after", request.query_params.get("after") or START
+    if not is_entry_id(after):
+        raise ApiError(400, f"{source} {after[:64]!r} is not an event id of this stream (like 1700000000000-0)")
     if reply.status in FINISHED and not await streams.exists(reply.reply_id):
         raise ApiError(
             410,
             f"the reply ended more than STREAM_TTL_SECONDS ({state.settings.stream_ttl_seconds} s) ago and its stream is gone; "
             "the stored message is in /api/v1/chat/messages",
         )
+    if await streams.ended_by(reply.reply_id, after):
+        # Nothing comes after the end. 204 is what tells an EventSource to stop reconnecting.
+        return Response(status_code=204)
     return StreamingResponse(events(state, reply.reply_id, after), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
