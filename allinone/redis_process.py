@@ -27,8 +27,11 @@ def free_port() -> int:
 
 
 class RedisProcess:
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, append_only: bool = False) -> None:
+        """`append_only`: write every command to an append-only file (fsync each), so the
+        data survives a stop and start on the same port (compose's Redis does the same)."""
         self.port = port or free_port()
+        self.append_only = append_only
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="coach-redis-")
@@ -46,8 +49,7 @@ class RedisProcess:
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                *(("--appendonly", "yes", "--appendfsync", "always") if self.append_only else ("--appendonly", "no")),
                 "--dir",
                 self._dir.name,
             ],

@@ -125,8 +125,13 @@ class Stack:
         return url
 
     async def service(self, **env: str) -> str:
+        url, _ = await self.service_process(**env)
+        return url
+
+    async def service_process(self, *uvicorn_args: str, **env: str) -> tuple[str, asyncio.subprocess.Process]:
+        """The service under uvicorn (extra arguments go to uvicorn): its URL and process."""
         port = free_port()
-        await self.spawn(
+        proc = await self.spawn(
             "-m",
             "uvicorn",
             "service.app:create_app",
@@ -136,11 +141,12 @@ class Stack:
             "--log-level",
             "warning",
             "--no-access-log",
+            *uvicorn_args,
             env=self.env(**env),
         )
         url = f"http://127.0.0.1:{port}"
         await wait_http(f"{url}/healthz")
-        return url
+        return url, proc
 
     async def allinone(self, **env: str) -> tuple[str, asyncio.subprocess.Process]:
         """The product as `scripts/run` runs it (service and both workers in one process,

@@ -16,8 +16,7 @@ import time
 
 import httpx
 
-from allinone.redis_process import free_port
-from bench.harness import Stack, peak_rss_mb, wait_http
+from bench.harness import Stack, peak_rss_mb
 
 
 def current_rss_mb(pid: int) -> float:
@@ -32,21 +31,8 @@ async def run(logins: int, hash_concurrency: int | None) -> dict[str, float]:
     if hash_concurrency:
         extra["PASSWORD_HASH_CONCURRENCY"] = str(hash_concurrency)
     async with Stack() as stack:
-        port = free_port()
-        proc = await stack.spawn(
-            "-m",
-            "uvicorn",
-            "service.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            env=stack.env(**extra),
-        )
-        pid, url = proc.pid, f"http://127.0.0.1:{port}"
-        await wait_http(f"{url}/healthz")
+        url, proc = await stack.service_process(**extra)
+        pid = proc.pid
         credentials = {"email": "mem@example.com", "password": "password1"}
         async with httpx.AsyncClient(base_url=url, timeout=300, limits=httpx.Limits(max_connections=logins)) as http:
             (await http.post("/api/v1/auth/register", json=credentials)).raise_for_status()

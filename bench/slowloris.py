@@ -15,8 +15,7 @@ import json
 import resource
 import time
 
-from allinone.redis_process import free_port
-from bench.harness import Stack, wait_http
+from bench.harness import Stack
 
 LINES = 8
 
@@ -41,21 +40,8 @@ async def slow_client(port: int, interval: float) -> float | None:
 
 async def run(clients: int, interval: float) -> dict[str, float]:
     async with Stack() as stack:
-        port = free_port()
-        await stack.spawn(
-            "-m",
-            "uvicorn",
-            "service.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--http",
-            "service.header_timeout:HttpProtocol",
-            env=stack.env(LLM_PROVIDER="offline"),
-        )
-        await wait_http(f"http://127.0.0.1:{port}/healthz")
+        url, _ = await stack.service_process("--http", "service.header_timeout:HttpProtocol", LLM_PROVIDER="offline")
+        port = int(url.rsplit(":", 1)[1])
         cut = [s for s in await asyncio.gather(*(slow_client(port, interval) for _ in range(clients))) if s is not None]
     return {
         "clients": clients,

@@ -84,11 +84,6 @@ async def delete_reply(db: Database, reply_id: str) -> None:
     await db[REPLIES].delete_one({"_id": reply_id})
 
 
-async def find_reply(db: Database, reply_id: str) -> dict[str, Any] | None:
-    """The stored document (with `user_id`), for the worker and the owner checks."""
-    return await db[REPLIES].find_one({"_id": reply_id})
-
-
 async def owned_reply(db: Database, reply_id: str, user_id: str) -> Reply | None:
     """The reply if it is this user's; None for a stranger's and a missing one alike (404 both)."""
     doc = await db[REPLIES].find_one({"_id": reply_id, "user_id": user_id})

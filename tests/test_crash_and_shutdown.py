@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from arq.jobs import Job
 
 from shared.messages import store_message
 from shared.mongo import SESSION_CONTEXTS
+from tests.support.processes import start_seeded_worker
 from tests.support.stub_llm import Failure
 from tests.support.worker import drain_queue
 
@@ -31,27 +30,6 @@ async def seed_session(db, arq_pool, tmp_path) -> tuple[str, Path]:
     seed = tmp_path / "messages.json"
     seed.write_text(json.dumps(docs))
     return "crash-job", seed
-
-
-def start_worker(settings, stub_llm, seed: Path, **env: str) -> subprocess.Popen:
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "REDIS_URL": settings.redis_url,
-        "QUEUE_NAME": settings.queue_name,
-        "MONGODB_DB_NAME": settings.mongodb_db_name,
-        "LLM_PROVIDER": "anthropic",
-        "ANTHROPIC_API_KEY": "k",
-        "ANTHROPIC_BASE_URL": stub_llm.url,
-        "WORKER_POLL_DELAY_SECONDS": "0.02",
-        **env,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.support.seeded_worker", str(seed)],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
 
 
 async def exit_code(proc: subprocess.Popen, seconds: float = 30) -> int:
@@ -80,7 +58,7 @@ async def signal_mid_job(
     Returns the job id, the worker's exit code and its output."""
     job_id, seed = await seed_session(db, arq_pool, tmp_path)
     stub_llm.failures = [Failure(200, delay=llm_delay)]
-    proc = start_worker(settings, stub_llm, seed, **env)
+    proc = start_seeded_worker(settings, stub_llm.url, seed, **env)
     try:
         await until_llm_called(stub_llm, proc)
         proc.send_signal(sig)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,7 @@ from service.app import create_app
 from shared.messages import store_message
 from shared.metrics import LLM_RATE_DEFERRED, LLM_RATE_WAIT
 from tests.support.client import Api, say
+from tests.support.processes import start_seeded_worker
 from tests.support.running_worker import running_worker, wait_for
 from tests.support.servers import serve_app
 
@@ -59,27 +58,9 @@ async def test_three_worker_processes_never_exceed_the_shared_limit(settings, db
         doc["timestamp"] = doc["timestamp"].isoformat()
     seed = tmp_path / "messages.json"
     seed.write_text(json.dumps(docs))
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "REDIS_URL": settings.redis_url,
-        "QUEUE_NAME": settings.queue_name,
-        "MONGODB_DB_NAME": settings.mongodb_db_name,
-        "LLM_PROVIDER": "anthropic",
-        "ANTHROPIC_API_KEY": "k",
-        "ANTHROPIC_BASE_URL": stub_llm.url,
-        "WORKER_POLL_DELAY_SECONDS": "0.02",
-        "LLM_REQUESTS_PER_MINUTE": str(LIMIT),
-        "LLM_RATE_WINDOW_SECONDS": str(WINDOW),
-        "LLM_CHAT_RESERVED_SHARE": "0",
-    }
+    limits = {"LLM_REQUESTS_PER_MINUTE": str(LIMIT), "LLM_RATE_WINDOW_SECONDS": str(WINDOW), "LLM_CHAT_RESERVED_SHARE": "0"}
     logs = [open(tmp_path / f"worker-{n}.log", "wb") for n in range(WORKERS)]
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.support.seeded_worker", str(seed)], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        for log in logs
-    ]
+    workers = [start_seeded_worker(settings, stub_llm.url, seed, stdout=log, **limits) for log in logs]
     try:
 
         async def all_complete() -> bool:

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ from shared.messages import store_message
 from shared.mongo import CHAT_MESSAGES, REPLIES
 from shared.replies import create_reply
 from shared.reply_stream import open_streams_redis, reply_streams
+from tests.support.processes import start_seeded_worker
 from tests.support.running_worker import running_worker, wait_for
 from tests.support.stub_llm import Failure
 
@@ -54,22 +52,7 @@ async def test_a_worker_killed_before_the_first_chunk_the_reply_is_retried_and_s
     seed = await seed_file(db, tmp_path)
     await enqueue_reply(arq_pool, settings, "r1")
     stub_llm.failures = [Failure(200, delay=60)]  # the first call gets no byte before the kill
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "REDIS_URL": settings.redis_url,
-        "MONGODB_DB_NAME": settings.mongodb_db_name,
-        "LLM_PROVIDER": "anthropic",
-        "ANTHROPIC_API_KEY": "k",
-        "ANTHROPIC_BASE_URL": stub_llm.url,
-        "JOB_TIMEOUT_SECONDS": "2",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.seeded_worker", str(seed), "chat"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    proc = start_seeded_worker(settings, stub_llm.url, seed, "chat", JOB_TIMEOUT_SECONDS="2")
     try:
         for _ in range(400):
             assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
@@ -91,9 +74,11 @@ async def test_a_worker_killed_before_the_first_chunk_the_reply_is_retried_and_s
             return await db[REPLIES].find_one({"_id": "r1", "status": "done"})
 
         stored = await wait_for(done, seconds=60)
+        job = Job(reply_job_id("r1"), arq_pool, _queue_name=settings.chat_queue_name)
+        # arq records the result just after the job returns: wait for it before the worker stops.
+        info = await wait_for(job.result_info)
     assert stored["text"] == stub_llm.reply_text + " "
     assert await db[CHAT_MESSAGES].count_documents({"role": "assistant"}) == 1
-    info = await Job(reply_job_id("r1"), arq_pool, _queue_name=settings.chat_queue_name).result_info()
     assert info is not None and info.success and info.job_try == 2
     assert len(stub_llm.chat_requests) == 2
     # The stream holds the text once: the killed try sent nothing.

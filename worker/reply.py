@@ -156,6 +156,11 @@ class ReplyWriter:
         log.info("reply %s finished after its session ended: extraction %s enqueued", self.reply_id, job_id)
 
 
+def will_be_retried(ctx: dict[str, Any], exc: Exception) -> bool:
+    """worker/reliability.py retries this failure: transient, and tries are left."""
+    return is_transient(exc) and ctx.get("job_try", 1) < ctx["settings"].job_max_tries
+
+
 async def generate_reply(ctx: dict[str, Any], reply_id: str) -> str:
     """Write the reply; returns how it ended (the job's result)."""
     db = ctx["db"]
@@ -169,7 +174,7 @@ async def generate_reply(ctx: dict[str, Any], reply_id: str) -> str:
         ending = await _write(ctx, writer)
         return ending
     except Exception as exc:
-        if is_transient(exc) and ctx.get("job_try", 1) < writer.settings.job_max_tries:
+        if will_be_retried(ctx, exc):
             raise  # tried again (worker/reliability.py); a try that finds text sent ends it `interrupted`
         ending = "failed"  # for good: the listeners must not wait for an end that never comes
         with contextlib.suppress(Exception):
@@ -208,7 +213,6 @@ async def _after_an_earlier_try(writer: ReplyWriter) -> str | None:
 
 
 async def _write(ctx: dict[str, Any], writer: ReplyWriter) -> str:
-    settings: Settings = ctx["settings"]
     if writer.attempt > 1 and (ending := await _after_an_earlier_try(writer)) is not None:
         return ending
     try:
@@ -224,7 +228,7 @@ async def _write(ctx: dict[str, Any], writer: ReplyWriter) -> str:
         await writer.fail("rate_limited", "the coach is busy; try again shortly", retry_after=max(1, round(exc.retry_after)))
         return "failed"
     except LLMError as exc:
-        if not writer.parts and is_transient(exc) and ctx.get("job_try", 1) < settings.job_max_tries:
+        if not writer.parts and will_be_retried(ctx, exc):
             raise  # nothing sent yet: worker/reliability.py retries it with backoff
         log.warning("reply %s failed after %d chunks: %s", writer.reply_id, len(writer.parts), exc)
         detail = "the coach could not finish this reply; try again" if writer.parts else "the coach could not answer; try again"

@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -150,3 +151,28 @@ async def until_readyz(url: str, status: int, proc: subprocess.Popen, log_path: 
 def job_starts(log_text: str) -> Counter[str]:
     """How many times arq started each job (`→ <job id>:<function>(...)`), by job id."""
     return Counter(m.group(1) for m in re.finditer(r"→ (\S+):\w+\(", log_text))
+
+
+def start_seeded_worker(
+    settings: Any, stub_url: str, seed: Path, *args: str, stdout: Any = subprocess.PIPE, **env: str
+) -> subprocess.Popen[bytes]:
+    """`python -m tests.support.seeded_worker SEED [ARGS]` on the test's Redis, queue and
+    stub LLM: a real worker process whose store is seeded from a file (env adds settings)."""
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "REDIS_URL": settings.redis_url,
+        "QUEUE_NAME": settings.queue_name,
+        "MONGODB_DB_NAME": settings.mongodb_db_name,
+        "LLM_PROVIDER": "anthropic",
+        "ANTHROPIC_API_KEY": "k",
+        "ANTHROPIC_BASE_URL": stub_url,
+        "WORKER_POLL_DELAY_SECONDS": "0.02",
+        **env,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.support.seeded_worker", str(seed), *args],
+        env=environment,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+    )
