@@ -388,3 +388,36 @@ async def test_a_chunk_for_a_deleted_stream_does_not_make_it_again(redis_url):
     await streams.append("r1", "chunk", {"text": "late"})
     assert not await redis.exists(stream_key("r1"))
     await redis.aclose()
+
+
+async def test_with_the_streams_redis_away_the_stream_answers_503_and_a_cut_stream_ends_cleanly(
+    settings, mongo_client, stub_llm, caplog
+):
+    from allinone.redis_process import free_port
+    from service.app import create_app
+    from service.routes.replies import events
+    from shared.reply_stream import StreamEvent
+    from tests.support.product import serve_product
+
+    away = settings.model_copy(update={"streams_redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    async with serve_product(settings, mongo_client) as api:  # the worker writes the stream
+        login = await api.new_user()
+        accepted = await post(api, login)
+        await read_events(api.http, accepted["stream_url"], login.headers)
+    from tests.support.servers import serve_app
+
+    async with serve_app(create_app(away, mongo_client=mongo_client)) as url, Api(url) as reader:
+        response = await reader.http.get(accepted["stream_url"], headers=login.headers)
+    assert response.status_code == 503 and "cannot be read right now" in response.json()["detail"]
+
+    class Cut:  # a stream whose Redis goes away after one event
+        async def follow(self, *args: Any) -> Any:
+            yield StreamEvent(id="1-0", event="chunk", data={"text": "one "})
+            raise ConnectionError("Connection closed by server.")
+
+    from types import SimpleNamespace
+
+    state = SimpleNamespace(reply_streams=Cut(), settings=settings)
+    sent = [part async for part in events(state, "r1", "0-0")]  # type: ignore[arg-type]
+    assert sent == ["retry: 1000\n\n", 'id: 1-0\nevent: chunk\ndata: {"text":"one "}\n\n']
+    assert "its stream could not be read" in caplog.text

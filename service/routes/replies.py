@@ -14,6 +14,7 @@ Every reply is its owner's only: anyone else gets the same 404 as for an id that
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -27,8 +28,11 @@ from service.errors import ApiError, parse_body
 from service.principal import require_principal
 from service.reply_schemas import ActiveReply, ActiveStreams, NewMessage, ReplyAccepted, is_blank
 from service.reply_start import Accepted, start_reply, stream_url
+from shared.rate_limit import REDIS_DOWN
 from shared.replies import FINISHED, Reply, active_replies, cancel_reply, owned_reply, status_of
 from shared.reply_stream import START, KeepAlive, ReplyStreams, StreamEvent, is_entry_id
+
+log = logging.getLogger(__name__)
 
 NOT_YOURS = "no reply with that id"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # proxies must not buffer the stream
@@ -130,13 +134,18 @@ async def stream(request: Request) -> Response:
         source, after = "after", request.query_params.get("after") or START
     if not is_entry_id(after):
         raise ApiError(400, f"{source} {after[:64]!r} is not an event id of this stream (like 1700000000000-0)")
-    if reply.status in FINISHED and not await streams.exists(reply.reply_id):
+    try:
+        gone = reply.status in FINISHED and not await streams.exists(reply.reply_id)
+        ended = not gone and await streams.ended_by(reply.reply_id, after)
+    except REDIS_DOWN as exc:
+        raise ApiError(503, f"the reply's stream cannot be read right now ({type(exc).__name__}); try again shortly") from None
+    if gone:
         raise ApiError(
             410,
             f"the reply ended more than STREAM_TTL_SECONDS ({state.settings.stream_ttl_seconds} s) ago and its stream is gone; "
             "the stored message is in /api/v1/chat/messages",
         )
-    if await streams.ended_by(reply.reply_id, after):
+    if ended:
         # Nothing comes after the end. 204 is what tells an EventSource to stop reconnecting.
         return Response(status_code=204)
     return StreamingResponse(events(state, reply.reply_id, after), media_type="text/event-stream", headers=SSE_HEADERS)
@@ -146,10 +155,15 @@ async def events(state: State, reply_id: str, after: str) -> AsyncIterator[str]:
     streams: ReplyStreams = state.reply_streams
     settings = state.settings
     yield f"retry: {RETRY_MS}\n\n"
-    async for item in streams.follow(reply_id, after, settings.stream_keepalive_seconds):
-        if isinstance(item, KeepAlive):
-            yield ": keep-alive\n\n"
-            # A reply whose worker vanished ends `failed` (cleanup_streams) and its stream
-            # gets its terminal event then; until that, keep-alives say the line is up.
-            continue
-        yield sse(item)
+    try:
+        async for item in streams.follow(reply_id, after, settings.stream_keepalive_seconds):
+            if isinstance(item, KeepAlive):
+                yield ": keep-alive\n\n"
+                # A reply whose worker vanished ends `failed` (cleanup_streams) and its stream
+                # gets its terminal event then; until that, keep-alives say the line is up.
+                continue
+            yield sse(item)
+    except REDIS_DOWN as exc:
+        # Redis went away mid-stream: end the response; the client (an EventSource by itself)
+        # reconnects with the Last-Event-ID it has, and gets what follows once Redis is back.
+        log.warning("reply %s: its stream could not be read (%s); the response ends here", reply_id, exc)
