@@ -44,7 +44,7 @@ from shared.outbox import relay_forever
 from shared.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
 from shared.reply_lease import ReplyLease
 from shared.reply_stream import open_streams_redis, reply_streams
-from shared.resources import open_resources
+from shared.resources import open_store
 from shared.settings import Settings, SettingsError, load_settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -89,8 +89,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         async with contextlib.AsyncExitStack() as stack:
             arq = lazy_arq_pool(settings)
             stack.push_async_callback(arq.aclose)
-            # The same Redis as the workers: chat and background LLM calls share one rate window.
-            core = await stack.enter_async_context(open_resources(settings, mongo_client=mongo_client, redis=arq))
+            core = await stack.enter_async_context(open_store(settings, mongo_client=mongo_client))
             await ensure_job_owner_indexes(core.db)
             streams_redis = open_streams_redis(
                 settings.streams_url, settings.redis_timeout_seconds, settings.stream_keepalive_seconds

@@ -1,7 +1,8 @@
 """What the service holds for its lifetime, as one typed object on `app.state.resources`.
 
-Made in the app's lifespan (service/app.py) on top of `shared/resources.py`'s core
-(settings, MongoDB, LLM client); the lifespan's exit stack is the one owner that closes them.
+Made in the app's lifespan (service/app.py) on top of `shared/resources.py`'s store (settings
+and MongoDB; no LLM client, since every LLM call is a worker job); the lifespan's exit stack
+is the one owner that closes them.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from service.login_throttle import LoginThrottle
 from service.socket_registry import SocketRegistry
 from shared.reply_lease import ReplyLease
 from shared.reply_stream import ReplyStreams
-from shared.resources import Resources
+from shared.resources import Store
 
 
 @dataclass(frozen=True)
 class ServiceResources:
-    core: Resources
+    core: Store
     arq: ArqRedis
     jwt_secret: str
     passwords: Passwords
@@ -39,7 +40,7 @@ class ServiceResources:
         """Put the resources on `app.state`: whole as `state.resources`, and each one by name,
         which is how the routes read them (`request.app.state.db`)."""
         state.resources = self
-        state.settings, state.db, state.llm = self.core.settings, self.core.db, self.core.llm
+        state.settings, state.db = self.core.settings, self.core.db
         state.arq, state.jwt_secret, state.passwords = self.arq, self.jwt_secret, self.passwords
         state.chat_limits, state.login_throttle, state.sockets = self.chat_limits, self.login_throttle, self.sockets
         state.reply_streams, state.reply_lease = self.reply_streams, self.reply_lease

@@ -1,10 +1,12 @@
-"""The resources every process holds once: settings, the MongoDB client and database, the
-LLM client. One factory makes them and one owner closes them.
+"""The resources a process holds once: settings, the MongoDB client and database, and (in the
+worker) the LLM client. One factory makes them and one owner closes them.
 
-`open_resources` is an async context manager over an `AsyncExitStack`: what it opens it
-closes on exit, in reverse order; what the caller hands in (the all-in-one shares its
-in-memory MongoDB client between service and worker, tests share a stub LLM) it leaves to
-the caller. The service (service/app.py) and the worker (worker/resources.py) each open one.
+`open_store` (MongoDB) and `open_resources` (MongoDB and the LLM client) are async context
+managers over an `AsyncExitStack`: what they open they close on exit, in reverse order; what
+the caller hands in (the all-in-one shares its in-memory MongoDB client between service and
+worker, tests share a stub LLM) they leave to the caller. The service (service/app.py) opens a
+store only: every LLM call is a worker job, so it has no LLM client to hold. The worker
+(worker/resources.py) opens the whole set.
 """
 
 from __future__ import annotations
@@ -22,11 +24,26 @@ from shared.settings import Settings
 
 
 @dataclass(frozen=True)
-class Resources:
+class Store:
     settings: Settings
     mongo_client: Any  # Motor's AsyncIOMotorClient, or mongomock-motor's stand-in (untyped)
     db: Database
+
+
+@dataclass(frozen=True)
+class Resources(Store):
     llm: LLMProvider
+
+
+@asynccontextmanager
+async def open_store(settings: Settings, *, mongo_client: Any = None) -> AsyncIterator[Store]:
+    async with AsyncExitStack() as stack:
+        if mongo_client is None:
+            mongo_client = create_mongo_client(settings)
+            stack.callback(mongo_client.close)
+        db = get_database(mongo_client, settings)
+        await ensure_indexes(db)
+        yield Store(settings=settings, mongo_client=mongo_client, db=db)
 
 
 @asynccontextmanager
@@ -35,12 +52,8 @@ async def open_resources(
 ) -> AsyncIterator[Resources]:
     """`redis` (the process's arq pool) gives the LLM client its shared rate window (shared/llm/limiter.py)."""
     async with AsyncExitStack() as stack:
-        if mongo_client is None:
-            mongo_client = create_mongo_client(settings)
-            stack.callback(mongo_client.close)
-        db = get_database(mongo_client, settings)
-        await ensure_indexes(db)
+        store = await stack.enter_async_context(open_store(settings, mongo_client=mongo_client))
         if llm is None:
-            llm = create_llm(settings, redis=redis, db=db)
+            llm = create_llm(settings, redis=redis, db=store.db)
             stack.push_async_callback(llm.aclose)
-        yield Resources(settings=settings, mongo_client=mongo_client, db=db, llm=llm)
+        yield Resources(settings=settings, mongo_client=store.mongo_client, db=store.db, llm=llm)

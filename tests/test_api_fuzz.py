@@ -112,7 +112,12 @@ schema = schemathesis.openapi.from_dict(OPENAPI)
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_answers_as_documented(case, service_url, token):
-    case.call_and_validate(base_url=service_url, headers={"Authorization": f"Bearer {token}"})
+    # A generated bearer token becomes a real one; a header the case left out or mangled on
+    # purpose (a negative case) is sent as generated, so it must get its 401.
+    authorization = (case.headers or {}).get("Authorization")
+    if isinstance(authorization, str) and authorization.startswith("Bearer "):
+        case.headers["Authorization"] = f"Bearer {token}"
+    case.call_and_validate(base_url=service_url)
 
 
 def test_the_document_is_served_and_covers_every_http_route(service_url):

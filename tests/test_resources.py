@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from mongomock_motor import AsyncMongoMockClient
 
 import shared.resources
 import worker.resources
+from service.app import create_app
 from shared.resources import open_resources
+from tests.support.servers import serve_app
 
 
 class Closable:
@@ -69,3 +72,15 @@ async def test_the_worker_closes_only_its_own_llm(settings, monkeypatch, handed_
     await worker.resources.startup(ctx)
     await worker.resources.shutdown(ctx)
     assert made.closed == (0 if handed_in else 1)
+
+
+async def test_the_service_opens_no_llm_client(settings, mongo_client, monkeypatch):
+    """Every LLM call is a worker job; a client in the service would only cost a TLS context."""
+
+    def create_llm(*_: Any, **__: Any) -> None:
+        raise AssertionError("the service opened an LLM client")
+
+    monkeypatch.setattr(shared.resources, "create_llm", create_llm)
+    async with serve_app(create_app(settings, mongo_client=mongo_client)) as url, httpx.AsyncClient(base_url=url) as http:
+        registered = await http.post("/api/v1/auth/register", json={"email": "a@example.com", "password": "correct horse"})
+        assert registered.status_code == 201, registered.text

@@ -33,7 +33,7 @@ from arq import Worker
 from arq.connections import create_pool
 from arq.constants import in_progress_key_prefix
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
+from redis.exceptions import ReadOnlyError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.heartbeats import (
@@ -174,7 +174,15 @@ class ResilientWorker(Worker):
                 return
             counted = self.job_counter
             try:
-                await super().start_jobs([job_id])
+                try:
+                    await super().start_jobs([job_id])
+                except WatchError as exc:
+                    # redis-py's word for a connection lost while arq's pickup WATCHes the
+                    # job's key: Redis went away. (A real race shows only at EXEC, which
+                    # arq handles itself.)
+                    if not isinstance(exc.__context__, REDIS_UNREACHABLE):
+                        raise
+                    raise RedisConnectionError(f"connection lost while picking up job {job_id.decode()}") from exc
             except REDIS_UNREACHABLE:
                 if self.job_counter > counted and job_id.decode() not in self.tasks:
                     self._release_sem_dec_counter_on_complete()
