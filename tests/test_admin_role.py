@@ -63,11 +63,13 @@ def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # a product process (python -m ...)
 def test_cli_refuses_the_in_memory_database_and_names_the_all_in_one_way():
     done = run_cli("users", "grant-admin", "ops@example.com", MONGODB_URI="memory://")
     assert done.returncode == 2 and "--admin EMAIL" in done.stderr
 
 
+@pytest.mark.slow  # a product process (python -m ...)
 def test_cli_needs_an_email_to_grant():
     done = run_cli("users", "grant-admin")
     assert done.returncode == 2 and "needs an EMAIL" in done.stderr

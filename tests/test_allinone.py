@@ -11,9 +11,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from allinone.redis_process import free_port
 from tests.support.client import Api
+
+pytestmark = pytest.mark.slow  # every test starts the all-in-one as a process
 
 ROOT = Path(__file__).resolve().parent.parent
 

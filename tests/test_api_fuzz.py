@@ -24,6 +24,8 @@ from allinone.redis_process import free_port
 from service.openapi import OPENAPI
 from tests.support.settings import JWT_SECRET
 
+pytestmark = pytest.mark.slow  # hundreds of generated requests against a service process
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -127,6 +127,7 @@ def test_crons_are_declared_for_02_and_03_utc_and_hourly():
     assert (streams.name, streams.hour, streams.minute, streams.unique) == ("cleanup_streams", None, 53, True)
 
 
+@pytest.mark.slow  # a product process (python -m ...)
 async def test_operator_enqueues_a_job_by_name_from_the_command_line(settings, arq_pool, mongo_client, db):
     await db[SESSION_CONTEXTS].insert_one(context_doc("u", 1))
     env = {**os.environ, "REDIS_URL": settings.redis_url, "QUEUE_NAME": settings.queue_name}

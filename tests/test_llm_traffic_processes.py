@@ -88,6 +88,7 @@ async def test_three_worker_processes_never_exceed_the_shared_limit(settings, db
     assert sum("extract_session_context" in (tmp_path / f"worker-{n}.log").read_text() for n in range(WORKERS)) == WORKERS
 
 
+@pytest.mark.slow  # waits out a throttled backlog
 async def test_chat_is_not_held_back_by_a_throttled_backlog(settings, mongo_client, db, stub_llm, arq_pool):
     """Background work saturates its share of the window; chat's calls never wait for it."""
     limited = settings.model_copy(

@@ -6,6 +6,8 @@ import io
 import json
 import logging
 
+import pytest
+
 from shared.log_format import bind_log_context, configure_logging, log_context, make_formatter
 from shared.logs import RedactTokens
 
@@ -63,6 +65,7 @@ def test_configure_logging_formats_uvicorns_handlers_and_leaves_a_hosts_root_han
     assert type(host_handler.formatter).__name__ == "JsonFormatter"
 
 
+@pytest.mark.slow  # a product process (python -m ...)
 async def test_every_line_of_the_allinone_carries_time_and_level_in_either_format(tmp_path, redis_url):
     import re
 

@@ -63,22 +63,26 @@ def test_well_formed_uris_pass():
 # Standalone service and worker: one line, non-zero ----------------------------------------
 
 
+@pytest.mark.slow  # a product process (python -m ...)
 def test_the_standalone_service_refuses_the_in_memory_mongodb(tmp_path):
     done = run(SERVICE, clean_env(tmp_path, JWT_SECRET=JWT_SECRET))
     assert_one_line(done, "MONGODB_URI", "memory://", "all-in-one")
 
 
+@pytest.mark.slow  # a product process (python -m ...)
 def test_the_standalone_worker_refuses_the_in_memory_mongodb(tmp_path, redis_url):
     done = run(WORKER, clean_env(tmp_path, REDIS_URL=redis_url))
     assert_one_line(done, "MONGODB_URI", "memory://", "all-in-one")
 
 
+@pytest.mark.slow  # a product process (python -m ...)
 def test_a_malformed_mongodb_uri_stops_service_and_worker(tmp_path, redis_url):
     env = clean_env(tmp_path, JWT_SECRET=JWT_SECRET, REDIS_URL=redis_url, MONGODB_URI="mongo://db:27017")
     assert_one_line(run(SERVICE, env), "MONGODB_URI", "not a MongoDB URI")
     assert_one_line(run(WORKER, env), "MONGODB_URI", "not a MongoDB URI")
 
 
+@pytest.mark.slow  # a product process (python -m ...)
 def test_a_malformed_or_unreachable_redis_url_stops_the_worker(tmp_path):
     env = clean_env(tmp_path, MONGODB_URI="mongodb://127.0.0.1:27017", REDIS_URL="redis//127.0.0.1:6379")
     assert_one_line(run(WORKER, env), "REDIS_URL", "not a Redis URL")
@@ -119,6 +123,7 @@ async def gone(pid: int) -> bool:
     return False
 
 
+@pytest.mark.slow  # a product process (python -m ...)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 async def test_the_allinone_stops_cleanly(tmp_path, sig):
     allinone = await start_allinone(tmp_path)
@@ -185,6 +190,7 @@ async def test_ctrl_c_under_load_stops_within_the_grace(tmp_path, stub_llm):
     assert await gone(redis)
 
 
+@pytest.mark.slow  # a product process (python -m ...)
 async def test_ctrl_c_while_the_worker_is_busy_lets_running_jobs_finish(tmp_path):
     """Hundreds of short jobs in flight at the signal: none is cut off mid-write, no traceback."""
     from arq import create_pool
@@ -221,6 +227,7 @@ async def api_say(ws, content: str) -> None:
 # The operator CLI --------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a product process (python -m ...)
 async def test_the_cli_next_to_the_allinone_reaches_its_queue_and_names_what_it_cannot_read(tmp_path, redis_url):
     allinone = await start_allinone(tmp_path)
     try:
@@ -250,12 +257,14 @@ async def test_the_cli_next_to_the_allinone_reaches_its_queue_and_names_what_it_
         stop_now(allinone.proc)
 
 
+@pytest.mark.slow  # a product process (python -m ...)
 def test_the_cli_says_when_redis_cannot_be_reached(tmp_path):
     port = free_port()
     done = run(["-m", "worker", "enqueue", "ping", "--wait", "5"], clean_env(tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0"))
     assert_one_line(done, "REDIS_URL", f"127.0.0.1:{port}")
 
 
+@pytest.mark.slow  # a product process (python -m ...)
 def test_the_cli_says_when_no_worker_takes_the_job(tmp_path, redis_url):
     queue = f"cli:{uuid.uuid4().hex[:8]}"  # no worker reads it
     done = run(["-m", "worker", "enqueue", "ping", "--wait", "0.3"], clean_env(tmp_path, REDIS_URL=redis_url, QUEUE_NAME=queue))
@@ -264,6 +273,7 @@ def test_the_cli_says_when_no_worker_takes_the_job(tmp_path, redis_url):
     assert "stays queued" in line
 
 
+@pytest.mark.slow  # a product process (python -m ...)
 def test_the_cli_will_not_read_dead_letters_from_an_empty_store_of_its_own(tmp_path):
     done = run(["-m", "worker", "dead-letters", "list"], clean_env(tmp_path))
     assert_one_line(done, "MONGODB_URI", "memory://")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import pytest
+
 from allinone.redis_process import RedisProcess
 from service.app import create_app
 from shared.mongo import OUTBOX, SESSION_CONTEXTS
@@ -23,6 +25,7 @@ async def wait_for(predicate, seconds: float = 15.0) -> None:
     raise AssertionError("condition not met in time")
 
 
+@pytest.mark.slow  # fifty users through a Redis outage
 async def test_fifty_logouts_while_redis_is_down_all_get_extracted(mongo_client, stub_llm):
     with RedisProcess() as redis_proc:
         settings = make_settings(

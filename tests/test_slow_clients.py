@@ -19,6 +19,8 @@ from tests.support.running_worker import running_worker
 from tests.support.servers import serve_app
 from tests.support.settings import make_settings
 
+pytestmark = pytest.mark.slow  # every test waits out a header or body time limit
+
 LIMIT = 1.0
 LINES = 40  # 10 s of header lines at one per 0.25 s: ten times the limit
 

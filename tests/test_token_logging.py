@@ -23,6 +23,8 @@ from allinone.redis_process import free_port
 from tests.support.client import read_reply
 from tests.support.settings import JWT_SECRET
 
+pytestmark = pytest.mark.slow  # a service process
+
 ROOT = Path(__file__).resolve().parent.parent
 CLOSE_UNAUTHORIZED = 4401
 

@@ -6,10 +6,13 @@ worker's first poll gets WRONGTYPE, which no amount of retrying fixes.
 
 from __future__ import annotations
 
+import pytest
 import redis
 
 from allinone.redis_process import free_port
 from tests.support.processes import exit_code, start, stop
+
+pytestmark = pytest.mark.slow  # every test starts a worker or the all-in-one as a process
 
 
 def occupy_queue_key(redis_url: str) -> str:
