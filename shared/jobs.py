@@ -30,6 +30,7 @@ from typing import Any
 from shared.messages import newest_message_id
 from shared.mongo import Database
 from shared.outbox import enqueue_or_store
+from shared.queue import enqueue_confirmed
 from shared.settings import Settings
 
 EXTRACT_SESSION_CONTEXT = "extract_session_context"
@@ -104,7 +105,7 @@ async def enqueue_summary(arq: Any, user_id: str, summaries_so_far: int) -> str:
     """Enqueue the user's next summarization; its job id. Called by the worker only (no outbox:
     a failed enqueue fails the extraction job, which arq retries)."""
     job_id = summary_job_id(user_id, summaries_so_far)
-    await arq.enqueue_job(SUMMARIZE_SESSIONS, user_id, _job_id=job_id)
+    await enqueue_confirmed(arq, SUMMARIZE_SESSIONS, [user_id], job_id)
     return job_id
 
 
@@ -176,5 +177,5 @@ async def enqueue_reply(arq: Any, settings: Settings, reply_id: str) -> str:
     read from Redis as it is written, so with Redis away there is nothing to wait for and
     the caller says so (503) instead."""
     job_id = reply_job_id(reply_id)
-    await arq.enqueue_job(GENERATE_REPLY, reply_id, _job_id=job_id, _queue_name=settings.chat_queue_name)
+    await enqueue_confirmed(arq, GENERATE_REPLY, [reply_id], job_id, _queue_name=settings.chat_queue_name)
     return job_id

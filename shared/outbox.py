@@ -19,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from redis.exceptions import RedisError
 
 from shared.mongo import OUTBOX, Database
+from shared.queue import enqueue_confirmed
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ async def enqueue_or_store(db: Database, arq: Any, timeout: float, function: str
     """Enqueue now if Redis answers in time, else keep it in the outbox. True if enqueued now."""
     try:
         async with asyncio.timeout(timeout):
-            await arq.enqueue_job(function, *args, _job_id=job_id)
+            await enqueue_confirmed(arq, function, list(args), job_id)
         return True
     except REDIS_DOWN as exc:
         log.warning("Redis unavailable (%s): %s kept in the outbox", type(exc).__name__, job_id)
@@ -46,7 +47,7 @@ async def relay_outbox(db: Database, arq: Any, timeout: float, batch: int = 100)
     for entry in await db[OUTBOX].find({}).sort("created_at", 1).to_list(length=batch):
         try:
             async with asyncio.timeout(timeout):
-                await arq.enqueue_job(entry["function"], *entry["args"], _job_id=entry["_id"])
+                await enqueue_confirmed(arq, entry["function"], entry["args"], entry["_id"])
         except REDIS_DOWN:
             break
         await db[OUTBOX].delete_one({"_id": entry["_id"]})

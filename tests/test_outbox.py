@@ -6,11 +6,15 @@ import asyncio
 import socket
 
 import pytest
+from arq.connections import ArqRedis
+from redis.asyncio import ConnectionPool
 
 from allinone.redis_process import RedisProcess
 from service.app import create_app
 from shared.mongo import OUTBOX, SESSION_CONTEXTS
+from shared.outbox import enqueue_or_store, relay_outbox
 from tests.support.client import Api, say
+from tests.support.dropping_redis import dropping_redis
 from tests.support.product import serve_product
 from tests.support.servers import serve_app
 from tests.support.settings import make_settings
@@ -78,3 +82,28 @@ async def test_a_redis_that_never_answers_costs_logout_only_the_configured_timeo
             assert (await api.http.get("/api/v1/auth/me", headers=user.headers)).status_code == 401
     finally:
         black_hole.close()
+
+
+async def test_an_enqueue_whose_connection_is_lost_at_exec_stays_in_the_outbox(mongo_client, settings):
+    """arq answers None both for an id already queued and for a connection lost at its EXEC;
+    the second queued nothing, so it is an outage: the job stays in the outbox, and the
+    relay keeps it there too."""
+    db = mongo_client[settings.mongodb_db_name]
+    async with dropping_redis("EXEC") as url:
+        arq = ArqRedis(ConnectionPool.from_url(url, socket_connect_timeout=0.5))
+        try:
+            enqueued = await enqueue_or_store(db, arq, 2.0, "extract_session_context", "u", "s", job_id="lost-at-exec")
+            assert not enqueued
+            assert (await db[OUTBOX].find_one({"_id": "lost-at-exec"}))["args"] == ["u", "s"]
+            assert await relay_outbox(db, arq, 2.0) == 0
+            assert await db[OUTBOX].count_documents({}) == 1
+        finally:
+            await arq.aclose()
+
+
+async def test_an_id_already_queued_is_not_kept_in_the_outbox(mongo_client, settings, arq_pool):
+    db = mongo_client[settings.mongodb_db_name]
+    for _ in range(2):  # the logout's enqueue, then the socket's close with the same id
+        assert await enqueue_or_store(db, arq_pool, 2.0, "extract_session_context", "u", "s", job_id="once")
+    assert await db[OUTBOX].count_documents({}) == 0
+    assert [job.job_id for job in await arq_pool.queued_jobs()] == ["once"]

@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import WatchError
 
 from allinone.redis_process import free_port
+from tests.support.dropping_redis import dropping_redis
 from worker.ping import ping
 from worker.reliability import is_transient
 from worker.resilient import ResilientWorker
@@ -117,28 +118,14 @@ async def test_redis_going_away_during_a_pickups_watch_is_an_outage_not_a_crash(
     """arq's pickup WATCHes the job's key, then reads; a connection lost between the two is
     raised by redis-py as WatchError, which arq does not catch there. Seen when Redis stops
     while a worker polls: the worker died instead of waiting for Redis."""
-
-    async def drop_after_watch(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        # Answers +OK to each command (the connection's setup, WATCH, UNWATCH); the command
-        # after a WATCH finds the connection closed.
-        watched = False
-        while not watched and (data := await reader.read(65536)):
-            watched = b"WATCH" in data and b"UNWATCH" not in data
-            writer.write(b"+OK\r\n" * data.count(b"\r\n*") + b"+OK\r\n")
-            await writer.drain()
-        await reader.read(65536)
-        writer.close()
-
-    server = await asyncio.start_server(drop_after_watch, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    pool = ArqRedis(ConnectionPool.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=0.5))
-    worker = ResilientWorker(functions=[ping], redis_pool=pool, queue_name="q", handle_signals=False, max_jobs=3)
-    try:
-        for _ in range(3):  # as many as slots: none may leak
-            with pytest.raises(RedisConnectionError, match="picking up job job-1") as raised:
-                await worker.start_jobs([b"job-1"])
-            assert isinstance(raised.value.__cause__, WatchError)
-        assert worker.job_counter == 0 and worker.sem._value == worker.max_jobs + 1
-    finally:
-        await pool.aclose()
-        server.close()
+    async with dropping_redis("EXISTS") as url:  # the pickup's first read after its WATCH
+        pool = ArqRedis(ConnectionPool.from_url(url, socket_connect_timeout=0.5))
+        worker = ResilientWorker(functions=[ping], redis_pool=pool, queue_name="q", handle_signals=False, max_jobs=3)
+        try:
+            for _ in range(3):  # as many as slots: none may leak
+                with pytest.raises(RedisConnectionError, match="picking up job job-1") as raised:
+                    await worker.start_jobs([b"job-1"])
+                assert isinstance(raised.value.__cause__, WatchError)
+            assert worker.job_counter == 0 and worker.sem._value == worker.max_jobs + 1
+        finally:
+            await pool.aclose()

@@ -1,0 +1,55 @@
+"""A Redis that speaks just enough RESP for arq's pickup and enqueue, and closes the connection
+when it receives one chosen command: a Redis lost at the worst moment, on demand.
+
+Every command is answered as an empty Redis would (no keys, no scores); MULTI queues what
+follows until EXEC. `drop_at` names the command that finds the connection closed instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+EMPTY_ANSWERS = {b"EXISTS": b":0\r\n", b"ZSCORE": b"$-1\r\n", b"GET": b"$-1\r\n"}
+
+
+async def read_command(reader: asyncio.StreamReader) -> list[bytes] | None:
+    header = await reader.readline()
+    if not header:
+        return None
+    assert header.startswith(b"*"), header
+    parts = []
+    for _ in range(int(header[1:])):
+        size = int((await reader.readline())[1:])
+        parts.append((await reader.readexactly(size + 2))[:-2])
+    return parts
+
+
+@contextlib.asynccontextmanager
+async def dropping_redis(drop_at: str) -> AsyncIterator[str]:
+    """Yields the redis:// URL of a server that closes a connection on `drop_at` (say "EXEC")."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        in_multi = False
+        try:
+            while (command := await read_command(reader)) is not None:
+                name = command[0].upper()
+                if name == drop_at.encode():
+                    return
+                if name == b"MULTI":
+                    in_multi, answer = True, b"+OK\r\n"
+                elif in_multi and name != b"EXEC":
+                    answer = b"+QUEUED\r\n"
+                else:
+                    answer = EMPTY_ANSWERS.get(name, b"+OK\r\n")
+                writer.write(answer)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0"
+    finally:
+        server.close()
