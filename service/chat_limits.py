@@ -6,9 +6,11 @@
   while open, so a process that dies frees its sockets' places within `WS_LEASE_SECONDS`;
 (One reply in flight per session is shared/reply_lease.py: the worker frees it.)
 
-When Redis cannot be reached the chat fails open: messages are answered, sockets accepted,
-and a warning is logged (at most one every `WARN_EVERY_SECONDS`, so a flood cannot flood
-the log too). Chat is the product; a Redis outage should not take it down.
+When Redis cannot be reached, sockets fail open: they are accepted, and a warning is logged
+(at most one every `WARN_EVERY_SECONDS`, so a flood cannot flood the log too). A message
+cannot: its reply is queued and streamed through Redis, so `take_message` raises and the
+message is refused `unavailable` after one Redis wait, not after every later step has
+waited out its own (service/reply_start.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 WARN_EVERY_SECONDS = 10.0
-ALLOWED = Decision(allowed=True, retry_after=0.0, remaining=0.0)
 
 
 class ChatLimits:
@@ -41,11 +42,8 @@ class ChatLimits:
             log.warning("chat limits not enforced (%s), Redis unavailable: %s", what, exc)
 
     async def take_message(self, user_id: str) -> Decision:
-        try:
-            return await self.messages.take(user_id)
-        except REDIS_DOWN as exc:
-            self._redis_down("messages per minute", exc)
-            return ALLOWED
+        """Raises REDIS_DOWN with Redis away (see above)."""
+        return await self.messages.take(user_id)
 
     async def open_socket(self, user_id: str, socket_id: str) -> bool:
         try:

@@ -53,9 +53,22 @@ class Refused:
     resets_at: datetime | None = None
 
 
+def unavailable() -> Refused:
+    return Refused(
+        "unavailable",
+        "the chat cannot reach its queue right now; this message was not stored, send it again shortly",
+        retry_after=ENQUEUE_RETRY_AFTER_SECONDS,
+    )
+
+
 async def start_reply(state: State, principal: Principal, content: str) -> Accepted | Refused:
+    """Every step that needs Redis refuses `unavailable` as soon as one finds it away, so a
+    silent Redis costs the client one REDIS_TIMEOUT_SECONDS, not one per step."""
     settings, db = state.settings, state.db
-    decision = await state.chat_limits.take_message(principal.user_id)
+    try:
+        decision = await state.chat_limits.take_message(principal.user_id)
+    except REDIS_DOWN:
+        return unavailable()
     if not decision.allowed:
         return Refused(
             "rate_limited",
@@ -72,7 +85,11 @@ async def start_reply(state: State, principal: Principal, content: str) -> Accep
             resets_at=exc.resets_at,
         )
     reply_id = new_reply_id()
-    if not await state.reply_lease.take(principal.session_id, reply_id):
+    try:
+        taken = await state.reply_lease.take(principal.session_id, reply_id)
+    except REDIS_DOWN:
+        return unavailable()
+    if not taken:
         return Refused("busy", "a reply for this session is still being written; send again after it is done", retry_after=1)
     try:
         message = await store_message(db, principal.user_id, principal.session_id, "user", content)
@@ -86,11 +103,7 @@ async def start_reply(state: State, principal: Principal, content: str) -> Accep
             await delete_reply(db, reply_id)
             await delete_message(db, message.id)
             await state.reply_lease.free(principal.session_id, reply_id)
-            return Refused(
-                "unavailable",
-                "the chat cannot reach its queue right now; this message was not stored, send it again shortly",
-                retry_after=ENQUEUE_RETRY_AFTER_SECONDS,
-            )
+            return unavailable()
     except BaseException:
         await asyncio.shield(state.reply_lease.free(principal.session_id, reply_id))
         raise

@@ -5,7 +5,9 @@ second message meanwhile is refused as `busy`); the worker frees it when the rep
 whatever the ending. The lease lapses on its own after the job time limit (times the tries,
 plus the retry waits) so a reply whose worker died cannot hold its session forever.
 
-Redis away: the chat fails open (a warning, the message is accepted), as its other limits do.
+Redis away: `take` raises, and the message is refused `unavailable` at once (the reply would
+be queued and streamed through that Redis, so there is nothing to fail open to). `free`
+logs and lets the lease lapse.
 """
 
 from __future__ import annotations
@@ -29,11 +31,8 @@ class ReplyLease:
         self._lease = LeaseSemaphore(redis, "chat:replying", 1, lease_seconds(settings))
 
     async def take(self, session_id: str, reply_id: str) -> bool:
-        try:
-            return await self._lease.acquire(session_id, reply_id)
-        except REDIS_DOWN as exc:
-            log.warning("one reply per session not enforced, Redis unavailable: %s", exc)
-            return True
+        """True if the session had no reply in flight; raises REDIS_DOWN with Redis away."""
+        return await self._lease.acquire(session_id, reply_id)
 
     async def free(self, session_id: str, reply_id: str) -> None:
         try:

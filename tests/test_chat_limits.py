@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from service.app import create_app
 from shared.mongo import CHAT_MESSAGES, REPLIES, SESSIONS
 from tests.support.client import Api, Login, say
+from tests.support.dropping_redis import silent_redis
 from tests.support.product import serve_product
 from tests.support.servers import serve_app
 
@@ -182,6 +183,23 @@ async def test_with_redis_down_a_message_is_refused_as_unavailable_and_nothing_i
     assert all(r[-1]["retry_after"] >= 1 for r in refusals)
     assert posted.status_code == 503 and int(posted.headers["Retry-After"]) >= 1
     assert posted.json()["errors"] == [{"field": "content", "message": "unavailable"}]
+    assert await stored(db, login, "user") == 0 and await db[REPLIES].count_documents({}) == 0
+
+
+async def test_a_silent_redis_costs_a_message_one_wait_and_nothing_is_stored(settings, mongo_client, db):
+    """A Redis that accepts connections and never answers (stalled, or SIGSTOPped): the first
+    step that needs it (the messages-per-minute bucket) waits REDIS_TIMEOUT_SECONDS and the
+    message is refused; the lease and the enqueue are never tried, so the client is not kept
+    waiting once per step (four waits, before)."""
+    async with silent_redis() as (redis_url, received):
+        stalled = settings.model_copy(update={"redis_url": redis_url, "redis_timeout_seconds": 0.3})
+        async with serve_app(create_app(stalled, mongo_client=mongo_client)) as url, Api(url) as api:
+            login = await api.new_user()
+            received.clear()
+            posted = await api.http.post("/api/v1/chat/messages", json={"content": "anyone?"}, headers=login.headers)
+            sent_for_the_message = [c for c in received if any(b"chat:" in part or b"arq:" in part for part in c)]
+    assert posted.status_code == 503 and posted.json()["errors"] == [{"field": "content", "message": "unavailable"}]
+    assert sent_for_the_message and all(any(b"chat:messages" in part for part in c) for c in sent_for_the_message)
     assert await stored(db, login, "user") == 0 and await db[REPLIES].count_documents({}) == 0
 
 

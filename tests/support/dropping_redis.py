@@ -1,8 +1,9 @@
-"""A Redis that speaks just enough RESP for arq's pickup and enqueue, and closes the connection
-when it receives one chosen command: a Redis lost at the worst moment, on demand.
+"""Redis on a bad day, on demand: one that speaks just enough RESP for arq's pickup and
+enqueue and closes the connection when it receives one chosen command (`dropping_redis`),
+and one that never answers a command (`silent_redis`, a stalled server).
 
-Every command is answered as an empty Redis would (no keys, no scores); MULTI queues what
-follows until EXEC. `drop_at` names the command that finds the connection closed instead.
+`dropping_redis` answers every command as an empty Redis would (no keys, no scores); MULTI
+queues what follows until EXEC. `drop_at` names the command that finds the connection closed.
 """
 
 from __future__ import annotations
@@ -51,5 +52,31 @@ async def dropping_redis(drop_at: str) -> AsyncIterator[str]:
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     try:
         yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0"
+    finally:
+        server.close()
+
+
+@contextlib.asynccontextmanager
+async def silent_redis() -> AsyncIterator[tuple[str, list[list[bytes]]]]:
+    """Yields the redis:// URL and the list of commands it has been sent. It answers only the
+    connection's set-up (CLIENT SETINFO), so each client gets as far as its first command."""
+    received: list[list[bytes]] = []
+
+    async def listen(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while (command := await read_command(reader)) is not None:
+                if command[0].upper() == b"CLIENT":
+                    writer.write(b"+OK\r\n")
+                    await writer.drain()
+                else:
+                    received.append(command)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client gave up on us, as it should
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(listen, "127.0.0.1", 0)
+    try:
+        yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0", received
     finally:
         server.close()
