@@ -1,7 +1,9 @@
-"""Which chat sockets are open in this process, and the logout signal that closes them on all.
+"""Which chat sockets (and reply SSE streams) are open in this process, and the logout signal
+that closes them on all.
 
 A logout publishes the session id on one Redis channel; every service process listens in a
-background task and closes that session's sockets with 4401. The listener is supervised:
+background task and closes that session's sockets with 4401 and ends its SSE streams
+(service/routes/replies.py's LogoutWatch). The listener is supervised:
 any failure (Redis restarted, network) is logged and it resubscribes with backoff. Logouts
 published while a process was not subscribed are still caught: each chat message
 re-checks the session before it is answered.

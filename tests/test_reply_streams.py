@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -221,6 +222,33 @@ async def test_logout_during_a_reply_the_reply_completes_and_is_in_the_sessions_
     assert any(REPLY in json.dumps(r["messages"]) for r in stub_llm.extraction_requests)
 
 
+async def test_logout_ends_the_sessions_open_streams_and_their_reconnect_gets_401(api, db, stub_llm):
+    """As it closes the session's sockets; the reply itself goes on and is stored."""
+    stub_llm.reply_text, stub_llm.chunk_delay = REPLY, 0.2
+    login = await api.new_user()
+    accepted = await post(api, login)
+    async with api.http.stream("GET", accepted["stream_url"], headers=login.headers) as response:
+        lines = response.aiter_lines()
+        seen = [line async for line in _until(lines, "event: chunk")]
+        await api.logout(login)
+        async with asyncio.timeout(10):  # a bound, not a speed: the stream must end
+            rest = [line async for line in lines]
+    assert seen[-1] == "event: chunk" and ": session logged out" in rest
+    assert not any(line in ("event: done", "event: error") for line in rest)  # ended before the reply did
+    last_id = [line for line in seen + rest if line.startswith("id: ")][-1][4:]
+    again = await read_events(api.http, accepted["stream_url"], {**login.headers, "Last-Event-ID": last_id})
+    assert again.status == 401
+    stored = await stored_reply(db, accepted["reply_id"])
+    assert stored["status"] == "done" and stored["text"] == REPLY + " "
+
+
+async def _until(lines: AsyncIterator[str], wanted: str) -> AsyncIterator[str]:
+    async for line in lines:
+        yield line
+        if line == wanted:
+            return
+
+
 async def test_a_finished_stream_past_its_ttl_answers_410_and_the_message_is_stored(api, db, redis_url, stub_llm):
     login = await api.new_user()
     accepted = await post(api, login)
@@ -417,7 +445,10 @@ async def test_with_the_streams_redis_away_the_stream_answers_503_and_a_cut_stre
 
     from types import SimpleNamespace
 
-    state = SimpleNamespace(reply_streams=Cut(), settings=settings)
-    sent = [part async for part in events(state, "r1", "0-0")]  # type: ignore[arg-type]
+    from service.socket_registry import SocketRegistry
+
+    state = SimpleNamespace(reply_streams=Cut(), settings=settings, sockets=SocketRegistry())
+    sent = [part async for part in events(state, "r1", "0-0", "s1")]  # type: ignore[arg-type]
     assert sent == ["retry: 1000\n\n", 'id: 1-0\nevent: chunk\ndata: {"text":"one "}\n\n']
     assert "its stream could not be read" in caplog.text
+    assert state.sockets.close_session("s1", 4401, "gone") == 0  # the ended stream left the registry

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from service.errors import ApiError, parse_body
-from service.principal import require_principal
+from service.principal import Principal, require_principal
 from service.reply_schemas import ActiveReply, ActiveStreams, NewMessage, ReplyAccepted, is_blank
 from service.reply_start import Accepted, start_reply, stream_url
 from shared.rate_limit import REDIS_DOWN
@@ -65,12 +65,12 @@ async def post_message(request: Request) -> JSONResponse:
     return JSONResponse(accepted.model_dump(), status_code=202)
 
 
-async def _owned(request: Request) -> tuple[Reply, str]:
+async def _owned(request: Request) -> tuple[Reply, Principal]:
     principal = await require_principal(request)
     reply = await owned_reply(request.app.state.db, request.path_params["reply_id"], principal.user_id)
     if reply is None:
         raise ApiError(404, NOT_YOURS)
-    return reply, principal.user_id
+    return reply, principal
 
 
 async def reply_status(request: Request) -> JSONResponse:
@@ -82,8 +82,8 @@ async def reply_status(request: Request) -> JSONResponse:
 
 
 async def cancel(request: Request) -> JSONResponse:
-    reply, user_id = await _owned(request)
-    state = request.app.state
+    reply, principal = await _owned(request)
+    user_id, state = principal.user_id, request.app.state
     before = await cancel_reply(state.db, reply.reply_id, user_id, datetime.now(UTC))
     if before is None:
         raise ApiError(409, f"reply already finished: {await status_of(state.db, reply.reply_id)}")
@@ -126,7 +126,7 @@ def sse(event: StreamEvent) -> str:
 
 
 async def stream(request: Request) -> Response:
-    reply, _ = await _owned(request)
+    reply, principal = await _owned(request)
     state = request.app.state
     streams: ReplyStreams = state.reply_streams
     source, after = "Last-Event-ID", request.headers.get("last-event-id")
@@ -148,15 +148,34 @@ async def stream(request: Request) -> Response:
     if ended:
         # Nothing comes after the end. 204 is what tells an EventSource to stop reconnecting.
         return Response(status_code=204)
-    return StreamingResponse(events(state, reply.reply_id, after), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(
+        events(state, reply.reply_id, after, principal.session_id), media_type="text/event-stream", headers=SSE_HEADERS
+    )
 
 
-async def events(state: State, reply_id: str, after: str) -> AsyncIterator[str]:
+class LogoutWatch:
+    """An open stream in the socket registry: a logout of its session (on any service process)
+    ends it at its next event or keep-alive, as it closes the session's sockets. The client's
+    reconnect then gets 401, which stops an EventSource for good."""
+
+    def __init__(self) -> None:
+        self.logged_out = False
+
+    def request_close(self, code: int, reason: str) -> None:
+        self.logged_out = True
+
+
+async def events(state: State, reply_id: str, after: str, session_id: str) -> AsyncIterator[str]:
     streams: ReplyStreams = state.reply_streams
     settings = state.settings
-    yield f"retry: {RETRY_MS}\n\n"
+    watch = LogoutWatch()
+    state.sockets.add(session_id, watch)
     try:
+        yield f"retry: {RETRY_MS}\n\n"
         async for item in streams.follow(reply_id, after, settings.stream_keepalive_seconds):
+            if watch.logged_out:
+                yield ": session logged out\n\n"
+                return
             if isinstance(item, KeepAlive):
                 yield ": keep-alive\n\n"
                 # A reply whose worker vanished ends `failed` (cleanup_streams) and its stream
@@ -167,3 +186,5 @@ async def events(state: State, reply_id: str, after: str) -> AsyncIterator[str]:
         # Redis went away mid-stream: end the response; the client (an EventSource by itself)
         # reconnects with the Last-Event-ID it has, and gets what follows once Redis is back.
         log.warning("reply %s: its stream could not be read (%s); the response ends here", reply_id, exc)
+    finally:
+        state.sockets.remove(session_id, watch)
