@@ -60,6 +60,7 @@ CLOSE_TOO_MANY_SOCKETS = 4429
 # After a refused frame (over the limit, busy, malformed) the socket's next frame is read this
 # much later: at most 100 refusals a second per socket.
 REFUSED_FRAME_PAUSE_SECONDS = 0.01
+ENDED = "the reply ended at or before that event; nothing comes after it"
 
 
 class ClientGone(Exception):
@@ -189,7 +190,7 @@ class ChatConnection:
             await self.send(ErrorFrame(code="gone", detail=detail))
             return False
         if await streams.ended_by(reply.reply_id, frame.after):
-            await self.send(ErrorFrame(code="ended", detail="the reply ended at or before that event; nothing comes after it"))
+            await self.send(ErrorFrame(code="ended", detail=ENDED))
             return False
         self.follow(frame.reply_id, frame.after)
         return True
@@ -209,9 +210,7 @@ class ChatConnection:
                     ended = item.terminal
                     await self.send(stream_frame(reply_id, item))
             if not ended:  # `after` was past the end the reply reached meanwhile
-                await self.send(
-                    ErrorFrame(code="ended", detail="the reply ended at or before that event; nothing comes after it")
-                )
+                await self.send(ErrorFrame(code="ended", detail=ENDED))
         except ClientGone:
             return
         except Exception:

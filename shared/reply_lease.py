@@ -22,13 +22,9 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def lease_seconds(settings: Settings) -> float:
-    return settings.job_max_tries * (settings.job_timeout_seconds + settings.retry_cap_seconds)
-
-
 class ReplyLease:
     def __init__(self, redis: Redis, settings: Settings) -> None:
-        self._lease = LeaseSemaphore(redis, "chat:replying", 1, lease_seconds(settings))
+        self._lease = LeaseSemaphore(redis, "chat:replying", 1, settings.job_budget_seconds)
 
     async def take(self, session_id: str, reply_id: str) -> bool:
         """True if the session had no reply in flight; raises REDIS_DOWN with Redis away."""

@@ -121,11 +121,11 @@ class ReplyStreams:
     async def follow(self, reply_id: str, after: str, keepalive_seconds: float) -> AsyncIterator[StreamEvent | KeepAlive]:
         """Every event after `after`, as it is written, until the terminal one; KEEP_ALIVE
         after each `keepalive_seconds` without an event. A stream not yet written (the reply
-        is still queued) is waited for the same way."""
+        is still queued) is waited for the same way. A caller resuming from a client's id
+        asks `ended_by` first (the SSE route answers 204, the socket `ended`): past the end,
+        this would notice only after one keep-alive."""
         key = stream_key(reply_id)
         block_ms = max(1, int(keepalive_seconds * 1000))
-        if await self.ended_by(reply_id, after):
-            return  # a client resuming at (or past) the end: nothing will ever come
         while True:
             found = await self.redis.xread({key: after}, block=block_ms, count=500)
             if not found:
@@ -156,9 +156,7 @@ class ReplyStreams:
 
 def reply_streams(redis: Redis, settings: Settings) -> ReplyStreams:
     # An unfinished stream outlives every try of its job, then goes (its writer is gone).
-    unfinished = (
-        int(settings.job_max_tries * (settings.job_timeout_seconds + settings.retry_cap_seconds)) + settings.stream_ttl_seconds
-    )
+    unfinished = int(settings.job_budget_seconds) + settings.stream_ttl_seconds
     return ReplyStreams(
         redis, ttl_seconds=settings.stream_ttl_seconds, max_entries=settings.stream_max_entries, unfinished_ttl_seconds=unfinished
     )

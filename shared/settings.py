@@ -203,6 +203,13 @@ class Settings(BaseSettings):
     def streams_url(self) -> str:
         return self.streams_redis_url or self.redis_url
 
+    @property
+    def job_budget_seconds(self) -> float:
+        """The longest a job can take over all its tries: each try's limit plus the wait
+        before the next. A reply's lease and its unfinished stream outlive it, and the
+        cleanup cron fails a reply still `generating` past it."""
+        return self.job_max_tries * (self.job_timeout_seconds + self.retry_cap_seconds)
+
     @field_validator("anthropic_api_key", "anthropic_base_url", "jwt_secret", "llm_provider", "streams_redis_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

@@ -1,7 +1,7 @@
 """`cleanup_streams` (hourly cron): end replies whose worker vanished, remove streams no one needs.
 
-- A reply still `generating` past every try's time limit (JOB_MAX_TRIES × (JOB_TIMEOUT_SECONDS
-  + RETRY_CAP_SECONDS)) lost its worker for good: it becomes `failed`, its stream gets the
+- A reply still `generating` past every try's time limit (`Settings.job_budget_seconds`:
+  JOB_MAX_TRIES × (JOB_TIMEOUT_SECONDS + RETRY_CAP_SECONDS)) lost its worker for good: it becomes `failed`, its stream gets the
   terminal `error` its listeners are waiting for, and its session's reply lease is freed.
 - Streams expire by themselves (shared/reply_stream.py sets an expiry on the first and the
   last event). One that has none (its expiry was lost, say to a Redis restart between the
@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.replies import fail_stuck, finished_before
-from shared.reply_lease import ReplyLease, lease_seconds
+from shared.reply_lease import ReplyLease
 from shared.reply_stream import ReplyStreams, stream_key
 from shared.settings import Settings
 
@@ -30,7 +30,7 @@ async def cleanup_streams(ctx: dict[str, Any], now: datetime | None = None) -> d
     settings: Settings = ctx["settings"]
     streams: ReplyStreams = ctx["reply_streams"]
     lease: ReplyLease = ctx["reply_lease"]
-    stuck = await fail_stuck(ctx["db"], now - timedelta(seconds=lease_seconds(settings)), now)
+    stuck = await fail_stuck(ctx["db"], now - timedelta(seconds=settings.job_budget_seconds), now)
     for reply_id, session_id in stuck:
         _, terminal = await streams.text(reply_id)
         if terminal is None:

@@ -87,8 +87,8 @@ async def list_recent_jobs(state: Any, status: str | None, function: str | None,
     """Jobs waiting in the queue, newest first, then those workers started lately."""
     candidates: list[str] = []
     for queue_name in all_queues(state.settings):
-        waiting = await state.arq.zrange(queue_name, 0, -1, desc=True)
-        candidates += [(i.decode() if isinstance(i, bytes) else i) for i in waiting[: MAX_JOBS_LISTED * 2]]
+        waiting = await state.arq.zrange(queue_name, 0, MAX_JOBS_LISTED * 2 - 1, desc=True)
+        candidates += [(i.decode() if isinstance(i, bytes) else i) for i in waiting]
     candidates += [job_id for job_id, name in await recent_jobs(state.arq) if function in (None, name)]
     found: list[JobView] = []
     for job_id in dict.fromkeys(candidates):  # ordered, without repeats
