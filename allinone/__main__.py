@@ -109,6 +109,7 @@ def main() -> None:
             overrides["redis_url"] = redis.url
             assert redis.process is not None  # entering the context started it
             log.info("REDIS_URL not set: started a private redis-server on %s (pid %s)", redis.url, redis.process.pid)
+            redis.restart_when_it_dies()
         if settings.jwt_secret is None:
             overrides["jwt_secret"] = SecretStr(secrets.token_urlsafe(32))
             log.warning("JWT_SECRET not set: using a random one; tokens die with this process")

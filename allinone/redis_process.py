@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import ctypes
+import logging
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+
+log = logging.getLogger("allinone")
 
 
 def _die_with_parent() -> None:
@@ -34,9 +39,11 @@ class RedisProcess:
         self.append_only = append_only
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
+        self._stopping = False
         self._dir = tempfile.TemporaryDirectory(prefix="coach-redis-")
 
     def start(self, timeout: float = 10.0) -> RedisProcess:
+        self._stopping = False
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server not found: install it (apt-get install redis-server) or set REDIS_URL")
@@ -75,7 +82,36 @@ class RedisProcess:
         self.stop()
         raise RuntimeError(f"redis-server did not answer on port {self.port} within {timeout}s")
 
+    def restart_when_it_dies(self) -> None:
+        """Watch the server from a thread: one that dies (OOM, killed by hand) is started
+        again on the same port, empty, and the process's Redis clients reconnect to it as
+        after any outage. If it cannot start, this process is sent SIGTERM: it stops
+        rather than serve without Redis."""
+
+        def watch() -> None:
+            while (process := self.process) is not None:
+                code = process.wait()
+                if self._stopping or self.process is not process:
+                    return
+                log.error(
+                    "the private redis-server (pid %s) exited with code %s; starting it again on port %s, empty",
+                    process.pid,
+                    code,
+                    self.port,
+                )
+                try:
+                    self.start()
+                except RuntimeError:
+                    log.exception("the private redis-server could not be started again; stopping")
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
+                assert self.process is not None
+                log.warning("private redis-server back on %s (pid %s)", self.url, self.process.pid)
+
+        threading.Thread(target=watch, name="redis-watch", daemon=True).start()
+
     def stop(self) -> None:
+        self._stopping = True
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:

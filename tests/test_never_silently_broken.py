@@ -146,6 +146,32 @@ async def test_the_allinone_stops_cleanly(tmp_path, sig):
     assert not runtime.exists()
 
 
+@pytest.mark.slow  # a product process (python -m ...)
+async def test_the_allinones_private_redis_killed_comes_back_and_the_product_with_it(tmp_path):
+    allinone = await start_allinone(tmp_path)
+    try:
+        first = redis_pid(allinone.output()[1])
+        os.kill(first, signal.SIGKILL)
+        async with Api(allinone.url) as api:
+            async with asyncio.timeout(30):  # a bound: Redis restarted, the workers back
+                while (await api.http.get("/readyz")).status_code != 200:
+                    await asyncio.sleep(0.2)
+            login = await api.new_user()
+            accepted = await api.http.post("/api/v1/chat/messages", json={"content": "still there?"}, headers=login.headers)
+            assert accepted.status_code == 202, accepted.text
+            stream = await api.http.get(accepted.json()["stream_url"], headers=login.headers)
+            assert "event: done" in stream.text
+        stderr = allinone.output()[1]
+        second = int(re.search(r"private redis-server back on \S+ \(pid (\d+)\)", stderr).group(1))
+        assert second != first and pid_alive(second)
+        assert f"the private redis-server (pid {first}) exited" in stderr
+        allinone.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(allinone.proc.wait, 30) == 0
+    finally:
+        stop_now(allinone.proc)
+    assert await gone(second), "the restarted redis-server outlived the all-in-one"
+
+
 @pytest.mark.slow
 async def test_ctrl_c_under_load_stops_within_the_grace(tmp_path, stub_llm):
     """Chat replies and an extraction stuck on a slow LLM: the grace runs out, they are cut
