@@ -31,10 +31,10 @@ from allinone.supervise import serve_beside_worker
 from service.app import create_app
 from service.header_timeout import protocol_with_header_timeout
 from service.schemas import Credentials
-from shared.log_format import configure_logging
-from shared.mongo import create_mongo_client, ensure_indexes, get_database
-from shared.runtime_file import withdraw
-from shared.settings import Settings, SettingsError, load_settings
+from shared.process.log_format import configure_logging
+from shared.process.runtime_file import withdraw
+from shared.process.settings import Settings, SettingsError, load_settings
+from shared.store.mongo import create_mongo_client, ensure_indexes, get_database
 from worker.resilient import create_worker
 
 log = logging.getLogger("allinone")

@@ -12,9 +12,9 @@ import secrets
 from datetime import UTC, datetime
 
 from service.credentials import Passwords
-from shared.mongo import Database
-from shared.settings import Settings
-from shared.users import ADMIN, create_user, email_exists, grant_role
+from shared.process.settings import Settings
+from shared.store.mongo import Database
+from shared.store.users import ADMIN, create_user, email_exists, grant_role
 
 
 async def ensure_admin(db: Database, settings: Settings, email: str) -> str | None:

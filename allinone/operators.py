@@ -6,9 +6,9 @@ import logging
 import os
 from pathlib import Path
 
-from shared.preflight import check_mongodb_reachable, check_redis_reachable, where
-from shared.runtime_file import RunningAllInOne, publish
-from shared.settings import Settings
+from shared.process.preflight import check_mongodb_reachable, check_redis_reachable, where
+from shared.process.runtime_file import RunningAllInOne, publish
+from shared.process.settings import Settings
 
 log = logging.getLogger("allinone")
 

@@ -25,7 +25,7 @@ from bench.harness import Stack, machine
 from bench.llm_limits import carry_over as carry_over_llm_limits
 from bench.operations import carry_over as carry_over_operations
 from bench.report import plot, table
-from shared.settings import Settings
+from shared.process.settings import Settings
 
 ANALYSIS = """
 ## What limits the missed goals (profiled with py-spy, 2026-11-23)

@@ -14,8 +14,8 @@ from typing import Any
 
 from mongomock_motor import AsyncMongoMockClient
 
-from shared.mongo import SESSION_CONTEXTS
-from shared.settings import Settings
+from shared.process.settings import Settings
+from shared.store.mongo import SESSION_CONTEXTS
 from worker.decay import decay_memories
 
 

@@ -33,7 +33,7 @@ from bench import sections
 from bench.extraction import seed_messages
 from bench.harness import Stack, machine, wait_worker_ready
 from shared.llm.limiter import LLMLimiter
-from shared.settings import Settings
+from shared.process.settings import Settings
 
 BEGIN, END = "<!-- llm_limits: written by python -m bench.llm_limits -->", "<!-- /llm_limits -->"
 DOCS = Path(__file__).resolve().parent.parent / "docs"

@@ -31,12 +31,12 @@ from mongomock_motor import AsyncMongoMockClient
 
 from allinone.redis_process import RedisProcess
 from bench.harness import machine, percentiles
-from shared.memory import point_key
+from shared.memory.recall import build_digest, recall
+from shared.memory.recall_cache import write_digest
+from shared.memory.strength import point_key
 from shared.models import MemoryDigest
-from shared.mongo import COMMUNITIES, ENTITIES, REFLECTIONS, RELATIONS, SESSION_CONTEXTS, SUMMARIES, ensure_indexes
-from shared.recall import build_digest, recall
-from shared.recall_cache import write_digest
-from shared.settings import Settings
+from shared.process.settings import Settings
+from shared.store.mongo import COMMUNITIES, ENTITIES, REFLECTIONS, RELATIONS, SESSION_CONTEXTS, SUMMARIES, ensure_indexes
 from worker.communities import detect_communities
 
 DOCS_MD = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"

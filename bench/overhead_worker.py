@@ -41,8 +41,8 @@ from bench.stand_in_meter import StandInMeter
 from shared.llm.anthropic_provider import EXTRACTION_TOOL
 from shared.llm.prompts import EXTRACTION_INSTRUCTIONS, render_transcript
 from shared.models import ChatMessage
-from shared.queue import arq_redis_settings
-from shared.settings import load_settings
+from shared.process.settings import load_settings
+from shared.queue.connection import arq_redis_settings
 
 METER = StandInMeter()
 
@@ -74,7 +74,7 @@ def load_seed(path: str) -> list[dict[str, Any]]:
 
 
 def product(seed_path: str) -> None:
-    from shared.log_format import configure_logging
+    from shared.process.log_format import configure_logging
     from worker import resources
     from worker.arq_options import FUNCTIONS
     from worker.resilient import create_worker

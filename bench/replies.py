@@ -38,8 +38,8 @@ from redis.asyncio import Redis
 
 from bench import sections
 from bench.harness import Stack, machine, peak_rss_mb, percentiles, wait_worker_ready
-from shared.jobs import GENERATE_REPLY, reply_job_id
-from shared.reply_stream import START, KeepAlive, ReplyStreams
+from shared.queue.jobs import GENERATE_REPLY, reply_job_id
+from shared.redis_structures.reply_stream import START, KeepAlive, ReplyStreams
 
 BEGIN, END = "<!-- replies: written by python -m bench.replies -->", "<!-- /replies -->"
 DOCS = Path(__file__).resolve().parent.parent / "docs"

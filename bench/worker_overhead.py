@@ -245,7 +245,7 @@ def _why(r: dict[str, Any]) -> str:
   (BSON, Motor's hand-off to its thread pool) that neither column includes. The product makes
   {p["mongodb_round_trips_per_job"]:.0f} to the minimal worker's {m["mongodb_round_trips_per_job"]:.0f}, so the ratio less the stand-in is a lower bound for a server.
 - **Less the stand-in, the rest is the product's features, none of them large alone.** Every extraction
-  that stores a context enqueues a recall-cache rebuild (shared/recall_cache.py), so the worker runs
+  that stores a context enqueues a recall-cache rebuild (shared/memory/recall_cache.py), so the worker runs
   {p["jobs_run"] / p["jobs"]:.0f} jobs per extraction: twice arq's pickup, result and log lines ("outside any job"), twice the
   wrappers (Prometheus metrics, two job-history pipelines, a log line with the job's context), and most
   of the extra Redis commands. Inside the extraction, beside the same SDK call, are the LLM metering

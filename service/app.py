@@ -37,15 +37,15 @@ from service.readiness import readiness
 from service.resources import ServiceResources, cancel_and_wait
 from service.routes import account, admin, auth, jobs, memory, messages, operations, replies, usage
 from service.socket_registry import SocketRegistry, listen_for_logouts
-from shared.job_owners import ensure_job_owner_indexes
-from shared.log_format import configure_logging
-from shared.logs import one_line_for_cut_off_requests, redact_tokens_in
-from shared.outbox import relay_forever
-from shared.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
-from shared.reply_lease import ReplyLease
-from shared.reply_stream import open_streams_redis, reply_streams
-from shared.resources import open_store
-from shared.settings import Settings, SettingsError, load_settings
+from shared.process.log_format import configure_logging
+from shared.process.logs import one_line_for_cut_off_requests, redact_tokens_in
+from shared.process.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
+from shared.process.resources import open_store
+from shared.process.settings import Settings, SettingsError, load_settings
+from shared.redis_structures.reply_lease import ReplyLease
+from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
+from shared.store.job_owners import ensure_job_owner_indexes
+from shared.store.outbox import relay_forever
 
 MAX_BODY_BYTES = 64 * 1024
 

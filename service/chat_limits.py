@@ -4,7 +4,7 @@
   a client sends counts, answered or refused as busy;
 - open sockets per user (`MAX_SOCKETS_PER_USER`): each socket holds a lease it refreshes
   while open, so a process that dies frees its sockets' places within `WS_LEASE_SECONDS`;
-(One reply in flight per session is shared/reply_lease.py: the worker frees it.)
+(One reply in flight per session is shared/redis_structures/reply_lease.py: the worker frees it.)
 
 When Redis cannot be reached, sockets fail open: they are accepted, and a warning is logged
 (at most one every `WARN_EVERY_SECONDS`, so a flood cannot flood the log too). A message
@@ -20,8 +20,8 @@ import time
 
 from redis.asyncio import Redis
 
-from shared.rate_limit import REDIS_DOWN, Decision, LeaseSemaphore, TokenBucket
-from shared.settings import Settings
+from shared.process.settings import Settings
+from shared.redis_structures.rate_limit import REDIS_DOWN, Decision, LeaseSemaphore, TokenBucket
 
 log = logging.getLogger(__name__)
 

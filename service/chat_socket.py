@@ -48,9 +48,9 @@ from service.principal import Principal, Unauthorized, authenticate, token_princ
 from service.reply_start import Accepted, Refused, start_reply
 from service.socket_registry import CLOSE_UNAUTHORIZED
 from service.tokens import query_token
-from shared.metrics import WEBSOCKETS_OPEN
-from shared.replies import FINISHED, owned_reply
-from shared.reply_stream import START, KeepAlive, ReplyStreams, StreamEvent
+from shared.process.metrics import WEBSOCKETS_OPEN
+from shared.redis_structures.reply_stream import START, KeepAlive, ReplyStreams, StreamEvent
+from shared.store.replies import FINISHED, owned_reply
 
 log = logging.getLogger(__name__)
 

@@ -31,9 +31,9 @@ from service.login import open_session, revoke_session
 from service.principal import Principal, Unauthorized, authenticate
 from service.routes.operations import build_queue_view, cron_views, every_worker, list_recent_jobs
 from service.schemas import Credentials
-from shared.dead_letters import list_dead_letters
-from shared.job_history import last_hour
-from shared.users import ADMIN, find_by_id, has_role
+from shared.queue.job_history import last_hour
+from shared.store.dead_letters import list_dead_letters
+from shared.store.users import ADMIN, find_by_id, has_role
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from shared.job_history import MinuteOutcomes
+from shared.queue.job_history import MinuteOutcomes
 
 WIDTH, HEIGHT, GAP = 600, 120, 1
 

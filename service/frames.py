@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from service.reply_schemas import is_blank
 from service.untrusted_json import NotJSON, RefusedJSON, load_untrusted_json
-from shared.reply_stream import START, is_entry_id
+from shared.redis_structures.reply_stream import START, is_entry_id
 
 
 class MessageFrame(BaseModel):

@@ -30,7 +30,7 @@ log = logging.getLogger("uvicorn.error")
 
 @functools.cache
 def configured_timeout() -> float:
-    from shared.settings import load_settings
+    from shared.process.settings import load_settings
 
     return load_settings().http_header_timeout_seconds
 

@@ -9,8 +9,8 @@ from starlette.requests import Request
 
 from service.credentials import issue_token
 from service.principal import Unauthorized
-from shared import sessions
-from shared.users import find_by_email
+from shared.store import sessions
+from shared.store.users import find_by_email
 
 BAD_CREDENTIALS = "invalid email or password"
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from service.errors import RateLimited
-from shared.rate_limit import REDIS_DOWN, TokenBucket
-from shared.settings import Settings
+from shared.process.settings import Settings
+from shared.redis_structures.rate_limit import REDIS_DOWN, TokenBucket
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_lat
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared import metrics
-from shared.dead_letters import count_open
-from shared.jobs import all_queues
-from shared.outbox import outbox_size
-from shared.queue_scan import scan_queues
+from shared.process import metrics
+from shared.queue.jobs import all_queues
+from shared.queue.queue_scan import scan_queues
+from shared.store.dead_letters import count_open
+from shared.store.outbox import outbox_size
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 
 from service import openapi_account, openapi_operations, openapi_replies, schemas
 from service.readiness import Readiness
-from shared.llm_usage import AdminUsageReport, UsageReport
+from shared.store.llm_usage import AdminUsageReport, UsageReport
 
 MODELS: list[type[BaseModel]] = [
     schemas.Credentials,

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from service.openapi_operations import html
-from shared.account import AccountDeleted, AccountExport
+from shared.store.account import AccountDeleted, AccountExport
 
 MODELS: list[type[BaseModel]] = [AccountExport, AccountDeleted]
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from service import operations_schemas as ops
-from shared.job_status import STATUSES, JobView
+from shared.queue.job_status import STATUSES, JobView
 
 MODELS: list[type[BaseModel]] = [JobView, ops.QueueView, ops.WorkerList, ops.JobList, ops.CronList, ops.CronStarted, ops.Activity]
 

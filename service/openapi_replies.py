@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from service.reply_schemas import ActiveStreams, NewMessage, ReplyAccepted
-from shared.replies import Reply
+from shared.store.replies import Reply
 
 MODELS: list[type[BaseModel]] = [NewMessage, ReplyAccepted, Reply, ActiveStreams]
 

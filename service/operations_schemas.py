@@ -6,10 +6,10 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from shared.heartbeats import WorkerStatus
-from shared.job_history import MinuteOutcomes
-from shared.job_status import JobView
-from shared.queue_scan import FunctionQueue
+from shared.queue.heartbeats import WorkerStatus
+from shared.queue.job_history import MinuteOutcomes
+from shared.queue.job_status import JobView
+from shared.queue.queue_scan import FunctionQueue
 
 
 class FunctionActivity(FunctionQueue):

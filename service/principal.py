@@ -13,7 +13,7 @@ from starlette.requests import HTTPConnection
 from service.cookie_auth import check_origin, cookie_token
 from service.credentials import TokenError, read_token
 from service.errors import ApiError
-from shared.sessions import why_not_valid
+from shared.store.sessions import why_not_valid
 
 
 @dataclass(frozen=True)

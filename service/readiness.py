@@ -3,7 +3,7 @@
 `/healthz` only says the process answers (liveness: restart it if not). Readiness asks
 the parts a logout's work and a chat depend on: MongoDB and Redis answer a ping, at least
 one worker on the background queue and one on the chat queue have a fresh heartbeat
-(shared/heartbeats.py). Any part failing gives
+(shared/queue/heartbeats.py). Any part failing gives
 503 naming it, so a load balancer or an operator sees *what* is wrong, not only that
 something is.
 """
@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from shared.heartbeats import fresh_workers
+from shared.queue.heartbeats import fresh_workers
 
 OK = "ok"
 

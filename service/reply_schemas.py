@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.replies import ReplyStatus
+from shared.store.replies import ReplyStatus
 
 # What "empty" means, spelled out once for the schema and the checks: only these blanks.
 # (`\S` would not do: Python and JSON Schema's regex dialect disagree on what it excludes.)

@@ -19,13 +19,13 @@ from typing import Literal
 from starlette.datastructures import State
 
 from service.principal import Principal
-from shared.job_owners import record_job_owner
-from shared.jobs import enqueue_reply, reply_job_id
 from shared.llm import LLMBudgetExhausted
 from shared.llm.budget import check_daily_budget
-from shared.messages import delete_message, store_message
-from shared.rate_limit import REDIS_DOWN
-from shared.replies import create_reply, delete_reply, new_reply_id
+from shared.queue.jobs import enqueue_reply, reply_job_id
+from shared.redis_structures.rate_limit import REDIS_DOWN
+from shared.store.job_owners import record_job_owner
+from shared.store.messages import delete_message, store_message
+from shared.store.replies import create_reply, delete_reply, new_reply_id
 
 ENQUEUE_RETRY_AFTER_SECONDS = 5
 

@@ -1,6 +1,6 @@
 """What the service holds for its lifetime, as one typed object on `app.state.resources`.
 
-Made in the app's lifespan (service/app.py) on top of `shared/resources.py`'s store (settings
+Made in the app's lifespan (service/app.py) on top of `shared/process/resources.py`'s store (settings
 and MongoDB; no LLM client, since every LLM call is a worker job); the lifespan's exit stack
 is the one owner that closes them.
 """
@@ -19,9 +19,9 @@ from service.chat_limits import ChatLimits
 from service.credentials import Passwords
 from service.login_throttle import LoginThrottle
 from service.socket_registry import SocketRegistry
-from shared.reply_lease import ReplyLease
-from shared.reply_stream import ReplyStreams
-from shared.resources import Store
+from shared.process.resources import Store
+from shared.redis_structures.reply_lease import ReplyLease
+from shared.redis_structures.reply_stream import ReplyStreams
 
 
 @dataclass(frozen=True)

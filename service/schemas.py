@@ -5,14 +5,14 @@ from __future__ import annotations
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from shared.communities import CommunityView
-from shared.contexts import ContextView
-from shared.dead_letters import DeadLetterView
-from shared.entities import EntityView
 from shared.models import ChatMessage
-from shared.reflections import ReflectionView
-from shared.relations import RelationView
-from shared.summaries import SummaryView
+from shared.store.communities import CommunityView
+from shared.store.contexts import ContextView
+from shared.store.dead_letters import DeadLetterView
+from shared.store.entities import EntityView
+from shared.store.reflections import ReflectionView
+from shared.store.relations import RelationView
+from shared.store.summaries import SummaryView
 
 
 def _any_case(word: str) -> str:

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from allinone.redis_process import RedisProcess
-from shared.settings import Settings
+from shared.process.settings import Settings
 from tests.support.client import Api
 from tests.support.product import serve_product
 from tests.support.servers import serve_app
@@ -103,7 +103,7 @@ async def api(settings: Settings, mongo_client: Any) -> AsyncIterator[Api]:
 async def arq_pool(settings: Settings) -> AsyncIterator[Any]:
     from arq import create_pool
 
-    from shared.queue import arq_redis_settings
+    from shared.queue.connection import arq_redis_settings
 
     pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
     yield pool

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 import websockets
 
-from shared.account import USER_COLLECTIONS
-from shared.recall_cache import cache_key
+from shared.memory.recall_cache import cache_key
+from shared.store.account import USER_COLLECTIONS
 from tests.support.running_worker import running_worker, wait_for
 
 
@@ -170,7 +170,7 @@ async def test_deleting_with_redis_down_still_deletes_and_empties_the_outbox(db,
     from redis.asyncio import ConnectionPool
 
     from allinone.redis_process import free_port
-    from shared.account import delete_account
+    from shared.store.account import delete_account
 
     quick = settings.model_copy(update={"redis_timeout_seconds": 0.5})
     now = datetime.now(UTC)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.mongo import USERS
+from shared.store.mongo import USERS
 from worker.users_cli import change_admin
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -35,7 +35,7 @@ def publish_worker_heartbeat(redis_url: str, queue_name: str) -> None:
 
     import redis.asyncio as aioredis
 
-    from shared.heartbeats import WorkerHeartbeat, write_heartbeat
+    from shared.queue.heartbeats import WorkerHeartbeat, write_heartbeat
 
     async def publish() -> None:
         client = aioredis.from_url(redis_url)
@@ -126,7 +126,7 @@ def test_the_document_is_served_and_covers_every_http_route(service_url):
     from starlette.routing import Route
 
     from service.app import create_app
-    from shared.settings import Settings
+    from shared.process.settings import Settings
 
     document = httpx.get(f"{service_url}/openapi.json").json()
     assert document == OPENAPI

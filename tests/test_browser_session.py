@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from shared.users import ADMIN, grant_role
+from shared.store.users import ADMIN, grant_role
 
 
 async def browser(api) -> httpx.AsyncClient:

@@ -19,7 +19,7 @@ import websockets
 from redis.asyncio import Redis
 
 from service.app import create_app
-from shared.mongo import CHAT_MESSAGES, REPLIES, SESSIONS
+from shared.store.mongo import CHAT_MESSAGES, REPLIES, SESSIONS
 from tests.support.client import Api, Login, say
 from tests.support.dropping_redis import silent_redis
 from tests.support.product import serve_product

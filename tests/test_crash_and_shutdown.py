@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from arq.jobs import Job
 
-from shared.messages import store_message
-from shared.mongo import SESSION_CONTEXTS
+from shared.store.messages import store_message
+from shared.store.mongo import SESSION_CONTEXTS
 from tests.support.processes import start_seeded_worker
 from tests.support.stub_llm import Failure
 from tests.support.worker import drain_queue

@@ -11,7 +11,7 @@ import pytest
 from arq import Worker
 from bson import ObjectId
 
-from shared.mongo import SESSION_CONTEXTS, SUMMARIES
+from shared.store.mongo import SESSION_CONTEXTS, SUMMARIES
 from tests.support.memory_docs import DAY, T0, context_doc
 from tests.support.settings import make_settings
 from tests.support.worker import drain_queue

@@ -41,7 +41,7 @@ def test_worker_command_is_the_resilient_worker_and_its_check_loads_worker_setti
     settings_cls = getattr(importlib.import_module(module), attr)
     # The health check's worker is the product's background worker (tests/test_worker.py
     # names its functions and crons one by one).
-    from shared.jobs import CRON_SCHEDULES
+    from shared.queue.jobs import CRON_SCHEDULES
     from worker.arq_options import FUNCTIONS
 
     assert settings_cls.functions == FUNCTIONS
@@ -76,7 +76,7 @@ def test_service_health_check_hits_a_real_route():
     from starlette.routing import Route
 
     from service.app import create_app
-    from shared.settings import Settings
+    from shared.process.settings import Settings
 
     test = " ".join(load_compose()["services"]["service"]["healthcheck"]["test"])
     app = create_app(Settings(_env_file=None, jwt_secret="x" * 32, allow_in_memory_mongodb=True))

@@ -5,8 +5,8 @@ unsummarized-context counter."""
 from __future__ import annotations
 
 from shared.llm.anthropic_provider import AnthropicProvider
-from shared.messages import store_message
-from shared.mongo import CONTEXT_COUNTERS, SESSION_CONTEXTS
+from shared.store.messages import store_message
+from shared.store.mongo import CONTEXT_COUNTERS, SESSION_CONTEXTS
 from tests.support.counting_db import CountingDatabase
 from worker.extract import extract_session_context
 

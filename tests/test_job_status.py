@@ -89,8 +89,8 @@ async def test_a_job_that_fails_for_good_reads_dead_lettered(api, settings, mong
 
 
 async def test_a_job_waiting_in_the_outbox_reads_queued(api, db, settings):
-    from shared.job_owners import record_job_owner
-    from shared.outbox import OUTBOX
+    from shared.store.job_owners import record_job_owner
+    from shared.store.outbox import OUTBOX
 
     owner = await api.new_user()
     await db[OUTBOX].insert_one({"_id": "extract_session_context:s:m", "function": "extract_session_context", "args": []})
@@ -102,7 +102,7 @@ async def test_a_job_waiting_in_the_outbox_reads_queued(api, db, settings):
 
 
 async def test_cancel_a_deferred_job_before_it_starts(api, db, settings, mongo_client, arq_pool):
-    from shared.job_owners import record_job_owner
+    from shared.store.job_owners import record_job_owner
 
     owner = await api.new_user()
     await arq_pool.enqueue_job("summarize_sessions", owner.user_id, _job_id="summarize_sessions:later", _defer_by=3600)

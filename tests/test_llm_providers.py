@@ -11,7 +11,7 @@ from shared.llm.anthropic_provider import AnthropicProvider
 from shared.llm.offline import OFFLINE_LABEL, OfflineProvider
 from shared.llm.prompts import EXTRACTION_TOOL_NAME
 from shared.models import ChatMessage, MemoryDigest, RecalledPoint
-from shared.settings import Settings, SettingsError, load_settings
+from shared.process.settings import Settings, SettingsError, load_settings
 from tests.support.client import reply_text
 from tests.support.product import serve_product
 from tests.support.stub_llm import Failure

@@ -10,12 +10,12 @@ import pytest
 from arq.jobs import Job
 from redis.asyncio import Redis
 
-from shared.jobs import CHAT_JOBS, GENERATE_REPLY, queue_for
 from shared.llm import LLMRateLimited
 from shared.llm.limiter import LLMLimiter
-from shared.messages import store_message
-from shared.metrics import LLM_RATE_WAIT
-from shared.mongo import FAILED_JOBS, SESSION_CONTEXTS
+from shared.process.metrics import LLM_RATE_WAIT
+from shared.queue.jobs import CHAT_JOBS, GENERATE_REPLY, queue_for
+from shared.store.messages import store_message
+from shared.store.mongo import FAILED_JOBS, SESSION_CONTEXTS
 from tests.conftest import make_settings
 from tests.support.running_worker import running_worker, wait_for
 from worker.arq_options import chat_worker_options

@@ -19,8 +19,8 @@ import pytest
 from arq.jobs import Job
 
 from service.app import create_app
-from shared.messages import store_message
-from shared.metrics import LLM_RATE_DEFERRED, LLM_RATE_WAIT
+from shared.process.metrics import LLM_RATE_DEFERRED, LLM_RATE_WAIT
+from shared.store.messages import store_message
 from tests.support.client import Api, say
 from tests.support.processes import start_seeded_worker
 from tests.support.running_worker import running_worker, wait_for

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared import clock
-from shared.llm_usage import LLM_USAGE
-from shared.mongo import FAILED_JOBS, SESSION_CONTEXTS
-from shared.settings import ModelPrice
-from shared.users import ADMIN, grant_role
+from shared.process import clock
+from shared.process.settings import ModelPrice
+from shared.store.llm_usage import LLM_USAGE
+from shared.store.mongo import FAILED_JOBS, SESSION_CONTEXTS
+from shared.store.users import ADMIN, grant_role
 from tests.support.client import say
 from tests.support.product import serve_product
 from tests.support.running_worker import running_worker, wait_for
@@ -133,7 +133,7 @@ async def test_a_usage_record_that_cannot_be_written_does_not_lose_the_answer(se
 
 
 def test_prices_come_from_json_or_a_file_and_bad_ones_stop_the_start(tmp_path, monkeypatch):
-    from shared.settings import SettingsError, load_settings
+    from shared.process.settings import SettingsError, load_settings
 
     prices = tmp_path / "prices.json"
     prices.write_text('{"cheap": {"input_per_mtok": 0.25, "output_per_mtok": 1.25}}')
@@ -150,8 +150,8 @@ def test_prices_come_from_json_or_a_file_and_bad_ones_stop_the_start(tmp_path, m
 async def test_a_reflection_runs_on_its_own_model_and_is_recorded_as_a_reflection(settings, db, stub_llm):
     from shared.llm import create_llm
     from shared.llm.attribution import attribute_llm_calls
-    from shared.llm_usage import LLM_USAGE
     from shared.models import ContextNote, RecalledPoint
+    from shared.store.llm_usage import LLM_USAGE
 
     llm = create_llm(settings.model_copy(update={"reflection_model": "reflect-model"}), db=db)
     notes = [

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from shared.log_format import bind_log_context, configure_logging, log_context, make_formatter
-from shared.logs import RedactTokens
+from shared.process.log_format import bind_log_context, configure_logging, log_context, make_formatter
+from shared.process.logs import RedactTokens
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJl"
 

@@ -9,17 +9,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bson import ObjectId
 
-from shared import communities, entities, relations
-from shared.community_detection import detect, entity_graph
-from shared.entity_resolution import match_key
 from shared.llm import LLMOutputError
 from shared.llm.anthropic_provider import AnthropicProvider
 from shared.llm.offline import OFFLINE_LABEL, OfflineProvider
-from shared.memory import point_key
-from shared.messages import store_message
+from shared.memory.community_detection import detect, entity_graph
+from shared.memory.entity_resolution import match_key
+from shared.memory.recall_cache import cache_key, read_digest, write_digest
+from shared.memory.strength import point_key
 from shared.models import ExtractedEntity, ExtractedRelation, MemoryDigest, RecalledPoint
-from shared.mongo import COMMUNITIES, ENTITIES, REFLECTIONS, SESSION_CONTEXTS
-from shared.recall_cache import cache_key, read_digest, write_digest
+from shared.store import communities, entities, relations
+from shared.store.messages import store_message
+from shared.store.mongo import COMMUNITIES, ENTITIES, REFLECTIONS, SESSION_CONTEXTS
 from tests.support.settings import make_settings
 from tests.support.stub_llm import Failure
 from tests.support.worker import drain_queue
@@ -370,9 +370,9 @@ async def test_redis_down_means_the_database_and_the_outbox_not_an_error(db, set
     from arq.connections import ArqRedis
 
     from allinone.redis_process import free_port
-    from shared.mongo import OUTBOX
-    from shared.recall import recall
-    from shared.recall_cache import drop_and_rebuild
+    from shared.memory.recall import recall
+    from shared.memory.recall_cache import drop_and_rebuild
+    from shared.store.mongo import OUTBOX
 
     await db[SESSION_CONTEXTS].insert_one(context_doc("u1", 1, content="from the database"))
     gone = ArqRedis(

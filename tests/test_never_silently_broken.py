@@ -16,8 +16,8 @@ import pytest
 import websockets
 
 from allinone.redis_process import free_port
-from shared.runtime_file import RunningAllInOne, publish, running_allinone
-from shared.settings import Settings, SettingsError, load_settings
+from shared.process.runtime_file import RunningAllInOne, publish, running_allinone
+from shared.process.settings import Settings, SettingsError, load_settings
 from tests.support.client import Api
 from tests.support.processes import clean_env, error_lines, pid_alive, run, start_allinone, stop_now
 from tests.support.settings import JWT_SECRET
@@ -221,7 +221,7 @@ async def test_ctrl_c_while_the_worker_is_busy_lets_running_jobs_finish(tmp_path
     """Hundreds of short jobs in flight at the signal: none is cut off mid-write, no traceback."""
     from arq import create_pool
 
-    from shared.queue import arq_redis_settings
+    from shared.queue.connection import arq_redis_settings
 
     allinone = await start_allinone(tmp_path)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from shared.users import ADMIN, grant_role
+from shared.store.users import ADMIN, grant_role
 from tests.support.running_worker import running_worker, wait_for
 from tests.support.stub_llm import Failure
 from worker.metrics_listener import metrics_listener

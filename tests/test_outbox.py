@@ -11,8 +11,8 @@ from redis.asyncio import ConnectionPool
 
 from allinone.redis_process import RedisProcess
 from service.app import create_app
-from shared.mongo import OUTBOX, SESSION_CONTEXTS
-from shared.outbox import enqueue_or_store, relay_outbox
+from shared.store.mongo import OUTBOX, SESSION_CONTEXTS
+from shared.store.outbox import enqueue_or_store, relay_outbox
 from tests.support.client import Api, say
 from tests.support.dropping_redis import dropping_redis
 from tests.support.product import serve_product

@@ -1,4 +1,4 @@
-"""The generic Redis limiters in shared/rate_limit.py, against a real redis-server."""
+"""The generic Redis limiters in shared/redis_structures/rate_limit.py, against a real redis-server."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from shared.rate_limit import LeaseSemaphore, TokenBucket
+from shared.redis_structures.rate_limit import LeaseSemaphore, TokenBucket
 
 
 @pytest.fixture

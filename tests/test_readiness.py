@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from allinone.redis_process import free_port
 from service.app import create_app
-from shared.heartbeats import WorkerHeartbeat, index_key, list_workers, write_heartbeat
+from shared.queue.heartbeats import WorkerHeartbeat, index_key, list_workers, write_heartbeat
 from tests.support.running_worker import running_worker
 from tests.support.servers import serve_app
 from tests.support.settings import make_settings

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.mongo import SESSION_CONTEXTS, SUMMARIES
+from shared.store.mongo import SESSION_CONTEXTS, SUMMARIES
 from tests.support.memory_docs import DAY, context_doc
 from tests.support.product import serve_product
 from tests.support.settings import make_settings
@@ -73,7 +73,7 @@ async def test_recall_puts_summary_and_strongest_points_in_the_prompt_as_data(ap
 
 
 async def test_recall_limit_is_a_setting(db, redis_url):
-    from shared.recall import recall
+    from shared.memory.recall import recall
 
     settings = make_settings(redis_url, recall_points=2)
     now = datetime.now(UTC)

@@ -9,9 +9,9 @@ from arq.jobs import Job
 from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
 from shared.llm import LLMPermanentError, LLMTransientError
-from shared.messages import store_message
-from shared.mongo import FAILED_JOBS, SESSION_CONTEXTS
-from shared.users import ADMIN, grant_role
+from shared.store.messages import store_message
+from shared.store.mongo import FAILED_JOBS, SESSION_CONTEXTS
+from shared.store.users import ADMIN, grant_role
 from tests.support.settings import ADMIN_EMAIL, make_settings
 from tests.support.stub_llm import Failure
 from tests.support.worker import drain_queue

@@ -15,8 +15,8 @@ from typing import Any
 
 import websockets
 
-from shared.mongo import CHAT_MESSAGES, REPLIES, SESSION_CONTEXTS
-from shared.reply_stream import stream_key
+from shared.redis_structures.reply_stream import stream_key
+from shared.store.mongo import CHAT_MESSAGES, REPLIES, SESSION_CONTEXTS
 from tests.support.client import Api, Login
 from tests.support.running_worker import running_worker, wait_for
 from tests.support.sse import read_events
@@ -330,9 +330,9 @@ async def test_the_rate_limit_counts_http_and_socket_messages_alike(api, setting
 
 
 async def test_cleanup_fails_stuck_replies_and_removes_streams_without_expiry(ctx, db, redis_url):
-    from shared.replies import create_reply
-    from shared.reply_lease import ReplyLease
-    from shared.reply_stream import open_streams_redis, reply_streams
+    from shared.redis_structures.reply_lease import ReplyLease
+    from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
+    from shared.store.replies import create_reply
     from worker.cleanup_streams import cleanup_streams
 
     settings = ctx["settings"]
@@ -406,7 +406,7 @@ async def test_resuming_at_or_past_the_end_ends_at_once_and_hostile_ids_are_refu
 async def test_a_chunk_for_a_deleted_stream_does_not_make_it_again(redis_url):
     from redis.asyncio import Redis
 
-    from shared.reply_stream import ReplyStreams
+    from shared.redis_structures.reply_stream import ReplyStreams
 
     redis = Redis.from_url(redis_url)
     streams = ReplyStreams(redis, ttl_seconds=60, max_entries=100, unfinished_ttl_seconds=120)
@@ -424,7 +424,7 @@ async def test_with_the_streams_redis_away_the_stream_answers_503_and_a_cut_stre
     from allinone.redis_process import free_port
     from service.app import create_app
     from service.routes.replies import events
-    from shared.reply_stream import StreamEvent
+    from shared.redis_structures.reply_stream import StreamEvent
     from tests.support.product import serve_product
 
     away = settings.model_copy(update={"streams_redis_url": f"redis://127.0.0.1:{free_port()}/0"})

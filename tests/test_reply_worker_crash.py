@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from arq.jobs import Job
 
-from shared.jobs import enqueue_reply, reply_job_id
-from shared.messages import store_message
-from shared.mongo import CHAT_MESSAGES, REPLIES
-from shared.replies import create_reply
-from shared.reply_stream import open_streams_redis, reply_streams
+from shared.queue.jobs import enqueue_reply, reply_job_id
+from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
+from shared.store.messages import store_message
+from shared.store.mongo import CHAT_MESSAGES, REPLIES
+from shared.store.replies import create_reply
 from tests.support.processes import start_seeded_worker
 from tests.support.running_worker import running_worker, wait_for
 from tests.support.stub_llm import Failure

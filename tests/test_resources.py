@@ -9,10 +9,10 @@ import httpx
 import pytest
 from mongomock_motor import AsyncMongoMockClient
 
-import shared.resources
+import shared.process.resources
 import worker.resources
 from service.app import create_app
-from shared.resources import open_resources
+from shared.process.resources import open_resources
 from tests.support.servers import serve_app
 
 
@@ -40,9 +40,11 @@ async def test_what_was_handed_in_stays_open(settings):
 async def test_what_the_factory_opened_it_closes(settings, monkeypatch):
     made: list[Closable] = []
     monkeypatch.setattr(
-        shared.resources, "create_mongo_client", lambda s: made.append(Closable(AsyncMongoMockClient(tz_aware=True))) or made[-1]
+        shared.process.resources,
+        "create_mongo_client",
+        lambda s: made.append(Closable(AsyncMongoMockClient(tz_aware=True))) or made[-1],
     )
-    monkeypatch.setattr(shared.resources, "create_llm", lambda s, **_: made.append(Closable()) or made[-1])
+    monkeypatch.setattr(shared.process.resources, "create_llm", lambda s, **_: made.append(Closable()) or made[-1])
     async with open_resources(settings):
         assert [m.closed for m in made] == [0, 0]
     assert [m.closed for m in made] == [1, 1]
@@ -65,7 +67,7 @@ async def test_the_worker_uses_the_settings_it_is_handed(settings, monkeypatch):
 @pytest.mark.parametrize("handed_in", [False, True])
 async def test_the_worker_closes_only_its_own_llm(settings, monkeypatch, handed_in):
     made = Closable()
-    monkeypatch.setattr(shared.resources, "create_llm", lambda s, **_: made)
+    monkeypatch.setattr(shared.process.resources, "create_llm", lambda s, **_: made)
     ctx: dict[str, Any] = {"settings": settings, "mongo_client": AsyncMongoMockClient(tz_aware=True)}
     if handed_in:
         ctx["llm"] = Closable()
@@ -80,7 +82,7 @@ async def test_the_service_opens_no_llm_client(settings, mongo_client, monkeypat
     def create_llm(*_: Any, **__: Any) -> None:
         raise AssertionError("the service opened an LLM client")
 
-    monkeypatch.setattr(shared.resources, "create_llm", create_llm)
+    monkeypatch.setattr(shared.process.resources, "create_llm", create_llm)
     async with serve_app(create_app(settings, mongo_client=mongo_client)) as url, httpx.AsyncClient(base_url=url) as http:
         registered = await http.post("/api/v1/auth/register", json={"email": "a@example.com", "password": "correct horse"})
         assert registered.status_code == 201, registered.text

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from arq.jobs import Job
 
-from shared.jobs import extract_job_id
-from shared.mongo import SESSION_CONTEXTS
+from shared.queue.jobs import extract_job_id
+from shared.store.mongo import SESSION_CONTEXTS
 from tests.support.client import reply_text, say
 from tests.support.worker import drain_queue
 

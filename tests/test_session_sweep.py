@@ -9,9 +9,9 @@ import pytest
 from arq.jobs import Job
 from bson import ObjectId
 
-from shared.jobs import enqueue_extraction, extract_job_id
-from shared.mongo import CHAT_MESSAGES, EMPTY_EXTRACTIONS, FAILED_JOBS, SESSION_CONTEXTS, SESSIONS, SUMMARIES
-from shared.settings import SettingsError, load_settings
+from shared.process.settings import SettingsError, load_settings
+from shared.queue.jobs import enqueue_extraction, extract_job_id
+from shared.store.mongo import CHAT_MESSAGES, EMPTY_EXTRACTIONS, FAILED_JOBS, SESSION_CONTEXTS, SESSIONS, SUMMARIES
 from tests.support.settings import make_settings
 from tests.support.worker import drain_queue
 from worker.sweep import sweep_sessions

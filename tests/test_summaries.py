@@ -6,8 +6,8 @@ import asyncio
 
 from bson import ObjectId
 
-from shared.messages import store_message
-from shared.mongo import SESSION_CONTEXTS, SUMMARIES
+from shared.store.messages import store_message
+from shared.store.mongo import SESSION_CONTEXTS, SUMMARIES
 from tests.support.memory_docs import T0, add_contexts
 from tests.support.settings import make_settings
 from tests.support.worker import drain_queue

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from arq import Worker
 
-import shared.resources
-from shared.messages import store_message
-from shared.mongo import SESSION_CONTEXTS
+import shared.process.resources
+from shared.store.messages import store_message
+from shared.store.mongo import SESSION_CONTEXTS
 from worker.arq_options import worker_options
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +22,7 @@ async def test_many_jobs_share_one_motor_client_and_run_concurrently(settings, m
         made.append(s)
         return mongo_client  # the test's database, so the jobs find their messages
 
-    monkeypatch.setattr(shared.resources, "create_mongo_client", counting_client)
+    monkeypatch.setattr(shared.process.resources, "create_mongo_client", counting_client)
     stub_llm.latency = 1.5  # room for all 40 to be prepared while the first still waits, on a busy machine
     sessions = [f"session-{i}" for i in range(40)]
     for session_id in sessions:

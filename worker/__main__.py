@@ -30,10 +30,10 @@ from arq import create_pool
 from arq.jobs import Job, JobStatus
 from redis.exceptions import RedisError
 
-from shared.jobs import TAKES_NOW, enqueue_by_name
-from shared.preflight import check_mongodb_reachable, check_redis_reachable, where
-from shared.queue import arq_redis_settings
-from shared.settings import Settings, SettingsError, load_settings
+from shared.process.preflight import check_mongodb_reachable, check_redis_reachable, where
+from shared.process.settings import Settings, SettingsError, load_settings
+from shared.queue.connection import arq_redis_settings
+from shared.queue.jobs import TAKES_NOW, enqueue_by_name
 from worker.arq_options import FUNCTIONS, cron_jobs
 from worker.cli_target import queue_settings, refuse_unreadable_dead_letters
 from worker.run import add_run_command, run_worker
@@ -75,8 +75,8 @@ async def wait_for_result(settings: Settings, job: Job, wait: float) -> object:
 
 
 async def dead_letters(settings: Settings, action: str, dead_id: str | None, requeue_everything: bool) -> int:
-    from shared.dead_letters import list_dead_letters, requeue, requeue_all
-    from shared.mongo import create_mongo_client, get_database
+    from shared.store.dead_letters import list_dead_letters, requeue, requeue_all
+    from shared.store.mongo import create_mongo_client, get_database
 
     client = create_mongo_client(settings)
     db = get_database(client, settings)

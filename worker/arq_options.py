@@ -1,6 +1,6 @@
 """The worker's arq options, from the settings: what the CLI and the all-in-one both run.
 
-(Not configuration: that is shared/settings.py. worker/settings.py only wraps these options
+(Not configuration: that is shared/process/settings.py. worker/settings.py only wraps these options
 in the class arq's CLI imports.)
 """
 
@@ -13,7 +13,9 @@ from arq import cron
 from arq.cron import CronJob
 from arq.typing import WorkerCoroutine
 
-from shared.jobs import (
+from shared.process.settings import Settings
+from shared.queue.connection import arq_redis_settings
+from shared.queue.jobs import (
     CLEANUP_STREAMS,
     CRON_SCHEDULES,
     DECAY_MEMORIES,
@@ -22,8 +24,6 @@ from shared.jobs import (
     PRUNE_MEMORIES,
     SWEEP_SESSIONS,
 )
-from shared.queue import arq_redis_settings
-from shared.settings import Settings
 from worker.cleanup_streams import cleanup_streams
 from worker.communities import detect_communities
 from worker.decay import decay_memories, prune_memories
@@ -44,7 +44,7 @@ FUNCTIONS = [
     reliable(generate_reflection),
     reliable(rebuild_recall_cache),
 ]
-# The chat queue's jobs (shared/jobs.py CHAT_JOBS), run by the chat worker only.
+# The chat queue's jobs (shared/queue/jobs.py CHAT_JOBS), run by the chat worker only.
 CHAT_FUNCTIONS = [reliable(generate_reply)]
 
 

@@ -3,7 +3,7 @@
 - A reply still `generating` past every try's time limit (`Settings.job_budget_seconds`:
   JOB_MAX_TRIES × (JOB_TIMEOUT_SECONDS + RETRY_CAP_SECONDS)) lost its worker for good: it becomes `failed`, its stream gets the
   terminal `error` its listeners are waiting for, and its session's reply lease is freed.
-- Streams expire by themselves (shared/reply_stream.py sets an expiry on the first and the
+- Streams expire by themselves (shared/redis_structures/reply_stream.py sets an expiry on the first and the
   last event). One that has none (its expiry was lost, say to a Redis restart between the
   two commands) is deleted here once its reply finished more than STREAM_TTL_SECONDS ago,
   or no longer exists.
@@ -15,10 +15,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.replies import fail_stuck, finished_before
-from shared.reply_lease import ReplyLease
-from shared.reply_stream import ReplyStreams, stream_key
-from shared.settings import Settings
+from shared.process.settings import Settings
+from shared.redis_structures.reply_lease import ReplyLease
+from shared.redis_structures.reply_stream import ReplyStreams, stream_key
+from shared.store.replies import fail_stuck, finished_before
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sys
 
-from shared.preflight import where
-from shared.runtime_file import RunningAllInOne, running_allinone, runtime_file
-from shared.settings import Settings, SettingsError
+from shared.process.preflight import where
+from shared.process.runtime_file import RunningAllInOne, running_allinone, runtime_file
+from shared.process.settings import Settings, SettingsError
 
 
 class WrongStore(SettingsError):

@@ -9,8 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import communities, entities, relations
-from shared.community_detection import detect, entity_graph
+from shared.memory.community_detection import detect, entity_graph
+from shared.store import communities, entities, relations
 
 log = logging.getLogger(__name__)
 

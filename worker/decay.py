@@ -2,7 +2,7 @@
 
 Both take `now` as an argument so tests and operators can pass time in; the cron passes
 nothing and gets the wall clock. Each is a handful of server-side statements whatever the
-number of documents (`shared/contexts.py`, `shared/summaries.py`): no document travels to Python.
+number of documents (`shared/store/contexts.py`, `shared/store/summaries.py`): no document travels to Python.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared import contexts, reflections, summaries
-from shared.mongo import REFLECTIONS, SESSION_CONTEXTS, SUMMARIES
-from shared.recall_cache import drop_and_rebuild_everyone
+from shared.memory.recall_cache import drop_and_rebuild_everyone
+from shared.store import contexts, reflections, summaries
+from shared.store.mongo import REFLECTIONS, SESSION_CONTEXTS, SUMMARIES
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """`extract_session_context`: turn a session's messages into stored context points.
 
 An extraction that stores new points makes three MongoDB round trips: one read of everything
-it needs before the LLM call (shared/extraction_input.py), the watermark upsert, and the
+it needs before the LLM call (shared/memory/extraction_input.py), the watermark upsert, and the
 user's unsummarized-context counter (only when the context is new). Reinforced points add
 one update each; the entity graph (worker/graph.py) adds its own.
 """
@@ -12,14 +12,14 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import contexts
-from shared.contexts import Covered
-from shared.empty_extractions import record_empty_extraction
-from shared.extraction_input import read_extraction_input
 from shared.llm.attribution import attribute_llm_calls
-from shared.memory import expiry
+from shared.memory.extraction_input import read_extraction_input
+from shared.memory.recall_cache import drop_and_rebuild
+from shared.memory.strength import expiry
 from shared.models import ExtractionOutcome
-from shared.recall_cache import drop_and_rebuild
+from shared.store import contexts
+from shared.store.contexts import Covered
+from shared.store.empty_extractions import record_empty_extraction
 from worker.graph import record_graph
 from worker.summarize import enqueue_summary_if_due
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from shared import communities, entities, relations
 from shared.models import ContextExtraction
-from shared.mongo import Database
-from shared.settings import Settings
+from shared.process.settings import Settings
+from shared.store import communities, entities, relations
+from shared.store.mongo import Database
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from arq import Retry
 
-from shared import metrics
-from shared.job_history import Outcome, record_outcome, record_started
-from shared.log_format import bind_log_context, log_context
+from shared.process import metrics
+from shared.process.log_format import bind_log_context, log_context
+from shared.queue.job_history import Outcome, record_outcome, record_started
 
 log = logging.getLogger(__name__)
 

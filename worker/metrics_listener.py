@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from prometheus_client import start_http_server
 
-from shared.settings import Settings
+from shared.process.settings import Settings
 
 log = logging.getLogger("worker.metrics")
 

@@ -9,12 +9,12 @@ repeats the MongoDB part for workers started any other way.
 
 from __future__ import annotations
 
-from shared.preflight import (
+from shared.process.preflight import (
     check_mongodb_reachable,
     check_redis_reachable,
     refuse_in_memory_mongodb,
 )
-from shared.settings import Settings
+from shared.process.settings import Settings
 
 
 def check_worker_can_start(settings: Settings) -> None:

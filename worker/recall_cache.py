@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.memory.recall import build_digest
+from shared.memory.recall_cache import write_digest
 from shared.models import RecallCacheOutcome
-from shared.recall import build_digest
-from shared.recall_cache import write_digest
 
 
 async def rebuild_recall_cache(ctx: dict[str, Any], user_id: str) -> dict[str, Any]:

@@ -12,11 +12,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import reflections
-from shared.jobs import enqueue_reflection
 from shared.llm.attribution import attribute_llm_calls
+from shared.memory.recall_cache import drop_and_rebuild
 from shared.models import ReflectionOutcome
-from shared.recall_cache import drop_and_rebuild
+from shared.queue.jobs import enqueue_reflection
+from shared.store import reflections
 
 log = logging.getLogger(__name__)
 

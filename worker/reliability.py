@@ -32,9 +32,9 @@ from pymongo.errors import ConnectionFailure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shared.dead_letters import dead_letter_of, record_dead_letter, resolve
 from shared.llm import LLMDeferred, LLMTransientError
-from shared.settings import Settings
+from shared.process.settings import Settings
+from shared.store.dead_letters import dead_letter_of, record_dead_letter, resolve
 from worker.job_metrics import observe_job
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 The service stored the user's message, created the reply `queued` and enqueued this job on
 the chat queue. Here: claim the reply, stream the LLM's deltas into the reply's stream
-(shared/reply_stream.py) as they arrive, store the whole text as the assistant message and
+(shared/redis_structures/reply_stream.py) as they arrive, store the whole text as the assistant message and
 the reply `done` with its model, usage and timings, then write the stream's `done` event,
 so a client that sees `done` finds the message stored.
 
@@ -30,17 +30,17 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import jobs
 from shared.llm import LLMBudgetExhausted, LLMDeferred, LLMError
 from shared.llm.attribution import attribute_llm_calls
-from shared.messages import message_of_reply, recent_session_messages, store_message
+from shared.memory.recall import recall
 from shared.models import TokenUsage
-from shared.recall import recall
-from shared.replies import claim_reply, fail_reply, finish_reply, keep_cancelled_text, status_of
-from shared.reply_lease import ReplyLease
-from shared.reply_stream import ReplyStreams
-from shared.sessions import still_open
-from shared.settings import Settings
+from shared.process.settings import Settings
+from shared.queue import jobs
+from shared.redis_structures.reply_lease import ReplyLease
+from shared.redis_structures.reply_stream import ReplyStreams
+from shared.store.messages import message_of_reply, recent_session_messages, store_message
+from shared.store.replies import claim_reply, fail_reply, finish_reply, keep_cancelled_text, status_of
+from shared.store.sessions import still_open
 from worker.reliability import is_transient
 
 log = logging.getLogger(__name__)

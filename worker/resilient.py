@@ -12,7 +12,7 @@ only what happens around Redis errors:
 - a job picked up just as Redis went away, before it started, has its in-progress mark
   cleared when Redis returns, so it runs at once rather than after JOB_TIMEOUT_SECONDS;
 - a cron whose enqueue failed keeps its due time and is enqueued when Redis returns;
-- every WORKER_HEARTBEAT_SECONDS the poll loop writes a heartbeat (shared/heartbeats.py).
+- every WORKER_HEARTBEAT_SECONDS the poll loop writes a heartbeat (shared/queue/heartbeats.py).
 
 Errors that are not about reaching Redis (say WRONGTYPE: QUEUE_NAME names a key of another
 type) still end the worker, loudly: retrying cannot fix them.
@@ -36,13 +36,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shared.heartbeats import (
+from shared.process.settings import Settings
+from shared.queue.heartbeats import (
     WorkerHeartbeat,
     new_worker_id,
     remove_heartbeat,
     write_heartbeat,
 )
-from shared.settings import Settings
 from worker.arq_options import chat_worker_options, worker_options
 from worker.stop import stop_worker
 

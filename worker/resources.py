@@ -2,7 +2,7 @@
 worker/summarize.py), opened in arq's `on_startup` and closed in `on_shutdown`.
 
 One Motor client and one LLM client serve every job the process runs; that is what lets
-hundreds of LLM calls share one event loop. They come from `shared/resources.py`'s one
+hundreds of LLM calls share one event loop. They come from `shared/process/resources.py`'s one
 factory, whose exit stack is the single owner: a launcher that already holds a client (the
 all-in-one shares its in-memory database with the service) puts it in `ctx` first, and the
 stack then neither makes nor closes it. Jobs read `ctx["db"]`, `ctx["llm"]`, `ctx["settings"]`
@@ -16,11 +16,11 @@ import asyncio
 from contextlib import AsyncExitStack
 from typing import Any
 
-from shared.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
-from shared.reply_lease import ReplyLease
-from shared.reply_stream import open_streams_redis, reply_streams
-from shared.resources import Resources, open_resources
-from shared.settings import Settings, load_settings
+from shared.process.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
+from shared.process.resources import Resources, open_resources
+from shared.process.settings import Settings, load_settings
+from shared.redis_structures.reply_lease import ReplyLease
+from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
 
 EXIT_STACK = "resources_exit_stack"
 

@@ -16,7 +16,7 @@ import argparse
 import logging
 from typing import TYPE_CHECKING
 
-from shared.settings import load_settings
+from shared.process.settings import load_settings
 
 if TYPE_CHECKING:
     from worker.resilient import Queues
@@ -36,7 +36,7 @@ def add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
 def run_worker(queues: Queues = "all") -> int:
     """Run until stopped by a signal (exit 0); a worker that dies of an error exits 1."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from shared.log_format import configure_logging
+    from shared.process.log_format import configure_logging
     from worker.metrics_listener import metrics_listener
     from worker.preflight import check_worker_can_start
     from worker.resilient import create_worker

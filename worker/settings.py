@@ -1,5 +1,5 @@
 """`WorkerSettings`: the worker's options as arq's CLI expects them, a class (the name is
-arq's; the options come from worker/arq_options.py, the configuration from shared/settings.py).
+arq's; the options come from worker/arq_options.py, the configuration from shared/process/settings.py).
 
 Used by `arq --check worker.settings.WorkerSettings` (the container health check). To run
 workers use `python -m worker run`: arq's CLI would run its base Worker, which exits on the
@@ -8,7 +8,7 @@ first Redis error, not our ResilientWorker (worker/resilient.py).
 
 from __future__ import annotations
 
-from shared.settings import load_settings
+from shared.process.settings import load_settings
 from worker.arq_options import worker_options
 from worker.preflight import check_worker_can_start
 

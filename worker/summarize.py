@@ -1,8 +1,8 @@
 """`summarize_sessions`: fold a user's oldest session contexts into one summary.
 
 Orchestration only: claim (or resume) contexts, ask the LLM, store. The claim protocol that
-keeps two runs from covering the same context lives in `shared/summaries.py` and
-`shared/contexts.py`.
+keeps two runs from covering the same context lives in `shared/store/summaries.py` and
+`shared/store/contexts.py`.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared import contexts, summaries
-from shared.jobs import enqueue_summary
 from shared.llm.attribution import attribute_llm_calls
-from shared.memory import expiry
+from shared.memory.recall_cache import drop_and_rebuild
+from shared.memory.strength import expiry
 from shared.models import SummaryOutcome
-from shared.recall_cache import drop_and_rebuild
+from shared.queue.jobs import enqueue_summary
+from shared.store import contexts, summaries
 
 log = logging.getLogger(__name__)
 

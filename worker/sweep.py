@@ -7,11 +7,11 @@ SESSION_SWEEP_LOOKBACK_HOURS and enqueues `extract_session_context` for each one
 - has ended: no message for SESSION_IDLE_MINUTES, or its login expired or was revoked
   (or is gone: MongoDB's TTL index removes expired sessions), and
 - has messages nothing covers yet: neither its context nor its empty-extraction
-  watermark (shared/empty_extractions.py) reaches its newest message, and
+  watermark (shared/store/empty_extractions.py) reaches its newest message, and
 - has at least two messages (fewer is never extracted), and
 - is not in the dead letters under that job id: a session whose extraction failed for
   good waits for an operator's requeue rather than failing again every hour.
-It enqueues under the same job id as logout and close (shared/jobs.py), so a
+It enqueues under the same job id as logout and close (shared/queue/jobs.py), so a
 session is extracted once whoever asks, and at most SESSION_SWEEP_BATCH per run, oldest
 first; the rest wait for the next run.
 """
@@ -22,12 +22,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared import contexts, sessions
-from shared.dead_letters import open_dead_job_ids
-from shared.empty_extractions import empty_watermarks
-from shared.jobs import enqueue_extraction, extract_job_id
-from shared.messages import recent_sessions
-from shared.mongo import Database
+from shared.queue.jobs import enqueue_extraction, extract_job_id
+from shared.store import contexts, sessions
+from shared.store.dead_letters import open_dead_job_ids
+from shared.store.empty_extractions import empty_watermarks
+from shared.store.messages import recent_sessions
+from shared.store.mongo import Database
 from worker.extract import MIN_MESSAGES
 
 log = logging.getLogger(__name__)

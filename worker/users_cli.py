@@ -14,9 +14,9 @@ import argparse
 import sys
 from typing import Any
 
-from shared.mongo import Database, create_mongo_client, get_database
-from shared.settings import load_settings
-from shared.users import ADMIN, grant_role, holders, revoke_role
+from shared.process.settings import load_settings
+from shared.store.mongo import Database, create_mongo_client, get_database
+from shared.store.users import ADMIN, grant_role, holders, revoke_role
 
 ACTIONS = ("grant-admin", "revoke-admin", "list-admins")
 

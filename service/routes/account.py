@@ -11,9 +11,9 @@ from service.browser_session import clear_session_cookie
 from service.errors import ApiError
 from service.principal import require_principal
 from service.socket_registry import publish_logout
-from shared.account import delete_account, export_account
-from shared.forget import forget_point, forget_session
-from shared.rate_limit import REDIS_DOWN
+from shared.memory.forget import forget_point, forget_session
+from shared.redis_structures.rate_limit import REDIS_DOWN
+from shared.store.account import delete_account, export_account
 
 log = logging.getLogger(__name__)
 

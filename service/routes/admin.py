@@ -13,9 +13,9 @@ from service.browser_session import require_caller
 from service.errors import ApiError
 from service.principal import Principal
 from service.schemas import FailedJobs
-from shared.dead_letters import list_dead_letters, requeue, requeue_all
-from shared.job_owners import record_job_owner
-from shared.users import ADMIN, has_role
+from shared.store.dead_letters import list_dead_letters, requeue, requeue_all
+from shared.store.job_owners import record_job_owner
+from shared.store.users import ADMIN, has_role
 
 
 async def require_admin(request: Request) -> Principal:

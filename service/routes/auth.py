@@ -23,9 +23,9 @@ from service.principal import (
 )
 from service.schemas import Credentials
 from service.socket_registry import publish_logout
-from shared import sessions
-from shared.job_owners import record_job_owner
-from shared.users import create_user, find_by_id
+from shared.store import sessions
+from shared.store.job_owners import record_job_owner
+from shared.store.users import create_user, find_by_id
 
 
 async def register(request: Request) -> JSONResponse:

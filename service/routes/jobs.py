@@ -1,6 +1,6 @@
 """A caller's own jobs: their status, and cancelling them.
 
-Only the account a job id was handed to may see it (shared/job_owners.py); anyone else
+Only the account a job id was handed to may see it (shared/store/job_owners.py); anyone else
 gets the same 404 as for an id that never existed, so ids cannot be probed. Cancelling is
 for the owner or an admin, through arq's abort: a running job's task is cancelled on its
 worker, a waiting one is cancelled when a worker picks it up.
@@ -14,10 +14,10 @@ from starlette.responses import JSONResponse
 
 from service.browser_session import require_caller
 from service.errors import ApiError
-from shared.job_owners import job_owner
-from shared.job_status import FINISHED, JobView, read_job
-from shared.jobs import queue_of_job_id
-from shared.users import ADMIN, has_role
+from shared.queue.job_status import FINISHED, JobView, read_job
+from shared.queue.jobs import queue_of_job_id
+from shared.store.job_owners import job_owner
+from shared.store.users import ADMIN, has_role
 
 # How long DELETE waits for the worker to confirm; past it the answer is 202 and the
 # status says where the job is (the abort stays registered for a minute, arq's limit).

@@ -10,9 +10,9 @@ from starlette.responses import JSONResponse
 
 from service.principal import require_principal
 from service.schemas import Memory, MemoryGraph, ReflectionQueued
-from shared import communities, contexts, entities, reflections, relations, summaries
-from shared.job_owners import record_job_owner
-from shared.jobs import enqueue_reflection
+from shared.queue.jobs import enqueue_reflection
+from shared.store import communities, contexts, entities, reflections, relations, summaries
+from shared.store.job_owners import record_job_owner
 
 
 async def list_memory(request: Request) -> JSONResponse:

@@ -9,7 +9,7 @@ from service.errors import parse_query
 from service.principal import require_principal
 from service.routes.replies import post_message
 from service.schemas import MessageList, MessagesQuery
-from shared.messages import recent_user_messages
+from shared.store.messages import recent_user_messages
 
 
 async def list_messages(request: Request) -> JSONResponse:

@@ -24,15 +24,15 @@ from service.operations_schemas import (
     WorkerList,
 )
 from service.routes.admin import require_admin
-from shared.cron_schedule import next_run
-from shared.dead_letters import count_open
-from shared.heartbeats import list_workers
-from shared.job_history import last_hour, recent_jobs
-from shared.job_owners import record_job_owner
-from shared.job_status import STATUSES, JobView, read_job
-from shared.jobs import CRON_SCHEDULES, all_queues, enqueue_cron_now, queue_of_job_id
-from shared.outbox import outbox_size
-from shared.queue_scan import scan_queues
+from shared.queue.cron_schedule import next_run
+from shared.queue.heartbeats import list_workers
+from shared.queue.job_history import last_hour, recent_jobs
+from shared.queue.job_status import STATUSES, JobView, read_job
+from shared.queue.jobs import CRON_SCHEDULES, all_queues, enqueue_cron_now, queue_of_job_id
+from shared.queue.queue_scan import scan_queues
+from shared.store.dead_letters import count_open
+from shared.store.job_owners import record_job_owner
+from shared.store.outbox import outbox_size
 
 MAX_JOBS_LISTED = 200
 

@@ -1,7 +1,7 @@
 """Chat replies over HTTP: send a message, follow its reply as Server-Sent Events, look it up, cancel it.
 
 - `POST /api/v1/chat/messages` → 202 with the reply's id and stream URL (service/reply_start.py).
-- `GET /api/v1/chat/replies/{id}/stream`: the reply's events (shared/reply_stream.py) as
+- `GET /api/v1/chat/replies/{id}/stream`: the reply's events (shared/redis_structures/reply_stream.py) as
   SSE, each with its stream id as `id:`; `Last-Event-ID` resumes after it. A keep-alive
   comment every STREAM_KEEPALIVE_SECONDS. Past STREAM_TTL_SECONDS a finished reply's stream
   is gone: 410, and its text is in `/api/v1/chat/messages`.
@@ -28,9 +28,9 @@ from service.errors import ApiError, parse_body
 from service.principal import Principal, require_principal
 from service.reply_schemas import ActiveReply, ActiveStreams, NewMessage, ReplyAccepted, is_blank
 from service.reply_start import Accepted, start_reply, stream_url
-from shared.rate_limit import REDIS_DOWN
-from shared.replies import FINISHED, Reply, active_replies, cancel_reply, owned_reply, status_of
-from shared.reply_stream import START, KeepAlive, ReplyStreams, StreamEvent, is_entry_id
+from shared.redis_structures.rate_limit import REDIS_DOWN
+from shared.redis_structures.reply_stream import START, KeepAlive, ReplyStreams, StreamEvent, is_entry_id
+from shared.store.replies import FINISHED, Reply, active_replies, cancel_reply, owned_reply, status_of
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from starlette.responses import JSONResponse
 from service.errors import parse_query
 from service.principal import require_principal
 from service.routes.admin import require_admin
-from shared import clock
-from shared.llm_usage import admin_usage, user_daily_usage
+from shared.process import clock
+from shared.store.llm_usage import admin_usage, user_daily_usage
 
 
 class UsageQuery(BaseModel):

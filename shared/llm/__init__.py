@@ -23,8 +23,8 @@ from shared.llm.base import (
 )
 from shared.llm.limiter import LLMLimiter
 from shared.llm.metered import MeteredLLM
-from shared.mongo import Database
-from shared.settings import Settings
+from shared.process.settings import Settings
+from shared.store.mongo import Database
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from shared.models import (
     TokenUsage,
     reflection_output_model,
 )
-from shared.settings import Settings
+from shared.process.settings import Settings
 
 EXTRACTION_TOOL = {
     "name": EXTRACTION_TOOL_NAME,

@@ -9,11 +9,11 @@ calls in flight when it runs out, never by more.
 
 from __future__ import annotations
 
-from shared import clock
 from shared.llm.base import LLMBudgetExhausted
-from shared.llm_usage import tokens_used_on
-from shared.mongo import Database
-from shared.settings import Settings
+from shared.process import clock
+from shared.process.settings import Settings
+from shared.store.llm_usage import tokens_used_on
+from shared.store.mongo import Database
 
 
 async def check_daily_budget(db: Database, settings: Settings, user_id: str | None) -> None:

@@ -1,6 +1,6 @@
 """LLM traffic control shared by every process: requests and tokens per window, in Redis.
 
-Why a sliding window log and not `shared/rate_limit.py`'s token bucket: a bucket of
+Why a sliding window log and not `shared/redis_structures/rate_limit.py`'s token bucket: a bucket of
 capacity N refilled at N per minute lets 2N requests through in some 60-second window (a
 full bucket, then its refill), and the contract is "no window holds more than
 LLM_REQUESTS_PER_MINUTE". The log keeps one entry per admitted call (a Redis sorted set
@@ -38,9 +38,9 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from shared.llm.base import LLMRateLimited
-from shared.metrics import LLM_RATE_DEFERRED, LLM_RATE_WAIT
-from shared.rate_limit import REDIS_DOWN
-from shared.settings import Settings
+from shared.process.metrics import LLM_RATE_DEFERRED, LLM_RATE_WAIT
+from shared.process.settings import Settings
+from shared.redis_structures.rate_limit import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 

@@ -15,16 +15,16 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from shared import clock
 from shared.llm.attribution import current_llm_user
 from shared.llm.base import LLMProvider, UsageCallback
 from shared.llm.budget import check_daily_budget
 from shared.llm.limiter import Admission, LLMLimiter, estimate_tokens
-from shared.llm_usage import LLMUsageRecord, record_usage
-from shared.metrics import LLM_CALLS, LLM_LATENCY, LLM_TOKENS
 from shared.models import TokenUsage
-from shared.mongo import Database
-from shared.settings import Settings
+from shared.process import clock
+from shared.process.metrics import LLM_CALLS, LLM_LATENCY, LLM_TOKENS
+from shared.process.settings import Settings
+from shared.store.llm_usage import LLMUsageRecord, record_usage
+from shared.store.mongo import Database
 
 Reply = TypeVar("Reply")
 log = logging.getLogger(__name__)

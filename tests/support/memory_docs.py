@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
-from shared.memory import point_key
-from shared.mongo import SESSION_CONTEXTS
+from shared.memory.strength import point_key
+from shared.store.mongo import SESSION_CONTEXTS
 
 T0 = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from service.app import create_app
-from shared.settings import Settings
+from shared.process.settings import Settings
 from tests.support.client import Api
 from tests.support.running_worker import running_worker
 from tests.support.servers import serve_app

@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from mongomock_motor import AsyncMongoMockClient
 
-from shared.settings import load_settings
+from shared.process.settings import load_settings
 from worker import resources
 from worker.resilient import Queues, create_worker
 

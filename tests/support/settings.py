@@ -7,7 +7,7 @@ import os
 import uuid
 from typing import Any
 
-from shared.settings import Settings
+from shared.process.settings import Settings
 
 TEST_MONGODB_URI = os.environ.get("TEST_MONGODB_URI")
 JWT_SECRET = "test-secret-that-is-long-enough-0123456789"

@@ -6,7 +6,7 @@ from typing import Any
 
 from arq import Worker
 
-from shared.settings import Settings
+from shared.process.settings import Settings
 from worker.arq_options import worker_options
 
 

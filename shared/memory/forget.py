@@ -1,0 +1,41 @@
+"""Forgetting on request: a user deletes one stored point, or a whole session's memory.
+
+Both are owner-only (every filter names the user), and both leave memory consistent the
+way the memory engine expects (docs/architecture.md, memory engine): a deleted context's
+mentions leave the entity graph (`entities.forget_context`), entities no context names any
+more take their relations with them (`relations.forget_entities`), the communities are
+marked for regrouping (`communities.mark_changed`), and the user's recall cache is dropped
+and rebuilt so the coach stops using what was forgotten at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.memory.recall_cache import drop_and_rebuild
+from shared.store import communities, contexts, entities, relations
+from shared.store.mongo import Database
+
+
+async def forget_point(db: Database, redis: Any, timeout: float, user_id: str, context_id: str, key: str) -> bool:
+    """Remove one point from one of the user's contexts. False if there was none."""
+    if not await contexts.remove_point(db, user_id, context_id, key):
+        return False
+    await drop_and_rebuild(db, redis, timeout, user_id)
+    return True
+
+
+async def forget_session(db: Database, redis: Any, timeout: float, user_id: str, context_id: str) -> bool:
+    """Remove a whole session's memory (its context) and what the graph learned only from it."""
+    session_id = await contexts.delete_context(db, user_id, context_id)
+    if session_id is None:
+        return False
+    # The graph names a context by its id, or by its session before the context was stored.
+    orphans = await entities.forget_context(db, user_id, context_id)
+    orphans += await entities.forget_context(db, user_id, f"session:{session_id}")
+    await relations.forget_entities(db, user_id, orphans)
+    if orphans:
+        await communities.mark_changed(db, user_id, datetime.now(UTC))  # regrouped by the nightly job
+    await drop_and_rebuild(db, redis, timeout, user_id)
+    return True

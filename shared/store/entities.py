@@ -1,0 +1,143 @@
+"""The `entities` collection: each user's people, goals, habits, events and places.
+
+One document per entity and user: the canonical name (the first spelling seen), its kind,
+every other spelling as an alias, the matching keys of all of them, how many extractions
+named it, and the newest contexts that did. Resolution (shared/memory/entity_resolution.py) runs
+against one user's entities only, so nothing of one user can merge into another's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypedDict
+
+from bson import ObjectId
+from pydantic import BaseModel
+from pymongo import ReturnDocument
+
+from shared.memory.entity_resolution import best_match, match_key
+from shared.models import ExtractedEntity
+from shared.store.mongo import ENTITIES, Database
+
+CONTEXTS_KEPT = 20  # newest contexts an entity remembers it came from
+
+
+class StoredEntity(TypedDict):
+    _id: ObjectId
+    user_id: str
+    key: str  # the key of the first spelling: what concurrent upserts agree on
+    keys: list[str]  # keys of the name and every alias: what resolution matches against
+    name: str
+    kind: str
+    aliases: list[str]
+    mentions: int
+    context_ids: list[str]
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+class EntityView(BaseModel):
+    id: str
+    name: str
+    kind: str
+    aliases: list[str]
+    mentions: int
+    community: int | None = None
+
+
+async def record_entities(
+    db: Database, user_id: str, named: list[ExtractedEntity], context_id: str, now: datetime, threshold: float
+) -> dict[str, ObjectId]:
+    """Resolve each name against the user's entities and count one mention; returns name -> entity id."""
+    stored = await db[ENTITIES].find({"user_id": user_id}, {"keys": 1}).to_list(length=None)
+    owners: list[ObjectId] = []
+    candidates: dict[int, str] = {}
+    for doc in stored:
+        for key in doc.get("keys", []):
+            candidates[len(owners)] = key
+            owners.append(doc["_id"])
+    resolved: dict[str, ObjectId] = {}
+    counted: set[ObjectId] = set()
+    for entity in named:
+        if entity.name in resolved:
+            continue
+        key = match_key(entity.name)
+        index = best_match(key, candidates, threshold)
+        if index is not None:
+            entity_id = owners[index]
+            if entity_id not in counted:
+                await db[ENTITIES].update_one(
+                    {"_id": entity_id, "user_id": user_id},
+                    {
+                        "$inc": {"mentions": 1},
+                        "$set": {"last_seen_at": now},
+                        "$push": {"context_ids": {"$each": [context_id], "$slice": -CONTEXTS_KEPT}},
+                    },
+                )
+            # A new spelling is an alias; the canonical name never is one.
+            await db[ENTITIES].update_one(
+                {"_id": entity_id, "user_id": user_id, "name": {"$ne": entity.name}},
+                {"$addToSet": {"aliases": entity.name, "keys": key}},
+            )
+        else:
+            doc = await db[ENTITIES].find_one_and_update(
+                {"user_id": user_id, "key": key},
+                {
+                    "$setOnInsert": {"name": entity.name, "kind": entity.kind, "aliases": [], "first_seen_at": now},
+                    "$addToSet": {"keys": key},
+                    "$inc": {"mentions": 1},
+                    "$set": {"last_seen_at": now},
+                    "$push": {"context_ids": {"$each": [context_id], "$slice": -CONTEXTS_KEPT}},
+                },
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+                projection={"_id": 1},
+            )
+            entity_id = doc["_id"]
+        if key not in candidates.values():
+            candidates[len(owners)] = key
+            owners.append(entity_id)
+        counted.add(entity_id)
+        resolved[entity.name] = entity_id
+    return resolved
+
+
+async def user_entities(db: Database, user_id: str) -> list[StoredEntity]:
+    cursor = db[ENTITIES].find({"user_id": user_id}).sort([("mentions", -1), ("_id", 1)])
+    docs: list[StoredEntity] = await cursor.to_list(length=None)
+    return docs
+
+
+async def entities_of_users(db: Database, user_ids: list[str]) -> dict[str, list[StoredEntity]]:
+    """Many users' entities in one query (the nightly community job reads users in batches)."""
+    found: dict[str, list[StoredEntity]] = {u: [] for u in user_ids}
+    async for doc in db[ENTITIES].find({"user_id": {"$in": user_ids}}, {"name": 1, "mentions": 1, "user_id": 1}):
+        found[doc["user_id"]].append(doc)
+    return found
+
+
+async def forget_context(db: Database, user_id: str, context_id: str) -> list[ObjectId]:
+    """A deleted context's mentions leave the graph; entities no context names any more go.
+
+    For the delete endpoint that does not exist yet (issue 15, item 5); returns the ids of
+    the entities removed, so the caller can drop their relations.
+    """
+    await db[ENTITIES].update_many(
+        {"user_id": user_id, "context_ids": context_id},
+        {"$pull": {"context_ids": context_id}, "$inc": {"mentions": -1}},
+    )
+    orphans = await db[ENTITIES].find({"user_id": user_id, "mentions": {"$lte": 0}}, {"_id": 1}).to_list(length=None)
+    if orphans:
+        await db[ENTITIES].delete_many({"_id": {"$in": [o["_id"] for o in orphans]}})
+    return [o["_id"] for o in orphans]
+
+
+def entity_view(doc: StoredEntity, community: int | None) -> EntityView:
+    return EntityView(
+        id=str(doc["_id"]),
+        name=doc["name"],
+        kind=doc["kind"],
+        aliases=doc.get("aliases", []),
+        mentions=doc["mentions"],
+        community=community,
+    )

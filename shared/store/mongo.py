@@ -1,0 +1,88 @@
+"""MongoDB access: one client per process, the database handle, and the indexes.
+
+`memory://` gives mongomock-motor, an in-process stand-in with Motor's interface, for the
+all-in-one and the tests; anything else is a real server reached through Motor.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from shared.process.settings import Settings
+
+if TYPE_CHECKING:
+    from motor.motor_asyncio import AsyncIOMotorDatabase
+
+    # The one name for "a database handle" in our signatures. mongomock-motor's stand-in has
+    # the same interface but no types, so at run time either is passed.
+    Database = AsyncIOMotorDatabase[Any]
+else:
+    Database = Any
+
+log = logging.getLogger(__name__)
+
+USERS = "users"
+SESSIONS = "sessions"
+CHAT_MESSAGES = "chat_messages"
+SESSION_CONTEXTS = "session_contexts"
+CONTEXT_COUNTERS = "context_counters"  # per user: unsummarized contexts (shared/store/contexts.py)
+SUMMARIES = "summaries"
+FAILED_JOBS = "failed_jobs"
+OUTBOX = "outbox"
+EMPTY_EXTRACTIONS = "empty_extractions"
+REFLECTIONS = "reflections"
+ENTITIES = "entities"
+RELATIONS = "relations"
+COMMUNITIES = "communities"
+REPLIES = "replies"  # the coach's replies as jobs: status, text, usage (shared/store/replies.py)
+
+
+def create_mongo_client(settings: Settings) -> Any:
+    if settings.uses_in_memory_mongodb:
+        from mongomock_motor import AsyncMongoMockClient
+
+        log.warning("MongoDB: in-memory stand-in (mongomock); nothing survives a restart")
+        return AsyncMongoMockClient(tz_aware=True)
+    from motor.motor_asyncio import AsyncIOMotorClient
+
+    # A short server-selection timeout turns "MongoDB is down" into an error within
+    # seconds instead of a request that hangs for pymongo's default 30 s.
+    return AsyncIOMotorClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5_000)
+
+
+def get_database(client: Any, settings: Settings) -> Database:
+    db: Database = client[settings.mongodb_db_name]
+    return db
+
+
+async def ensure_indexes(db: Database) -> None:
+    """Idempotent; every process runs it at start so a fresh database is ready."""
+    await db[USERS].create_index("email", unique=True)
+    await db[SESSIONS].create_index("user_id")
+    # Revocation records expire on their own once the token could not be used anyway.
+    await db[SESSIONS].create_index("expires_at", expireAfterSeconds=0)
+    await db[CHAT_MESSAGES].create_index([("session_id", 1), ("timestamp", 1)])
+    await db[CHAT_MESSAGES].create_index([("user_id", 1), ("timestamp", -1)])
+    await db[CHAT_MESSAGES].create_index("timestamp")  # the session sweep reads a recent window
+    await db[CHAT_MESSAGES].create_index("reply_id", sparse=True)  # a retried reply finds its stored text
+    await db[SESSION_CONTEXTS].create_index([("user_id", 1), ("session_id", 1)], unique=True)
+    await db[SESSION_CONTEXTS].create_index([("user_id", 1), ("updated_at", -1)])
+    await db[SUMMARIES].create_index([("user_id", 1), ("created_at", -1)])
+    await db[OUTBOX].create_index("created_at")
+    await db[EMPTY_EXTRACTIONS].create_index([("user_id", 1), ("session_id", 1)], unique=True)
+    await db[EMPTY_EXTRACTIONS].create_index("expires_at", expireAfterSeconds=0)
+    await db[FAILED_JOBS].create_index([("resolved_at", 1), ("failed_at", -1)])
+    await db[SESSION_CONTEXTS].create_index([("reflected_at", 1), ("user_id", 1)])  # contexts awaiting reflection
+    await db[REFLECTIONS].create_index([("user_id", 1), ("created_at", -1)])
+    # Entity resolution upserts by the key a name was first seen under, so two extractions
+    # naming a new entity at once make one document, not two.
+    await db[ENTITIES].create_index([("user_id", 1), ("key", 1)], unique=True)
+    await db[RELATIONS].create_index([("user_id", 1), ("source_id", 1), ("target_id", 1), ("relation", 1)], unique=True)
+    await db[COMMUNITIES].create_index("user_id", unique=True)
+    await db[COMMUNITIES].create_index("stale")
+    await db[REPLIES].create_index([("user_id", 1), ("status", 1)])  # a user's active replies
+    await db[REPLIES].create_index([("status", 1), ("started_at", 1)])  # the cleanup finds stuck ones
+    from shared.store.llm_usage import ensure_usage_indexes  # its own module, like every collection's
+
+    await ensure_usage_indexes(db)
