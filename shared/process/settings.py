@@ -193,6 +193,12 @@ class Settings(BaseSettings):
     # Slow clients: uvicorn has no limit of its own on how long headers may take to arrive.
     http_header_timeout_seconds: float = Field(10.0, gt=0, description="a request's headers must arrive within this")
     http_body_timeout_seconds: float = Field(10.0, gt=0, description="a request's body must arrive within this")
+    http_max_header_line_bytes: int = Field(
+        16_384, ge=1_024, description="longest request line or header line, in bytes; longer: 431 and the connection closed"
+    )
+    http_max_header_bytes: int = Field(
+        65_536, ge=4_096, description="most bytes of a request's head (request line and headers); more: 431"
+    )
 
     # All-in-one launcher
     host: str = "127.0.0.1"
@@ -290,6 +296,8 @@ class Settings(BaseSettings):
             raise ValueError("SUMMARIZE_KEEP_RECENT must be below SUMMARIZE_THRESHOLD")
         if self.session_sweep_lookback_hours * 60 <= self.session_idle_minutes:
             raise ValueError("SESSION_SWEEP_LOOKBACK_HOURS must span more than SESSION_IDLE_MINUTES")
+        if self.http_max_header_bytes < self.http_max_header_line_bytes:
+            raise ValueError("HTTP_MAX_HEADER_BYTES must be at least HTTP_MAX_HEADER_LINE_BYTES")
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters")
         return self
