@@ -153,10 +153,10 @@ class HttpProtocol(HeaderTimeout, AutoHTTPProtocol):  # type: ignore[misc, valid
     """httptools when installed (uvicorn[standard]), else h11, as uvicorn's `auto` picks."""
 
 
-class H11HttpProtocol(HeaderTimeout, H11Protocol):  # type: ignore[misc]  # connection_made takes the narrower Transport
+class H11HttpProtocol(HeaderTimeout, H11Protocol):
     """The pure-Python parser, for platforms without httptools."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn narrows it
         super().connection_made(transport)
         # h11 refuses a head over its own buffer limit (16 KiB) with a bare 400; ours is the
         # limit, with 431, so h11's buffer gets room for a whole head of our size.
