@@ -127,6 +127,15 @@ class Settings(BaseSettings):
     ws_idle_seconds: float = Field(
         600.0, gt=0, description="a chat socket with no client frame for this long is closed with 4408"
     )
+    ws_frames_per_minute_per_socket: int = Field(
+        60, ge=1, description="frames of any kind one chat socket may send a minute (bursts up to this); past it rate_limited"
+    )
+    ws_frames_per_minute_per_user: int = Field(
+        150, ge=1, description="frames of any kind one user's sockets may send a minute, across processes"
+    )
+    ws_send_timeout_seconds: float = Field(
+        10.0, gt=0, description="a chat socket whose client reads nothing for this long while a frame waits is closed"
+    )
     ws_lease_seconds: float = Field(30.0, gt=0, description="socket and reply leases in Redis lapse after this unless refreshed")
     login_address_failures_per_minute: int = Field(10, ge=1, description="failed logins per client address per minute, then 429")
     login_account_free_failures: int = Field(5, ge=1, description="failed logins an account allows before backing off")
