@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,6 +28,7 @@ from service.body_limit import BodyLimit
 from service.chat_limits import ChatLimits
 from service.chat_page import chat_page_routes
 from service.chat_socket import chat_socket
+from service.connection_cap import ConnectionCap
 from service.credentials import Passwords
 from service.dashboard import dashboard_routes
 from service.errors import EXCEPTION_HANDLERS
@@ -37,6 +39,7 @@ from service.readiness import readiness
 from service.resources import ServiceResources, cancel_and_wait
 from service.routes import account, admin, auth, jobs, memory, messages, operations, replies, usage
 from service.socket_registry import SocketRegistry, listen_for_logouts
+from service.stream_limits import StreamLimits
 from shared.process.log_format import configure_logging
 from shared.process.logs import one_line_for_cut_off_requests, redact_tokens_in
 from shared.process.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
@@ -44,6 +47,7 @@ from shared.process.resources import open_store
 from shared.process.settings import Settings, SettingsError, load_settings
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
+from shared.redis_structures.stream_reader import StreamReader
 from shared.store.job_owners import ensure_job_owner_indexes
 from shared.store.outbox import relay_forever
 
@@ -62,6 +66,15 @@ def lazy_arq_pool(settings: Settings) -> ArqRedis:
     timeout = settings.redis_timeout_seconds
     pool = ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
     return ArqRedis(pool, default_queue_name=settings.queue_name)
+
+
+def stop_if_it_died(task: asyncio.Task[None]) -> None:
+    """These tasks catch every failure and go on; one that ended anyway leaves the process
+    serving without it (streams never read): stop the process, so it is restarted."""
+    if task.cancelled():
+        return
+    log.critical("background task %s ended (%r); stopping the service", task.get_coro(), task.exception())
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def create_app(settings: Settings | None = None, *, mongo_client: Any = None) -> Starlette:
@@ -95,6 +108,10 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 settings.streams_url, settings.redis_timeout_seconds, settings.stream_keepalive_seconds
             )
             stack.push_async_callback(streams_redis.aclose)
+            streams = reply_streams(streams_redis, settings)
+            # One XREAD for every stream this process relays, instead of a connection each.
+            reader = StreamReader(settings.streams_url, streams_redis, timeout=settings.redis_timeout_seconds)
+            streams.reader = reader
             resources = ServiceResources(
                 core=core,
                 arq=arq,
@@ -105,7 +122,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 chat_limits=ChatLimits(arq, settings),
                 login_throttle=LoginThrottle(arq, settings),
                 sockets=SocketRegistry(),
-                reply_streams=reply_streams(streams_redis, settings),
+                reply_streams=streams,
                 reply_lease=ReplyLease(arq, settings),
             )
             resources.publish(app.state)
@@ -117,6 +134,11 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 listen_for_logouts(settings.redis_url, resources.sockets, settings.redis_timeout_seconds)
             )
             stack.push_async_callback(cancel_and_wait, logouts)
+            app.state.stream_limits = StreamLimits(arq, settings)
+            for background in (reader.run(), app.state.stream_limits.keep_forever()):
+                task = asyncio.create_task(background)
+                task.add_done_callback(stop_if_it_died)
+                stack.push_async_callback(cancel_and_wait, task)
             yield
 
     routes = [
@@ -159,6 +181,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     return Starlette(
         routes=routes,
         middleware=[
+            Middleware(ConnectionCap, limit=settings.open_connection_limit),
             Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
             Middleware(BodyDeadline, seconds=settings.http_body_timeout_seconds),
         ],

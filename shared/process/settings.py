@@ -127,6 +127,17 @@ class Settings(BaseSettings):
     ws_idle_seconds: float = Field(
         600.0, gt=0, description="a chat socket with no client frame for this long is closed with 4408"
     )
+    max_streams_per_user: int = Field(
+        20, ge=1, description="reply streams (SSE) one user may hold open, across processes; the next is answered 429"
+    )
+    max_streams_per_session: int = Field(
+        10, ge=1, description="reply streams (SSE) one session (one sign-in, one device) may hold open; the next is 429"
+    )
+    max_open_connections: int = Field(
+        0,
+        ge=0,
+        description="requests and sockets open at once per service process, then 503; 0: half the open-file limit (ulimit -n)",
+    )
     ws_frames_per_minute_per_socket: int = Field(
         60, ge=1, description="frames of any kind one chat socket may send a minute (bursts up to this); past it rate_limited"
     )
@@ -217,6 +228,17 @@ class Settings(BaseSettings):
     @property
     def streams_url(self) -> str:
         return self.streams_redis_url or self.redis_url
+
+    @property
+    def open_connection_limit(self) -> int:
+        """MAX_OPEN_CONNECTIONS, or half the open-file limit: each open request or socket
+        holds a descriptor, and the rest are left for Redis, MongoDB, logs and accept()."""
+        if self.max_open_connections:
+            return self.max_open_connections
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        return max(64, (soft if soft != resource.RLIM_INFINITY else 1_048_576) // 2)
 
     @property
     def job_budget_seconds(self) -> float:

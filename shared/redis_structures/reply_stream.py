@@ -17,9 +17,9 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from shared.process.settings import Settings
 
@@ -50,7 +50,7 @@ class KeepAlive:
 KEEP_ALIVE = KeepAlive()
 
 
-def _decode(entry_id: bytes | str, fields: dict[Any, Any]) -> StreamEvent:
+def decode_event(entry_id: bytes | str, fields: dict[Any, Any]) -> StreamEvent:
     get = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v) for k, v in fields.items()}
     event = cast(EventName, get["event"])
     return StreamEvent(
@@ -76,9 +76,18 @@ def is_entry_id(value: str) -> bool:
     return entry_id_parts(value) is not None
 
 
+class Follow(Protocol):
+    def follow(
+        self, streams: ReplyStreams, reply_id: str, after: str, keepalive_seconds: float
+    ) -> AsyncIterator[StreamEvent | KeepAlive]: ...
+
+
 class ReplyStreams:
     def __init__(self, redis: Redis, *, ttl_seconds: int, max_entries: int, unfinished_ttl_seconds: int) -> None:
         self.redis = redis
+        # The service's one reader for every stream it relays (shared/redis_structures/
+        # stream_reader.py); without it each `follow` blocks a connection of its own.
+        self.reader: Follow | None = None
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
         self.unfinished_ttl_seconds = unfinished_ttl_seconds
@@ -107,7 +116,7 @@ class ReplyStreams:
     async def read(self, reply_id: str, after: str = START, count: int | None = None) -> list[StreamEvent]:
         """The events after `after` that are there now (no waiting)."""
         entries = await self.redis.xrange(stream_key(reply_id), min=f"({after}" if after != START else "-", count=count)
-        return [_decode(entry_id, fields) for entry_id, fields in entries]
+        return [decode_event(entry_id, fields) for entry_id, fields in entries]
 
     async def exists(self, reply_id: str) -> bool:
         return bool(await self.redis.exists(stream_key(reply_id)))
@@ -124,6 +133,10 @@ class ReplyStreams:
         is still queued) is waited for the same way. A caller resuming from a client's id
         asks `ended_by` first (the SSE route answers 204, the socket `ended`): past the end,
         this would notice only after one keep-alive."""
+        if self.reader is not None:
+            async for item in self.reader.follow(self, reply_id, after, keepalive_seconds):
+                yield item
+            return
         key = stream_key(reply_id)
         block_ms = max(1, int(keepalive_seconds * 1000))
         while True:
@@ -134,7 +147,7 @@ class ReplyStreams:
                 yield KEEP_ALIVE
                 continue
             for entry_id, fields in found[0][1]:
-                event = _decode(entry_id, fields)
+                event = decode_event(entry_id, fields)
                 after = event.id
                 yield event
                 if event.terminal:
@@ -145,7 +158,7 @@ class ReplyStreams:
         last = await self.redis.xrevrange(stream_key(reply_id), count=1)
         if not last:
             return False
-        event = _decode(*last[0])
+        event = decode_event(*last[0])
         return event.terminal and (entry_id_parts(event.id) or (0, 0)) <= (entry_id_parts(after) or (0, 0))
 
     async def delete(self, *reply_ids: str) -> int:
@@ -162,10 +175,22 @@ def reply_streams(redis: Redis, settings: Settings) -> ReplyStreams:
     )
 
 
+# Connections of the streams client: the worker's appends and the service's short reads
+# (a reply's text, the end check) take one each for a round trip; a burst waits its turn.
+MAX_CONNECTIONS = 32
+
+
 def open_streams_redis(url: str, timeout: float, keepalive_seconds: float) -> Redis:
-    """The client for STREAMS_REDIS_URL. A blocked XREAD holds its connection for up to a
-    keep-alive, so the socket time-out must outlast that; the pool grows with the listeners."""
-    client: Redis = Redis.from_url(
-        url, socket_connect_timeout=timeout, socket_timeout=keepalive_seconds + max(timeout, 5.0), max_connections=None
+    """The client for STREAMS_REDIS_URL. A `follow` without a reader blocks an XREAD for up
+    to a keep-alive, so the socket time-out outlasts that. The pool is bounded: past
+    MAX_CONNECTIONS a command waits for a free connection (up to the socket time-out)."""
+    socket_timeout = keepalive_seconds + max(timeout, 5.0)
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=socket_timeout,
+        socket_connect_timeout=timeout,
+        socket_timeout=socket_timeout,
     )
+    client: Redis = Redis.from_pool(pool)  # closing the client closes its pool
     return client
