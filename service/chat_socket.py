@@ -5,7 +5,8 @@ Browsers cannot set headers on a WebSocket, so the token rides in the query stri
 The socket is a client of the same machinery as `POST /api/v1/chat/messages` and the SSE
 stream: a `message` frame goes through service/reply_start.py (limits, budget, one reply
 per session; the worker writes the reply), is answered with `accepted`, and the reply's
-stream is relayed as `chunk` frames and one `done` or `error`. `{"type": "resume",
+stream is relayed as `chunk` frames (a `reset` frame: show its text instead, then go on)
+and one `done` or `error`. `{"type": "resume",
 "reply_id", "after"}` relays a reply's stream from after an event id (`"0-0"`: from the
 start), for a client that reconnected. Closing the socket stops the relay, never the reply:
 the worker writes and stores it anyway.
@@ -45,6 +46,7 @@ from service.frames import (
     ErrorFrame,
     MessageFrame,
     ReplyErrorFrame,
+    ResetFrame,
     ResumeFrame,
     RetryLaterFrame,
     parse_client_frame,
@@ -245,6 +247,8 @@ def stream_frame(reply_id: str, event: StreamEvent) -> BaseModel:
     data = event.data
     if event.event == "chunk":
         return ChunkFrame(text=data["text"], reply_id=reply_id, id=event.id)
+    if event.event == "reset":
+        return ResetFrame(text=data["text"], reply_id=reply_id, id=event.id)
     if event.event == "done":
         return DoneFrame(reply_id=reply_id, id=event.id, **data)
     return ReplyErrorFrame(code=data.get("code", "error"), detail=data.get("detail", ""), reply_id=reply_id, id=event.id)
