@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from arq.connections import ArqRedis
-from redis.asyncio import ConnectionPool
+from redis.asyncio import BlockingConnectionPool
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -60,11 +60,22 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+# The service's Redis connections for short commands (limits, leases, enqueues): a burst
+# (1,000 streams closing at once) waits its turn instead of opening connections it then keeps.
+MAX_REDIS_CONNECTIONS = 64
+
+
 def lazy_arq_pool(settings: Settings) -> ArqRedis:
     """An arq pool that connects on first use, with short time-outs: the service starts and
     logs users out while Redis is down (enqueues then go to the outbox)."""
     timeout = settings.redis_timeout_seconds
-    pool = ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=MAX_REDIS_CONNECTIONS,
+        timeout=timeout,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+    )
     return ArqRedis(pool, default_queue_name=settings.queue_name)
 
 
