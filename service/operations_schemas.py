@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -17,9 +18,18 @@ class FunctionActivity(FunctionQueue):
     failed_last_hour: int = 0
 
 
-class QueueView(BaseModel):
+class QueueSection(BaseModel):
+    """One arq queue and the functions enqueued on it (shared/queue/jobs.py `queue_for`)."""
+
     queue_name: str
+    kind: Literal["chat", "background"]
     functions: list[FunctionActivity]
+
+
+class QueueView(BaseModel):
+    queue_name: str  # the background queue
+    functions: list[FunctionActivity]  # every queue's, together
+    queues: list[QueueSection]  # chat first, then background
     dead_letters_open: int
     outbox_size: int
 
@@ -43,6 +53,10 @@ class CronList(BaseModel):
 
 
 class CronStarted(BaseModel):
+    job_id: str
+
+
+class Requeued(BaseModel):
     job_id: str
 
 
