@@ -11,6 +11,8 @@ from shared.queue.heartbeats import WorkerStatus
 from shared.queue.job_history import MinuteOutcomes
 from shared.queue.job_status import JobView
 from shared.queue.queue_scan import FunctionQueue
+from shared.redis_structures.live_limits import RunTimeLimits
+from shared.store.limit_changes import LimitChangeView
 
 
 class FunctionActivity(FunctionQueue):
@@ -62,3 +64,11 @@ class Requeued(BaseModel):
 
 class Activity(BaseModel):
     minutes: list[MinuteOutcomes]
+
+
+class LimitsView(BaseModel):
+    """`GET/PUT /api/v1/admin/limits`."""
+
+    limits: RunTimeLimits  # in force now
+    starting: RunTimeLimits  # the environment's, where every process starts
+    changes: list[LimitChangeView]  # newest first

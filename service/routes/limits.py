@@ -11,25 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from service.errors import ApiError, parse_body
+from service.operations_schemas import LimitsView
 from service.routes.admin import require_admin
 from shared.process import clock
-from shared.redis_structures.live_limits import LimitsChange, RunTimeLimits
+from shared.redis_structures.live_limits import LimitsChange
 from shared.redis_structures.rate_limit import REDIS_DOWN
-from shared.store.limit_changes import LimitChange, LimitChangeView, recent_limit_changes, record_limit_change
+from shared.store.limit_changes import LimitChange, recent_limit_changes, record_limit_change
 from shared.store.users import find_by_id
 
 CHANGES_SHOWN = 20
-
-
-class LimitsView(BaseModel):
-    limits: RunTimeLimits  # in force now
-    starting: RunTimeLimits  # the environment's, where every process starts
-    changes: list[LimitChangeView]  # newest first
 
 
 async def limits_view(state: Any) -> LimitsView:
