@@ -159,7 +159,8 @@ def rank(
             core=in_core,
         )
         ranked.append(Ranked(doc=doc, score=round(score, 6), reasons=reasons))
-    ranked.sort(key=lambda r: (r.score, r.doc.said_at or now), reverse=True)
+    # Ties: a stored point before a summary repeating it, then the newer first.
+    ranked.sort(key=lambda r: (r.score, r.doc.source == "point", r.doc.said_at or now), reverse=True)
     return ranked
 
 

@@ -27,6 +27,7 @@ from shared.memory.documents import load_user_memory
 from shared.memory.embeddings import Embedder, dense_scores
 from shared.memory.ranking import Probe, Query, Ranked, RecallIndex, build_index, candidates, rank
 from shared.memory.recall_cache import rebuild_on_miss
+from shared.memory.text import words
 from shared.models import ChatMessage, MemoryDigest, RecalledInsight, RecalledPoint
 from shared.process.settings import Settings
 from shared.redis_structures.recall_index import RedisRecallIndex
@@ -104,7 +105,12 @@ def digest_of(recalled: Recalled, settings: Settings) -> MemoryDigest:
     rest = [r for r in recalled.ranked if r.doc.source != "insight" and not r.reasons.core]
     points: list[RecalledPoint] = []
     budget = settings.recall_token_budget - _tokens(recalled.probe.summary or "")
+    seen: set[str] = set()
     for r in [*core, *rest]:
+        said_as = " ".join(words(r.doc.content))
+        if said_as in seen:  # a summary's key point repeating a stored point, say: once is enough
+            continue
+        seen.add(said_as)
         cost = _tokens(r.doc.content)
         if len(points) >= settings.recall_points or cost > budget:
             break
