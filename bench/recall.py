@@ -45,13 +45,23 @@ def contexts_of(user_id: str, sessions: list[list[tuple[str, str]]], start: date
     docs = []
     for s, messages in enumerate(sessions):
         at = start + timedelta(days=s)
-        points = [{"kind": "fact", "content": t, "importance": 0.5, "key": point_key("fact", t), "mentions": 1} for _, t in messages]
+        points = [
+            {"kind": "fact", "content": t, "importance": 0.5, "key": point_key("fact", t), "mentions": 1} for _, t in messages
+        ]
         docs.append(
             {
-                "_id": ObjectId(), "user_id": user_id, "session_id": f"{user_id}-s{s}", "context_points": points,
+                "_id": ObjectId(),
+                "user_id": user_id,
+                "session_id": f"{user_id}-s{s}",
+                "context_points": points,
                 "covered": {"last_message_id": f"m{s}", "last_at": at, "message_count": len(messages)},
-                "strength": 1.0, "decayed_at": at, "expires_at": None, "created_at": at, "updated_at": at,
-                "summary_id": None, "summarized_at": None,
+                "strength": 1.0,
+                "decayed_at": at,
+                "expires_at": None,
+                "created_at": at,
+                "updated_at": at,
+                "summary_id": None,
+                "summarized_at": None,
             }
         )
     return docs
@@ -60,7 +70,11 @@ def contexts_of(user_id: str, sessions: list[list[tuple[str, str]]], start: date
 def old_ranking(contexts: list[dict[str, Any]], rate: float, limit: int) -> list[str]:
     """Today's (replaced) recall, as it shipped: strength as of now x importance, newest 50 contexts."""
     newest = sorted(contexts, key=lambda c: c["updated_at"], reverse=True)[:OLD_CONTEXTS]
-    scored = [(current_strength(c["strength"], c["decayed_at"], NOW, rate) * p["importance"], p["content"]) for c in newest for p in c["context_points"]]
+    scored = [
+        (current_strength(c["strength"], c["decayed_at"], NOW, rate) * p["importance"], p["content"])
+        for c in newest
+        for p in c["context_points"]
+    ]
     return [content for _, content in sorted(scored, key=lambda s: s[0], reverse=True)[:limit]]
 
 
@@ -73,7 +87,10 @@ async def quality(users: int, settings: Settings, redis: Any, db: Any) -> dict[s
         await db[SESSION_CONTEXTS].insert_many(contexts)
         await rebuild_recall_cache({"settings": settings, "db": db, "redis": redis}, data.user_id)
         text_of = {pid: t for session in data.sessions for pid, t in session}
-        old10, old20 = old_ranking(contexts, settings.memory_decay_rate, OLD_POINTS), old_ranking(contexts, settings.memory_decay_rate, 20)
+        old10, old20 = (
+            old_ranking(contexts, settings.memory_decay_rate, OLD_POINTS),
+            old_ranking(contexts, settings.memory_decay_rate, 20),
+        )
         for q in data.questions:
             needed = {text_of[e] for e in q.evidence}
             history = [ChatMessage(id="q", role="user", content=q.text, timestamp=NOW)]
@@ -104,14 +121,16 @@ async def speed(sizes: list[int], reads: int, settings: Settings, redis: Any, db
     for size in sizes:
         user = f"speed{size}"
         data = generate(user, seed=size)
-        sessions = [
-            [(pid, f"{t} #{r}") for pid, t in session] for r in range(max(1, size // 250)) for session in data.sessions
-        ][: max(1, size // 10)]
+        sessions = [[(pid, f"{t} #{r}") for pid, t in session] for r in range(max(1, size // 250)) for session in data.sessions][
+            : max(1, size // 10)
+        ]
         await db[SESSION_CONTEXTS].insert_many(contexts_of(user, sessions, NOW - timedelta(days=len(sessions))))
         await rebuild_recall_cache({"settings": settings, "db": db, "redis": redis}, user)
         timings: dict[str, list[float]] = {"index": [], "database": []}
         for n in range(reads):
-            query, text = query_of([ChatMessage(id="q", role="user", content=data.questions[n % len(data.questions)].text, timestamp=NOW)])
+            query, text = query_of(
+                [ChatMessage(id="q", role="user", content=data.questions[n % len(data.questions)].text, timestamp=NOW)]
+            )
             for where, handle in (("index", redis), ("database", None)):
                 if where == "database" and n >= max(3, reads // 20):
                     continue  # the fallback scans everything: a few reads tell its cost
@@ -132,7 +151,7 @@ def section(q: dict[str, Any], s: dict[int, dict[str, dict[str, float]]], comman
     return f"""{BEGIN}
 ## Recall: the evidence in the coach's prompt (issue 20)
 
-`{command}` on {datetime.now(UTC).date()}, {m.get("cpus", "?")} cores. {q["users"]} generated users, each
+`{command}` on {datetime.now(UTC).date()}, {m["cores"]} cores ({m["cpu"]}). {q["users"]} generated users, each
 {SESSIONS} sessions of 10 user messages (250 points), facts planted in the first 10 sessions
 among small talk and distractors, {q["questions"]} questions worded unlike their facts (names,
 places, dates, things; two-fact questions need both). Evidence in the prompt: every point the

@@ -30,7 +30,10 @@ PARKS = ["Riverside Park", "Hillcrest Trail", "Lakeshore Path", "Old Mill Loop"]
 FACTS = [
     ("My sister {name} is getting married in {city} in {month}", "Which city is {name}'s wedding in?"),
     ("I adopted a {pet} puppy and called him {name2}", "What breed is {name2}?"),
-    ("My son {name3} has {instrument} lessons every {day} after school", "On which day does {name3} practise music with a teacher?"),
+    (
+        "My son {name3} has {instrument} lessons every {day} after school",
+        "On which day does {name3} practise music with a teacher?",
+    ),
     ("I work as a {job} at the {place}", "What is my profession these days?"),
     ("I found out I am allergic to {food}", "Which food gives me an allergic reaction?"),
     ("Booked my flight to {city2} for the {date}th of {month2}", "When do I fly out to {city2}?"),
@@ -89,12 +92,27 @@ def generate(user_id: str, seed: int) -> UserData:
     rng = random.Random(seed)
     names = rng.sample(NAMES, 6)
     slots = {
-        "name": names[0], "name2": names[1], "name3": names[2], "name4": names[3], "name5": names[4], "other": names[5],
-        "city": (cities := rng.sample(CITIES, 3))[0], "city2": cities[1], "city3": cities[2],
-        "month": (months := rng.sample(MONTHS, 3))[0], "month2": months[1], "month3": months[2],
-        "pet": rng.choice(PETS)[0], "day": rng.choice(DAYS), "instrument": rng.choice(INSTRUMENTS),
-        "food": rng.choice(FOODS), "language": rng.choice(LANGUAGES), "km": str(rng.randint(5, 30)),
-        "park": rng.choice(PARKS), "date": str(rng.randint(2, 28)), "date2": str(rng.randint(2, 28)),
+        "name": names[0],
+        "name2": names[1],
+        "name3": names[2],
+        "name4": names[3],
+        "name5": names[4],
+        "other": names[5],
+        "city": (cities := rng.sample(CITIES, 3))[0],
+        "city2": cities[1],
+        "city3": cities[2],
+        "month": (months := rng.sample(MONTHS, 3))[0],
+        "month2": months[1],
+        "month3": months[2],
+        "pet": rng.choice(PETS)[0],
+        "day": rng.choice(DAYS),
+        "instrument": rng.choice(INSTRUMENTS),
+        "food": rng.choice(FOODS),
+        "language": rng.choice(LANGUAGES),
+        "km": str(rng.randint(5, 30)),
+        "park": rng.choice(PARKS),
+        "date": str(rng.randint(2, 28)),
+        "date2": str(rng.randint(2, 28)),
     }
     slots["job"], slots["place"] = rng.choice(JOBS)
     data = UserData(user_id)

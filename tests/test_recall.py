@@ -246,3 +246,32 @@ def test_the_embeddings_provider_is_a_setting_and_none_by_default(value, redis_u
     assert make_settings(redis_url).embeddings_provider == "none"
     embedder = create_embedder(make_settings(redis_url, embeddings_provider=value))
     assert (embedder is None) == (value == "none")
+
+
+async def test_with_the_index_unreachable_the_reply_still_comes_with_memory_from_mongodb(api, db, stub_llm, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    async def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise RedisConnectionError("recall index unreachable (test)")
+
+    monkeypatch.setattr(RedisRecallIndex, "probe", unreachable)
+    login = await api.new_user()
+    await seed_long_history(db, login.user_id)
+    [frames] = await api.chat(login, "Which city is Maya's wedding in?")
+    assert frames[-1]["type"] == "done"
+    assert WEDDING in [p["content"] for p in prompt_memory(stub_llm)["points"]]
+
+
+async def test_the_prompt_keeps_to_its_point_and_token_budgets(db, redis_url):
+    from shared.memory.recall import recall
+    from shared.models import ChatMessage
+    from tests.support.settings import make_settings
+
+    await seed_long_history(db, "u1")
+    asked = [
+        ChatMessage(id="m", role="user", content="weather dinner commute apartment meetings day", timestamp=datetime.now(UTC))
+    ]
+    assert len((await recall(db, "u1", make_settings(redis_url), asked)).points) == 20
+    assert len((await recall(db, "u1", make_settings(redis_url, recall_points=5), asked)).points) == 5
+    small = await recall(db, "u1", make_settings(redis_url, recall_token_budget=60), asked)
+    assert 1 <= len(small.points) < 5 and small.points[0].content == ANCHOR

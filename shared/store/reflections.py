@@ -125,8 +125,8 @@ async def memory_documents(db: Database, user_id: str) -> list[MemoryDoc]:
             kind=insight["kind"],
             content=insight["text"],
             importance=0.6,
-            strength=newest["strength"],
-            decayed_at=newest["decayed_at"],
+            strength=newest.get("strength", 1.0),
+            decayed_at=newest.get("decayed_at") or newest["created_at"],
             said_at=newest["created_at"],
         )
         for n, insight in enumerate(newest["insights"])

@@ -147,8 +147,8 @@ async def memory_documents(db: Database, user_id: str) -> tuple[list[MemoryDoc],
             kind="summary",
             content=point,
             importance=0.5,
-            strength=d["strength"],
-            decayed_at=d["decayed_at"],
+            strength=d.get("strength", 1.0),
+            decayed_at=d.get("decayed_at") or d["created_at"],
             said_at=d.get("period", {}).get("end"),
         )
         for d in done
