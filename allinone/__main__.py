@@ -63,6 +63,9 @@ async def serve(settings: Settings, admin_email: str | None = None) -> None:
         ws_max_size=WS_MAX_BYTES,
         log_config=None,  # uvicorn's lines go through our handler: time, level, LOG_FORMAT
         http=protocol_with_header_timeout(settings.http_header_timeout_seconds),
+        # X-Forwarded-For is the app's to trust (FORWARDED_ALLOW_IPS, service/app.py), never
+        # uvicorn's, which would take it from any loopback client.
+        proxy_headers=False,
         # uvicorn annotates int but waits with asyncio (any float works); fractions matter in tests.
         timeout_graceful_shutdown=settings.worker_shutdown_grace_seconds,  # type: ignore[arg-type]
     )
