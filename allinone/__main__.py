@@ -108,7 +108,9 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         overrides: dict[str, object] = {}
         if "redis_url" not in settings.model_fields_set:
-            redis = stack.enter_context(RedisProcess())
+            # An append-only file in the runtime folder: a crash of redis-server alone loses
+            # at most a second of the queue, not the jobs waiting for their retry.
+            redis = stack.enter_context(RedisProcess.for_allinone(settings.runtime_dir))
             overrides["redis_url"] = redis.url
             assert redis.process is not None  # entering the context started it
             log.info("REDIS_URL not set: started a private redis-server on %s (pid %s)", redis.url, redis.process.pid)
