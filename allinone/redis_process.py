@@ -72,12 +72,14 @@ class RedisProcess:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
         self._stopping = False
-        self._temporary = tempfile.TemporaryDirectory(prefix="coach-redis-") if data_dir is None else None
-        self.data_dir = Path(self._temporary.name) if self._temporary is not None else data_dir
-        if self._temporary is None:
-            assert self.data_dir is not None
-            shutil.rmtree(self.data_dir, ignore_errors=True)  # a former run's: its database is gone
-            self.data_dir.mkdir(parents=True)
+        self._temporary: tempfile.TemporaryDirectory[str] | None = None
+        if data_dir is None:
+            self._temporary = tempfile.TemporaryDirectory(prefix="coach-redis-")
+            self.data_dir = Path(self._temporary.name)
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)  # a former run's: its database is gone
+            data_dir.mkdir(parents=True)
+            self.data_dir = data_dir
 
     @classmethod
     def for_allinone(cls, runtime_dir: Path) -> RedisProcess:
