@@ -136,8 +136,8 @@ class RedisProcess:
     def restart_when_it_dies(self) -> None:
         """Watch the server from a thread: one that dies (OOM, killed by hand) is started
         again on the same port (with what its append-only file holds, if it keeps one), and
-        the process's Redis clients reconnect to it as after any outage. If it cannot start, this process is sent SIGTERM: it stops
-        rather than serve without Redis."""
+        the process's Redis clients reconnect to it as after any outage. If it cannot start,
+        this process is sent SIGTERM: it stops rather than serve without Redis."""
 
         def watch() -> None:
             while (process := self.process) is not None:
