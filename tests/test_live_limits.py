@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
 from arq.jobs import Job, JobStatus
 from redis.asyncio import Redis
 
@@ -181,6 +182,7 @@ async def test_the_llm_limiter_follows_a_change_made_through_the_api(api, db, se
             pass
 
 
+@pytest.mark.slow  # a real worker process
 async def test_a_worker_process_follows_a_limit_changed_through_the_api(api, db, settings, stub_llm, arq_pool, tmp_path):
     """A real worker process: after the admin sets LLM_REQUESTS_PER_MINUTE to 1, of two
     extractions it makes one LLM call and defers the other (unlimited, it would run both)."""
