@@ -33,11 +33,11 @@ from typing import Any
 import httpx
 from arq import create_pool
 from arq.connections import RedisSettings
-from arq.constants import job_key_prefix
 from redis.asyncio import Redis
 
 from bench import sections
 from bench.harness import Stack, machine, peak_rss_mb, percentiles, wait_worker_ready
+from shared.queue.arq_adapter.keys import job_key
 from shared.queue.jobs import GENERATE_REPLY, reply_job_id
 from shared.redis_structures.reply_stream import START, KeepAlive, ReplyStreams
 
@@ -190,7 +190,7 @@ class ChatWorker:
             async with pool.pipeline(transaction=False) as pipe:  # all at once, as a burst of POSTs would
                 for reply_id in ids:
                     job = {"t": 1, "f": GENERATE_REPLY, "a": (reply_id,), "k": {}, "et": int(time.time() * 1000)}
-                    pipe.psetex(job_key_prefix + reply_job_id(reply_id), 86_400_000, pickle.dumps(job))
+                    pipe.psetex(job_key(reply_job_id(reply_id)), 86_400_000, pickle.dumps(job))
                     pipe.zadd("arq:queue:chat", {reply_job_id(reply_id): int(time.time() * 1000)})
                 await pipe.execute()
             return list(await asyncio.gather(*followers))
