@@ -37,7 +37,8 @@ from redis.asyncio import Redis
 
 from bench import sections
 from bench.harness import Stack, machine, peak_rss_mb, percentiles, wait_worker_ready
-from shared.queue.arq_adapter.keys import job_key
+from shared.queue.arq_adapter.enqueue import NUDGE_CAP
+from shared.queue.arq_adapter.keys import job_key, nudge_key
 from shared.queue.jobs import GENERATE_REPLY, reply_job_id
 from shared.redis_structures.reply_stream import START, KeepAlive, ReplyStreams
 
@@ -192,6 +193,8 @@ class ChatWorker:
                     job = {"t": 1, "f": GENERATE_REPLY, "a": (reply_id,), "k": {}, "et": int(time.time() * 1000)}
                     pipe.psetex(job_key(reply_job_id(reply_id)), 86_400_000, pickle.dumps(job))
                     pipe.zadd("arq:queue:chat", {reply_job_id(reply_id): int(time.time() * 1000)})
+                    pipe.lpush(nudge_key("arq:queue:chat"), 1)  # as the adapter's enqueue does
+                pipe.ltrim(nudge_key("arq:queue:chat"), 0, NUDGE_CAP - 1)
                 await pipe.execute()
             return list(await asyncio.gather(*followers))
         finally:

@@ -62,7 +62,8 @@ async def ensure_indexes(db: Database) -> None:
     await db[SESSIONS].create_index("user_id")
     # Revocation records expire on their own once the token could not be used anyway.
     await db[SESSIONS].create_index("expires_at", expireAfterSeconds=0)
-    await db[CHAT_MESSAGES].create_index([("session_id", 1), ("timestamp", 1)])
+    # A session's newest messages, newest first (replies, extractions): _id breaks timestamp ties.
+    await db[CHAT_MESSAGES].create_index([("session_id", 1), ("timestamp", 1), ("_id", 1)])
     await db[CHAT_MESSAGES].create_index([("user_id", 1), ("timestamp", -1)])
     await db[CHAT_MESSAGES].create_index("timestamp")  # the session sweep reads a recent window
     await db[CHAT_MESSAGES].create_index("reply_id", sparse=True)  # a retried reply finds its stored text
