@@ -26,7 +26,7 @@ import json
 import pickle
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -118,11 +118,15 @@ async def direct_first_deltas(stub: str, count: int) -> list[float]:
 
 
 def seed_replies(count: int) -> dict[str, list[dict[str, Any]]]:
-    """What the service leaves for each accepted message: the user's message, the queued reply."""
+    """What the service leaves for each accepted message: the user's message, the queued reply,
+    in a session still open (the service takes messages in open sessions only; a reply whose
+    session has ended also enqueues its extraction)."""
     now = datetime.now(UTC).isoformat()
-    messages, replies = [], []
+    expires = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    messages, replies, sessions = [], [], []
     for i in range(count):
         user, session, reply_id = f"u{i}", f"s{i}", f"r{i}"
+        sessions.append({"_id": session, "user_id": user, "created_at": now, "expires_at": expires, "revoked_at": None})
         messages.append({"user_id": user, "session_id": session, "role": "user", "content": "I want to run", "timestamp": now})
         replies.append(
             {
@@ -137,7 +141,7 @@ def seed_replies(count: int) -> dict[str, list[dict[str, Any]]]:
                 "created_at": now,
             }
         )
-    return {"chat_messages": messages, "replies": replies}
+    return {"sessions": sessions, "chat_messages": messages, "replies": replies}
 
 
 async def follow(streams: ReplyStreams, reply_id: str, enqueued: float) -> tuple[float, float, bool]:

@@ -43,7 +43,6 @@ from shared.process.settings import Settings, SettingsError, load_settings
 from shared.queue.arq_adapter.pool import lazy_pool
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
-from shared.store.job_owners import ensure_job_owner_indexes
 from shared.store.outbox import relay_forever
 
 MAX_BODY_BYTES = 64 * 1024
@@ -81,7 +80,6 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
             arq = lazy_pool(settings)
             stack.push_async_callback(arq.aclose)
             core = await stack.enter_async_context(open_store(settings, mongo_client=mongo_client))
-            await ensure_job_owner_indexes(core.db)
             streams_redis = open_streams_redis(
                 settings.streams_url, settings.redis_timeout_seconds, settings.stream_keepalive_seconds
             )

@@ -36,6 +36,9 @@ ENTITIES = "entities"
 RELATIONS = "relations"
 COMMUNITIES = "communities"
 REPLIES = "replies"  # the coach's replies as jobs: status, text, usage (shared/store/replies.py)
+LLM_USAGE = "llm_usage"  # one record per LLM call (shared/store/llm_usage.py)
+JOB_OWNERS = "job_owners"  # who was handed a job id (shared/store/job_owners.py)
+JOB_OWNERS_KEEP_SECONDS = 7 * 24 * 3600  # longer than arq keeps a result: past it the job is unknown anyway
 
 
 def create_mongo_client(settings: Settings) -> Any:
@@ -57,7 +60,10 @@ def get_database(client: Any, settings: Settings) -> Database:
 
 
 async def ensure_indexes(db: Database) -> None:
-    """Idempotent; every process runs it at start so a fresh database is ready."""
+    """Every index, in one place; idempotent; every process runs it at start so a fresh
+    database is ready. docs/architecture.md ("Hot-path queries and their indexes") lists
+    which query of the chat, the reply and the extraction each one serves; a query by `_id`
+    needs none of its own."""
     await db[USERS].create_index("email", unique=True)
     await db[SESSIONS].create_index("user_id")
     # Revocation records expire on their own once the token could not be used anyway.
@@ -84,6 +90,6 @@ async def ensure_indexes(db: Database) -> None:
     await db[COMMUNITIES].create_index("stale")
     await db[REPLIES].create_index([("user_id", 1), ("status", 1)])  # a user's active replies
     await db[REPLIES].create_index([("status", 1), ("started_at", 1)])  # the cleanup finds stuck ones
-    from shared.store.llm_usage import ensure_usage_indexes  # its own module, like every collection's
-
-    await ensure_usage_indexes(db)
+    await db[LLM_USAGE].create_index([("user_id", 1), ("at", 1)])  # a user's usage today (the daily budget)
+    await db[LLM_USAGE].create_index([("at", 1)])
+    await db[JOB_OWNERS].create_index("created_at", expireAfterSeconds=JOB_OWNERS_KEEP_SECONDS)
