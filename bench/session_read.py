@@ -37,8 +37,22 @@ def facet_pipeline(session_id: str, limit: int) -> list[dict[str, Any]]:
                 "marks": [
                     {"$limit": 1},
                     {"$lookup": {"from": SESSION_CONTEXTS, "localField": "user_id", "foreignField": "user_id", "as": "contexts"}},
-                    {"$lookup": {"from": EMPTY_EXTRACTIONS, "localField": "session_id", "foreignField": "session_id", "as": "empty"}},
-                    {"$project": {"_id": 0, **{f"contexts.{k}": 1 for k in keep}, "empty.user_id": 1, "empty.covered.last_message_id": 1}},
+                    {
+                        "$lookup": {
+                            "from": EMPTY_EXTRACTIONS,
+                            "localField": "session_id",
+                            "foreignField": "session_id",
+                            "as": "empty",
+                        }
+                    },
+                    {
+                        "$project": {
+                            "_id": 0,
+                            **{f"contexts.{k}": 1 for k in keep},
+                            "empty.user_id": 1,
+                            "empty.covered.last_message_id": 1,
+                        }
+                    },
                 ],
             }
         },
