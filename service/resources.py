@@ -12,7 +12,6 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from arq.connections import ArqRedis
 from starlette.datastructures import State
 
 from service.chat_limits import ChatLimits
@@ -21,6 +20,7 @@ from service.login_throttle import LoginThrottle
 from service.registration_throttle import RegistrationThrottle
 from service.socket_registry import SocketRegistry
 from shared.process.resources import Store
+from shared.queue.arq_adapter.pool import QueuePool
 from shared.redis_structures.live_limits import LiveLimits
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import ReplyStreams
@@ -29,7 +29,7 @@ from shared.redis_structures.reply_stream import ReplyStreams
 @dataclass(frozen=True)
 class ServiceResources:
     core: Store
-    arq: ArqRedis
+    arq: QueuePool
     jwt_secret: str
     passwords: Passwords
     chat_limits: ChatLimits

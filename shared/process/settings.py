@@ -215,7 +215,9 @@ class Settings(BaseSettings):
     job_max_tries: int = Field(3, ge=1, description="tries per job, first included (the app had 2 retries)")
     retry_base_seconds: float = Field(2.0, gt=0, description="backoff base: try n waits up to base * 2^(n-1)")
     retry_cap_seconds: float = Field(60.0, gt=0, description="longest wait between tries")
-    worker_poll_delay_seconds: float = Field(0.02, gt=0, description="arq queue poll interval (arq: 0.5)")
+    worker_poll_delay_seconds: float = Field(
+        0.02, gt=0, description="arq queue poll interval (arq: 0.5); an idle worker waits up to twice this for an enqueue's nudge"
+    )
     worker_heartbeat_seconds: float = Field(5.0, gt=0, description="how often each worker publishes its heartbeat")
     worker_metrics_port: int | None = Field(
         None,

@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from arq.jobs import Job
-
 from shared.process.settings import Settings
+from shared.queue.arq_adapter.enqueue import enqueue
+from shared.queue.arq_adapter.records import job_record
 from shared.queue.job_status import read_job
 from shared.queue.jobs import queue_of_job_id
 from shared.store.dead_letters import open_dead_letter_id, requeue
@@ -45,9 +45,9 @@ async def rerun(db: Database, arq: Any, settings: Settings, job_id: str) -> str 
         return "not_found"
     if view.status not in RERUNNABLE:
         return "not_finished_badly"
-    info = await Job(job_id, arq, _queue_name=queue).info()
+    info = await job_record(arq, job_id, queue)
     if info is None:
         return "no_definition"
     new_id = rerun_job_id(job_id, datetime.now(UTC))
-    await arq.enqueue_job(info.function, *info.args, _job_id=new_id, _queue_name=queue, **info.kwargs)
+    await enqueue(arq, info.function, *info.job_args, job_id=new_id, queue_name=queue, **info.job_kwargs)
     return new_id

@@ -17,6 +17,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pydantic import BaseModel
 
+from shared.queue.arq_adapter.enqueue import enqueue
 from shared.store.mongo import FAILED_JOBS, Database
 
 REQUEUE_PREFIX = "requeue:"
@@ -118,7 +119,7 @@ async def requeue(db: Database, arq: Any, dead_letter_id: str) -> str | None:
     now = datetime.now(UTC)
     # The time in the id lets the same dead letter be requeued again if the retry fails too.
     job_id = f"{requeue_job_id(dead_letter_id)}:{int(now.timestamp() * 1000)}"
-    await arq.enqueue_job(doc["function"], *doc["args"], _job_id=job_id, **doc.get("kwargs", {}))
+    await enqueue(arq, doc["function"], *doc["args"], job_id=job_id, **doc.get("kwargs", {}))
     await db[FAILED_JOBS].update_one({"_id": oid}, {"$set": {"requeued_at": now, "requeue_job_id": job_id}})
     return job_id
 

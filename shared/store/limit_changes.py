@@ -13,9 +13,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from shared.redis_structures.live_limits import LIMIT_FIELDS, RunTimeLimits
-from shared.store.mongo import Database
-
-LIMIT_CHANGES = "limit_changes"
+from shared.store.mongo import LIMIT_CHANGES, Database
 
 
 class FieldChange(BaseModel):
@@ -44,10 +42,6 @@ class LimitChangeView(LimitChange):
     """As the API and the dashboard show it: the fields that moved, spelled out."""
 
     fields: list[FieldChange]
-
-
-async def ensure_limit_change_indexes(db: Database) -> None:
-    await db[LIMIT_CHANGES].create_index([("changed_at", -1)])
 
 
 async def record_limit_change(db: Database, change: LimitChange) -> None:
