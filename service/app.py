@@ -15,13 +15,12 @@ import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
-from arq.connections import ArqRedis
-from redis.asyncio import BlockingConnectionPool
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service.body_deadline import BodyDeadline
 from service.body_limit import BodyLimit
@@ -36,8 +35,9 @@ from service.login_throttle import LoginThrottle
 from service.metrics_endpoint import metrics_endpoint
 from service.openapi import openapi_json
 from service.readiness import readiness
+from service.registration_throttle import RegistrationThrottle
 from service.resources import ServiceResources, cancel_and_wait
-from service.routes import account, admin, auth, jobs, memory, messages, operations, replies, usage
+from service.routes import account, admin, auth, jobs, limits, memory, messages, operations, replies, usage
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from service.stream_limits import StreamLimits
 from shared.process.log_format import configure_logging
@@ -45,10 +45,11 @@ from shared.process.logs import one_line_for_cut_off_requests, redact_tokens_in
 from shared.process.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
 from shared.process.resources import open_store
 from shared.process.settings import Settings, SettingsError, load_settings
+from shared.queue.arq_adapter.pool import lazy_pool
+from shared.redis_structures.live_limits import LiveLimits
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
 from shared.redis_structures.stream_reader import StreamReader
-from shared.store.job_owners import ensure_job_owner_indexes
 from shared.store.outbox import relay_forever
 
 MAX_BODY_BYTES = 64 * 1024
@@ -60,23 +61,14 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-# The service's Redis connections for short commands (limits, leases, enqueues): a burst
-# (1,000 streams closing at once) waits its turn instead of opening connections it then keeps.
-MAX_REDIS_CONNECTIONS = 64
-
-
-def lazy_arq_pool(settings: Settings) -> ArqRedis:
-    """An arq pool that connects on first use, with short time-outs: the service starts and
-    logs users out while Redis is down (enqueues then go to the outbox)."""
-    timeout = settings.redis_timeout_seconds
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=MAX_REDIS_CONNECTIONS,
-        timeout=timeout,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-    )
-    return ArqRedis(pool, default_queue_name=settings.queue_name)
+def forwarded_client(settings: Settings) -> list[Middleware]:
+    """The client's address from X-Forwarded-For, but only from the proxies FORWARDED_ALLOW_IPS
+    names (uvicorn's own middleware, here in the app so the decision is ours): per-address
+    limits (logins, registrations) must not be dodged by a rotating header. Launch uvicorn
+    with `--no-proxy-headers`, else it trusts loopback's header before the app sees it."""
+    if not settings.forwarded_allow_ips:
+        return []
+    return [Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)]
 
 
 def stop_if_it_died(task: asyncio.Task[None]) -> None:
@@ -111,10 +103,9 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # One owner: the exit stack closes, in reverse order, exactly what was opened here.
         async with contextlib.AsyncExitStack() as stack:
-            arq = lazy_arq_pool(settings)
+            arq = lazy_pool(settings)
             stack.push_async_callback(arq.aclose)
             core = await stack.enter_async_context(open_store(settings, mongo_client=mongo_client))
-            await ensure_job_owner_indexes(core.db)
             streams_redis = open_streams_redis(
                 settings.streams_url, settings.redis_timeout_seconds, settings.stream_keepalive_seconds
             )
@@ -123,6 +114,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
             # One XREAD for every stream this process relays, instead of a connection each.
             reader = StreamReader(settings.streams_url, streams_redis, timeout=settings.redis_timeout_seconds)
             streams.reader = reader
+            live_limits = LiveLimits(arq, settings)
             resources = ServiceResources(
                 core=core,
                 arq=arq,
@@ -130,8 +122,10 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 passwords=Passwords(
                     settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_concurrency
                 ),
-                chat_limits=ChatLimits(arq, settings),
+                chat_limits=ChatLimits(arq, settings, live_limits),
+                live_limits=live_limits,
                 login_throttle=LoginThrottle(arq, settings),
+                registration_throttle=RegistrationThrottle(arq, settings),
                 sockets=SocketRegistry(),
                 reply_streams=streams,
                 reply_lease=ReplyLease(arq, settings),
@@ -168,6 +162,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/memory", memory.list_memory),
         Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),
         Route("/api/v1/memory/graph", memory.memory_graph),
+        Route("/api/v1/memory/search", memory.search_memory),
         Route("/api/v1/memory/contexts/{context_id}", account.delete_context, methods=["DELETE"]),
         Route("/api/v1/memory/contexts/{context_id}/points/{key}", account.delete_point, methods=["DELETE"]),
         Route("/api/v1/account", account.delete, methods=["DELETE"]),
@@ -184,6 +179,8 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/admin/crons", operations.crons),
         Route("/api/v1/admin/crons/{name}/run", operations.run_cron, methods=["POST"]),
         Route("/api/v1/admin/activity", operations.activity),
+        Route("/api/v1/admin/limits", limits.limits, methods=["GET", "PUT"]),
+        Route("/api/v1/admin/jobs/{job_id}/requeue", operations.requeue_job, methods=["POST"]),
         Route("/metrics", metrics_endpoint),
         *dashboard_routes(),
         *chat_page_routes(),
@@ -193,6 +190,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         routes=routes,
         middleware=[
             Middleware(ConnectionCap, limit=settings.open_connection_limit),
+            *forwarded_client(settings),
             Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
             Middleware(BodyDeadline, seconds=settings.http_body_timeout_seconds),
         ],

@@ -12,14 +12,16 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from arq.connections import ArqRedis
 from starlette.datastructures import State
 
 from service.chat_limits import ChatLimits
 from service.credentials import Passwords
 from service.login_throttle import LoginThrottle
+from service.registration_throttle import RegistrationThrottle
 from service.socket_registry import SocketRegistry
 from shared.process.resources import Store
+from shared.queue.arq_adapter.pool import QueuePool
+from shared.redis_structures.live_limits import LiveLimits
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import ReplyStreams
 
@@ -27,14 +29,16 @@ from shared.redis_structures.reply_stream import ReplyStreams
 @dataclass(frozen=True)
 class ServiceResources:
     core: Store
-    arq: ArqRedis
+    arq: QueuePool
     jwt_secret: str
     passwords: Passwords
     chat_limits: ChatLimits
     login_throttle: LoginThrottle
+    registration_throttle: RegistrationThrottle
     sockets: SocketRegistry
     reply_streams: ReplyStreams  # on STREAMS_REDIS_URL
     reply_lease: ReplyLease
+    live_limits: LiveLimits  # the limits an admin changes at run time; chat_limits reads them too
 
     def publish(self, state: State) -> None:
         """Put the resources on `app.state`: whole as `state.resources`, and each one by name,
@@ -44,6 +48,8 @@ class ServiceResources:
         state.arq, state.jwt_secret, state.passwords = self.arq, self.jwt_secret, self.passwords
         state.chat_limits, state.login_throttle, state.sockets = self.chat_limits, self.login_throttle, self.sockets
         state.reply_streams, state.reply_lease = self.reply_streams, self.reply_lease
+        state.live_limits = self.live_limits
+        state.registration_throttle = self.registration_throttle
 
 
 async def cancel_and_wait(task: asyncio.Task[Any]) -> None:

@@ -112,6 +112,23 @@ def test_logout_under_llm_load_runs_at_tiny_size():
     assert "extraction requests the stub LLM received: 3" in done.stdout
 
 
+def test_the_session_read_and_pickup_benchmarks_run_at_tiny_sizes():
+    for args, expect in (
+        (["bench.session_read", "20", "3"], '"three_plain_reads"'),
+        (["bench.pickup", "3"], '"pickup_without_nudge"'),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", *args],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert expect in done.stdout
+
+
 def test_the_flood_benchmark_runs_at_tiny_size_and_writes_its_section(tmp_path):
     (tmp_path / "benchmarks.md").write_text("# Benchmarks\n\nkept as it was\n")
     done = subprocess.run(
@@ -160,7 +177,7 @@ def test_memory_engine_bench_runs_at_tiny_size_and_keeps_docs_untouched():
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "chat recall from the cache" in done.stdout and "nightly `detect_communities`, 5 users" in done.stdout
+    assert "chat recall from the recall index" in done.stdout and "nightly `detect_communities`, 5 users" in done.stdout
     assert fingerprints() == before
 
 
@@ -188,6 +205,12 @@ def test_the_llm_limits_benchmark_runs_at_tiny_size_and_writes_nothing():
     assert "<!-- llm_limits: written by python -m bench.llm_limits -->" in done.stdout
     assert "| admit, LLM_REQUESTS_PER_MINUTE only | 1 |" in done.stdout
     assert fingerprints() == before  # a quick run never writes docs/
+
+
+def test_recall_bench_runs_at_tiny_size_and_reports_both_rankings():
+    done = subprocess.run([sys.executable, "-m", "bench.recall", "--quick"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "today's (replaced)" in done.stdout and "new: BM25" in done.stdout and "| 100 |" in done.stdout
 
 
 @pytest.mark.parametrize(

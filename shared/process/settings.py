@@ -6,6 +6,7 @@ into one readable line instead of a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
@@ -148,6 +149,12 @@ class Settings(BaseSettings):
         10.0, gt=0, description="a chat socket whose client reads nothing for this long while a frame waits is closed"
     )
     ws_lease_seconds: float = Field(30.0, gt=0, description="socket and reply leases in Redis lapse after this unless refreshed")
+    limits_refresh_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="how often each process re-reads the limits an admin changed at run time (shared/redis_structures/live_limits.py)",
+    )
     login_address_failures_per_minute: int = Field(10, ge=1, description="failed logins per client address per minute, then 429")
     login_account_free_failures: int = Field(5, ge=1, description="failed logins an account allows before backing off")
     login_backoff_base_seconds: float = Field(1.0, gt=0, description="first per-account wait; doubles with each further failure")
@@ -155,7 +162,24 @@ class Settings(BaseSettings):
         60.0, gt=0, description="longest per-account wait: an attacker cannot lock a user out for longer"
     )
     login_failure_memory_seconds: int = Field(
-        900, ge=1, description="an account's failure count is forgotten after this long without failures"
+        900, ge=1, description="an (account, address) failure count is forgotten after this long without failures"
+    )
+    login_account_failures_per_hour: int = Field(
+        60,
+        ge=1,
+        description="failed logins one account takes per hour from all addresses; past it, addresses that failed wait",
+    )
+    registrations_per_hour_per_address: int = Field(
+        20, ge=1, description="accounts one client address may register per hour (token bucket), then 429"
+    )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="proxies whose X-Forwarded-For names the client: comma-separated IPs or networks, * for any; "
+        "empty: none (the connection's own address counts)",
+    )
+    metrics_public: bool = Field(False, description="GET /metrics answers anyone; false: admins and METRICS_TOKEN only")
+    metrics_token: SecretStr | None = Field(
+        None, description="a Bearer token (>= 32 chars) Prometheus sends to read /metrics when METRICS_PUBLIC is false"
     )
 
     # Memory lifecycle
@@ -166,7 +190,9 @@ class Settings(BaseSettings):
     memory_strength_floor: float = Field(0.1, ge=0, le=1, description="summarized contexts below it are deleted")
     memory_retention_days: int = Field(90, ge=0, description="summarized contexts older than this are pruned; 0 = off")
     memory_ttl_days: int = Field(365, ge=0, description="contexts and summaries expire after this; 0 = never")
-    recall_points: int = Field(10, ge=0, le=100, description="context points placed in the coach's prompt")
+    recall_points: int = Field(20, ge=0, le=100, description="memories placed in the coach's prompt, chosen for the message")
+    recall_core_points: int = Field(3, ge=0, le=20, description="strongest points every prompt carries, whatever the message")
+    recall_token_budget: int = Field(1_500, ge=50, description="most tokens (estimated) the recalled points and summary take")
 
     # Memory engine: reflections, the entity graph, communities, the recall cache
     reflection_min_new_contexts: int = Field(3, ge=1, description="unreflected contexts that make a user due for a reflection")
@@ -177,7 +203,20 @@ class Settings(BaseSettings):
         92.0, ge=50, le=100, description="rapidfuzz similarity (0-100) at which two entity names are one"
     )
     community_batch_users: int = Field(200, ge=1, description="users whose graphs the community job reads per query")
-    recall_cache_ttl_seconds: int = Field(7 * 86_400, ge=60, description="how long an unused recall digest stays in Redis")
+    recall_cache_ttl_seconds: int = Field(7 * 86_400, ge=60, description="how long a user's recall index stays in Redis")
+
+    # Optional embeddings for recall (shared/memory/embeddings.py): none by default, nothing downloaded
+    embeddings_provider: Literal["none", "http"] = Field(
+        "none", description="none, or http: an embeddings API (Voyage AI's shape)"
+    )
+    embeddings_base_url: str = Field(
+        "https://api.voyageai.com/v1", description="the embeddings API's base URL (POST {url}/embeddings)"
+    )
+    embeddings_api_key: SecretStr | None = Field(None, description="bearer token for the embeddings API")
+    embeddings_model: str = Field("voyage-3-lite", description="the embeddings model name sent with each request")
+    embeddings_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="one embeddings call's limit (a reply then ranks lexically)"
+    )
 
     # Sessions that end without logout or socket close (crash, expiry, a phone gone quiet)
     session_idle_minutes: int = Field(30, ge=1, description="a session this long without a message has ended")
@@ -196,7 +235,9 @@ class Settings(BaseSettings):
     job_max_tries: int = Field(3, ge=1, description="tries per job, first included (the app had 2 retries)")
     retry_base_seconds: float = Field(2.0, gt=0, description="backoff base: try n waits up to base * 2^(n-1)")
     retry_cap_seconds: float = Field(60.0, gt=0, description="longest wait between tries")
-    worker_poll_delay_seconds: float = Field(0.02, gt=0, description="arq queue poll interval (arq: 0.5)")
+    worker_poll_delay_seconds: float = Field(
+        0.02, gt=0, description="arq queue poll interval (arq: 0.5); an idle worker waits up to twice this for an enqueue's nudge"
+    )
     worker_heartbeat_seconds: float = Field(5.0, gt=0, description="how often each worker publishes its heartbeat")
     worker_metrics_port: int | None = Field(
         None,
@@ -247,7 +288,28 @@ class Settings(BaseSettings):
         cleanup cron fails a reply still `generating` past it."""
         return self.job_max_tries * (self.job_timeout_seconds + self.retry_cap_seconds)
 
-    @field_validator("anthropic_api_key", "anthropic_base_url", "jwt_secret", "llm_provider", "streams_redis_url", mode="before")
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8, or *)") from None
+        return ",".join(entries)
+
+    @field_validator(
+        "anthropic_api_key",
+        "anthropic_base_url",
+        "jwt_secret",
+        "llm_provider",
+        "streams_redis_url",
+        "metrics_token",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # compose passes `ANTHROPIC_API_KEY: ${ANTHROPIC_API_KEY:-}` as "" when it is not set.
@@ -331,6 +393,8 @@ class Settings(BaseSettings):
             raise ValueError("HTTP_MAX_HEADER_BYTES must be at least HTTP_MAX_HEADER_LINE_BYTES")
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters")
+        if self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < 32:
+            raise ValueError("METRICS_TOKEN must be at least 32 characters")
         return self
 
     @property

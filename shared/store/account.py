@@ -17,14 +17,14 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from arq.constants import abort_jobs_ss, job_key_prefix
 from bson import ObjectId
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pydantic import BaseModel
 
-from shared.memory.recall_cache import cache_key
 from shared.process.settings import Settings
+from shared.queue.arq_adapter.control import drop_definitions, request_abort
 from shared.queue.jobs import queue_of_job_id
+from shared.redis_structures import recall_index
 from shared.store import sessions, users
 from shared.store.job_owners import JOB_OWNERS
 from shared.store.llm_usage import LLM_USAGE
@@ -33,6 +33,7 @@ from shared.store.mongo import (
     COMMUNITIES,
     EMPTY_EXTRACTIONS,
     ENTITIES,
+    MEMORY_VECTORS,
     OUTBOX,
     REFLECTIONS,
     RELATIONS,
@@ -48,6 +49,7 @@ from shared.store.replies import user_reply_ids
 # Every collection holding the user's data by `user_id`, in deletion order.
 USER_COLLECTIONS = (
     SESSIONS,
+    MEMORY_VECTORS,
     CHAT_MESSAGES,
     REPLIES,
     SESSION_CONTEXTS,
@@ -61,7 +63,7 @@ USER_COLLECTIONS = (
     JOB_OWNERS,
 )
 # Kept out of the download: secrets, and bookkeeping that says nothing about the person.
-NOT_EXPORTED = {EMPTY_EXTRACTIONS, JOB_OWNERS}
+NOT_EXPORTED = {EMPTY_EXTRACTIONS, JOB_OWNERS, MEMORY_VECTORS}  # bookkeeping and derived vectors, not what the user said
 
 
 class AccountExport(BaseModel):
@@ -119,11 +121,11 @@ async def cancel_queued_jobs(db: AsyncIOMotorDatabase[Any], arq: Any, settings: 
                     unqueued = await pipe.execute()
                 waiting = [job_id for job_id, gone in zip(job_ids, unqueued, strict=True) if gone]
                 if waiting:
-                    await arq.delete(*[job_key_prefix + job_id for job_id in waiting])
+                    await drop_definitions(arq, waiting)
                 # Running ones: arq cancels the task when it sees the id here; waiting ones
                 # already left the queue, so this only reaches jobs a worker holds.
-                await arq.zadd(abort_jobs_ss, {job_id: datetime.now(UTC).timestamp() * 1000 for job_id in job_ids})
-                await arq.delete(cache_key(user_id))
+                await request_abort(arq, job_ids)
+                await recall_index.delete_all(arq, user_id)
                 removed = len(waiting)
         except REDIS_DOWN:
             pass  # the jobs find no user when they run: their data is gone, so they store nothing of theirs
