@@ -31,6 +31,9 @@ class StreamLimits:
         self.held: dict[str, tuple[str, str]] = {}  # holder -> (user id, session id)
         self.refusals = CapWarning(log, "reply streams over MAX_STREAMS_PER_USER or MAX_STREAMS_PER_SESSION (429)")
         self.redis_down = CapWarning(log, "reply streams per user not counted, Redis unavailable")
+        # Streams often end together (a reply's `done` ends all its followers): their places
+        # are given back one at a time, on one connection, not on one each.
+        self._releasing = asyncio.Lock()
 
     async def open(self, user_id: str, session_id: str, holder: str) -> str | None:
         """Take a place for one stream: None when taken, else why not."""
@@ -52,8 +55,9 @@ class StreamLimits:
         if not user_id:
             return
         try:
-            await self.users.release(user_id, holder)
-            await self.sessions.release(session_id, holder)
+            async with self._releasing:
+                await self.users.release(user_id, holder)
+                await self.sessions.release(session_id, holder)
         except REDIS_DOWN as exc:
             self.redis_down.hit(str(exc))  # the leases lapse on their own
 
