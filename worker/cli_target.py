@@ -25,9 +25,17 @@ def note(message: str) -> None:
 
 
 def queue_settings(settings: Settings) -> Settings:
-    """Settings whose REDIS_URL and QUEUE_NAME are the running all-in-one's unless set."""
+    """Settings whose REDIS_URL and QUEUE_NAME are the running all-in-one's unless set. It
+    always says which Redis it uses: a silent default would be a queue no worker reads."""
     running = running_allinone(settings)
     if running is None:
+        if "redis_url" in settings.model_fields_set:
+            note(f"using REDIS_URL: Redis at {where(settings.redis_url)}")
+        else:
+            note(
+                f"REDIS_URL not set and no all-in-one running here ({runtime_file(settings)}): "
+                f"using the default Redis at {where(settings.redis_url)}"
+            )
         return settings
     if "redis_url" in settings.model_fields_set:
         if settings.redis_url != running.redis_url:
@@ -35,6 +43,8 @@ def queue_settings(settings: Settings) -> Settings:
                 f"note: REDIS_URL ({where(settings.redis_url)}) is not the Redis of the all-in-one running here "
                 f"(pid {running.pid}, {where(running.redis_url)}); unset REDIS_URL to reach that one"
             )
+        else:
+            note(f"using REDIS_URL: Redis at {where(settings.redis_url)}, the running all-in-one's (pid {running.pid})")
         return settings
     note(
         f"REDIS_URL not set: using the running all-in-one's Redis {running.redis_url} (pid {running.pid}, {runtime_file(settings)})"
@@ -52,7 +62,7 @@ def refuse_unreadable_dead_letters(settings: Settings) -> None:
     if running is not None and running.in_memory_mongodb:
         raise WrongStore(
             f"the running all-in-one (pid {running.pid}) keeps its dead letters in its in-memory MongoDB, which no other "
-            f"process can read: use GET {running.url}/api/v1/admin/failed-jobs as an admin (`python -m allinone --admin EMAIL` grants the role), "
+            f"process can read: use GET {running.url}/api/v1/admin/failed-jobs as an admin (`scripts/run --admin EMAIL` grants the role), "
             "or run the all-in-one with MONGODB_URI set"
         )
     if running is not None:

@@ -114,13 +114,15 @@ async def enqueue_cron_now(arq: Any, name: str, now: datetime) -> str:
     if name not in CRON_SCHEDULES:
         raise KeyError(name)
     job_id = manual_cron_job_id(name, now)
-    await arq.enqueue_job(name, _job_id=job_id)
+    await enqueue_confirmed(arq, name, [], job_id)
     return job_id
 
 
-async def enqueue_by_name(arq: Any, name: str, args: list[Any], now: datetime | None = None) -> Any:
-    """The operator CLI's `enqueue NAME ARGS...`: arq's Job, or None if the id is taken."""
-    return await arq.enqueue_job(name, *args, *([now] if now is not None and name in TAKES_NOW else []))
+async def enqueue_by_name(arq: Any, settings: Settings, name: str, args: list[Any], now: datetime | None = None) -> Any:
+    """The operator CLI's `enqueue NAME ARGS...`, on the job's own queue: arq's Job, or None
+    if the id is taken."""
+    extra = [now] if now is not None and name in TAKES_NOW else []
+    return await arq.enqueue_job(name, *args, *extra, _queue_name=queue_for(name, settings))
 
 
 def reflection_job_id(user_id: str, reflections_so_far: int, contexts_so_far: int) -> str:

@@ -17,6 +17,9 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pydantic import BaseModel
 
+from shared.process.settings import Settings
+from shared.queue.connection import enqueue_confirmed
+from shared.queue.jobs import queue_for
 from shared.store.mongo import FAILED_JOBS, Database
 
 REQUEUE_PREFIX = "requeue:"
@@ -106,8 +109,10 @@ async def list_dead_letters(db: Database, include_resolved: bool = False, limit:
     ]
 
 
-async def requeue(db: Database, arq: Any, dead_letter_id: str) -> str | None:
-    """Enqueue the dead job again under a fresh id; None if there is no such open dead letter."""
+async def requeue(db: Database, arq: Any, settings: Settings, dead_letter_id: str) -> str | None:
+    """Enqueue the dead job again under a fresh id, on the queue whose workers run it (a
+    reply on the chat queue); None if there is no such open dead letter. An enqueue Redis
+    did not confirm raises, and the dead letter stays as it was."""
     try:
         oid = ObjectId(dead_letter_id)
     except InvalidId:
@@ -118,14 +123,17 @@ async def requeue(db: Database, arq: Any, dead_letter_id: str) -> str | None:
     now = datetime.now(UTC)
     # The time in the id lets the same dead letter be requeued again if the retry fails too.
     job_id = f"{requeue_job_id(dead_letter_id)}:{int(now.timestamp() * 1000)}"
-    await arq.enqueue_job(doc["function"], *doc["args"], _job_id=job_id, **doc.get("kwargs", {}))
+    function = doc["function"]
+    await enqueue_confirmed(
+        arq, function, doc["args"], job_id, _queue_name=queue_for(function, settings), **doc.get("kwargs", {})
+    )
     await db[FAILED_JOBS].update_one({"_id": oid}, {"$set": {"requeued_at": now, "requeue_job_id": job_id}})
     return job_id
 
 
-async def requeue_all(db: Database, arq: Any) -> list[str]:
+async def requeue_all(db: Database, arq: Any, settings: Settings) -> list[str]:
     ids = [str(d["_id"]) for d in await db[FAILED_JOBS].find({"resolved_at": None}, {"_id": 1}).to_list(length=None)]
-    return [job_id for dead in ids if (job_id := await requeue(db, arq, dead))]
+    return [job_id for dead in ids if (job_id := await requeue(db, arq, settings, dead))]
 
 
 async def count_open(db: Database) -> int:
