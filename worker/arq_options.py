@@ -21,6 +21,7 @@ from shared.queue.jobs import (
     DECAY_MEMORIES,
     DETECT_COMMUNITIES,
     GENERATE_REFLECTIONS,
+    PING,
     PRUNE_MEMORIES,
     SWEEP_SESSIONS,
 )
@@ -28,6 +29,7 @@ from worker.cleanup_streams import cleanup_streams
 from worker.communities import detect_communities
 from worker.decay import decay_memories, prune_memories
 from worker.extract import extract_session_context
+from worker.job_metrics import observe_job
 from worker.ping import ping
 from worker.recall_cache import rebuild_recall_cache
 from worker.reflect import generate_reflection, generate_reflections
@@ -40,7 +42,7 @@ from worker.sweep import sweep_sessions
 FUNCTIONS = [
     reliable(extract_session_context),
     reliable(summarize_sessions),
-    ping,
+    observe_job(PING, ping),  # counted like the others, but no retries: it only shows a worker consumes
     reliable(generate_reflection),
     reliable(rebuild_recall_cache),
 ]

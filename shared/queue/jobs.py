@@ -159,6 +159,12 @@ def queue_for(job_name: str, settings: Settings) -> str:
     return settings.chat_queue_name if job_name in CHAT_JOBS else settings.queue_name
 
 
+# Every job name there is: the bounded label set of the job metrics.
+ALL_JOBS = frozenset(
+    {EXTRACT_SESSION_CONTEXT, SUMMARIZE_SESSIONS, PING, GENERATE_REFLECTION, REBUILD_RECALL_CACHE, *CRON_SCHEDULES, *CHAT_JOBS}
+)
+
+
 def all_queues(settings: Settings) -> tuple[str, str]:
     """Every queue a worker drains: what operators' views and metrics scan."""
     return settings.queue_name, settings.chat_queue_name
