@@ -106,7 +106,7 @@ async def test_allinone_makes_the_local_operator_admin_and_cuts_slow_headers(tmp
     try:
         url = f"http://127.0.0.1:{port}"
         await wait_until_up(url, proc)
-        password = re.search(r"admin: ops@example.com \(created; password: (\S+)\)", log_path.read_text()).group(1)
+        password = re.search(r"admin: ops@example.com \(created; password: ([^;\s]+);", log_path.read_text()).group(1)
         async with Api(url) as api:
             admin = await api.login("ops@example.com", password, "")
             assert (await api.http.get("/api/v1/admin/failed-jobs", headers=admin.headers)).status_code == 200

@@ -40,9 +40,11 @@ def run_worker(queues: Queues = "all") -> int:
     from worker.metrics_listener import metrics_listener
     from worker.preflight import check_worker_can_start
     from worker.resilient import create_worker
+    from worker.shutdown_log import one_shutdown_line
 
     settings = load_settings()
     configure_logging(settings.log_format)
+    one_shutdown_line()
     # A REDIS_URL or MONGODB_URI that is wrong from the start is a configuration error:
     # one line naming it, exit non-zero (compose restarts). Outages *after* start are
     # ridden out by the ResilientWorker.
