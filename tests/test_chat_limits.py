@@ -269,3 +269,26 @@ async def test_an_open_socket_keeps_its_place_beyond_one_lease(settings, mongo_c
             async with api.connect(login) as second:
                 assert await closed_code(second) == 4429
             assert (await say(first, "still here"))[-1]["type"] == "done"
+
+
+async def test_a_reply_whose_failure_cannot_be_written_says_so_in_the_log(api, monkeypatch, caplog):
+    import worker.reply
+    from tests.support.running_worker import wait_for
+
+    async def broken_recall(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    async def broken_fail(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("and Redis too")
+
+    login = await api.new_user()
+    monkeypatch.setattr(worker.reply, "recall", broken_recall)
+    monkeypatch.setattr(worker.reply.ReplyWriter, "fail", broken_fail)
+    sent = await api.http.post("/api/v1/chat/messages", json={"content": "hello"}, headers=login.headers)
+    assert sent.status_code == 202
+
+    async def said() -> list[Any]:
+        return [r for r in caplog.records if r.name == "worker.reply" and "could not be written either" in r.getMessage()]
+
+    [record] = await wait_for(said)
+    assert record.levelname == "ERROR" and "and Redis too" in record.getMessage()

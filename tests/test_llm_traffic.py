@@ -142,6 +142,20 @@ async def test_redis_unreachable_lets_calls_through(redis_url):
         await dead.aclose()
 
 
+async def test_a_pause_that_cannot_be_shared_is_said_once(redis_url, caplog):
+    from allinone.redis_process import free_port
+
+    dead = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
+    limiter = LLMLimiter(dead, limiter_settings(redis_url, llm_requests_per_minute=1))
+    try:
+        await limiter.pause(30, background_only=False)
+        await limiter.pause(30, background_only=False)
+    finally:
+        await dead.aclose()
+    said = [r for r in caplog.records if r.name == "shared.llm.limiter" and r.levelname == "WARNING"]
+    assert len(said) == 1 and "pause was not shared" in said[0].getMessage()
+
+
 async def test_background_calls_leave_concurrency_slots_for_chat(redis, redis_url):
     limiter = LLMLimiter(redis, limiter_settings(redis_url, llm_max_concurrency=5, llm_chat_reserved_share=0.2))
     held, release = [], asyncio.Event()

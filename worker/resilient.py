@@ -33,8 +33,7 @@ from arq import Worker
 from arq.connections import create_pool
 from arq.constants import in_progress_key_prefix
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError, WatchError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
 
 from shared.process.settings import Settings
 from shared.queue.heartbeats import (
@@ -43,14 +42,14 @@ from shared.queue.heartbeats import (
     remove_heartbeat,
     write_heartbeat,
 )
+from shared.redis_structures.unavailable import REDIS_DOWN
 from worker.arq_options import chat_worker_options, worker_options
 from worker.stop import stop_worker
 
 log = logging.getLogger("worker.redis")
 
-# Redis gone, restarting (BusyLoadingError is a ConnectionError), or failing over (a
-# replica that answers READONLY until it is promoted).
-REDIS_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError, TimeoutError)
+# Redis gone, restarting, failing over, out of memory: shared/redis_structures/unavailable.py.
+REDIS_UNREACHABLE = REDIS_DOWN
 
 FIRST_RETRY_SECONDS = 0.1
 

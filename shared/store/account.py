@@ -14,6 +14,7 @@ deleted again rather than orphaned data with no owner to ask.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from pydantic import BaseModel
 from shared.memory.recall_cache import cache_key
 from shared.process.settings import Settings
 from shared.queue.jobs import queue_of_job_id
+from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store import sessions, users
 from shared.store.job_owners import JOB_OWNERS
 from shared.store.llm_usage import LLM_USAGE
@@ -42,8 +44,9 @@ from shared.store.mongo import (
     SUMMARIES,
     USERS,
 )
-from shared.store.outbox import REDIS_DOWN
 from shared.store.replies import user_reply_ids
+
+log = logging.getLogger(__name__)
 
 # Every collection holding the user's data by `user_id`, in deletion order.
 USER_COLLECTIONS = (
@@ -110,9 +113,11 @@ async def cancel_queued_jobs(db: AsyncIOMotorDatabase[Any], arq: Any, settings: 
     job_ids = [doc["_id"] for doc in await db[JOB_OWNERS].find({"user_id": user_id}, {"_id": 1}).to_list(length=None)]
     outboxed = await db[OUTBOX].delete_many({"$or": [{"_id": {"$in": job_ids}}, {"args.0": user_id}]})
     removed = 0
-    if job_ids:
-        try:
-            async with asyncio.timeout(settings.redis_timeout_seconds):
+    try:
+        async with asyncio.timeout(settings.redis_timeout_seconds):
+            # The recall digest holds the user's memory: it goes whether or not jobs do.
+            await arq.delete(cache_key(user_id))
+            if job_ids:
                 async with arq.pipeline(transaction=False) as pipe:
                     for job_id in job_ids:
                         pipe.zrem(queue_of_job_id(job_id, settings), job_id)
@@ -123,10 +128,19 @@ async def cancel_queued_jobs(db: AsyncIOMotorDatabase[Any], arq: Any, settings: 
                 # Running ones: arq cancels the task when it sees the id here; waiting ones
                 # already left the queue, so this only reaches jobs a worker holds.
                 await arq.zadd(abort_jobs_ss, {job_id: datetime.now(UTC).timestamp() * 1000 for job_id in job_ids})
-                await arq.delete(cache_key(user_id))
                 removed = len(waiting)
-        except REDIS_DOWN:
-            pass  # the jobs find no user when they run: their data is gone, so they store nothing of theirs
+    except REDIS_DOWN as exc:
+        # The jobs find no user when they run, so they store nothing of theirs; the cached
+        # digest of the user's memory stays until it expires. Said, not swallowed.
+        log.warning(
+            "account %s deleted with Redis unavailable (%s: %s): %d queued job(s) stay queued (they will find no user) "
+            "and its recall-cache entry %s stays until it expires (RECALL_CACHE_TTL_SECONDS)",
+            user_id,
+            type(exc).__name__,
+            exc,
+            len(job_ids),
+            cache_key(user_id),
+        )
     return removed + outboxed.deleted_count
 
 
