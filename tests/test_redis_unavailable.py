@@ -3,6 +3,7 @@ and the worker alike."""
 
 from __future__ import annotations
 
+import builtins
 import re
 from pathlib import Path
 
@@ -21,9 +22,8 @@ def test_outages_are_unavailable_and_bugs_are_not():
 
 
 def asyncio_timeout() -> BaseException:
-    import asyncio
 
-    return asyncio.TimeoutError()
+    return builtins.TimeoutError()
 
 
 def test_no_module_defines_its_own():
