@@ -34,7 +34,7 @@ from service.header_timeout import protocol_with_header_timeout
 from service.schemas import Credentials
 from shared.process.log_format import configure_logging
 from shared.process.runtime_file import withdraw
-from shared.process.settings import Settings, SettingsError, load_settings
+from shared.process.settings import Settings, exit_on_settings_error, load_settings
 from shared.store.mongo import create_mongo_client, ensure_indexes, get_database
 from worker.resilient import create_worker
 from worker.shutdown_log import one_shutdown_line
@@ -102,6 +102,11 @@ async def serve(settings: Settings, admin_email: str | None = None) -> None:
 
 
 def main() -> None:
+    with exit_on_settings_error():  # the entry point: a bad setting is one line, exit 1
+        _main()
+
+
+def _main() -> None:
     parser = argparse.ArgumentParser(prog="python -m allinone", description="the whole product in one process")
     parser.add_argument(
         "--admin",
@@ -122,14 +127,11 @@ def main() -> None:
     # same holds for a signal during start-up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
-    try:
-        # memory:// works here, and only here: the service and the worker share one client.
-        settings = load_settings(allow_in_memory_mongodb=True)
-        check_dependencies(settings)
-        configure_logging(settings.log_format)
-        one_shutdown_line()
-    except SettingsError as exc:
-        sys.exit(str(exc))
+    # memory:// works here, and only here: the service and the worker share one client.
+    settings = load_settings(allow_in_memory_mongodb=True)
+    check_dependencies(settings)
+    configure_logging(settings.log_format)
+    one_shutdown_line()
     with contextlib.ExitStack() as stack:
         overrides: dict[str, object] = {}
         if "redis_url" not in settings.model_fields_set:

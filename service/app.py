@@ -41,7 +41,7 @@ from shared.process.log_format import configure_logging
 from shared.process.logs import one_line_for_cut_off_requests, redact_tokens_in
 from shared.process.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
 from shared.process.resources import open_store
-from shared.process.settings import Settings, SettingsError, load_settings
+from shared.process.settings import Settings, SettingsError, exit_on_settings_error, load_settings
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
 from shared.store.job_owners import ensure_job_owner_indexes
@@ -65,8 +65,14 @@ def lazy_arq_pool(settings: Settings) -> ArqRedis:
 
 
 def create_app(settings: Settings | None = None, *, mongo_client: Any = None) -> Starlette:
-    """Build the service. A launcher that shares an in-memory database passes `mongo_client`."""
-    settings = settings or load_settings()
+    """Build the service. A launcher that shares an in-memory database passes `mongo_client`.
+
+    Called with no settings it is uvicorn's factory (`--factory`), the service's entry point:
+    a bad setting then ends the process with exit 1 and one line naming it. Called with
+    settings (the all-in-one, tests) it raises SettingsError like any library code."""
+    if settings is None:
+        with exit_on_settings_error():
+            return create_app(load_settings(), mongo_client=mongo_client)
     if settings.jwt_secret is None:
         raise SettingsError("invalid configuration: JWT_SECRET must be set (at least 32 characters)")
     jwt_secret = settings.jwt_secret.get_secret_value()

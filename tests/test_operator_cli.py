@@ -16,7 +16,8 @@ from worker.cli_target import WrongStore, queue_settings, refuse_unreadable_dead
 QUEUE, CHAT_QUEUE = "arq:queue:cli-test", "arq:queue:cli-test:chat"
 
 
-def run_cli(monkeypatch: pytest.MonkeyPatch, redis_url: str, *argv: str) -> int:
+def run_cli(monkeypatch: pytest.MonkeyPatch, redis_url: str, *argv: str) -> int | str:
+    """The exit: 0, or the one line sys.exit prints on stderr (exit 1)."""
     from worker.__main__ import main
 
     monkeypatch.setenv("REDIS_URL", redis_url)
@@ -26,7 +27,7 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, redis_url: str, *argv: str) -> int:
     with pytest.raises(SystemExit) as stopped:
         main()
     code = stopped.value.code
-    return code if isinstance(code, int) else 1
+    return code if isinstance(code, int | str) else 1
 
 
 def queued(redis_url: str, queue: str) -> int:
@@ -48,21 +49,15 @@ def queued(redis_url: str, queue: str) -> int:
     ],
 )
 def test_enqueue_refuses_arguments_the_job_does_not_take(monkeypatch, capsys, redis_url, argv, says):
-    assert run_cli(monkeypatch, redis_url, "enqueue", *argv) == 2
-    assert says in capsys.readouterr().err
+    line = run_cli(monkeypatch, redis_url, "enqueue", *argv)
+    assert isinstance(line, str) and "\n" not in line  # exit 1, one line, as every CLI error
+    assert says in line and "nothing was queued" in line
     assert queued(redis_url, QUEUE) == 0 and queued(redis_url, CHAT_QUEUE) == 0
 
 
 def test_enqueue_puts_a_reply_job_on_the_chat_queue(monkeypatch, capsys, redis_url):
     assert run_cli(monkeypatch, redis_url, "enqueue", "generate_reply", "reply-1") == 0
     assert queued(redis_url, CHAT_QUEUE) == 1 and queued(redis_url, QUEUE) == 0
-
-
-def test_enqueue_says_which_redis_it_uses(monkeypatch, capsys, redis_url, tmp_path):
-    monkeypatch.setenv("RUNTIME_DIR", str(tmp_path))
-    assert run_cli(monkeypatch, redis_url, "enqueue", "ping") == 0
-    host = redis_url.split("//")[1].split("/")[0]
-    assert f"using REDIS_URL: Redis at {host}" in capsys.readouterr().err
 
 
 def test_with_redis_url_unset_and_no_allinone_it_names_the_default(capsys, tmp_path):

@@ -32,7 +32,7 @@ from arq.jobs import Job, JobStatus
 from redis.exceptions import RedisError
 
 from shared.process.preflight import check_mongodb_reachable, check_redis_reachable, where
-from shared.process.settings import Settings, SettingsError, load_settings
+from shared.process.settings import Settings, exit_on_settings_error, load_settings
 from shared.queue.connection import arq_redis_settings
 from shared.queue.jobs import TAKES_NOW, enqueue_by_name
 from worker.arq_options import CHAT_FUNCTIONS, FUNCTIONS, cron_jobs
@@ -110,6 +110,11 @@ async def dead_letters(settings: Settings, action: str, dead_id: str | None, req
 
 
 def main() -> None:
+    with exit_on_settings_error():  # the entry point: a bad setting is one line, exit 1
+        _main()
+
+
+def _main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m worker",
         description="run a worker process, or operate the queue: enqueue a job now, list and requeue dead letters, manage admins",
@@ -137,15 +142,12 @@ def main() -> None:
         try:  # before anything is queued: a job with the wrong arguments would only dead-letter
             options.args = JOBS[options.job].parse(options.args)
         except ValueError as exc:
-            parser.error(str(exc))
+            sys.exit(f"{exc}; nothing was queued")
     if options.command == "dead-letters" and options.action == "requeue" and not (options.id or options.all):
         parser.error("requeue needs a dead letter id or --all")
     if options.command == "users":
         check_users_options(parser, options)
-        try:
-            sys.exit(asyncio.run(users_command(options)))
-        except SettingsError as exc:
-            sys.exit(str(exc))
+        sys.exit(asyncio.run(users_command(options)))
     settings: Settings | None = None
     try:
         settings = load_settings()
@@ -162,8 +164,6 @@ def main() -> None:
             work = dead_letters(settings, options.action, options.id, options.all)
         # A command-line entry point: this starts the process's one event loop.
         sys.exit(asyncio.run(work))
-    except SettingsError as exc:
-        sys.exit(str(exc))
     except (RedisError, OSError) as exc:  # Redis went away after the first check
         sys.exit(f"REDIS_URL: Redis at {where(settings.redis_url) if settings else '?'} failed: {exc}")
 

@@ -25,13 +25,12 @@ def note(message: str) -> None:
 
 
 def queue_settings(settings: Settings) -> Settings:
-    """Settings whose REDIS_URL and QUEUE_NAME are the running all-in-one's unless set. It
-    always says which Redis it uses: a silent default would be a queue no worker reads."""
+    """Settings whose REDIS_URL and QUEUE_NAME are the running all-in-one's unless set. Unless
+    REDIS_URL names one (every error then names it too), it says which Redis it chose: a
+    silent default would be a queue no worker reads."""
     running = running_allinone(settings)
     if running is None:
-        if "redis_url" in settings.model_fields_set:
-            note(f"using REDIS_URL: Redis at {where(settings.redis_url)}")
-        else:
+        if "redis_url" not in settings.model_fields_set:
             note(
                 f"REDIS_URL not set and no all-in-one running here ({runtime_file(settings)}): "
                 f"using the default Redis at {where(settings.redis_url)}"
@@ -43,8 +42,6 @@ def queue_settings(settings: Settings) -> Settings:
                 f"note: REDIS_URL ({where(settings.redis_url)}) is not the Redis of the all-in-one running here "
                 f"(pid {running.pid}, {where(running.redis_url)}); unset REDIS_URL to reach that one"
             )
-        else:
-            note(f"using REDIS_URL: Redis at {where(settings.redis_url)}, the running all-in-one's (pid {running.pid})")
         return settings
     note(
         f"REDIS_URL not set: using the running all-in-one's Redis {running.redis_url} (pid {running.pid}, {runtime_file(settings)})"

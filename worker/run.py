@@ -16,7 +16,7 @@ import argparse
 import logging
 from typing import TYPE_CHECKING
 
-from shared.process.settings import load_settings
+from shared.process.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
     from worker.resilient import Queues
@@ -53,6 +53,8 @@ def run_worker(queues: Queues = "all") -> int:
     try:
         with metrics_listener(settings):
             worker.run()  # arq's run: starts this process's one event loop, closes the worker after
+    except SettingsError:
+        raise  # a setting found wrong at on_startup: the entry point says it in one line, exit 1
     except Exception:
         log.exception("worker %s stopped on an error it cannot ride out", worker.worker_id)
         return 1

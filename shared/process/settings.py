@@ -7,6 +7,8 @@ into one readable line instead of a traceback.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -449,8 +451,23 @@ class Settings(BaseSettings):
         return self.mongodb_uri == IN_MEMORY_MONGODB_URI
 
 
-class SettingsError(SystemExit):
-    """Raised at start when the environment holds a bad value; the message names it."""
+class SettingsError(Exception):
+    """Raised at start when the environment holds a bad value; the message names it.
+
+    An exception like any other inside library code (a caller may catch it, a test may
+    expect it); only the entry points turn it into exit 1 with its one line, through
+    `exit_on_settings_error`."""
+
+
+@contextmanager
+def exit_on_settings_error() -> Iterator[None]:
+    """For entry points only (`python -m worker`, `python -m allinone`, the uvicorn factory,
+    arq's settings module): a SettingsError ends the process with exit 1 and its message on
+    stderr, not a traceback."""
+    try:
+        yield
+    except SettingsError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def load_settings(**overrides: object) -> Settings:
