@@ -17,3 +17,10 @@ def test_every_setting_says_what_it_does():
 def test_no_machine_dependent_default_in_the_doc():
     # The runtime folder's real default is this checkout's absolute path.
     assert str(DOC_PATH.parents[1]) not in render()
+
+
+def test_every_setting_belongs_to_a_group():
+    from shared.process.settings import SETTING_GROUPS
+
+    grouped = [name for group in SETTING_GROUPS for name in group.model_fields]
+    assert sorted(grouped) == sorted(Settings.model_fields), "put the new setting in shared/process/settings_groups.py"

@@ -3,8 +3,10 @@
     python -m shared.process.settings_doc          # rewrite docs/configuration.md
     python -m shared.process.settings_doc --check  # exit 1 if it is out of date
 
-Each row is one field: its variable, its default (or `shown_default` from the field's
+One section per group of shared/process/settings_groups.py (its docstring the heading),
+then one row per field: its variable, its default (or `shown_default` from the field's
 `json_schema_extra` where the real default depends on the machine) and its description.
+A field `Settings` holds outside every group is listed last, under "Other".
 tests/test_settings_doc.py fails when the file and `Settings` disagree.
 """
 
@@ -16,7 +18,7 @@ from pathlib import Path
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from shared.process.settings import Settings
+from shared.process.settings import SETTING_GROUPS, Settings
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -34,10 +36,8 @@ case-insensitive. A bad value stops the process at start with one line naming th
 `scripts/run` needs none of them: it starts a private `redis-server`, uses the in-memory
 MongoDB stand-in and the offline LLM provider. A production service needs at least
 `MONGODB_URI`, `REDIS_URL` and `JWT_SECRET`; a worker `MONGODB_URI` and `REDIS_URL`.
-
-| variable | default | meaning |
-| --- | --- | --- |
 """
+TABLE_HEAD = "| variable | default | meaning |\n| --- | --- | --- |\n"
 
 
 def shown_default(field: FieldInfo) -> str:
@@ -58,12 +58,25 @@ def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render() -> str:
+def section(title: str, names: list[str]) -> str:
+    fields = Settings.model_fields
     rows = [
-        f"| `{name.upper()}` | {cell(shown_default(field))} | {cell(field.description or '')} |"
-        for name, field in Settings.model_fields.items()
+        f"| `{name.upper()}` | {cell(shown_default(fields[name]))} | {cell(fields[name].description or '')} |" for name in names
     ]
-    return HEADER + "\n".join(rows) + "\n"
+    return f"\n## {title}\n\n" + TABLE_HEAD + "\n".join(rows) + "\n"
+
+
+def render() -> str:
+    sections, grouped = [], set()
+    for group in SETTING_GROUPS:
+        names = list(group.model_fields)
+        grouped.update(names)
+        title = (group.__doc__ or group.__name__).strip().split(":")[0].rstrip(".")
+        sections.append(section(title, names))
+    others = [name for name in Settings.model_fields if name not in grouped]
+    if others:
+        sections.append(section("Other", others))
+    return HEADER + "".join(sections)
 
 
 def main(argv: list[str]) -> int:
