@@ -85,7 +85,9 @@ class ReplyWriter:
 
     async def write(self) -> None:
         history = await recent_session_messages(self.db, self.session_id, self.settings.chat_history_messages)
-        memory = await recall(self.db, self.user_id, self.settings, cache=self.ctx.get("redis"))
+        memory = await recall(
+            self.db, self.user_id, self.settings, history, cache=self.ctx.get("redis"), embedder=self.ctx.get("embedder")
+        )
         # aclosing: a cancelled job closes the LLM stream now, not when garbage-collected.
         async with contextlib.aclosing(self.ctx["llm"].stream_reply(history, memory, self.on_usage)) as deltas:
             async for text in deltas:

@@ -240,7 +240,11 @@ class MemorySettings(BaseModel):
     )
     memory_ttl_days: int = Field(365, ge=0, description="contexts and summaries get `expires_at` this far ahead; 0 = never")
     recall_points: int = Field(
-        10, ge=0, le=100, description="context points (ranked by strength × importance) put in the coach's prompt"
+        20, ge=0, le=100, description="memories put in the coach's prompt, chosen for the message (ranked for relevance)"
+    )
+    recall_core_points: int = Field(3, ge=0, le=20, description="strongest points every prompt carries, whatever the message")
+    recall_token_budget: int = Field(
+        1_500, ge=50, description="most tokens (estimated) the recalled points and summary take in the prompt"
     )
 
     # Memory engine: reflections, the entity graph, communities, the recall cache
@@ -262,7 +266,20 @@ class MemorySettings(BaseModel):
     recall_cache_ttl_seconds: int = Field(
         7 * 86_400,
         ge=60,
-        description="how long an unused recall digest stays cached in Redis (a miss reads MongoDB and queues a rebuild)",
+        description="how long an unused recall index of a user stays in Redis (a miss ranks from MongoDB and queues a rebuild)",
+    )
+
+    # Optional embeddings for recall (shared/memory/embeddings.py): none by default, nothing downloaded
+    embeddings_provider: Literal["none", "http"] = Field(
+        "none", description="`none`, or `http`: an embeddings API (Voyage AI's shape) that recall ranks with too"
+    )
+    embeddings_base_url: str = Field(
+        "https://api.voyageai.com/v1", description="the embeddings API's base URL (POST {url}/embeddings)"
+    )
+    embeddings_api_key: SecretStr | None = Field(None, description="bearer token for the embeddings API")
+    embeddings_model: str = Field("voyage-3-lite", description="the embeddings model name sent with each request")
+    embeddings_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="one embeddings call's limit (past it a reply ranks lexically)"
     )
 
     # Sessions that end without logout or socket close (crash, expiry, a phone gone quiet)

@@ -23,9 +23,9 @@ from bson import ObjectId
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pydantic import BaseModel
 
-from shared.memory.recall_cache import cache_key
 from shared.process.settings import Settings
 from shared.queue.jobs import queue_of_job_id
+from shared.redis_structures import recall_index
 from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store import sessions, users
 from shared.store.job_owners import JOB_OWNERS
@@ -35,6 +35,7 @@ from shared.store.mongo import (
     COMMUNITIES,
     EMPTY_EXTRACTIONS,
     ENTITIES,
+    MEMORY_VECTORS,
     OUTBOX,
     REFLECTIONS,
     RELATIONS,
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 # Every collection holding the user's data by `user_id`, in deletion order.
 USER_COLLECTIONS = (
     SESSIONS,
+    MEMORY_VECTORS,
     CHAT_MESSAGES,
     REPLIES,
     SESSION_CONTEXTS,
@@ -64,7 +66,7 @@ USER_COLLECTIONS = (
     JOB_OWNERS,
 )
 # Kept out of the download: secrets, and bookkeeping that says nothing about the person.
-NOT_EXPORTED = {EMPTY_EXTRACTIONS, JOB_OWNERS}
+NOT_EXPORTED = {EMPTY_EXTRACTIONS, JOB_OWNERS, MEMORY_VECTORS}  # bookkeeping and derived vectors, not what the user said
 
 
 class AccountExport(BaseModel):
@@ -115,8 +117,8 @@ async def cancel_queued_jobs(db: AsyncIOMotorDatabase[Any], arq: Any, settings: 
     removed = 0
     try:
         async with asyncio.timeout(settings.redis_timeout_seconds):
-            # The recall digest holds the user's memory: it goes whether or not jobs do.
-            await arq.delete(cache_key(user_id))
+            # The recall index holds the user's memory: it goes whether or not jobs do.
+            await recall_index.delete_all(arq, user_id)
             if job_ids:
                 async with arq.pipeline(transaction=False) as pipe:
                     for job_id in job_ids:
@@ -130,16 +132,17 @@ async def cancel_queued_jobs(db: AsyncIOMotorDatabase[Any], arq: Any, settings: 
                 await arq.zadd(abort_jobs_ss, {job_id: datetime.now(UTC).timestamp() * 1000 for job_id in job_ids})
                 removed = len(waiting)
     except REDIS_DOWN as exc:
-        # The jobs find no user when they run, so they store nothing of theirs; the cached
-        # digest of the user's memory stays until it expires. Said, not swallowed.
+        # The jobs find no user when they run, so they store nothing of theirs; the user's
+        # recall index stays until it expires. Said, not swallowed.
         log.warning(
             "account %s deleted with Redis unavailable (%s: %s): %d queued job(s) stay queued (they will find no user) "
-            "and its recall-cache entry %s stays until it expires (RECALL_CACHE_TTL_SECONDS)",
+            "and its recall index (%s{%s}:*) stays until it expires (RECALL_CACHE_TTL_SECONDS)",
             user_id,
             type(exc).__name__,
             exc,
             len(job_ids),
-            cache_key(user_id),
+            recall_index.PREFIX,
+            user_id,
         )
     return removed + outboxed.deleted_count
 
