@@ -4,7 +4,6 @@ and one Ctrl-C is one shutdown line."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -16,7 +15,7 @@ import pytest
 
 from shared.process.runtime_file import RunningAllInOne, publish, runtime_file
 from shared.process.settings import Settings
-from tests.support.processes import clean_env, start_allinone, stop_now
+from tests.support.processes import clean_env, exit_code, start_allinone, stop_now
 
 pytestmark = pytest.mark.slow  # each test starts the all-in-one as a process
 
@@ -64,11 +63,7 @@ async def test_one_ctrl_c_is_one_shutdown_line(tmp_path):
     allinone = await start_allinone(tmp_path)
     try:
         os.killpg(allinone.proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole group
-        for _ in range(400):
-            if allinone.proc.poll() is not None:
-                break
-            await asyncio.sleep(0.05)
-        assert allinone.proc.wait(timeout=1) == 0
+        assert await exit_code(allinone.proc) == 0
     finally:
         stop_now(allinone.proc)
     out, err = allinone.output()

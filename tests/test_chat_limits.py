@@ -22,8 +22,10 @@ from service.app import create_app
 from shared.store.mongo import CHAT_MESSAGES, REPLIES, SESSIONS
 from tests.support.client import Api, Login, say
 from tests.support.dropping_redis import silent_redis
+from tests.support.metrics import open_sockets
 from tests.support.product import serve_product
 from tests.support.servers import serve_app
+from tests.support.waiting import wait_for
 
 BOUND = 5.0  # generous upper bound for anything that should happen within a second
 
@@ -84,14 +86,17 @@ async def test_a_flooding_socket_is_rate_limited_and_only_the_allowed_messages_a
 
 async def test_the_sixth_socket_of_a_user_is_closed_with_4429_and_a_closed_one_frees_its_place(api):
     login = await api.new_user()
+    baseline = open_sockets()
     async with contextlib.AsyncExitStack() as stack:
         sockets = [await stack.enter_async_context(api.connect(login)) for _ in range(5)]
         for ws in sockets:  # all five are really open: each answers
             assert (await say(ws, "hello"))[-1]["type"] == "done"
         async with api.connect(login) as sixth:
             assert await closed_code(sixth) == 4429
+        await wait_for(lambda: open_sockets() == baseline + 5, what="the refused sixth socket gone")
         await sockets[0].close()
-        await asyncio.sleep(0.2)  # the server notices the close and releases the place
+        # The server notices the close and releases the place, then lets go of the socket.
+        await wait_for(lambda: open_sockets() == baseline + 4, what="the closed socket's place released")
         async with api.connect(login) as replacement:
             assert (await say(replacement, "back again"))[-1]["type"] == "done"
 
@@ -273,7 +278,6 @@ async def test_an_open_socket_keeps_its_place_beyond_one_lease(settings, mongo_c
 
 async def test_a_reply_whose_failure_cannot_be_written_says_so_in_the_log(api, monkeypatch, caplog):
     import worker.reply
-    from tests.support.running_worker import wait_for
 
     async def broken_recall(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the database went away")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from prometheus_client import REGISTRY
 
 from shared.process.metrics import function_label
 from shared.queue.jobs import ALL_JOBS
+from tests.support.metrics import sample as sample_of
 from worker.arq_options import CHAT_FUNCTIONS, FUNCTIONS, cron_jobs
 
 
 def sample(name: str, function: str) -> float:
-    return REGISTRY.get_sample_value(name, {"function": function}) or 0.0
+    return sample_of(name, function=function)
 
 
 def test_every_job_the_worker_runs_has_its_own_label():
