@@ -130,9 +130,7 @@ async def test_a_disconnect_mid_reply_does_not_stop_the_reply_it_is_written_and_
         assert json.loads(await ws.recv())["type"] == "accepted"
         assert json.loads(await ws.recv())["type"] == "chunk"
     # The client left after one word; the worker writes the rest and stores it all.
-    async with asyncio.timeout(BOUND):
-        while not await stored(db, login, "assistant"):
-            await asyncio.sleep(0.05)
+    await wait_for(lambda: stored(db, login, "assistant"), BOUND, what="the reply stored")
     reply = await db[CHAT_MESSAGES].find_one({"session_id": login.session_id, "role": "assistant"})
     assert reply["content"] == stub_llm.reply_text + " "
     assert stub_llm.streams_abandoned == 0 and stub_llm.chunks_streamed == 10
@@ -224,9 +222,11 @@ async def test_the_logout_listener_resubscribes_after_losing_its_redis_connectio
         async with api.connect(login) as ws:
             assert (await say(ws, "hello"))[-1]["type"] == "done"
             assert await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub") >= 1
-            async with asyncio.timeout(BOUND):  # the supervisor notices and subscribes again
-                while (await redis.pubsub_numsub("chat:logout"))[0][1] < 1:
-                    await asyncio.sleep(0.05)
+
+            async def subscribed() -> bool:  # the supervisor notices and subscribes again
+                return (await redis.pubsub_numsub("chat:logout"))[0][1] >= 1
+
+            await wait_for(subscribed, BOUND, what="the logout listener subscribed again")
             await api.logout(login)
             assert await closed_code(ws) == 4401
     finally:

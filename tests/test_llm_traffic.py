@@ -17,7 +17,8 @@ from shared.store.messages import store_message
 from shared.store.mongo import FAILED_JOBS, SESSION_CONTEXTS
 from tests.conftest import make_settings
 from tests.support.metrics import rate_waited
-from tests.support.running_worker import running_worker, wait_for
+from tests.support.running_worker import running_worker
+from tests.support.waiting import wait_for
 from worker.arq_options import chat_worker_options
 
 
@@ -175,11 +176,11 @@ async def test_background_calls_leave_concurrency_slots_for_chat(redis, redis_ur
             await release.wait()
 
     tasks = [asyncio.create_task(hold("extraction")) for _ in range(6)]
-    await asyncio.sleep(0.1)
-    assert held.count("extraction") == 4  # 5 slots, one kept for chat
+    await wait_for(lambda: held.count("extraction") == 4, what="four extractions holding slots")  # 5 slots, one kept for chat
     chat = asyncio.create_task(hold("chat"))
-    await asyncio.sleep(0.1)
-    assert "chat" in held
+    await wait_for(lambda: "chat" in held, what="chat taking the slot kept for it")
+    # The chat got in after them, and the other two extractions still wait.
+    assert held.count("extraction") == 4 and sum(not t.done() for t in tasks) == 6
     release.set()
     await asyncio.gather(*tasks, chat)
 
