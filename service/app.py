@@ -21,6 +21,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service.body_deadline import BodyDeadline
 from service.body_limit import BodyLimit
@@ -34,6 +35,7 @@ from service.login_throttle import LoginThrottle
 from service.metrics_endpoint import metrics_endpoint
 from service.openapi import openapi_json
 from service.readiness import readiness
+from service.registration_throttle import RegistrationThrottle
 from service.resources import ServiceResources, cancel_and_wait
 from service.routes import account, admin, auth, jobs, memory, messages, operations, replies, usage
 from service.socket_registry import SocketRegistry, listen_for_logouts
@@ -62,6 +64,16 @@ def lazy_arq_pool(settings: Settings) -> ArqRedis:
     timeout = settings.redis_timeout_seconds
     pool = ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
     return ArqRedis(pool, default_queue_name=settings.queue_name)
+
+
+def forwarded_client(settings: Settings) -> list[Middleware]:
+    """The client's address from X-Forwarded-For, but only from the proxies FORWARDED_ALLOW_IPS
+    names (uvicorn's own middleware, here in the app so the decision is ours): per-address
+    limits (logins, registrations) must not be dodged by a rotating header. Launch uvicorn
+    with `--no-proxy-headers`, else it trusts loopback's header before the app sees it."""
+    if not settings.forwarded_allow_ips:
+        return []
+    return [Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)]
 
 
 def create_app(settings: Settings | None = None, *, mongo_client: Any = None) -> Starlette:
@@ -110,6 +122,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 ),
                 chat_limits=ChatLimits(arq, settings),
                 login_throttle=LoginThrottle(arq, settings),
+                registration_throttle=RegistrationThrottle(arq, settings),
                 sockets=SocketRegistry(),
                 reply_streams=reply_streams(streams_redis, settings),
                 reply_lease=ReplyLease(arq, settings),
@@ -166,6 +179,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     return Starlette(
         routes=routes,
         middleware=[
+            *forwarded_client(settings),
             Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
             Middleware(BodyDeadline, seconds=settings.http_body_timeout_seconds),
         ],

@@ -6,6 +6,7 @@ into one readable line instead of a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,7 +70,28 @@ class Settings(
         cleanup cron fails a reply still `generating` past it."""
         return self.job_max_tries * (self.job_timeout_seconds + self.retry_cap_seconds)
 
-    @field_validator("anthropic_api_key", "anthropic_base_url", "jwt_secret", "llm_provider", "streams_redis_url", mode="before")
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8, or *)") from None
+        return ",".join(entries)
+
+    @field_validator(
+        "anthropic_api_key",
+        "anthropic_base_url",
+        "jwt_secret",
+        "llm_provider",
+        "streams_redis_url",
+        "metrics_token",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # compose passes `ANTHROPIC_API_KEY: ${ANTHROPIC_API_KEY:-}` as "" when it is not set.
@@ -151,6 +173,8 @@ class Settings(
             raise ValueError("SESSION_SWEEP_LOOKBACK_HOURS must span more than SESSION_IDLE_MINUTES")
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters")
+        if self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < 32:
+            raise ValueError("METRICS_TOKEN must be at least 32 characters")
         return self
 
     @property

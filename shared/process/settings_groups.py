@@ -180,7 +180,7 @@ class AuthSettings(BaseModel):
 
 
 class ChatSettings(BaseModel):
-    """The chat, and its limits (kept in Redis, shared by every service process)."""
+    """The chat, and the limits against abuse: chat, sockets, logins, registrations, /metrics (kept in Redis, shared by every service process)."""
 
     max_message_chars: int = Field(4_000, ge=1, description="longest chat message accepted")
     chat_history_messages: int = Field(20, ge=0, le=200, description="recent turns sent to the LLM with each reply")
@@ -217,7 +217,24 @@ class ChatSettings(BaseModel):
         60.0, gt=0, description="longest per-account wait: an attacker cannot lock a user out for longer"
     )
     login_failure_memory_seconds: int = Field(
-        900, ge=1, description="an account's failure count is forgotten after this long without failures"
+        900, ge=1, description="an (account, address) failure count is forgotten after this long without failures"
+    )
+    login_account_failures_per_hour: int = Field(
+        60,
+        ge=1,
+        description="failed logins one account takes per hour from all addresses; past it, addresses that failed wait",
+    )
+    registrations_per_hour_per_address: int = Field(
+        20, ge=1, description="accounts one client address may register per hour (token bucket), then 429"
+    )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="proxies whose X-Forwarded-For names the client: comma-separated IPs or networks, * for any; "
+        "empty: none (the connection's own address counts)",
+    )
+    metrics_public: bool = Field(False, description="GET /metrics answers anyone; false: admins and METRICS_TOKEN only")
+    metrics_token: SecretStr | None = Field(
+        None, description="a Bearer token (>= 32 chars) Prometheus sends to read /metrics when METRICS_PUBLIC is false"
     )
 
 
