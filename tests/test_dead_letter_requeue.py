@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from shared.queue.jobs import GENERATE_REPLY, enqueue_cron_now
-from shared.store.dead_letters import list_dead_letters, record_dead_letter, requeue
+from shared.queue.jobs import GENERATE_REPLY, enqueue_cron_now, queue_of_job_id
+from shared.store.dead_letters import dead_letter_of, list_dead_letters, record_dead_letter, requeue
 from shared.store.mongo import FAILED_JOBS
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -28,6 +28,9 @@ async def test_a_requeued_reply_goes_to_the_chat_queue(db, settings, arq_pool):
     assert job_id is not None
     assert await arq_pool.zscore(settings.chat_queue_name, job_id) is not None
     assert await arq_pool.zscore(settings.queue_name, job_id) is None
+    # The job views look it up on the chat queue, and its run still closes the dead letter.
+    assert queue_of_job_id(job_id, settings) == settings.chat_queue_name
+    assert str(dead_letter_of(job_id)) == letter
 
 
 async def test_a_requeued_background_job_goes_to_the_background_queue(db, settings, arq_pool):

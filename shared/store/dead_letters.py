@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from shared.process.settings import Settings
 from shared.queue.connection import enqueue_confirmed
-from shared.queue.jobs import queue_for
+from shared.queue.jobs import CHAT_JOBS, GENERATE_REPLY, queue_for
 from shared.store.mongo import FAILED_JOBS, Database
 
 REQUEUE_PREFIX = "requeue:"
@@ -30,8 +30,12 @@ def requeue_job_id(dead_letter_id: str) -> str:
 
 
 def dead_letter_of(job_id: str | None) -> ObjectId | None:
-    """The dead letter a requeued job came from, if it is one."""
-    if not job_id or not job_id.startswith(REQUEUE_PREFIX):
+    """The dead letter a requeued job came from, if it is one (a chat job's requeue id starts
+    with its function, so the job views find it on the chat queue)."""
+    if not job_id:
+        return None
+    job_id = job_id.removeprefix(f"{GENERATE_REPLY}:")
+    if not job_id.startswith(REQUEUE_PREFIX):
         return None
     try:
         return ObjectId(job_id.removeprefix(REQUEUE_PREFIX).split(":")[0])
@@ -122,8 +126,10 @@ async def requeue(db: Database, arq: Any, settings: Settings, dead_letter_id: st
         return None
     now = datetime.now(UTC)
     # The time in the id lets the same dead letter be requeued again if the retry fails too.
-    job_id = f"{requeue_job_id(dead_letter_id)}:{int(now.timestamp() * 1000)}"
     function = doc["function"]
+    job_id = f"{requeue_job_id(dead_letter_id)}:{int(now.timestamp() * 1000)}"
+    if function in CHAT_JOBS:  # the id rule queue_of_job_id reads: generate_reply:...
+        job_id = f"{function}:{job_id}"
     await enqueue_confirmed(
         arq, function, doc["args"], job_id, _queue_name=queue_for(function, settings), **doc.get("kwargs", {})
     )
