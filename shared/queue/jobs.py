@@ -20,6 +20,9 @@ result), which is what each id rule leans on.
 | rebuild_recall_cache      | user_id                                | rebuild_recall_cache:<user>:[miss:]<time> |
 | generate_reply (chat queue) | reply_id                             | generate_reply:<reply>                   |
 | cleanup_streams (cron)    | now (optional)                         | as the other crons                       |
+
+A dead letter requeued runs as requeue:<dead letter>:<ms> (generate_reply:requeue:... for
+a reply, on the chat queue), shared/store/dead_letters.py.
 """
 
 from __future__ import annotations
