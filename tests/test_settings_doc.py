@@ -23,4 +23,6 @@ def test_every_setting_belongs_to_a_group():
     from shared.process.settings import SETTING_GROUPS
 
     grouped = [name for group in SETTING_GROUPS for name in group.model_fields]
-    assert sorted(grouped) == sorted(Settings.model_fields), "put the new setting in shared/process/settings_groups.py"
+    assert sorted(grouped) == sorted(Settings.model_fields), (
+        "put the new setting in its group (shared/process/settings_groups.py or settings_processes.py)"
+    )

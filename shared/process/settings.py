@@ -16,7 +16,6 @@ from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.process.settings_groups import (
-    DEFAULT_RUNTIME_DIR,
     IN_MEMORY_MONGODB_URI,
     AuthSettings,
     ChatSettings,
@@ -24,10 +23,9 @@ from shared.process.settings_groups import (
     LLMTrafficSettings,
     MemorySettings,
     ModelPrice,
-    ServingSettings,
     StorageSettings,
-    WorkerProcessSettings,
 )
+from shared.process.settings_processes import DEFAULT_RUNTIME_DIR, ServingSettings, WorkerProcessSettings
 
 # The groups, in the order docs/configuration.md shows them.
 SETTING_GROUPS = (

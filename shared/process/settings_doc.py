@@ -3,7 +3,7 @@
     python -m shared.process.settings_doc          # rewrite docs/configuration.md
     python -m shared.process.settings_doc --check  # exit 1 if it is out of date
 
-One section per group of shared/process/settings_groups.py (its docstring the heading),
+One section per group (settings_groups.py, settings_processes.py; its docstring the heading),
 then one row per field: its variable, its default (or `shown_default` from the field's
 `json_schema_extra` where the real default depends on the machine) and its description.
 A field `Settings` holds outside every group is listed last, under "Other".
