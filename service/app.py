@@ -37,13 +37,14 @@ from service.openapi import openapi_json
 from service.readiness import readiness
 from service.registration_throttle import RegistrationThrottle
 from service.resources import ServiceResources, cancel_and_wait
-from service.routes import account, admin, auth, jobs, memory, messages, operations, replies, usage
+from service.routes import account, admin, auth, jobs, limits, memory, messages, operations, replies, usage
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from shared.process.log_format import configure_logging
 from shared.process.logs import one_line_for_cut_off_requests, redact_tokens_in
 from shared.process.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
 from shared.process.resources import open_store
 from shared.process.settings import Settings, SettingsError, exit_on_settings_error, load_settings
+from shared.redis_structures.live_limits import LiveLimits
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
 from shared.store.job_owners import ensure_job_owner_indexes
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 settings.streams_url, settings.redis_timeout_seconds, settings.stream_keepalive_seconds
             )
             stack.push_async_callback(streams_redis.aclose)
+            live_limits = LiveLimits(arq, settings)
             resources = ServiceResources(
                 core=core,
                 arq=arq,
@@ -120,7 +122,8 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 passwords=Passwords(
                     settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_concurrency
                 ),
-                chat_limits=ChatLimits(arq, settings),
+                chat_limits=ChatLimits(arq, settings, live_limits),
+                live_limits=live_limits,
                 login_throttle=LoginThrottle(arq, settings),
                 registration_throttle=RegistrationThrottle(arq, settings),
                 sockets=SocketRegistry(),
@@ -171,6 +174,8 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/admin/crons", operations.crons),
         Route("/api/v1/admin/crons/{name}/run", operations.run_cron, methods=["POST"]),
         Route("/api/v1/admin/activity", operations.activity),
+        Route("/api/v1/admin/limits", limits.limits, methods=["GET", "PUT"]),
+        Route("/api/v1/admin/jobs/{job_id}/requeue", operations.requeue_job, methods=["POST"]),
         Route("/metrics", metrics_endpoint),
         *dashboard_routes(),
         *chat_page_routes(),

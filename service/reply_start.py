@@ -72,11 +72,12 @@ async def start_reply(state: State, principal: Principal, content: str) -> Accep
     if not decision.allowed:
         return Refused(
             "rate_limited",
-            f"more than {settings.chat_messages_per_minute} messages a minute; this one was not stored",
+            f"more than {state.chat_limits.messages_per_minute} messages a minute; this one was not stored",
             retry_after=max(1, math.ceil(decision.retry_after)),
         )
     try:
-        await check_daily_budget(db, settings, principal.user_id)
+        limits = await state.chat_limits.live_limits.current()
+        await check_daily_budget(db, limits.user_daily_token_budget, principal.user_id)
     except LLMBudgetExhausted as exc:
         return Refused(
             "budget_exhausted",

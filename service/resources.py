@@ -21,6 +21,7 @@ from service.login_throttle import LoginThrottle
 from service.registration_throttle import RegistrationThrottle
 from service.socket_registry import SocketRegistry
 from shared.process.resources import Store
+from shared.redis_structures.live_limits import LiveLimits
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import ReplyStreams
 
@@ -37,6 +38,7 @@ class ServiceResources:
     sockets: SocketRegistry
     reply_streams: ReplyStreams  # on STREAMS_REDIS_URL
     reply_lease: ReplyLease
+    live_limits: LiveLimits  # the limits an admin changes at run time; chat_limits reads them too
 
     def publish(self, state: State) -> None:
         """Put the resources on `app.state`: whole as `state.resources`, and each one by name,
@@ -46,6 +48,7 @@ class ServiceResources:
         state.arq, state.jwt_secret, state.passwords = self.arq, self.jwt_secret, self.passwords
         state.chat_limits, state.login_throttle, state.sockets = self.chat_limits, self.login_throttle, self.sockets
         state.reply_streams, state.reply_lease = self.reply_streams, self.reply_lease
+        state.live_limits = self.live_limits
         state.registration_throttle = self.registration_throttle
 
 

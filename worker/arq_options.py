@@ -42,7 +42,9 @@ from worker.sweep import sweep_sessions
 FUNCTIONS = [
     reliable(extract_session_context),
     reliable(summarize_sessions),
-    observe_job(PING, ping),  # counted like the others, but no retries: it only shows a worker consumes
+    # No retry policy (nothing to retry), but counted like every job: the dashboard's
+    # "completed (1 h)" and the job list show an operator's ping.
+    observe_job(PING, ping),
     reliable(generate_reflection),
     reliable(rebuild_recall_cache),
 ]

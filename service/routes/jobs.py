@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 
 from service.browser_session import require_caller
 from service.errors import ApiError
+from shared.queue.job_history import record_started
 from shared.queue.job_status import FINISHED, JobView, read_job
 from shared.queue.jobs import queue_of_job_id
 from shared.store.job_owners import job_owner
@@ -65,6 +66,9 @@ async def cancel_job(request: Request) -> JSONResponse:
         raise ApiError(409, f"job already finished: {view.status}")
     if view.function is None:
         raise ApiError(409, "job is waiting in the outbox for Redis; it can be cancelled once queued")
+    # Listed among the recent jobs from now on: one cancelled before a worker started it
+    # would otherwise vanish from the admin's list (only started jobs are recorded there).
+    await record_started(state.arq, job_id, view.function)
     job = Job(job_id, state.arq, _queue_name=queue)
     try:
         await job.abort(timeout=CANCEL_WAIT_SECONDS, poll_delay=0.05)

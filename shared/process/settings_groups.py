@@ -204,6 +204,13 @@ class ChatSettings(BaseModel):
         description="each open socket and each reply in flight holds a lease in Redis, refreshed every third of this; "
         "a process that dies frees its places within this long",
     )
+    limits_refresh_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="how often each process re-reads the limits an admin changed at run time "
+        "(shared/redis_structures/live_limits.py)",
+    )
     login_address_failures_per_minute: int = Field(
         10, ge=1, description="failed logins per client address per minute (only failures take tokens); then 429"
     )

@@ -150,3 +150,9 @@ async def count_open(db: Database) -> int:
 async def was_dead_lettered(db: Database, job_id: str) -> bool:
     """Did this job (by arq job id) fail for good and land here?"""
     return await db[FAILED_JOBS].find_one({"job_id": job_id}, {"_id": 1}) is not None
+
+
+async def open_dead_letter_id(db: Database, job_id: str) -> str | None:
+    """The open dead letter of an arq job id, if it has one (the dashboard's job rows)."""
+    doc = await db[FAILED_JOBS].find_one({"job_id": job_id, "resolved_at": None}, {"_id": 1})
+    return str(doc["_id"]) if doc else None

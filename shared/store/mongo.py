@@ -85,6 +85,8 @@ async def ensure_indexes(db: Database) -> None:
     await db[MEMORY_VECTORS].create_index([("user_id", 1), ("model", 1), ("doc_id", 1)], unique=True)
     await db[REPLIES].create_index([("user_id", 1), ("status", 1)])  # a user's active replies
     await db[REPLIES].create_index([("status", 1), ("started_at", 1)])  # the cleanup finds stuck ones
+    from shared.store.limit_changes import ensure_limit_change_indexes
     from shared.store.llm_usage import ensure_usage_indexes  # its own module, like every collection's
 
     await ensure_usage_indexes(db)
+    await ensure_limit_change_indexes(db)
