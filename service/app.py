@@ -41,7 +41,7 @@ from shared.process.log_format import configure_logging
 from shared.process.logs import one_line_for_cut_off_requests, redact_tokens_in
 from shared.process.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
 from shared.process.resources import open_store
-from shared.process.settings import Settings, SettingsError, load_settings
+from shared.process.settings import Settings, SettingsError, exit_on_settings_error, load_settings
 from shared.queue.arq_adapter.pool import lazy_pool
 from shared.redis_structures.live_limits import LiveLimits
 from shared.redis_structures.reply_lease import ReplyLease
@@ -68,8 +68,14 @@ def forwarded_client(settings: Settings) -> list[Middleware]:
 
 
 def create_app(settings: Settings | None = None, *, mongo_client: Any = None) -> Starlette:
-    """Build the service. A launcher that shares an in-memory database passes `mongo_client`."""
-    settings = settings or load_settings()
+    """Build the service. A launcher that shares an in-memory database passes `mongo_client`.
+
+    Called with no settings it is uvicorn's factory (`--factory`), the service's entry point:
+    a bad setting then ends the process with exit 1 and one line naming it. Called with
+    settings (the all-in-one, tests) it raises SettingsError like any library code."""
+    if settings is None:
+        with exit_on_settings_error():
+            return create_app(load_settings(), mongo_client=mongo_client)
     if settings.jwt_secret is None:
         raise SettingsError("invalid configuration: JWT_SECRET must be set (at least 32 characters)")
     jwt_secret = settings.jwt_secret.get_secret_value()

@@ -1,8 +1,8 @@
 """The OpenAPI 3.1 document, served at /openapi.json.
 
 Bodies and responses come from the same pydantic models the handlers validate with, so
-the document cannot drift from what the code accepts. The WebSocket is described in the
-README; OpenAPI has no words for it.
+the document cannot drift from what the code accepts. The WebSocket is described in
+docs/api.md; OpenAPI has no words for it.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from service.principal import Principal
 from shared.llm import LLMBudgetExhausted
 from shared.llm.budget import check_daily_budget
 from shared.queue.jobs import enqueue_reply, reply_job_id
-from shared.redis_structures.rate_limit import REDIS_DOWN
+from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store.job_owners import record_job_owner
 from shared.store.messages import delete_message, store_message
 from shared.store.replies import create_reply, delete_reply, new_reply_id

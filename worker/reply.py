@@ -179,8 +179,19 @@ async def generate_reply(ctx: dict[str, Any], reply_id: str) -> str:
         if will_be_retried(ctx, exc):
             raise  # tried again (worker/reliability.py); a try that finds text sent ends it `interrupted`
         ending = "failed"  # for good: the listeners must not wait for an end that never comes
-        with contextlib.suppress(Exception):
+        try:
             await writer.fail("internal_error", "the reply could not be written; try again")
+        except Exception as also:  # noqa: BLE001 - the first error is the one raised; this one is said
+            # The stream gets no end event, so readers wait until the cleanup cron fails it.
+            log.error(
+                "reply %s failed (%s: %s) and its failure could not be written either: %s: %s; "
+                "its listeners get no end event from this try",
+                writer.reply_id,
+                type(exc).__name__,
+                exc,
+                type(also).__name__,
+                also,
+            )
         raise
     except asyncio.CancelledError:
         # Aborted by its owner (the reply is `cancelled`), or the worker is stopping: then it

@@ -12,7 +12,7 @@ from service.errors import ApiError
 from service.principal import require_principal
 from service.socket_registry import publish_logout
 from shared.memory.forget import forget_point, forget_session
-from shared.redis_structures.rate_limit import REDIS_DOWN
+from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store.account import delete_account, export_account
 
 log = logging.getLogger(__name__)

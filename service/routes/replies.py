@@ -27,8 +27,8 @@ from service.principal import Principal, require_principal
 from service.reply_schemas import ActiveReply, ActiveStreams, NewMessage, ReplyAccepted, is_blank
 from service.reply_start import Accepted, start_reply, stream_url
 from shared.queue.arq_adapter.control import request_abort
-from shared.redis_structures.rate_limit import REDIS_DOWN
 from shared.redis_structures.reply_stream import START, KeepAlive, ReplyStreams, StreamEvent, is_entry_id
+from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store.replies import FINISHED, Reply, active_replies, cancel_reply, owned_reply, status_of
 
 log = logging.getLogger(__name__)
