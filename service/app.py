@@ -35,13 +35,14 @@ from service.metrics_endpoint import metrics_endpoint
 from service.openapi import openapi_json
 from service.readiness import readiness
 from service.resources import ServiceResources, cancel_and_wait
-from service.routes import account, admin, auth, jobs, memory, messages, operations, replies, usage
+from service.routes import account, admin, auth, jobs, memory, messages, operations, replies, retry, usage
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from shared.process.log_format import configure_logging
 from shared.process.logs import one_line_for_cut_off_requests, redact_tokens_in
 from shared.process.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
 from shared.process.resources import open_store
 from shared.process.settings import Settings, SettingsError, load_settings
+from shared.redis_structures.idempotency import IdempotencyKeys
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
 from shared.store.job_owners import ensure_job_owner_indexes
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 sockets=SocketRegistry(),
                 reply_streams=reply_streams(streams_redis, settings),
                 reply_lease=ReplyLease(arq, settings),
+                idempotency_keys=IdempotencyKeys(arq, settings.idempotency_ttl_seconds),
             )
             resources.publish(app.state)
             relay = asyncio.create_task(
@@ -131,6 +133,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/chat/messages", messages.messages, methods=["GET", "POST"]),
         Route("/api/v1/chat/replies/{reply_id}/stream", replies.stream),
         Route("/api/v1/chat/replies/{reply_id}", replies.reply, methods=["GET", "DELETE"]),
+        Route("/api/v1/chat/replies/{reply_id}/retry", retry.retry, methods=["POST"]),
         Route("/api/v1/chat/active-streams", replies.active_streams),
         Route("/api/v1/memory", memory.list_memory),
         Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),

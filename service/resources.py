@@ -20,6 +20,7 @@ from service.credentials import Passwords
 from service.login_throttle import LoginThrottle
 from service.socket_registry import SocketRegistry
 from shared.process.resources import Store
+from shared.redis_structures.idempotency import IdempotencyKeys
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import ReplyStreams
 
@@ -35,6 +36,7 @@ class ServiceResources:
     sockets: SocketRegistry
     reply_streams: ReplyStreams  # on STREAMS_REDIS_URL
     reply_lease: ReplyLease
+    idempotency_keys: IdempotencyKeys
 
     def publish(self, state: State) -> None:
         """Put the resources on `app.state`: whole as `state.resources`, and each one by name,
@@ -44,6 +46,7 @@ class ServiceResources:
         state.arq, state.jwt_secret, state.passwords = self.arq, self.jwt_secret, self.passwords
         state.chat_limits, state.login_throttle, state.sockets = self.chat_limits, self.login_throttle, self.sockets
         state.reply_streams, state.reply_lease = self.reply_streams, self.reply_lease
+        state.idempotency_keys = self.idempotency_keys
 
 
 async def cancel_and_wait(task: asyncio.Task[Any]) -> None:

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from service.errors import parse_query
+from service.idempotency import idempotent
 from service.principal import require_principal
 from service.routes.replies import post_message
 from service.schemas import MessageList, MessagesQuery
@@ -21,4 +22,6 @@ async def list_messages(request: Request) -> JSONResponse:
 
 async def messages(request: Request) -> Response:
     # One route for both methods, so a 405 lists both in `Allow`.
-    return await (post_message(request) if request.method == "POST" else list_messages(request))
+    if request.method == "POST":
+        return await idempotent(request, "chat.messages", post_message)
+    return await list_messages(request)

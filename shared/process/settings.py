@@ -101,6 +101,12 @@ class Settings(BaseSettings):
         description='prices per model, JSON {"model": {"input_per_mtok": 3, "output_per_mtok": 15}} or a path to such a file',
     )
     user_daily_token_budget: int = Field(0, ge=0, description="LLM tokens per user per UTC day; 0 = no budget")
+    offline_stream_delay_ms: int = Field(
+        40,
+        ge=0,
+        le=5_000,
+        description="the offline coach's pause between words, so its replies stream at a reading pace; 0 = at once",
+    )
 
     # Auth
     jwt_secret: SecretStr | None = Field(None, description="HMAC key for access tokens, >= 32 chars")
@@ -118,6 +124,9 @@ class Settings(BaseSettings):
     # Chat
     max_message_chars: int = Field(4_000, ge=1)
     chat_history_messages: int = Field(20, ge=0, le=200, description="recent turns sent with each reply")
+    idempotency_ttl_seconds: int = Field(
+        86_400, ge=60, description="a POST resent with the same Idempotency-Key within this long gets the first answer"
+    )
 
     # Limits (kept in Redis, shared by every service process)
     chat_messages_per_minute: int = Field(

@@ -46,6 +46,7 @@ class Reply(BaseModel):
     first_chunk_ms: float | None = None
     latency_ms: float | None = None
     error: ReplyError | None = None
+    retried_by: str | None = None  # the reply that answered the same message again (a retry)
     created_at: datetime
     finished_at: datetime | None = None
 
@@ -171,6 +172,29 @@ async def cancel_reply(db: Database, reply_id: str, user_id: str, now: datetime)
 async def keep_cancelled_text(db: Database, reply_id: str, text: str) -> None:
     """What was streamed before the cancel, kept on the cancelled reply."""
     await db[REPLIES].update_one({"_id": reply_id, "status": "cancelled"}, {"$set": {"text": text}})
+
+
+RETRYABLE: tuple[ReplyStatus, ...] = ("failed", "cancelled")
+
+
+async def mark_retried(db: Database, reply_id: str, user_id: str, retry_id: str) -> str | None:
+    """Mark a failed or cancelled reply as retried by `retry_id`: None when this call marked
+    it; else the id of the retry that got there first. Atomic, so two retries make one reply.
+    The caller has checked that the reply is its owner's and retryable."""
+    before = await db[REPLIES].find_one_and_update(
+        {"_id": reply_id, "user_id": user_id, "status": {"$in": list(RETRYABLE)}, "retried_by": None},
+        {"$set": {"retried_by": retry_id}},
+        projection={"retried_by": 1},
+    )
+    if before is not None:
+        return None
+    doc = await db[REPLIES].find_one({"_id": reply_id}, {"retried_by": 1})
+    return str(doc["retried_by"]) if doc and doc.get("retried_by") else ""
+
+
+async def unmark_retried(db: Database, reply_id: str, retry_id: str) -> None:
+    """Take back a retry that was refused or could not be enqueued."""
+    await db[REPLIES].update_one({"_id": reply_id, "retried_by": retry_id}, {"$set": {"retried_by": None}})
 
 
 async def status_of(db: Database, reply_id: str) -> ReplyStatus | None:
