@@ -23,11 +23,13 @@ function showOnly(id) {
   }
 }
 
-function showSignIn(message = "") {
+// `message` is an error; `notice` good news (an account deleted), shown as such.
+function showSignIn(message = "", notice = "") {
   me = null;
   stopStreams();
   showOnly("signin");
   $("signin-error").textContent = message;
+  $("signin-notice").textContent = notice;
   $("email").value = ""; // a shared computer keeps nothing of the last person
   $("password").value = "";
   $("email").focus();
@@ -62,9 +64,11 @@ async function signIn(register) {
     if (register) await api("POST", "/api/v1/auth/register", { email, password });
     me = await api("POST", "/app/login", { email, password });
     $("password").value = "";
-    status(register ? "Account created. You are signed in." : "");
-    if (!location.hash) location.hash = "#chat";
+    $("signin-notice").textContent = "";
+    // replaceState, not `location.hash =`: a hashchange would clear the status just set.
+    if (!location.hash) history.replaceState(null, "", "#chat");
     await showView();
+    status(register ? "Account created. You are signed in." : "");
     $("message").focus();
   } catch (failure) {
     error.textContent = failure.status === 409 ? "That email already has an account. Sign in instead." : failure.message;
@@ -76,14 +80,13 @@ async function signIn(register) {
 function signOut() {
   // Instant: the sign-in form comes back now; revoking the session (and the server's
   // extraction of what was said) happens in the background.
-  showSignIn();
-  status("Signed out.");
+  showSignIn("", "Signed out.");
   pendingSignOut = fetch("/app/logout", { method: "POST", credentials: "same-origin", keepalive: true }).catch(() => {});
 }
 
 async function start() {
   setUpChat();
-  setUpAccount(() => showSignIn("Your account and all its data were deleted."));
+  setUpAccount(() => showSignIn("", "Your account and all its data were deleted."));
   $("signin-form").addEventListener("submit", (event) => { event.preventDefault(); signIn(false); });
   $("register").addEventListener("click", () => signIn(true));
   $("logout").addEventListener("click", signOut);
