@@ -35,7 +35,7 @@ from service.metrics_endpoint import metrics_endpoint
 from service.openapi import openapi_json
 from service.readiness import readiness
 from service.resources import ServiceResources, cancel_and_wait
-from service.routes import account, admin, auth, jobs, memory, messages, operations, replies, retry, usage
+from service.routes import account, admin, auth, events, jobs, memory, messages, operations, replies, retry, usage
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from shared.process.log_format import configure_logging
 from shared.process.logs import one_line_for_cut_off_requests, redact_tokens_in
@@ -45,6 +45,7 @@ from shared.process.settings import Settings, SettingsError, load_settings
 from shared.redis_structures.idempotency import IdempotencyKeys
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
+from shared.redis_structures.user_events import user_events
 from shared.store.job_owners import ensure_job_owner_indexes
 from shared.store.outbox import relay_forever
 
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 reply_streams=reply_streams(streams_redis, settings),
                 reply_lease=ReplyLease(arq, settings),
                 idempotency_keys=IdempotencyKeys(arq, settings.idempotency_ttl_seconds),
+                user_events=user_events(streams_redis, settings),
             )
             resources.publish(app.state)
             relay = asyncio.create_task(
@@ -135,6 +137,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/chat/replies/{reply_id}", replies.reply, methods=["GET", "DELETE"]),
         Route("/api/v1/chat/replies/{reply_id}/retry", retry.retry, methods=["POST"]),
         Route("/api/v1/chat/active-streams", replies.active_streams),
+        Route("/api/v1/events", events.events),
         Route("/api/v1/memory", memory.list_memory),
         Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),
         Route("/api/v1/memory/graph", memory.memory_graph),

@@ -149,7 +149,11 @@ async def start_reply(state: State, principal: Principal, content: str) -> Accep
     async def take_back() -> None:
         await delete_message(state.db, message.id)
 
-    return await _queue_reply(state, principal.user_id, principal.session_id, message.id, reply_id, take_back)
+    outcome = await _queue_reply(state, principal.user_id, principal.session_id, message.id, reply_id, take_back)
+    if isinstance(outcome, Accepted):  # the user's other tabs and devices show it and follow its reply
+        event = {"message_id": message.id, "content": content, "reply_id": reply_id, "stream_url": outcome.stream_url}
+        await state.user_events.publish(principal.user_id, "message", event)
+    return outcome
 
 
 async def retry_reply(state: State, principal: Principal, earlier: Reply) -> Accepted | Refused | AlreadyRetried:
@@ -164,8 +168,14 @@ async def retry_reply(state: State, principal: Principal, earlier: Reply) -> Acc
     async def take_back() -> None:
         await unmark_retried(state.db, earlier.reply_id, reply_id)
 
+    # The earlier reply has ended; its worker may not have freed the session's lease yet.
+    await state.reply_lease.free(earlier.session_id, earlier.reply_id)
     refused = await _admit(state, principal, earlier.session_id, reply_id)
     if refused is not None:
         await take_back()
         return refused
-    return await _queue_reply(state, principal.user_id, earlier.session_id, earlier.message_id, reply_id, take_back)
+    outcome = await _queue_reply(state, principal.user_id, earlier.session_id, earlier.message_id, reply_id, take_back)
+    if isinstance(outcome, Accepted):
+        event = {"reply_id": reply_id, "message_id": earlier.message_id, "retry_of": earlier.reply_id}
+        await state.user_events.publish(principal.user_id, "reply", {**event, "stream_url": outcome.stream_url})
+    return outcome

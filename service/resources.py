@@ -23,6 +23,7 @@ from shared.process.resources import Store
 from shared.redis_structures.idempotency import IdempotencyKeys
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import ReplyStreams
+from shared.redis_structures.user_events import UserEvents
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class ServiceResources:
     reply_streams: ReplyStreams  # on STREAMS_REDIS_URL
     reply_lease: ReplyLease
     idempotency_keys: IdempotencyKeys
+    user_events: UserEvents  # on STREAMS_REDIS_URL
 
     def publish(self, state: State) -> None:
         """Put the resources on `app.state`: whole as `state.resources`, and each one by name,
@@ -46,7 +48,7 @@ class ServiceResources:
         state.arq, state.jwt_secret, state.passwords = self.arq, self.jwt_secret, self.passwords
         state.chat_limits, state.login_throttle, state.sockets = self.chat_limits, self.login_throttle, self.sockets
         state.reply_streams, state.reply_lease = self.reply_streams, self.reply_lease
-        state.idempotency_keys = self.idempotency_keys
+        state.idempotency_keys, state.user_events = self.idempotency_keys, self.user_events
 
 
 async def cancel_and_wait(task: asyncio.Task[Any]) -> None:

@@ -186,3 +186,50 @@ async def test_on_a_phone_the_message_box_stays_in_view(tmp_path, redis_url):
                 await chromium.close()
     finally:
         stop_now(allinone.proc)
+
+
+async def test_a_second_tab_and_a_second_device_see_what_the_first_did(tmp_path, redis_url):
+    """Live across tabs: a message sent in one tab and its reply appear in the other without a
+    reload, once each; a sign-out on another device ends that session, whose extraction the
+    open page announces ("the coach noted N things")."""
+    from playwright.async_api import async_playwright, expect
+
+    shots = Path(os.environ.get("CHAT_SCREENSHOTS_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    allinone = await start_allinone(tmp_path, REDIS_URL=redis_url, OFFLINE_STREAM_DELAY_MS="20")
+    try:
+        async with async_playwright() as pw:
+            chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                laptop = await chromium.new_context(viewport={"width": 1280, "height": 800})
+                first = await laptop.new_page()
+                email = await register(first, allinone.url)
+                second = await laptop.new_page()
+                await second.goto(allinone.url)
+                await expect(second.get_by_test_id("empty-hint")).to_be_visible()
+
+                await send(first, "I want to swim across the lake")
+                for tab in (first, second):
+                    await expect(tab.get_by_test_id("reply").locator(".text")).to_contain_text("next?", timeout=20_000)
+                    await expect(tab.locator("#log li.user .text")).to_have_text(["I want to swim across the lake"])
+                    await expect(tab.get_by_test_id("reply")).to_have_count(1)
+                await expect(second.get_by_test_id("empty-hint")).to_be_hidden()
+
+                # Another device: its own session, the same person; it chats, then signs out.
+                phone_context = await chromium.new_context(viewport={"width": 390, "height": 844})
+                phone = await phone_context.new_page()
+                await phone.goto(allinone.url)
+                await phone.get_by_test_id("email").fill(email)
+                await phone.get_by_test_id("password").fill(PASSWORD)
+                await phone.get_by_test_id("login").click()
+                await send(phone, "I want to learn piano. I prefer short lessons.")
+                await expect(phone.get_by_test_id("reply").last.locator(".text")).to_contain_text("next?", timeout=20_000)
+                await expect(first.get_by_test_id("reply")).to_have_count(2, timeout=20_000)  # shown on the laptop too
+                await phone.get_by_test_id("logout").click()
+                await expect(first.locator("#status")).to_contain_text("The coach noted 2 things", timeout=30_000)
+                await first.screenshot(path=shots / "chat-two-tabs.png")
+                await phone_context.close()
+            finally:
+                await chromium.close()
+    finally:
+        stop_now(allinone.proc)

@@ -12,6 +12,7 @@ from typing import Any
 
 from shared.store.mongo import CHAT_MESSAGES, REPLIES
 from tests.support.client import Api, Login
+from tests.support.running_worker import wait_for
 from tests.support.sse import read_events
 from tests.support.stub_llm import Failure
 from tests.test_reply_streams import REPLY, post, stored_reply
@@ -25,8 +26,12 @@ async def failed_reply(api: Api, login: Login, stub_llm: Any) -> dict[str, Any]:
     """A reply the LLM could not write at all (a permanent 400 from the provider)."""
     stub_llm.failures = [Failure(400)]
     accepted = await post(api, login, "Are you there?")
-    received = await read_events(api.http, accepted["stream_url"], login.headers)
-    assert received.events[-1].event == "error"
+
+    async def failed() -> bool:
+        reply = await api.http.get(f"/api/v1/chat/replies/{accepted['reply_id']}", headers=login.headers)
+        return reply.json()["status"] == "failed"
+
+    await wait_for(failed)
     return accepted
 
 

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     stream_max_entries: int = Field(
         20_000, ge=16, description="most events one reply stream keeps (a reply has at most LLM_MAX_TOKENS chunks)"
     )
+    user_events_ttl_seconds: int = Field(
+        86_400, ge=60, description="a user's event stream (GET /api/v1/events) is kept this long after its last event"
+    )
+    user_events_max_entries: int = Field(1_000, ge=16, description="most events one user's event stream keeps")
     stream_keepalive_seconds: float = Field(15.0, gt=0, description="an idle reply stream sends a keep-alive comment this often")
     redis_timeout_seconds: float = Field(1.0, gt=0, description="longest a request waits on Redis")
     outbox_relay_interval_seconds: float = Field(5.0, gt=0, description="how often the service replays the outbox")

@@ -1,7 +1,8 @@
 // The conversation: history, sending, and replies streamed as server-sent events.
 //
 // A reply's stream replays from its first event, so after a refresh (or in a second tab)
-// the page asks which replies are still being written and follows each from the start:
+// the page's event stream (events.js) says which replies are still being written, and
+// the page follows each from the start:
 // the text is rebuilt from the replay, never added to what was shown. EventSource resends
 // Last-Event-ID on its own reconnects, so a dropped connection resumes without gaps or repeats.
 // A reply being written has Stop; a stopped or failed one has Retry (a new reply to the
@@ -9,10 +10,15 @@
 // accepted, so sending it again after a network drop never stores it twice.
 
 import { api, newIdempotencyKey, postOnce } from "./api.js";
+import { connectEvents, onEvent } from "./events.js";
 
 const log = () => document.getElementById("log");
 const streams = new Map(); // reply_id -> EventSource
 let pending = null; // { content, key }: the message being sent, until the server accepts it
+// This tab's own POST in flight: its event (sent to every tab) waits for the answer, so the
+// message and reply it names are found on the page, not shown twice.
+let sending = Promise.resolve();
+const ended = new Set(); // replies this page saw end: an event naming one again is old news
 
 function bubble(role, text, ids = {}) {
   const item = document.createElement("li");
@@ -69,7 +75,9 @@ function offerRetry(item, replyId) {
     retry.disabled = true;
     showError("");
     try {
-      const accepted = await postOnce(`/api/v1/chat/replies/${replyId}/retry`, undefined, key);
+      const posted = postOnce(`/api/v1/chat/replies/${replyId}/retry`, undefined, key);
+      sending = posted.catch(() => {});
+      const accepted = await posted;
       item.classList.remove("failed", "stopped");
       item.dataset.replyId = accepted.reply_id;
       follow(accepted);
@@ -82,7 +90,7 @@ function offerRetry(item, replyId) {
 }
 
 function follow(reply) {
-  if (streams.has(reply.reply_id)) return;
+  if (streams.has(reply.reply_id) || ended.has(reply.reply_id)) return;
   const item = document.querySelector(`[data-reply-id="${reply.reply_id}"]`) || bubble("assistant", "", { replyId: reply.reply_id });
   item.classList.add("writing");
   offerStop(item, reply.reply_id);
@@ -94,6 +102,7 @@ function follow(reply) {
   const finish = () => {
     source.close();
     streams.delete(reply.reply_id);
+    ended.add(reply.reply_id);
     item.classList.remove("writing");
     item.querySelector(".controls")?.remove();
   };
@@ -132,17 +141,37 @@ function follow(reply) {
 export function stopStreams() {
   for (const source of streams.values()) source.close();
   streams.clear();
+  ended.clear();
   log().replaceChildren();
   showError("");
 }
 
 export async function loadChat() {
   stopStreams();
-  const [history, active] = await Promise.all([api("GET", "/api/v1/chat/messages?limit=50"), api("GET", "/api/v1/chat/active-streams")]);
+  const history = await api("GET", "/api/v1/chat/messages?limit=50");
   for (const message of history.messages) bubble(message.role, message.content, { messageId: message.id });
-  for (const reply of active.replies) follow(reply);
   showEmptyHint();
+  connectEvents(); // it opens with the replies still being written: followed as they come
 }
+
+// From the user's other tabs and devices (and this one's own, found already shown).
+onEvent("message", async (message) => {
+  await sending;
+  if (!document.querySelector(`[data-message-id="${message.message_id}"]`)) {
+    bubble("user", message.content, { messageId: message.message_id });
+  }
+  follow(message);
+});
+
+onEvent("reply", async (reply) => {
+  await sending;
+  const replaced = reply.retry_of && document.querySelector(`[data-reply-id="${reply.retry_of}"]`);
+  if (replaced) { // a retry from elsewhere: written where the stopped or failed reply was
+    replaced.classList.remove("failed", "stopped");
+    replaced.dataset.replyId = reply.reply_id;
+  }
+  follow(reply);
+});
 
 // An empty chat says what to say.
 function showEmptyHint() {
@@ -175,7 +204,9 @@ export function setUpChat() {
     input.value = "";
     send.disabled = true;
     try {
-      const accepted = await postOnce("/api/v1/chat/messages", { content }, pending.key);
+      const posted = postOnce("/api/v1/chat/messages", { content }, pending.key);
+      sending = posted.catch(() => {});
+      const accepted = await posted;
       pending = null;
       mine.dataset.messageId = accepted.message_id;
       follow(accepted);

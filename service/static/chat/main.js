@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { loadChat, setUpChat, stopStreams } from "./chat.js";
 import { loadMemory } from "./memory.js";
 import { loadUsage, setUpAccount } from "./account.js";
+import { closeEvents, ensureEvents, onEvent } from "./events.js";
 
 const VIEWS = ["chat", "memory", "usage", "account"];
 const LOADERS = { chat: loadChat, memory: loadMemory, usage: loadUsage, account: async () => {} };
@@ -26,6 +27,7 @@ function showOnly(id) {
 // `message` is an error; `notice` good news (an account deleted), shown as such.
 function showSignIn(message = "", notice = "") {
   me = null;
+  closeEvents();
   stopStreams();
   showOnly("signin");
   $("signin-error").textContent = message;
@@ -42,6 +44,7 @@ async function showView() {
   $("account-email").textContent = me.email;
   try {
     await LOADERS[view]();
+    ensureEvents(); // every view hears "the coach noted N things"
   } catch (error) {
     if (error.status === 401) showSignIn("Your session has ended. Sign in again.");
     else ($(`${view}-error`) || $("status")).textContent = error.message;
@@ -83,6 +86,13 @@ function signOut() {
   showSignIn("", "Signed out.");
   pendingSignOut = fetch("/app/logout", { method: "POST", credentials: "same-origin", keepalive: true }).catch(() => {});
 }
+
+// An extraction or a reflection of the user's finished (after a sign-out elsewhere, say).
+onEvent("noted", ({ count, source }) => {
+  const things = `${count} thing${count === 1 ? "" : "s"}`;
+  const where = source === "reflection" ? "looking back over your sessions" : "from your conversation";
+  status(`The coach noted ${things} ${where}. See “What the coach remembers”.`);
+});
 
 async function start() {
   setUpChat();
