@@ -35,7 +35,20 @@ from service.metrics_endpoint import metrics_endpoint
 from service.openapi import openapi_json
 from service.readiness import readiness
 from service.resources import ServiceResources, cancel_and_wait
-from service.routes import account, admin, auth, events, jobs, memory, messages, operations, replies, retry, usage
+from service.routes import (
+    account,
+    admin,
+    auth,
+    conversations,
+    events,
+    jobs,
+    memory,
+    messages,
+    operations,
+    replies,
+    retry,
+    usage,
+)
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from shared.process.log_format import configure_logging
 from shared.process.logs import one_line_for_cut_off_requests, redact_tokens_in
@@ -138,6 +151,8 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/chat/replies/{reply_id}/retry", retry.retry, methods=["POST"]),
         Route("/api/v1/chat/active-streams", replies.active_streams),
         Route("/api/v1/events", events.events),
+        Route("/api/v1/conversations", conversations.conversations, methods=["GET", "POST"]),
+        Route("/api/v1/conversations/{conversation_id}", conversations.conversation, methods=["PATCH", "DELETE"]),
         Route("/api/v1/memory", memory.list_memory),
         Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),
         Route("/api/v1/memory/graph", memory.memory_graph),

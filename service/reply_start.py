@@ -25,6 +25,7 @@ from shared.llm import LLMBudgetExhausted
 from shared.llm.budget import check_daily_budget
 from shared.queue.jobs import enqueue_reply, reply_job_id
 from shared.redis_structures.rate_limit import REDIS_DOWN
+from shared.store.conversations import touch_conversation
 from shared.store.job_owners import record_job_owner
 from shared.store.messages import delete_message, store_message
 from shared.store.replies import (
@@ -110,14 +111,20 @@ async def _admit(state: State, principal: Principal, session_id: str, reply_id: 
 
 
 async def _queue_reply(
-    state: State, user_id: str, session_id: str, message_id: str, reply_id: str, take_back: Callable[[], Awaitable[None]]
+    state: State,
+    user_id: str,
+    session_id: str,
+    conversation_id: str | None,
+    message_id: str,
+    reply_id: str,
+    take_back: Callable[[], Awaitable[None]],
 ) -> Accepted | Refused:
     """Create the reply `queued` for the message and enqueue its job; the lease is held.
     With Redis away, the reply and whatever `take_back` undoes are taken back."""
     settings, db = state.settings, state.db
     try:
         job_id = reply_job_id(reply_id)
-        await create_reply(db, reply_id, user_id, session_id, message_id, job_id, datetime.now(UTC))
+        await create_reply(db, reply_id, user_id, session_id, message_id, job_id, datetime.now(UTC), conversation_id)
         await record_job_owner(db, job_id, user_id)
         try:
             async with asyncio.timeout(settings.redis_timeout_seconds):
@@ -133,7 +140,7 @@ async def _queue_reply(
     return Accepted(message_id=message_id, reply_id=reply_id, job_id=job_id)
 
 
-async def start_reply(state: State, principal: Principal, content: str) -> Accepted | Refused:
+async def start_reply(state: State, principal: Principal, content: str, conversation_id: str) -> Accepted | Refused:
     """Every step that needs Redis refuses `unavailable` as soon as one finds it away, so a
     silent Redis costs the client one REDIS_TIMEOUT_SECONDS, not one per step."""
     reply_id = new_reply_id()
@@ -141,7 +148,9 @@ async def start_reply(state: State, principal: Principal, content: str) -> Accep
     if refused is not None:
         return refused
     try:
-        message = await store_message(state.db, principal.user_id, principal.session_id, "user", content)
+        message = await store_message(
+            state.db, principal.user_id, principal.session_id, "user", content, conversation_id=conversation_id
+        )
     except BaseException:
         await asyncio.shield(state.reply_lease.free(principal.session_id, reply_id))
         raise
@@ -149,9 +158,16 @@ async def start_reply(state: State, principal: Principal, content: str) -> Accep
     async def take_back() -> None:
         await delete_message(state.db, message.id)
 
-    outcome = await _queue_reply(state, principal.user_id, principal.session_id, message.id, reply_id, take_back)
+    outcome = await _queue_reply(state, principal.user_id, principal.session_id, conversation_id, message.id, reply_id, take_back)
     if isinstance(outcome, Accepted):  # the user's other tabs and devices show it and follow its reply
-        event = {"message_id": message.id, "content": content, "reply_id": reply_id, "stream_url": outcome.stream_url}
+        await touch_conversation(state.db, conversation_id, message.timestamp)
+        event = {
+            "conversation_id": conversation_id,
+            "message_id": message.id,
+            "content": content,
+            "reply_id": reply_id,
+            "stream_url": outcome.stream_url,
+        }
         await state.user_events.publish(principal.user_id, "message", event)
     return outcome
 
@@ -174,8 +190,15 @@ async def retry_reply(state: State, principal: Principal, earlier: Reply) -> Acc
     if refused is not None:
         await take_back()
         return refused
-    outcome = await _queue_reply(state, principal.user_id, earlier.session_id, earlier.message_id, reply_id, take_back)
+    outcome = await _queue_reply(
+        state, principal.user_id, earlier.session_id, earlier.conversation_id, earlier.message_id, reply_id, take_back
+    )
     if isinstance(outcome, Accepted):
-        event = {"reply_id": reply_id, "message_id": earlier.message_id, "retry_of": earlier.reply_id}
+        event = {
+            "conversation_id": earlier.conversation_id,
+            "reply_id": reply_id,
+            "message_id": earlier.message_id,
+            "retry_of": earlier.reply_id,
+        }
         await state.user_events.publish(principal.user_id, "reply", {**event, "stream_url": outcome.stream_url})
     return outcome

@@ -86,6 +86,7 @@ async def test_a_message_from_one_device_and_its_reply_reach_the_other(api, stub
         accepted = await post(api, laptop, "I want to run a marathon")
         message = await other.next("message")
         assert message.data == {
+            "conversation_id": accepted["conversation_id"],
             "message_id": accepted["message_id"],
             "content": "I want to run a marathon",
             "reply_id": accepted["reply_id"],
@@ -134,6 +135,7 @@ async def test_a_fresh_page_is_told_which_replies_are_still_being_written(api, s
         await page.next("ready")
         active = await page.next("reply")
         assert active.data == {
+            "conversation_id": accepted["conversation_id"],
             "reply_id": accepted["reply_id"],
             "message_id": accepted["message_id"],
             "stream_url": accepted["stream_url"],
@@ -151,6 +153,7 @@ async def test_a_retry_is_told_to_the_other_pages_with_the_reply_it_replaces(api
         again = (await api.http.post(retry_url(failed["reply_id"]), headers=login.headers)).json()
         told = await other.next("reply")
         assert told.data == {
+            "conversation_id": failed["conversation_id"],
             "reply_id": again["reply_id"],
             "message_id": failed["message_id"],
             "retry_of": failed["reply_id"],

@@ -55,7 +55,12 @@ async def events(request: Request) -> Response:
             raise ApiError(503, f"your events cannot be read right now ({type(exc).__name__}); try again shortly") from None
         opening.append(sse(after, "ready", {}))
         for reply in await active_replies(state.db, principal.user_id):
-            data = {"reply_id": reply.reply_id, "message_id": reply.message_id, "stream_url": stream_url(reply.reply_id)}
+            data = {
+                "conversation_id": reply.conversation_id,
+                "reply_id": reply.reply_id,
+                "message_id": reply.message_id,
+                "stream_url": stream_url(reply.reply_id),
+            }
             opening.append(sse(after, "reply", data))
     return StreamingResponse(
         _relay(state, principal.user_id, principal.session_id, after, opening),

@@ -24,6 +24,7 @@ from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from service.conversation_choice import conversation_to_write
 from service.errors import ApiError, parse_body
 from service.principal import Principal, require_principal
 from service.reply_schemas import ActiveReply, ActiveStreams, NewMessage, ReplyAccepted, is_blank
@@ -53,18 +54,24 @@ def refusal_response(outcome: Refused) -> JSONResponse:
 async def post_message(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     state = request.app.state
-    content = (await parse_body(request, NewMessage)).content
+    body = await parse_body(request, NewMessage)
+    content = body.content
     limit = state.settings.max_message_chars
     if is_blank(content):
         raise ApiError(422, "content: is empty", [{"field": "content", "message": "is empty"}])
     if len(content) > limit:
         message = f"is {len(content)} characters; the maximum is {limit}"
         raise ApiError(422, f"content: {message}", [{"field": "content", "message": message}])
-    outcome = await start_reply(state, principal, content)
+    conversation = await conversation_to_write(state.db, principal.user_id, body.conversation_id)
+    outcome = await start_reply(state, principal, content, conversation.id)
     if not isinstance(outcome, Accepted):
         return refusal_response(outcome)
     accepted = ReplyAccepted(
-        message_id=outcome.message_id, reply_id=outcome.reply_id, job_id=outcome.job_id, stream_url=outcome.stream_url
+        conversation_id=conversation.id,
+        message_id=outcome.message_id,
+        reply_id=outcome.reply_id,
+        job_id=outcome.job_id,
+        stream_url=outcome.stream_url,
     )
     return JSONResponse(accepted.model_dump(), status_code=202)
 
@@ -117,6 +124,7 @@ async def active_streams(request: Request) -> JSONResponse:
         replies=[
             ActiveReply(
                 reply_id=r.reply_id,
+                conversation_id=r.conversation_id,
                 status=r.status,
                 message_id=r.message_id,
                 stream_url=stream_url(r.reply_id),

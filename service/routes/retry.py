@@ -29,12 +29,16 @@ async def _retry(request: Request) -> JSONResponse:
         raise ApiError(409, f"only a failed or cancelled reply can be retried; this one is {earlier.status}")
     outcome = await retry_reply(state, principal, earlier)
     if isinstance(outcome, AlreadyRetried):
-        body = {"detail": "this reply was retried already", "retried_by": outcome.reply_id}
+        body = {"detail": "this reply was retried already", "errors": [], "retried_by": outcome.reply_id}
         return JSONResponse(body, status_code=409)
     if not isinstance(outcome, Accepted):
         return refusal_response(outcome)
     accepted = ReplyAccepted(
-        message_id=outcome.message_id, reply_id=outcome.reply_id, job_id=outcome.job_id, stream_url=outcome.stream_url
+        conversation_id=earlier.conversation_id,
+        message_id=outcome.message_id,
+        reply_id=outcome.reply_id,
+        job_id=outcome.job_id,
+        stream_url=outcome.stream_url,
     )
     return JSONResponse(accepted.model_dump(), status_code=202)
 

@@ -31,6 +31,7 @@ from shared.store.llm_usage import LLM_USAGE
 from shared.store.mongo import (
     CHAT_MESSAGES,
     COMMUNITIES,
+    CONVERSATIONS,
     EMPTY_EXTRACTIONS,
     ENTITIES,
     OUTBOX,
@@ -48,6 +49,7 @@ from shared.store.replies import user_reply_ids
 # Every collection holding the user's data by `user_id`, in deletion order.
 USER_COLLECTIONS = (
     SESSIONS,
+    CONVERSATIONS,
     CHAT_MESSAGES,
     REPLIES,
     SESSION_CONTEXTS,

@@ -36,6 +36,7 @@ ENTITIES = "entities"
 RELATIONS = "relations"
 COMMUNITIES = "communities"
 REPLIES = "replies"  # the coach's replies as jobs: status, text, usage (shared/store/replies.py)
+CONVERSATIONS = "conversations"  # a user's conversations (shared/store/conversations.py)
 
 
 def create_mongo_client(settings: Settings) -> Any:
@@ -83,6 +84,9 @@ async def ensure_indexes(db: Database) -> None:
     await db[COMMUNITIES].create_index("stale")
     await db[REPLIES].create_index([("user_id", 1), ("status", 1)])  # a user's active replies
     await db[REPLIES].create_index([("status", 1), ("started_at", 1)])  # the cleanup finds stuck ones
+    await db[CHAT_MESSAGES].create_index([("user_id", 1), ("conversation_id", 1), ("timestamp", -1)])
+    from shared.store.conversations import ensure_conversation_indexes
     from shared.store.llm_usage import ensure_usage_indexes  # its own module, like every collection's
 
     await ensure_usage_indexes(db)
+    await ensure_conversation_indexes(db)

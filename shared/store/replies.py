@@ -37,6 +37,7 @@ class Reply(BaseModel):
     reply_id: str
     status: ReplyStatus
     session_id: str
+    conversation_id: str | None = None  # None: written before conversations existed
     message_id: str  # the user's message this answers
     job_id: str
     text: str = ""  # so far, while generating; whole once done; partial when failed
@@ -63,13 +64,21 @@ def _to_reply(doc: dict[str, Any]) -> Reply:
 
 
 async def create_reply(
-    db: Database, reply_id: str, user_id: str, session_id: str, message_id: str, job_id: str, now: datetime
+    db: Database,
+    reply_id: str,
+    user_id: str,
+    session_id: str,
+    message_id: str,
+    job_id: str,
+    now: datetime,
+    conversation_id: str | None = None,
 ) -> None:
     await db[REPLIES].insert_one(
         {
             "_id": reply_id,
             "user_id": user_id,
             "session_id": session_id,
+            "conversation_id": conversation_id,
             "message_id": message_id,
             "job_id": job_id,
             "status": "queued",
