@@ -11,9 +11,10 @@ Another user's conversation, like one that never existed, is 404.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -29,6 +30,7 @@ from shared.store.conversations import (
     rename_conversation,
 )
 
+DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?")
 TITLE = Field(min_length=1, max_length=200, pattern=r"[^ \t\n\r\f\v]", description="some text besides blanks")
 
 
@@ -51,6 +53,14 @@ class ConversationsQuery(BaseModel):
 
     limit: int = Field(20, ge=1, le=100)
     before: datetime | None = Field(None, description="next_before of the previous page")
+
+    @field_validator("before", mode="before")
+    @classmethod
+    def _a_date_time(cls, value: object) -> object:
+        # pydantic would take "0.5" as a Unix time; the document promises an RFC 3339 date-time.
+        if isinstance(value, str) and not DATE_TIME.fullmatch(value):
+            raise ValueError("must be a date-time like 2026-01-31T12:00:00Z (the next_before of a page)")
+        return value
 
 
 class ConversationList(BaseModel):
