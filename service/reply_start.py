@@ -160,7 +160,7 @@ async def start_reply(state: State, principal: Principal, content: str, conversa
 
     outcome = await _queue_reply(state, principal.user_id, principal.session_id, conversation_id, message.id, reply_id, take_back)
     if isinstance(outcome, Accepted):  # the user's other tabs and devices show it and follow its reply
-        await touch_conversation(state.db, conversation_id, message.timestamp)
+        await touch_conversation(state.db, conversation_id, message.timestamp, content)
         event = {
             "conversation_id": conversation_id,
             "message_id": message.id,

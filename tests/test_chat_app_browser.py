@@ -233,3 +233,48 @@ async def test_a_second_tab_and_a_second_device_see_what_the_first_did(tmp_path,
                 await chromium.close()
     finally:
         stop_now(allinone.proc)
+
+
+async def test_a_person_keeps_two_conversations_and_switches_between_them(tmp_path, redis_url):
+    from playwright.async_api import async_playwright, expect
+
+    shots = Path(os.environ.get("CHAT_SCREENSHOTS_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    allinone = await start_allinone(tmp_path, REDIS_URL=redis_url)
+    try:
+        async with async_playwright() as pw:
+            chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = await chromium.new_page(viewport={"width": 1280, "height": 800})
+                await register(page, allinone.url)
+                items = page.get_by_test_id("conversation-item")
+                await send(page, "I want to run a marathon")
+                await expect(page.get_by_test_id("reply")).to_have_count(1, timeout=20_000)
+                await expect(items).to_have_count(1)  # the first message made one
+
+                await page.get_by_test_id("new-conversation").click()
+                await expect(items).to_have_count(2)
+                await expect(page.get_by_test_id("reply")).to_have_count(0)  # a fresh page to talk on
+                await expect(page.get_by_test_id("empty-hint")).to_be_visible()
+                await expect(page.get_by_test_id("message")).to_be_focused()
+                await send(page, "I prefer tea to coffee")
+                await expect(page.get_by_test_id("reply").locator(".text")).to_contain_text("preference", timeout=20_000)
+                # Named after their first messages, the latest activity first.
+                await expect(items).to_have_text(["I prefer tea to coffee", "I want to run a marathon"])
+
+                # Switch back: the first conversation, and only it, is shown; then forward again.
+                await items.nth(1).click()
+                await expect(page.locator("#log li.user .text")).to_have_text(["I want to run a marathon"])
+                await expect(items.nth(1)).to_have_attribute("aria-current", "true")
+                await page.screenshot(path=shots / "chat-conversations.png")
+                await items.nth(0).click()
+                await expect(page.locator("#log li.user .text")).to_have_text(["I prefer tea to coffee"])
+
+                # A reload shows the newest conversation (the tea one: latest activity).
+                await page.reload()
+                await expect(page.locator("#log li.user .text")).to_have_text(["I prefer tea to coffee"])
+                await expect(items).to_have_count(2)
+            finally:
+                await chromium.close()
+    finally:
+        stop_now(allinone.proc)

@@ -43,7 +43,8 @@ async def test_each_conversation_keeps_its_own_messages_and_the_newest_is_the_de
     # The first message of a user with none makes one.
     first = await say(api, login, "about running")
     [made] = (await api.http.get("/api/v1/conversations", headers=login.headers)).json()["conversations"]
-    assert made["title"] == "New conversation" and first["conversation_id"] == made["id"]
+    # Named after its first message, as an untitled one is.
+    assert made["title"] == "about running" and first["conversation_id"] == made["id"]
     work = await new_conversation(api, login, "Work")
     assert work["title"] == "Work"
     await say(api, login, "about my job")  # no id: the newest, which is Work now
@@ -61,6 +62,19 @@ async def test_each_conversation_keeps_its_own_messages_and_the_newest_is_the_de
     last_request = stub_llm.chat_requests[-1]
     said = json.dumps(last_request["messages"])
     assert "more running" in said and "about running" in said and "about my job" not in said
+
+
+async def test_an_untitled_conversation_is_named_after_its_first_message_and_a_title_is_kept(api, db, stub_llm):
+    stub_llm.reply_text = REPLY
+    login = await api.new_user()
+    untitled = await new_conversation(api, login)
+    assert untitled["title"] == "New conversation"
+    await say(api, login, "I want to run a marathon in Berlin next spring, with Anna", untitled["id"])
+    await say(api, login, "Second thoughts", untitled["id"])
+    titled = await new_conversation(api, login, "My title")
+    await say(api, login, "Not a title", titled["id"])
+    listed = (await api.http.get("/api/v1/conversations", headers=login.headers)).json()["conversations"]
+    assert [c["title"] for c in listed] == ["My title", "I want to run a marathon in Berlin next…"]
 
 
 async def test_rename_archive_and_paging(api, db):

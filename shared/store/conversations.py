@@ -23,7 +23,8 @@ from pydantic import BaseModel
 
 from shared.store.mongo import CONVERSATIONS, Database
 
-DEFAULT_TITLE = "New conversation"
+DEFAULT_TITLE = "New conversation"  # until its first message names it (or its owner does)
+TITLE_FROM_MESSAGE_CHARS = 40
 
 
 class Conversation(BaseModel):
@@ -57,7 +58,14 @@ async def ensure_conversation_indexes(db: Database) -> None:
 
 async def create_conversation(db: Database, user_id: str, title: str | None, now: datetime | None = None) -> Conversation:
     now = now or datetime.now(UTC)
-    doc = {"_id": ObjectId(), "user_id": user_id, "title": title or DEFAULT_TITLE, "created_at": now, "updated_at": now}
+    doc = {
+        "_id": ObjectId(),
+        "user_id": user_id,
+        "title": title or DEFAULT_TITLE,
+        "named": title is not None,
+        "created_at": now,
+        "updated_at": now,
+    }
     await db[CONVERSATIONS].insert_one(doc)
     return _to_model(doc)
 
@@ -91,7 +99,7 @@ async def rename_conversation(db: Database, conversation_id: str, user_id: str, 
         return None
     doc = await db[CONVERSATIONS].find_one_and_update(
         {"_id": oid, "user_id": user_id},
-        {"$set": {"title": title, "updated_at": datetime.now(UTC)}},
+        {"$set": {"title": title, "named": True, "updated_at": datetime.now(UTC)}},
         return_document=True,
     )
     return _to_model(doc) if doc else None
@@ -108,9 +116,21 @@ async def archive_conversation(db: Database, conversation_id: str, user_id: str)
     return await owned_conversation(db, conversation_id, user_id)
 
 
-async def touch_conversation(db: Database, conversation_id: str, now: datetime) -> None:
-    """A message was sent in it: it becomes the newest."""
-    await db[CONVERSATIONS].update_one({"_id": ObjectId(conversation_id)}, {"$max": {"updated_at": now}})
+def title_from(content: str) -> str:
+    """A title from a first message: its first words, at most TITLE_FROM_MESSAGE_CHARS."""
+    words = " ".join(content.split())
+    if len(words) <= TITLE_FROM_MESSAGE_CHARS:
+        return words
+    return words[:TITLE_FROM_MESSAGE_CHARS].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+async def touch_conversation(db: Database, conversation_id: str, now: datetime, content: str) -> None:
+    """A message was sent in it: it becomes the newest; an untitled one is named after its first message."""
+    oid = ObjectId(conversation_id)
+    await db[CONVERSATIONS].update_one({"_id": oid}, {"$max": {"updated_at": now}})
+    await db[CONVERSATIONS].update_one(
+        {"_id": oid, "title": DEFAULT_TITLE, "named": {"$ne": True}}, {"$set": {"title": title_from(content), "named": True}}
+    )
 
 
 async def is_oldest(db: Database, user_id: str, conversation_id: str) -> bool:

@@ -11,10 +11,11 @@
 
 import { api, newIdempotencyKey, postOnce } from "./api.js";
 import { connectEvents, onEvent } from "./events.js";
+import { currentConversation, loadConversations, setCurrentConversation, setUpConversations } from "./conversations.js";
 
 const log = () => document.getElementById("log");
 const streams = new Map(); // reply_id -> EventSource
-let pending = null; // { content, key }: the message being sent, until the server accepts it
+let pending = null; // { content, conversation, key }: the message being sent, until the server accepts it
 // This tab's own POST in flight: its event (sent to every tab) waits for the answer, so the
 // message and reply it names are found on the page, not shown twice.
 let sending = Promise.resolve();
@@ -148,15 +149,22 @@ export function stopStreams() {
 
 export async function loadChat() {
   stopStreams();
-  const history = await api("GET", "/api/v1/chat/messages?limit=50");
+  await loadConversations();
+  const shown = currentConversation();
+  const history = await api("GET", `/api/v1/chat/messages?limit=50${shown ? `&conversation_id=${encodeURIComponent(shown)}` : ""}`);
+  setCurrentConversation(history.conversation_id);
   for (const message of history.messages) bubble(message.role, message.content, { messageId: message.id });
   showEmptyHint();
   connectEvents(); // it opens with the replies still being written: followed as they come
 }
 
+// Events of another conversation than the one shown are not this view's.
+const elsewhere = (event) => event.conversation_id && currentConversation() && event.conversation_id !== currentConversation();
+
 // From the user's other tabs and devices (and this one's own, found already shown).
 onEvent("message", async (message) => {
   await sending;
+  if (elsewhere(message)) return;
   if (!document.querySelector(`[data-message-id="${message.message_id}"]`)) {
     bubble("user", message.content, { messageId: message.message_id });
   }
@@ -165,6 +173,7 @@ onEvent("message", async (message) => {
 
 onEvent("reply", async (reply) => {
   await sending;
+  if (elsewhere(reply)) return;
   const replaced = reply.retry_of && document.querySelector(`[data-reply-id="${reply.retry_of}"]`);
   if (replaced) { // a retry from elsewhere: written where the stopped or failed reply was
     replaced.classList.remove("failed", "stopped");
@@ -179,6 +188,7 @@ function showEmptyHint() {
 }
 
 export function setUpChat() {
+  setUpConversations(loadChat);
   const form = document.getElementById("chat-form");
   const input = document.getElementById("message");
   const send = document.getElementById("send");
@@ -198,15 +208,21 @@ export function setUpChat() {
     showError("");
     // One key per message: the same text sent again after a failure keeps its key, so if the
     // first attempt did arrive, the server answers it again instead of storing a second copy.
-    if (pending?.content !== content) pending = { content, key: newIdempotencyKey() };
+    const conversationNow = currentConversation();
+    if (pending?.content !== content || pending?.conversation !== conversationNow) {
+      pending = { content, conversation: conversationNow, key: newIdempotencyKey() };
+    }
     // Optimistic: the message shows at once; it is taken back if the server refuses it.
     const mine = bubble("user", content);
     input.value = "";
     send.disabled = true;
     try {
-      const posted = postOnce("/api/v1/chat/messages", { content }, pending.key);
+      const conversation = currentConversation();
+      const posted = postOnce("/api/v1/chat/messages", conversation ? { content, conversation_id: conversation } : { content }, pending.key);
       sending = posted.catch(() => {});
       const accepted = await posted;
+      setCurrentConversation(accepted.conversation_id); // the first message may have made one
+      loadConversations().catch(() => {}); // its order and title (named after a first message)
       pending = null;
       mine.dataset.messageId = accepted.message_id;
       follow(accepted);

@@ -6,6 +6,7 @@ import { loadChat, setUpChat, stopStreams } from "./chat.js";
 import { loadMemory } from "./memory.js";
 import { loadUsage, setUpAccount } from "./account.js";
 import { closeEvents, ensureEvents, onEvent } from "./events.js";
+import { forgetConversations } from "./conversations.js";
 
 const VIEWS = ["chat", "memory", "usage", "account"];
 const LOADERS = { chat: loadChat, memory: loadMemory, usage: loadUsage, account: async () => {} };
@@ -29,6 +30,7 @@ function showSignIn(message = "", notice = "") {
   me = null;
   closeEvents();
   stopStreams();
+  forgetConversations(); // the next person to sign in starts at their own newest
   showOnly("signin");
   $("signin-error").textContent = message;
   $("signin-notice").textContent = notice;
