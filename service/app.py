@@ -156,6 +156,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/memory", memory.list_memory),
         Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),
         Route("/api/v1/memory/graph", memory.memory_graph),
+        Route("/api/v1/memory/search", memory.search_memory),
         Route("/api/v1/memory/contexts/{context_id}", account.delete_context, methods=["DELETE"]),
         Route("/api/v1/memory/contexts/{context_id}/points/{key}", account.delete_point, methods=["DELETE"]),
         Route("/api/v1/account", account.delete, methods=["DELETE"]),

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 
 from service import openapi_account, openapi_chat_app, openapi_operations, openapi_replies, schemas
 from service.readiness import Readiness
+from service.routes.memory import SearchResults
 from shared.store.llm_usage import AdminUsageReport, UsageReport
 
 MODELS: list[type[BaseModel]] = [
@@ -190,6 +191,22 @@ PATHS["/api/v1/admin/usage"] = {
     )
 }
 MODELS += [UsageReport, AdminUsageReport]
+PATHS["/api/v1/memory/search"] = {
+    "get": operation(
+        "the caller's memories matching q, ranked as the coach's recall ranks them, with the reasons",
+        {
+            "200": json_body(SearchResults, "results"),
+            "422": error("q blank or over 500 characters, or limit outside 1-50"),
+            **AUTH,
+        },
+        secured=True,
+        parameters=[
+            {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 500}},
+            {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 50}},
+        ],
+    )
+}
+MODELS += [SearchResults]
 
 PATHS.update(openapi_operations.paths(operation, json_body, error, AUTH, ADMIN))
 MODELS += openapi_operations.MODELS

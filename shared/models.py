@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, create_model
@@ -70,8 +70,9 @@ class ExtractionReply(BaseModel):
 
 
 class RecalledPoint(BaseModel):
-    kind: ContextKind
+    kind: ContextKind | Literal["summary"]  # "summary": a key point of a summary of older sessions
     content: str
+    said_at: date | None = None  # the day the user said it, so the coach can answer "when did I ..."
 
 
 InsightKind = Literal["pattern", "progress", "next_step"]
@@ -178,8 +179,38 @@ class ReflectionOutcome(BaseModel):
 
 
 class RecallCacheOutcome(BaseModel):
-    """The result of one `rebuild_recall_cache` job."""
+    """The result of one `rebuild_recall_cache` job: the user's recall index rebuilt."""
 
     user_id: str
-    points: int
-    reflections: int
+    documents: int
+    stems: int
+    entities: int
+    embedded: int = 0  # documents given a vector this run (with an embeddings provider)
+    written: bool  # False: the index was dropped again while this run read MongoDB; the next run writes it
+
+
+MemorySource = Literal["point", "summary", "insight"]
+
+
+class MemoryDoc(BaseModel):
+    """One memory as recall sees it. `id` is stable across rebuilds: `p:<context id>:<point
+    key>`, `s:<summary id>:<n>`, `i:<reflection id>:<n>`."""
+
+    id: str
+    source: MemorySource
+    kind: str
+    content: str
+    importance: float
+    strength: float  # as stored, with `decayed_at`: current strength is computed at read time
+    decayed_at: datetime
+    session_id: str | None = None
+    said_at: datetime | None = None  # when the user said it (the newest message the extraction read)
+
+
+class EntityNames(BaseModel):
+    """An entity of the user's graph, by every name it goes by."""
+
+    id: str
+    name: str
+    kind: str
+    aliases: list[str]

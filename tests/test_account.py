@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 import pytest
 import websockets
 
-from shared.memory.recall_cache import cache_key
+from shared.redis_structures import recall_index
+from shared.redis_structures.recall_index import RedisRecallIndex
 from shared.store.account import USER_COLLECTIONS
 from tests.support.running_worker import running_worker, wait_for
+from tests.test_memory_engine import marker_index
 
 
 async def remembered(api, settings, mongo_client, db):
@@ -136,7 +138,9 @@ async def test_forget_a_point_then_the_whole_session(api, settings, mongo_client
     context = (await api.memory(user))["contexts"][0]
     point = context["points"][0]
     assert point["key"] and point["last_seen_at"]
-    await arq_pool.set(cache_key(user.user_id), "{}")
+    assert await recall_index.write(
+        arq_pool, user.user_id, marker_index("indexed"), await recall_index.version(arq_pool, user.user_id), 60
+    )
     path = f"/api/v1/memory/contexts/{context['id']}"
 
     # Another user cannot touch it: the same 404 as for nothing at all.
@@ -148,8 +152,8 @@ async def test_forget_a_point_then_the_whole_session(api, settings, mongo_client
     assert gone.status_code == 204, gone.text
     keys = [p["key"] for p in (await api.memory(user))["contexts"][0]["points"]]
     assert point["key"] not in keys and len(keys) == len(context["points"]) - 1
-    # The coach stops using it at once: the cached digest is dropped and a rebuild queued.
-    assert not await arq_pool.exists(cache_key(user.user_id))
+    # The coach stops using it at once: the recall index is dropped and a rebuild queued.
+    assert await RedisRecallIndex(arq_pool, user.user_id).probe([], []) is None
     assert any(k.startswith(b"rebuild_recall_cache") or b"recall" in k for k in await arq_pool.zrange(settings.queue_name, 0, -1))
     assert (await api.http.delete(f"{path}/points/{point['key']}", headers=user.headers)).status_code == 404
 

@@ -160,7 +160,7 @@ def test_memory_engine_bench_runs_at_tiny_size_and_keeps_docs_untouched():
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "chat recall from the cache" in done.stdout and "nightly `detect_communities`, 5 users" in done.stdout
+    assert "chat recall from the recall index" in done.stdout and "nightly `detect_communities`, 5 users" in done.stdout
     assert fingerprints() == before
 
 
@@ -188,3 +188,9 @@ def test_the_llm_limits_benchmark_runs_at_tiny_size_and_writes_nothing():
     assert "<!-- llm_limits: written by python -m bench.llm_limits -->" in done.stdout
     assert "| admit, LLM_REQUESTS_PER_MINUTE only | 1 |" in done.stdout
     assert fingerprints() == before  # a quick run never writes docs/
+
+
+def test_recall_bench_runs_at_tiny_size_and_reports_both_rankings():
+    done = subprocess.run([sys.executable, "-m", "bench.recall", "--quick"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "today's (replaced)" in done.stdout and "new: BM25" in done.stdout and "| 100 |" in done.stdout

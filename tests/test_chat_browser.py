@@ -181,6 +181,18 @@ async def test_a_person_chats_signs_out_sees_their_memory_and_deletes_their_acco
                 await expect(items).to_have_count(count - 1)
                 assert forgotten not in " ".join(await items.locator(".content").all_text_contents())
 
+                # Search what the coach remembers: ranked as recall ranks, with the reasons.
+                await page.get_by_test_id("memory-search").fill("who do I train with?")
+                await page.get_by_test_id("memory-search").press("Enter")
+                found = page.locator("#memory-search-results").get_by_test_id("memory-item")
+                await expect(found.first).to_contain_text("Anna")
+                await expect(found.first).to_contain_text("words")
+                await page.get_by_test_id("memory-search").fill(forgotten)  # what was forgotten is not found
+                await page.get_by_test_id("memory-search").press("Enter")
+                await expect(page.locator("#memory-search-results h3")).to_contain_text(f"“{forgotten}”")  # answered
+                assert forgotten not in " ".join(await found.locator(".content").all_text_contents())
+                await page.screenshot(path=shots / "chat-memory-search.png", full_page=True)
+
                 await page.get_by_role("link", name="Usage").click()
                 await expect(page.locator("#usage-table tbody tr").first).to_contain_text("chat")
                 await page.screenshot(path=shots / "chat-usage.png")

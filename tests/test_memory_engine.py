@@ -14,9 +14,12 @@ from shared.llm.anthropic_provider import AnthropicProvider
 from shared.llm.offline import OFFLINE_LABEL, OfflineProvider
 from shared.memory.community_detection import detect, entity_graph
 from shared.memory.entity_resolution import match_key
-from shared.memory.recall_cache import cache_key, read_digest, write_digest
+from shared.memory.ranking import build_index
+from shared.memory.recall import recall
 from shared.memory.strength import point_key
-from shared.models import ExtractedEntity, ExtractedRelation, MemoryDigest, RecalledPoint
+from shared.models import ExtractedEntity, ExtractedRelation, MemoryDoc
+from shared.redis_structures import recall_index
+from shared.redis_structures.recall_index import RedisRecallIndex
 from shared.store import communities, entities, relations
 from shared.store.messages import store_message
 from shared.store.mongo import COMMUNITIES, ENTITIES, REFLECTIONS, SESSION_CONTEXTS
@@ -322,47 +325,61 @@ async def test_the_nightly_job_groups_changed_graphs_only_and_keeps_a_change_mad
     assert await communities.stale_users(db, 10) == [("u1", T0 + timedelta(hours=2))]
 
 
-# The recall cache ------------------------------------------------------------------------
+# The recall index ------------------------------------------------------------------------
 
 
-async def test_after_an_extraction_the_cache_holds_the_new_points_before_the_next_chat(
+def marker_index(content: str) -> object:
+    now = datetime.now(UTC)
+    doc = MemoryDoc(id="p:x:marker", source="point", kind="goal", content=content, importance=1.0, strength=1.0, decayed_at=now)
+    return build_index([doc], [], None, now, 0.95)
+
+
+async def test_after_an_extraction_the_index_holds_the_new_points_before_the_next_chat(
     api, settings, mongo_client, stub_llm, arq_pool
 ):
     login = await api.new_user()
     await api.chat(login, "I want to swim a mile")
-    # Nothing cached yet: the chat read the database and asked for a rebuild.
+    # No index yet: the chat ranked from the database and asked for a rebuild.
     assert "rebuild_recall_cache" in [j.function for j in await arq_pool.queued_jobs(queue_name=settings.queue_name)]
     await api.logout(login)
     await drain_queue(settings, mongo_client)  # the extraction, then the rebuild it enqueued
 
-    cached = await read_digest(arq_pool, login.user_id)
-    assert cached is not None and [p.content for p in cached.points] == ["I want to swim a mile"]
+    index = RedisRecallIndex(arq_pool, login.user_id)
+    probe = await index.probe(["swim"], [])
+    assert probe is not None and probe.n_docs == 1
+    [doc] = (await index.documents(list(probe.postings["swim"]))).values()
+    assert doc.content == "I want to swim a mile"
 
-    # The chat reads that entry (and not the database): a marker put there reaches the prompt.
-    marked = MemoryDigest(points=[RecalledPoint(kind="goal", content="marker from the cache")])
-    await write_digest(arq_pool, login.user_id, marked, 60)
+    # The chat reads that index (and not the database): a marker put there reaches the prompt.
+    seen = await recall_index.version(arq_pool, login.user_id)
+    assert await recall_index.write(arq_pool, login.user_id, marker_index("marker from the index"), seen, 60)
     login = await api.login(login.email, login.password, login.user_id)
     await api.chat(login, "hello")
-    assert "marker from the cache" in stub_llm.chat_requests[-1]["system"]
+    assert "marker from the index" in stub_llm.chat_requests[-1]["system"]
 
-    # Missing entry: the database answers.
-    await arq_pool.delete(cache_key(login.user_id))
+    # No index: the database answers.
+    await recall_index.drop(arq_pool, login.user_id)
     await api.chat(login, "hello again")
     system = stub_llm.chat_requests[-1]["system"]
-    assert "I want to swim a mile" in system and "marker from the cache" not in system
+    assert "I want to swim a mile" in system and "marker from the index" not in system
 
 
-async def test_a_change_drops_the_old_entry_at_once(ctx, db, arq_pool, stub_llm):
-    await write_digest(arq_pool, "u1", MemoryDigest(summary="old"), 60)
+async def test_a_change_drops_the_old_index_at_once_and_a_rebuild_from_before_writes_nothing(ctx, db, arq_pool, stub_llm):
+    seen = await recall_index.version(arq_pool, "u1")
+    assert await recall_index.write(arq_pool, "u1", marker_index("old"), seen, 60)
     await store_message(db, "u1", "s1", "user", "I want to learn Spanish")
     await store_message(db, "u1", "s1", "assistant", "Good.")
     await extract_session_context(ctx, "u1", "s1")
-    # Until the rebuild runs, a chat reads the database, never the old digest.
-    assert await read_digest(arq_pool, "u1") is None
+    # Until the rebuild runs, a chat ranks from the database, never from the old index.
+    assert await RedisRecallIndex(arq_pool, "u1").probe([], []) is None
+    # A rebuild that read the database before that drop writes nothing.
+    assert not await recall_index.write(arq_pool, "u1", marker_index("stale"), seen, 60)
+    assert await RedisRecallIndex(arq_pool, "u1").probe([], []) is None
 
-    await write_digest(arq_pool, "u2", MemoryDigest(summary="old"), 60)
+    seen = await recall_index.version(arq_pool, "u2")
+    assert await recall_index.write(arq_pool, "u2", marker_index("old"), seen, 60)
     result = await decay_memories(ctx, now=datetime.now(UTC))
-    assert result["recall_caches_rebuilt"] == 1 and await read_digest(arq_pool, "u2") is None
+    assert result["recall_caches_rebuilt"] == 1 and await RedisRecallIndex(arq_pool, "u2").probe([], []) is None
 
 
 async def test_redis_down_means_the_database_and_the_outbox_not_an_error(db, settings):
@@ -370,16 +387,16 @@ async def test_redis_down_means_the_database_and_the_outbox_not_an_error(db, set
     from arq.connections import ArqRedis
 
     from allinone.redis_process import free_port
-    from shared.memory.recall import recall
     from shared.memory.recall_cache import drop_and_rebuild
+    from shared.models import ChatMessage
     from shared.store.mongo import OUTBOX
 
     await db[SESSION_CONTEXTS].insert_one(context_doc("u1", 1, content="from the database"))
     gone = ArqRedis(
         aioredis.ConnectionPool.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5, socket_timeout=0.5)
     )
-    assert await read_digest(gone, "u1") is None
-    digest = await recall(db, "u1", settings, cache=gone)
+    asked = [ChatMessage(id="m", role="user", content="what do you have from the database?", timestamp=datetime.now(UTC))]
+    digest = await recall(db, "u1", settings, asked, cache=gone)
     assert [p.content for p in digest.points] == ["from the database"]
     # A job that changed memory while Redis is away does not fail: the rebuild waits in the outbox.
     await drop_and_rebuild(db, gone, 0.5, "u1")
@@ -423,7 +440,7 @@ async def test_offline_provider_builds_the_graph_reflects_and_groups(redis_url, 
     assert (await detect_communities(ctx))["communities"] >= 1
     groups = await communities.user_communities(db, "u1")
     assert all(" & " in g["label"] or len(g["entity_ids"]) >= 2 for g in groups)
-    reply = "".join([t async for t in OfflineProvider().stream_reply([], (await read_digest(arq_pool, "u1")) or MemoryDigest())])
+    reply = "".join([t async for t in OfflineProvider().stream_reply([], await recall(db, "u1", settings, cache=arq_pool))])
     assert reply.startswith(OFFLINE_LABEL)
 
 

@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.memory.recall_cache import drop_and_rebuild_everyone
+from shared.memory.recall_cache import drop_and_rebuild, drop_and_rebuild_everyone
 from shared.store import contexts, reflections, summaries
 from shared.store.mongo import REFLECTIONS, SESSION_CONTEXTS, SUMMARIES
 
@@ -43,6 +43,10 @@ async def prune_memories(ctx: dict[str, Any], now: datetime | None = None) -> di
         return {"skipped": True, "reason": "MEMORY_RETENTION_DAYS is 0"}
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(days=settings.memory_retention_days)
+    touched = await contexts.users_with_summarized_before(db, cutoff)
     pruned = await contexts.prune_summarized_before(db, cutoff)
+    if "redis" in ctx:  # their recall indexes still hold what was pruned
+        for user_id in touched:
+            await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
     log.info("prune_memories: %d contexts older than %s deleted", pruned, cutoff.date())
     return {"skipped": False, "pruned": pruned}

@@ -95,7 +95,9 @@ class ReplyWriter:
             history = await recent_conversation_messages(self.db, self.user_id, self.conversation_id, limit)
         else:
             history = await recent_session_messages(self.db, self.session_id, limit)
-        memory = await recall(self.db, self.user_id, self.settings, cache=self.ctx.get("redis"))
+        memory = await recall(
+            self.db, self.user_id, self.settings, history, cache=self.ctx.get("redis"), embedder=self.ctx.get("embedder")
+        )
         # aclosing: a cancelled job closes the LLM stream now, not when garbage-collected.
         async with contextlib.aclosing(self.ctx["llm"].stream_reply(history, memory, self.on_usage)) as deltas:
             async for text in deltas:

@@ -16,6 +16,7 @@ import asyncio
 from contextlib import AsyncExitStack
 from typing import Any
 
+from shared.memory.embeddings import create_embedder
 from shared.process.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
 from shared.process.resources import Resources, open_resources
 from shared.process.settings import Settings, load_settings
@@ -43,6 +44,12 @@ async def startup(ctx: dict[str, Any]) -> None:
     stack.push_async_callback(streams_redis.aclose)
     ctx[EXIT_STACK] = stack
     ctx.update(settings=settings, resources=resources, db=resources.db, llm=resources.llm)
+    # Recall's optional embeddings provider (none by default): the index rebuild embeds
+    # documents, a reply its own message. A test may hand one in.
+    if "embedder" not in ctx:
+        ctx["embedder"] = create_embedder(settings)
+        if ctx["embedder"] is not None:
+            stack.push_async_callback(ctx["embedder"].aclose)
     # The replies' streams (STREAMS_REDIS_URL) and the one-reply-per-session lease (REDIS_URL).
     ctx["reply_streams"] = reply_streams(streams_redis, settings)
     ctx["user_events"] = user_events(streams_redis, settings)  # "the coach noted N things", to the user's pages

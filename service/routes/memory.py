@@ -1,15 +1,19 @@
 """The caller's stored memory: `GET /api/v1/memory` (contexts, summaries, reflections),
-`POST /api/v1/memory/reflections` and `GET /api/v1/memory/graph`."""
+`POST /api/v1/memory/reflections`, `GET /api/v1/memory/graph` and `GET /api/v1/memory/search`."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from service.errors import ApiError, parse_query
 from service.principal import require_principal
 from service.schemas import Memory, MemoryGraph, ReflectionQueued
+from shared.memory.ranking import Reasons
+from shared.memory.recall import search
 from shared.queue.jobs import enqueue_reflection
 from shared.store import communities, contexts, entities, reflections, relations, summaries
 from shared.store.job_owners import record_job_owner
@@ -54,3 +58,47 @@ async def memory_graph(request: Request) -> JSONResponse:
         communities=[communities.community_view(g) for g in groups],
     )
     return JSONResponse(graph.model_dump(mode="json"))
+
+
+class SearchQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    q: str = Field(min_length=1, max_length=500, description="what to look for, in the user's words")
+    limit: int = Field(10, ge=1, le=50, description="most results")
+
+
+class SearchResult(BaseModel):
+    id: str
+    kind: str
+    content: str
+    score: float
+    reasons: Reasons
+    session_id: str | None
+    said_at: datetime | None
+
+
+class SearchResults(BaseModel):
+    results: list[SearchResult]
+
+
+async def search_memory(request: Request) -> JSONResponse:
+    """`GET /api/v1/memory/search?q=&limit=`: the caller's memories ranked as the coach's recall ranks them."""
+    principal = await require_principal(request)
+    query = parse_query(request.query_params, SearchQuery)
+    if not query.q.strip():
+        raise ApiError(422, "q must not be blank", [{"field": "q", "message": "must not be blank"}])
+    state = request.app.state
+    ranked = await search(state.db, state.arq, principal.user_id, query.q, query.limit, state.settings)
+    results = [
+        SearchResult(
+            id=r.doc.id,
+            kind=r.doc.kind,
+            content=r.doc.content,
+            score=r.score,
+            reasons=r.reasons,
+            session_id=r.doc.session_id,
+            said_at=r.doc.said_at,
+        )
+        for r in ranked
+    ]
+    return JSONResponse(SearchResults(results=results).model_dump(mode="json"))

@@ -59,5 +59,5 @@ def render_sessions(sessions: Sequence[SessionDigest]) -> str:
 
 
 def render_coach_system_prompt(memory: MemoryDigest) -> str:
-    data = json_block(memory.model_dump(mode="json"))
+    data = json_block(memory.model_dump(mode="json", exclude_none=True))
     return f"{COACH_INSTRUCTIONS}\n\n<memory>\n{data}\n</memory>"

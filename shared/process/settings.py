@@ -159,7 +159,9 @@ class Settings(BaseSettings):
     memory_strength_floor: float = Field(0.1, ge=0, le=1, description="summarized contexts below it are deleted")
     memory_retention_days: int = Field(90, ge=0, description="summarized contexts older than this are pruned; 0 = off")
     memory_ttl_days: int = Field(365, ge=0, description="contexts and summaries expire after this; 0 = never")
-    recall_points: int = Field(10, ge=0, le=100, description="context points placed in the coach's prompt")
+    recall_points: int = Field(20, ge=0, le=100, description="memories placed in the coach's prompt, chosen for the message")
+    recall_core_points: int = Field(3, ge=0, le=20, description="strongest points every prompt carries, whatever the message")
+    recall_token_budget: int = Field(1_500, ge=50, description="most tokens (estimated) the recalled points and summary take")
 
     # Memory engine: reflections, the entity graph, communities, the recall cache
     reflection_min_new_contexts: int = Field(3, ge=1, description="unreflected contexts that make a user due for a reflection")
@@ -170,7 +172,20 @@ class Settings(BaseSettings):
         92.0, ge=50, le=100, description="rapidfuzz similarity (0-100) at which two entity names are one"
     )
     community_batch_users: int = Field(200, ge=1, description="users whose graphs the community job reads per query")
-    recall_cache_ttl_seconds: int = Field(7 * 86_400, ge=60, description="how long an unused recall digest stays in Redis")
+    recall_cache_ttl_seconds: int = Field(7 * 86_400, ge=60, description="how long a user's recall index stays in Redis")
+
+    # Optional embeddings for recall (shared/memory/embeddings.py): none by default, nothing downloaded
+    embeddings_provider: Literal["none", "http"] = Field(
+        "none", description="none, or http: an embeddings API (Voyage AI's shape)"
+    )
+    embeddings_base_url: str = Field(
+        "https://api.voyageai.com/v1", description="the embeddings API's base URL (POST {url}/embeddings)"
+    )
+    embeddings_api_key: SecretStr | None = Field(None, description="bearer token for the embeddings API")
+    embeddings_model: str = Field("voyage-3-lite", description="the embeddings model name sent with each request")
+    embeddings_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="one embeddings call's limit (a reply then ranks lexically)"
+    )
 
     # Sessions that end without logout or socket close (crash, expiry, a phone gone quiet)
     session_idle_minutes: int = Field(30, ge=1, description="a session this long without a message has ended")

@@ -22,9 +22,9 @@ from bson import ObjectId
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pydantic import BaseModel
 
-from shared.memory.recall_cache import cache_key
 from shared.process.settings import Settings
 from shared.queue.jobs import queue_of_job_id
+from shared.redis_structures import recall_index
 from shared.store import sessions, users
 from shared.store.job_owners import JOB_OWNERS
 from shared.store.llm_usage import LLM_USAGE
@@ -34,6 +34,7 @@ from shared.store.mongo import (
     CONVERSATIONS,
     EMPTY_EXTRACTIONS,
     ENTITIES,
+    MEMORY_VECTORS,
     OUTBOX,
     REFLECTIONS,
     RELATIONS,
@@ -50,6 +51,7 @@ from shared.store.replies import user_reply_ids
 USER_COLLECTIONS = (
     SESSIONS,
     CONVERSATIONS,
+    MEMORY_VECTORS,
     CHAT_MESSAGES,
     REPLIES,
     SESSION_CONTEXTS,
@@ -63,7 +65,7 @@ USER_COLLECTIONS = (
     JOB_OWNERS,
 )
 # Kept out of the download: secrets, and bookkeeping that says nothing about the person.
-NOT_EXPORTED = {EMPTY_EXTRACTIONS, JOB_OWNERS}
+NOT_EXPORTED = {EMPTY_EXTRACTIONS, JOB_OWNERS, MEMORY_VECTORS}  # bookkeeping and derived vectors, not what the user said
 
 
 class AccountExport(BaseModel):
@@ -125,7 +127,7 @@ async def cancel_queued_jobs(db: AsyncIOMotorDatabase[Any], arq: Any, settings: 
                 # Running ones: arq cancels the task when it sees the id here; waiting ones
                 # already left the queue, so this only reaches jobs a worker holds.
                 await arq.zadd(abort_jobs_ss, {job_id: datetime.now(UTC).timestamp() * 1000 for job_id in job_ids})
-                await arq.delete(cache_key(user_id))
+                await recall_index.delete_all(arq, user_id)
                 removed = len(waiting)
         except REDIS_DOWN:
             pass  # the jobs find no user when they run: their data is gone, so they store nothing of theirs

@@ -22,7 +22,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shared.memory.strength import current_strength, decay_pipeline, point_key
-from shared.models import ContextNote, ContextPoint, RecalledPoint, SessionDigest
+from shared.models import ContextNote, ContextPoint, MemoryDoc, RecalledPoint, SessionDigest
 from shared.store.mongo import CONTEXT_COUNTERS, SESSION_CONTEXTS, Database
 
 
@@ -324,6 +324,13 @@ async def delete_faded(db: Database, floor: float) -> int:
     return int(result.deleted_count)
 
 
+async def users_with_summarized_before(db: Database, cutoff: datetime) -> list[str]:
+    users: list[str] = await db[SESSION_CONTEXTS].distinct(
+        "user_id", {"created_at": {"$lt": cutoff}, "summarized_at": {"$ne": None}}
+    )
+    return users
+
+
 async def prune_summarized_before(db: Database, cutoff: datetime) -> int:
     result = await db[SESSION_CONTEXTS].delete_many({"created_at": {"$lt": cutoff}, "summarized_at": {"$ne": None}})
     return int(result.deleted_count)
@@ -339,22 +346,25 @@ async def watermarks(db: Database, user_ids: list[str], session_ids: list[str]) 
 # Reading memory back.
 
 
-async def recall_points(db: Database, user_id: str, now: datetime, rate: float, contexts: int, limit: int) -> list[RecalledPoint]:
-    """The `limit` strongest points among the user's `contexts` most recently touched contexts,
-    scored by strength as of now times importance."""
-    cursor = (
-        db[SESSION_CONTEXTS]
-        .find({"user_id": user_id}, {"context_points": 1, "strength": 1, "decayed_at": 1})
-        .sort("updated_at", -1)
-    )
-    points = [
-        point
-        for doc in await cursor.to_list(length=contexts)
-        for point in scored_points(doc, current_strength(doc["strength"], doc["decayed_at"], now, rate))
+async def memory_documents(db: Database, user_id: str) -> list[MemoryDoc]:
+    """Every point of the user's contexts, as recall ranks them (shared/memory/documents.py)."""
+    fields = {"context_points": 1, "strength": 1, "decayed_at": 1, "session_id": 1, "covered.last_at": 1, "created_at": 1}
+    docs: list[StoredContext] = await db[SESSION_CONTEXTS].find({"user_id": user_id}, fields).to_list(length=None)
+    return [
+        MemoryDoc(
+            id=f"p:{doc['_id']}:{p.get('key') or point_key(p['kind'], p['content'])}",
+            source="point",
+            kind=p["kind"],
+            content=p["content"],
+            importance=p["importance"],
+            strength=doc["strength"],
+            decayed_at=doc["decayed_at"],
+            session_id=doc["session_id"],
+            said_at=doc.get("covered", {}).get("last_at") or doc.get("created_at"),
+        )
+        for doc in docs
+        for p in doc.get("context_points", [])
     ]
-    # sorted() is stable, so among equal scores the newest context's points come first.
-    top = sorted(points, key=lambda p: p["score"], reverse=True)[:limit]
-    return [RecalledPoint(kind=p["kind"], content=p["content"]) for p in top]
 
 
 def context_view(doc: StoredContext, now: datetime, rate: float) -> ContextView:

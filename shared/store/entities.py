@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pymongo import ReturnDocument
 
 from shared.memory.entity_resolution import best_match, match_key
-from shared.models import ExtractedEntity
+from shared.models import EntityNames, ExtractedEntity
 from shared.store.mongo import ENTITIES, Database
 
 CONTEXTS_KEPT = 20  # newest contexts an entity remembers it came from
@@ -141,3 +141,9 @@ def entity_view(doc: StoredEntity, community: int | None) -> EntityView:
         mentions=doc["mentions"],
         community=community,
     )
+
+
+async def names_of(db: Database, user_id: str) -> list[EntityNames]:
+    """Every entity of the user by its names: recall looks them up in a message."""
+    docs = await db[ENTITIES].find({"user_id": user_id}, {"name": 1, "kind": 1, "aliases": 1}).to_list(length=None)
+    return [EntityNames(id=str(d["_id"]), name=d["name"], kind=d["kind"], aliases=d.get("aliases", [])) for d in docs]

@@ -18,7 +18,7 @@ from bson import ObjectId
 from pydantic import BaseModel
 
 from shared.memory.strength import current_strength, decay_pipeline, expiry
-from shared.models import ContextNote, RecalledInsight, ReflectionReply
+from shared.models import ContextNote, MemoryDoc, RecalledInsight, ReflectionReply
 from shared.queue.jobs import reflection_job_id
 from shared.store import contexts
 from shared.store.mongo import REFLECTIONS, Database
@@ -111,6 +111,26 @@ async def recalled_insights(db: Database, user_id: str, count: int) -> list[Reca
         return []
     newest = await db[REFLECTIONS].find_one({"user_id": user_id}, {"insights": 1}, sort=[("created_at", -1)])
     return [RecalledInsight(kind=i["kind"], text=i["text"]) for i in (newest["insights"] if newest else [])][:count]
+
+
+async def memory_documents(db: Database, user_id: str) -> list[MemoryDoc]:
+    """The newest reflection's insights as recall documents (older reflections are superseded by it)."""
+    newest = await db[REFLECTIONS].find_one({"user_id": user_id}, sort=[("created_at", -1)])
+    if newest is None:
+        return []
+    return [
+        MemoryDoc(
+            id=f"i:{newest['_id']}:{n}",
+            source="insight",
+            kind=insight["kind"],
+            content=insight["text"],
+            importance=0.6,
+            strength=newest.get("strength", 1.0),
+            decayed_at=newest.get("decayed_at") or newest["created_at"],
+            said_at=newest["created_at"],
+        )
+        for n, insight in enumerate(newest["insights"])
+    ]
 
 
 def reflection_view(doc: StoredReflection, now: datetime, rate: float) -> ReflectionView:

@@ -20,6 +20,7 @@ from bson import ObjectId
 from pydantic import BaseModel
 
 from shared.memory.strength import current_strength, decay_pipeline
+from shared.models import MemoryDoc
 from shared.store.contexts import StoredContext
 from shared.store.mongo import SUMMARIES, Database
 
@@ -133,6 +134,27 @@ async def decay(db: Database, rate: float, now: datetime) -> int:
 async def delete_expired(db: Database, now: datetime) -> int:
     result = await db[SUMMARIES].delete_many({"expires_at": {"$lte": now}})
     return int(result.deleted_count)
+
+
+async def memory_documents(db: Database, user_id: str) -> tuple[list[MemoryDoc], str | None]:
+    """The key points of the user's finished summaries as recall documents, and the newest summary's text."""
+    fields = {"key_points": 1, "text": 1, "strength": 1, "decayed_at": 1, "period": 1, "created_at": 1}
+    done = await db[SUMMARIES].find({"user_id": user_id, "status": "done"}, fields).sort("created_at", -1).to_list(length=None)
+    docs = [
+        MemoryDoc(
+            id=f"s:{d['_id']}:{n}",
+            source="summary",
+            kind="summary",
+            content=point,
+            importance=0.5,
+            strength=d.get("strength", 1.0),
+            decayed_at=d.get("decayed_at") or d["created_at"],
+            said_at=d.get("period", {}).get("end"),
+        )
+        for d in done
+        for n, point in enumerate(d.get("key_points", []))
+    ]
+    return docs, (done[0]["text"] if done else None)
 
 
 async def latest_text(db: Database, user_id: str) -> str | None:

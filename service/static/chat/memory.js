@@ -86,3 +86,39 @@ export async function loadMemory() {
   }
   list.replaceChildren(...parts);
 }
+
+// Search: the same ranking the coach's recall uses, with why each memory came up.
+function reasonsText(reasons) {
+  const parts = [];
+  if (reasons.lexical) parts.push(`words ${Math.round(reasons.lexical * 100)}%`);
+  if (reasons.entity) parts.push("names someone or something you mentioned");
+  if (reasons.dense) parts.push(`meaning ${Math.round(reasons.dense * 100)}%`);
+  parts.push(`strength ${Math.round(reasons.strength * 100)}%`);
+  return parts.join(" · ");
+}
+
+async function searchMemory(event) {
+  event.preventDefault();
+  showError("");
+  const q = document.getElementById("memory-search").value.trim();
+  const box = document.getElementById("memory-search-results");
+  if (!q) return;
+  try {
+    const { results } = await api("GET", `/api/v1/memory/search?q=${encodeURIComponent(q)}&limit=10`);
+    const items = results.map((r) => {
+      const item = el("li", {},
+        el("span", { className: "kind", textContent: r.kind }),
+        el("div", { className: "content", textContent: r.content }),
+        el("div", { className: "meta", textContent: (r.said_at ? `Said ${when(r.said_at)} · ` : "") + reasonsText(r.reasons) }));
+      item.dataset.testid = "memory-item";
+      return item;
+    });
+    box.replaceChildren(
+      el("h3", { textContent: results.length ? `Best matches for “${q}”` : `Nothing matches “${q}”.` }),
+      el("ul", {}, ...items));
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+document.getElementById("memory-search-form")?.addEventListener("submit", searchMemory);
