@@ -250,6 +250,8 @@ async def test_a_person_keeps_two_conversations_and_switches_between_them(tmp_pa
                 items = page.get_by_test_id("conversation-item")
                 await send(page, "I want to run a marathon")
                 await expect(page.get_by_test_id("reply")).to_have_count(1, timeout=20_000)
+                # Written to the end first: one reply at a time per session, whichever conversation.
+                await expect(page.locator(".writing")).to_have_count(0, timeout=20_000)
                 await expect(items).to_have_count(1)  # the first message made one
 
                 await page.get_by_test_id("new-conversation").click()
