@@ -63,6 +63,9 @@ async def serve(settings: Settings, admin_email: str | None = None) -> None:
         ws_max_size=WS_MAX_BYTES,
         log_config=None,  # uvicorn's lines go through our handler: time, level, LOG_FORMAT
         http=protocol_with_header_timeout(settings.http_header_timeout_seconds),
+        # X-Forwarded-For is the app's to trust (FORWARDED_ALLOW_IPS, service/app.py), never
+        # uvicorn's, which would take it from any loopback client.
+        proxy_headers=False,
         # uvicorn annotates int but waits with asyncio (any float works); fractions matter in tests.
         timeout_graceful_shutdown=settings.worker_shutdown_grace_seconds,  # type: ignore[arg-type]
     )
@@ -105,7 +108,9 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         overrides: dict[str, object] = {}
         if "redis_url" not in settings.model_fields_set:
-            redis = stack.enter_context(RedisProcess())
+            # An append-only file in the runtime folder: a crash of redis-server alone loses
+            # at most a second of the queue, not the jobs waiting for their retry.
+            redis = stack.enter_context(RedisProcess.for_allinone(settings.runtime_dir))
             overrides["redis_url"] = redis.url
             assert redis.process is not None  # entering the context started it
             log.info("REDIS_URL not set: started a private redis-server on %s (pid %s)", redis.url, redis.process.pid)

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from service.credentials import Passwords
 from shared.process.settings import Settings
 from shared.store.mongo import Database
-from shared.store.users import ADMIN, create_user, email_exists, grant_role
+from shared.store.users import ADMIN, create_user, email_exists, grant_role, normalise_email
 
 
 async def ensure_admin(db: Database, settings: Settings, email: str) -> str | None:
     """Grant the role; returns the new password when the account had to be created."""
-    email = email.strip().lower()
+    email = normalise_email(email)
     password = None
     if not await email_exists(db, email):
         password = secrets.token_urlsafe(16)

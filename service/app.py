@@ -21,6 +21,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service.body_deadline import BodyDeadline
 from service.body_limit import BodyLimit
@@ -34,6 +35,7 @@ from service.login_throttle import LoginThrottle
 from service.metrics_endpoint import metrics_endpoint
 from service.openapi import openapi_json
 from service.readiness import readiness
+from service.registration_throttle import RegistrationThrottle
 from service.resources import ServiceResources, cancel_and_wait
 from service.routes import (
     account,
@@ -79,6 +81,16 @@ def lazy_arq_pool(settings: Settings) -> ArqRedis:
     return ArqRedis(pool, default_queue_name=settings.queue_name)
 
 
+def forwarded_client(settings: Settings) -> list[Middleware]:
+    """The client's address from X-Forwarded-For, but only from the proxies FORWARDED_ALLOW_IPS
+    names (uvicorn's own middleware, here in the app so the decision is ours): per-address
+    limits (logins, registrations) must not be dodged by a rotating header. Launch uvicorn
+    with `--no-proxy-headers`, else it trusts loopback's header before the app sees it."""
+    if not settings.forwarded_allow_ips:
+        return []
+    return [Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)]
+
+
 def create_app(settings: Settings | None = None, *, mongo_client: Any = None) -> Starlette:
     """Build the service. A launcher that shares an in-memory database passes `mongo_client`."""
     settings = settings or load_settings()
@@ -119,6 +131,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 ),
                 chat_limits=ChatLimits(arq, settings),
                 login_throttle=LoginThrottle(arq, settings),
+                registration_throttle=RegistrationThrottle(arq, settings),
                 sockets=SocketRegistry(),
                 reply_streams=reply_streams(streams_redis, settings),
                 reply_lease=ReplyLease(arq, settings),
@@ -181,6 +194,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     return Starlette(
         routes=routes,
         middleware=[
+            *forwarded_client(settings),
             Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
             Middleware(BodyDeadline, seconds=settings.http_body_timeout_seconds),
         ],

@@ -63,6 +63,11 @@ THROTTLED = {
     "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer", "minimum": 1}}},
 }
 
+REGISTRATIONS_THROTTLED = {
+    **error("too many registrations from this address (REGISTRATIONS_PER_HOUR_PER_ADDRESS)"),
+    "headers": THROTTLED["headers"],
+}
+
 
 def operation(
     summary: str, responses: dict[str, Any], *, body: type[BaseModel] | None = None, secured: bool = False, **extra: Any
@@ -90,7 +95,12 @@ PATHS: dict[str, Any] = {
     "/api/v1/auth/register": {
         "post": operation(
             "create an account",
-            {"201": json_body(schemas.Registered, "created"), "409": error("email already registered"), **BAD_BODY},
+            {
+                "201": json_body(schemas.Registered, "created"),
+                "409": error("email already registered"),
+                "429": REGISTRATIONS_THROTTLED,
+                **BAD_BODY,
+            },
             body=schemas.Credentials,
         )
     },

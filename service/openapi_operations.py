@@ -128,8 +128,9 @@ def paths(operation: Any, json_body: Any, error: Any, auth: dict[str, Any], admi
         },
         "/metrics": {
             "get": operation(
-                "Prometheus metrics (text exposition format)",
-                {"200": {"description": "metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+                "Prometheus metrics (text exposition format); unless METRICS_PUBLIC: admins, or Bearer METRICS_TOKEN",
+                {"200": {"description": "metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}, **admin},
+                secured=True,
             )
         },
     }

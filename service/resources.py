@@ -18,6 +18,7 @@ from starlette.datastructures import State
 from service.chat_limits import ChatLimits
 from service.credentials import Passwords
 from service.login_throttle import LoginThrottle
+from service.registration_throttle import RegistrationThrottle
 from service.socket_registry import SocketRegistry
 from shared.process.resources import Store
 from shared.redis_structures.idempotency import IdempotencyKeys
@@ -34,6 +35,7 @@ class ServiceResources:
     passwords: Passwords
     chat_limits: ChatLimits
     login_throttle: LoginThrottle
+    registration_throttle: RegistrationThrottle
     sockets: SocketRegistry
     reply_streams: ReplyStreams  # on STREAMS_REDIS_URL
     reply_lease: ReplyLease
@@ -49,6 +51,7 @@ class ServiceResources:
         state.chat_limits, state.login_throttle, state.sockets = self.chat_limits, self.login_throttle, self.sockets
         state.reply_streams, state.reply_lease = self.reply_streams, self.reply_lease
         state.idempotency_keys, state.user_events = self.idempotency_keys, self.user_events
+        state.registration_throttle = self.registration_throttle
 
 
 async def cancel_and_wait(task: asyncio.Task[Any]) -> None:

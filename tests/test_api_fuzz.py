@@ -71,6 +71,8 @@ def service_url(redis_server) -> Iterator[str]:
         "PASSWORD_HASH_MEMORY_KIB": "1024",
         # Fuzzed logins fail by the hundred from one address; the fixture's logins must not be throttled.
         "LOGIN_ADDRESS_FAILURES_PER_MINUTE": "1000000",
+        "LOGIN_ACCOUNT_FAILURES_PER_HOUR": "1000000",
+        "REGISTRATIONS_PER_HOUR_PER_ADDRESS": "1000000",
     }
     command = [
         sys.executable,

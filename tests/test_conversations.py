@@ -118,7 +118,7 @@ async def test_another_users_conversation_is_404_everywhere(api, db):
 
 async def test_bad_conversation_bodies_are_refused(api):
     login = await api.new_user()
-    for body in ({"title": ""}, {"title": "   "}, {"title": "x" * 201}, {"name": "x"}):
+    for body in ({"title": ""}, {"title": "   "}, {"title": "\u200b\u00a0"}, {"title": "x" * 201}, {"name": "x"}):
         response = await api.http.post("/api/v1/conversations", json=body, headers=login.headers)
         assert response.status_code == 422, body
     made = await new_conversation(api, login)

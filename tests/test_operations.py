@@ -135,9 +135,10 @@ async def test_admin_may_cancel_a_users_job_but_not_read_it(api, db):
 
 
 async def test_metrics_on_the_service_and_on_a_worker_listener(api, db, settings, mongo_client):
+    admin = await an_admin(api, db)  # /metrics is not public by default (tests/test_metrics_access.py)
     user = await api.new_user()
     job_id = await logged_out_job(api, user, "I want to cook at home", "I will plan meals on Sunday")
-    scrape = await api.http.get("/metrics")
+    scrape = await api.http.get("/metrics", headers=admin.headers)
     assert scrape.status_code == 200 and scrape.headers["content-type"].startswith("text/plain")
     text = scrape.text
     assert 'coach_queue_jobs{function="extract_session_context",state="queued"} 1.0' in text
@@ -147,7 +148,7 @@ async def test_metrics_on_the_service_and_on_a_worker_listener(api, db, settings
     async with running_worker(settings, mongo_client):
         user = await api.login(user.email, user.password, user.user_id)
         await wait_for(lambda: _complete(api, user, job_id))
-    text = (await api.http.get("/metrics")).text
+    text = (await api.http.get("/metrics", headers=admin.headers)).text
     assert 'coach_jobs_completed_total{function="extract_session_context"}' in text
     assert 'coach_job_duration_seconds_count{function="extract_session_context"}' in text
     assert 'coach_llm_calls_total{outcome="ok",purpose="extraction"}' in text

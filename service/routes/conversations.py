@@ -15,6 +15,7 @@ import re
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -22,6 +23,7 @@ from service.conversation_choice import NOT_YOURS
 from service.errors import ApiError, parse_body, parse_query
 from service.idempotency import idempotent
 from service.principal import require_principal
+from service.reply_schemas import VISIBLE_PATTERN, is_blank
 from shared.store.conversations import (
     Conversation,
     archive_conversation,
@@ -31,21 +33,30 @@ from shared.store.conversations import (
 )
 
 DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?")
-TITLE = Field(min_length=1, max_length=200, pattern=r"[^ \t\n\r\f\v]", description="some text besides blanks")
+# A title is blank as a message is (service/reply_schemas.py): nothing a reader sees.
+TITLE_SCHEMA: JsonDict = {"pattern": VISIBLE_PATTERN, "maxLength": 200}
+
+
+def _visible(value: str | None) -> str | None:
+    if value is not None and is_blank(value):
+        raise ValueError("is empty")
+    return value
 
 
 class NewConversation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str | None = Field(
-        None, min_length=1, max_length=200, pattern=r"[^ \t\n\r\f\v]", description="unset: New conversation"
+        None, min_length=1, max_length=200, json_schema_extra=TITLE_SCHEMA, description="unset: New conversation"
     )
+    _title_visible = field_validator("title")(_visible)
 
 
 class ConversationPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = TITLE
+    title: str = Field(min_length=1, max_length=200, json_schema_extra=TITLE_SCHEMA, description="some visible text")
+    _title_visible = field_validator("title")(_visible)
 
 
 class ConversationsQuery(BaseModel):

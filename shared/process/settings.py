@@ -6,6 +6,7 @@ into one readable line instead of a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
@@ -148,7 +149,24 @@ class Settings(BaseSettings):
         60.0, gt=0, description="longest per-account wait: an attacker cannot lock a user out for longer"
     )
     login_failure_memory_seconds: int = Field(
-        900, ge=1, description="an account's failure count is forgotten after this long without failures"
+        900, ge=1, description="an (account, address) failure count is forgotten after this long without failures"
+    )
+    login_account_failures_per_hour: int = Field(
+        60,
+        ge=1,
+        description="failed logins one account takes per hour from all addresses; past it, addresses that failed wait",
+    )
+    registrations_per_hour_per_address: int = Field(
+        20, ge=1, description="accounts one client address may register per hour (token bucket), then 429"
+    )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="proxies whose X-Forwarded-For names the client: comma-separated IPs or networks, * for any; "
+        "empty: none (the connection's own address counts)",
+    )
+    metrics_public: bool = Field(False, description="GET /metrics answers anyone; false: admins and METRICS_TOKEN only")
+    metrics_token: SecretStr | None = Field(
+        None, description="a Bearer token (>= 32 chars) Prometheus sends to read /metrics when METRICS_PUBLIC is false"
     )
 
     # Memory lifecycle
@@ -238,7 +256,28 @@ class Settings(BaseSettings):
         cleanup cron fails a reply still `generating` past it."""
         return self.job_max_tries * (self.job_timeout_seconds + self.retry_cap_seconds)
 
-    @field_validator("anthropic_api_key", "anthropic_base_url", "jwt_secret", "llm_provider", "streams_redis_url", mode="before")
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8, or *)") from None
+        return ",".join(entries)
+
+    @field_validator(
+        "anthropic_api_key",
+        "anthropic_base_url",
+        "jwt_secret",
+        "llm_provider",
+        "streams_redis_url",
+        "metrics_token",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # compose passes `ANTHROPIC_API_KEY: ${ANTHROPIC_API_KEY:-}` as "" when it is not set.
@@ -320,6 +359,8 @@ class Settings(BaseSettings):
             raise ValueError("SESSION_SWEEP_LOOKBACK_HOURS must span more than SESSION_IDLE_MINUTES")
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters")
+        if self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < 32:
+            raise ValueError("METRICS_TOKEN must be at least 32 characters")
         return self
 
     @property
