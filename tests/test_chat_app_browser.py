@@ -276,6 +276,20 @@ async def test_a_person_keeps_two_conversations_and_switches_between_them(tmp_pa
                 await page.reload()
                 await expect(page.locator("#log li.user .text")).to_have_text(["I prefer tea to coffee"])
                 await expect(items).to_have_count(2)
+
+                # Rename it (Escape first leaves it as it was), then archive it: the other one shows.
+                await page.get_by_test_id("rename-conversation").click()
+                await expect(page.get_by_test_id("conversation-title")).to_have_value("I prefer tea to coffee")
+                await page.keyboard.press("Escape")
+                await expect(page.get_by_test_id("conversation-title")).to_be_hidden()
+                await page.get_by_test_id("rename-conversation").click()
+                await page.get_by_test_id("conversation-title").fill("Tea")
+                await page.keyboard.press("Enter")
+                await expect(items).to_have_text(["Tea", "I want to run a marathon"])
+                await page.get_by_test_id("archive-conversation").click()
+                await expect(items).to_have_text(["I want to run a marathon"])
+                await expect(page.locator("#log li.user .text")).to_have_text(["I want to run a marathon"])
+                await expect(page.locator("#status")).to_have_text("Archived: Tea.")
             finally:
                 await chromium.close()
     finally:
