@@ -14,8 +14,6 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from arq.connections import ArqRedis
-from redis.asyncio import ConnectionPool
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -44,6 +42,7 @@ from service.routes import (
     conversations,
     events,
     jobs,
+    limits,
     memory,
     messages,
     operations,
@@ -57,11 +56,12 @@ from shared.process.logs import one_line_for_cut_off_requests, redact_tokens_in
 from shared.process.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
 from shared.process.resources import open_store
 from shared.process.settings import Settings, SettingsError, load_settings
+from shared.queue.arq_adapter.pool import lazy_pool
 from shared.redis_structures.idempotency import IdempotencyKeys
+from shared.redis_structures.live_limits import LiveLimits
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
 from shared.redis_structures.user_events import user_events
-from shared.store.job_owners import ensure_job_owner_indexes
 from shared.store.outbox import relay_forever
 
 MAX_BODY_BYTES = 64 * 1024
@@ -71,14 +71,6 @@ log = logging.getLogger(__name__)
 
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
-
-
-def lazy_arq_pool(settings: Settings) -> ArqRedis:
-    """An arq pool that connects on first use, with short time-outs: the service starts and
-    logs users out while Redis is down (enqueues then go to the outbox)."""
-    timeout = settings.redis_timeout_seconds
-    pool = ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
-    return ArqRedis(pool, default_queue_name=settings.queue_name)
 
 
 def forwarded_client(settings: Settings) -> list[Middleware]:
@@ -114,14 +106,14 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # One owner: the exit stack closes, in reverse order, exactly what was opened here.
         async with contextlib.AsyncExitStack() as stack:
-            arq = lazy_arq_pool(settings)
+            arq = lazy_pool(settings)
             stack.push_async_callback(arq.aclose)
             core = await stack.enter_async_context(open_store(settings, mongo_client=mongo_client))
-            await ensure_job_owner_indexes(core.db)
             streams_redis = open_streams_redis(
                 settings.streams_url, settings.redis_timeout_seconds, settings.stream_keepalive_seconds
             )
             stack.push_async_callback(streams_redis.aclose)
+            live_limits = LiveLimits(arq, settings)
             resources = ServiceResources(
                 core=core,
                 arq=arq,
@@ -129,7 +121,8 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 passwords=Passwords(
                     settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_concurrency
                 ),
-                chat_limits=ChatLimits(arq, settings),
+                chat_limits=ChatLimits(arq, settings, live_limits),
+                live_limits=live_limits,
                 login_throttle=LoginThrottle(arq, settings),
                 registration_throttle=RegistrationThrottle(arq, settings),
                 sockets=SocketRegistry(),
@@ -186,6 +179,8 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/admin/crons", operations.crons),
         Route("/api/v1/admin/crons/{name}/run", operations.run_cron, methods=["POST"]),
         Route("/api/v1/admin/activity", operations.activity),
+        Route("/api/v1/admin/limits", limits.limits, methods=["GET", "PUT"]),
+        Route("/api/v1/admin/jobs/{job_id}/requeue", operations.requeue_job, methods=["POST"]),
         Route("/metrics", metrics_endpoint),
         *dashboard_routes(),
         *chat_page_routes(),

@@ -81,7 +81,6 @@ def unavailable() -> Refused:
 async def _admit(state: State, principal: Principal, session_id: str, reply_id: str) -> Refused | None:
     """The user's messages-per-minute bucket, their daily token budget, the session's reply
     lease (taken for `reply_id` when nothing refuses)."""
-    settings = state.settings
     try:
         decision = await state.chat_limits.take_message(principal.user_id)
     except REDIS_DOWN:
@@ -89,11 +88,12 @@ async def _admit(state: State, principal: Principal, session_id: str, reply_id: 
     if not decision.allowed:
         return Refused(
             "rate_limited",
-            f"more than {settings.chat_messages_per_minute} messages a minute; this one was not stored",
+            f"more than {state.chat_limits.messages_per_minute} messages a minute; this one was not stored",
             retry_after=max(1, math.ceil(decision.retry_after)),
         )
     try:
-        await check_daily_budget(state.db, settings, principal.user_id)
+        limits = await state.chat_limits.live_limits.current()
+        await check_daily_budget(state.db, limits.user_daily_token_budget, principal.user_id)
     except LLMBudgetExhausted as exc:
         return Refused(
             "budget_exhausted",

@@ -1,5 +1,6 @@
-"""An extraction that stores new points makes at most three MongoDB round trips: one read
-before the LLM call (messages, watermarks, known point keys), the watermark upsert, and the
+"""An extraction that stores new points makes five MongoDB round trips, three of them sent
+together: the reads before the LLM call (messages, watermarks, known point keys: plain
+indexed reads, not one $facet with two $lookups), the watermark upsert, and the
 unsummarized-context counter."""
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ async def session_with(db, user_id: str, session_id: str, text: str) -> None:
     await store_message(db, user_id, session_id, "assistant", "Noted.")
 
 
-async def test_new_points_take_three_round_trips_and_an_up_to_date_session_one(db, settings, arq_pool, stub_llm):
+READS = [("chat_messages", "find"), (SESSION_CONTEXTS, "find"), ("empty_extractions", "find_one")]
+
+
+async def test_new_points_take_three_reads_and_two_writes_and_an_up_to_date_session_the_reads(db, settings, arq_pool, stub_llm):
     llm = AnthropicProvider(settings)
     try:
         # A first session gives the user a stored context and a counter.
@@ -32,7 +36,7 @@ async def test_new_points_take_three_round_trips_and_an_up_to_date_session_one(d
         outcome = await extract_session_context(ctx, "u", "s2")
         assert outcome["reason"] == "extracted"
         assert counting.calls == [
-            ("chat_messages", "aggregate"),
+            *READS,
             (SESSION_CONTEXTS, "find_one_and_update"),
             (CONTEXT_COUNTERS, "find_one_and_update"),
         ]
@@ -43,7 +47,7 @@ async def test_new_points_take_three_round_trips_and_an_up_to_date_session_one(d
         requests = len(stub_llm.requests)
         again = await extract_session_context(ctx, "u", "s2")
         assert again["reason"] == "up_to_date" and again["context_id"] == outcome["context_id"]
-        assert counting.calls == [("chat_messages", "aggregate")] and len(stub_llm.requests) == requests
+        assert counting.calls == READS and len(stub_llm.requests) == requests
     finally:
         await llm.aclose()
 
@@ -59,8 +63,8 @@ async def test_a_point_said_again_reinforces_the_older_context_without_a_lookup(
         counting = CountingDatabase(db)
         outcome = await extract_session_context({**ctx, "db": counting}, "u", "s2")
         assert outcome["reason"] == "no_new_points"
-        # The read, the reinforcing update, the empty watermark: no second read for the keys.
-        assert [name for _, name in counting.calls] == ["aggregate", "update_one", "update_one"]
+        # The reads, the reinforcing update, the empty watermark: no second read for the keys.
+        assert [name for _, name in counting.calls] == ["find", "find", "find_one", "update_one", "update_one"]
         [stored] = await db[SESSION_CONTEXTS].find({}).to_list(None)
         assert stored["session_id"] == "s1" and stored["context_points"][0]["mentions"] == 2
         # No context for s2, so it does not count toward the summary threshold.

@@ -221,7 +221,7 @@ async def test_ctrl_c_while_the_worker_is_busy_lets_running_jobs_finish(tmp_path
     """Hundreds of short jobs in flight at the signal: none is cut off mid-write, no traceback."""
     from arq import create_pool
 
-    from shared.queue.connection import arq_redis_settings
+    from shared.queue.arq_adapter.pool import redis_settings as arq_redis_settings
 
     allinone = await start_allinone(tmp_path)
     try:

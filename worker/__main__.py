@@ -26,13 +26,13 @@ import json
 import sys
 from datetime import datetime
 
-from arq import create_pool
-from arq.jobs import Job, JobStatus
 from redis.exceptions import RedisError
 
 from shared.process.preflight import check_mongodb_reachable, check_redis_reachable, where
 from shared.process.settings import Settings, SettingsError, load_settings
-from shared.queue.connection import arq_redis_settings
+from shared.queue.arq_adapter.pool import QueuePool, open_pool
+from shared.queue.arq_adapter.records import WAITING, job_state
+from shared.queue.arq_adapter.records import wait_for_result as job_result
 from shared.queue.jobs import TAKES_NOW, enqueue_by_name
 from worker.arq_options import FUNCTIONS, cron_jobs
 from worker.cli_target import queue_settings, refuse_unreadable_dead_letters
@@ -43,35 +43,35 @@ JOB_NAMES = [f.__name__ for f in FUNCTIONS] + [c.name for c in cron_jobs()]
 
 
 async def enqueue(settings: Settings, name: str, args: list[str], now: datetime | None, wait: float | None) -> int:
-    pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
+    pool = await open_pool(settings)
     try:
-        job = await enqueue_by_name(pool, name, list(args), now)
-        if job is None:
+        job_id = await enqueue_by_name(pool, name, list(args), now)
+        if job_id is None:
             print(f"{name}: a job with that id is already queued", file=sys.stderr)
             return 1
-        print(job.job_id)
+        print(job_id)
         if wait is not None:
-            print(json.dumps(await wait_for_result(settings, job, wait), default=str))
+            print(json.dumps(await wait_for_result(settings, pool, job_id, wait), default=str))
         return 0
     finally:
         await pool.aclose()
 
 
-async def wait_for_result(settings: Settings, job: Job, wait: float) -> object:
+async def wait_for_result(settings: Settings, pool: QueuePool, job_id: str, wait: float) -> object:
     try:
-        return await job.result(timeout=wait, poll_delay=0.1)
+        return await job_result(pool, job_id, wait)
     except TimeoutError:
-        status = await job.status()
-        if status in (JobStatus.queued, JobStatus.deferred):
+        status = await job_state(pool, job_id, settings.queue_name)
+        if status in WAITING:
             raise SystemExit(
-                f"no worker took job {job.job_id} within {wait:g} s: is a worker running against "
+                f"no worker took job {job_id} within {wait:g} s: is a worker running against "
                 f"REDIS_URL ({where(settings.redis_url)}, queue {settings.queue_name})? The job stays queued"
             ) from None
-        raise SystemExit(f"job {job.job_id} is still {status.value} after {wait:g} s; it goes on without us") from None
+        raise SystemExit(f"job {job_id} is still {status} after {wait:g} s; it goes on without us") from None
     except (RedisError, OSError):
         raise
     except Exception as exc:  # the job's own exception, re-raised by arq
-        raise SystemExit(f"job {job.job_id} failed: {type(exc).__name__}: {exc}") from None
+        raise SystemExit(f"job {job_id} failed: {type(exc).__name__}: {exc}") from None
 
 
 async def dead_letters(settings: Settings, action: str, dead_id: str | None, requeue_everything: bool) -> int:
@@ -85,7 +85,7 @@ async def dead_letters(settings: Settings, action: str, dead_id: str | None, req
             for letter in await list_dead_letters(db):
                 print(letter.model_dump_json())
             return 0
-        pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
+        pool = await open_pool(settings)
         try:
             if requeue_everything:
                 for job_id in await requeue_all(db, pool):

@@ -11,10 +11,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from arq import Retry
-
 from shared.process import metrics
 from shared.process.log_format import bind_log_context, log_context
+from shared.queue.arq_adapter.job_api import Retry
 from shared.queue.job_history import Outcome, record_outcome, record_started
 
 log = logging.getLogger(__name__)

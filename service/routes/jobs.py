@@ -8,12 +8,13 @@ worker, a waiting one is cancelled when a worker picks it up.
 
 from __future__ import annotations
 
-from arq.jobs import Job
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from service.browser_session import require_caller
 from service.errors import ApiError
+from shared.queue.arq_adapter.records import abort_and_wait
+from shared.queue.job_history import record_started
 from shared.queue.job_status import FINISHED, JobView, read_job
 from shared.queue.jobs import queue_of_job_id
 from shared.store.job_owners import job_owner
@@ -50,9 +51,11 @@ async def cancel_job(request: Request) -> JSONResponse:
         raise ApiError(409, f"job already finished: {view.status}")
     if view.function is None:
         raise ApiError(409, "job is waiting in the outbox for Redis; it can be cancelled once queued")
-    job = Job(job_id, state.arq, _queue_name=queue)
+    # Listed among the recent jobs from now on: one cancelled before a worker started it
+    # would otherwise vanish from the admin's list (only started jobs are recorded there).
+    await record_started(state.arq, job_id, view.function)
     try:
-        await job.abort(timeout=CANCEL_WAIT_SECONDS, poll_delay=0.05)
+        await abort_and_wait(state.arq, job_id, queue, CANCEL_WAIT_SECONDS)
     except TimeoutError:
         pass  # not confirmed yet: the view below says where it stands
     view = await read_job(state.arq, state.db, job_id, queue)

@@ -18,8 +18,6 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from arq.constants import abort_jobs_ss
-from arq.utils import timestamp_ms
 from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -29,6 +27,7 @@ from service.errors import ApiError, parse_body
 from service.principal import Principal, require_principal
 from service.reply_schemas import ActiveReply, ActiveStreams, NewMessage, ReplyAccepted, is_blank
 from service.reply_start import Accepted, Refused, start_reply, stream_url
+from shared.queue.arq_adapter.control import request_abort
 from shared.redis_structures.rate_limit import REDIS_DOWN
 from shared.redis_structures.reply_stream import START, KeepAlive, ReplyStreams, StreamEvent, is_entry_id
 from shared.store.replies import FINISHED, Reply, active_replies, cancel_reply, owned_reply, status_of
@@ -107,7 +106,7 @@ async def cancel(request: Request) -> JSONResponse:
     await state.reply_lease.free(reply.session_id, reply.reply_id)
     # Writing: arq's abort cancels the job's task on its worker, which closes the LLM stream
     # and ends the reply's stream; queued: the abort keeps a worker from starting it at all.
-    await state.arq.zadd(abort_jobs_ss, {reply.job_id: timestamp_ms()})
+    await request_abort(state.arq, [reply.job_id])
     found = await owned_reply(state.db, reply.reply_id, user_id)
     assert found is not None
     return JSONResponse(found.model_dump(mode="json"))

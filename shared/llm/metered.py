@@ -23,6 +23,7 @@ from shared.models import TokenUsage
 from shared.process import clock
 from shared.process.metrics import LLM_CALLS, LLM_LATENCY, LLM_TOKENS
 from shared.process.settings import Settings
+from shared.redis_structures.live_limits import LiveLimits
 from shared.store.llm_usage import LLMUsageRecord, record_usage
 from shared.store.mongo import Database
 
@@ -35,19 +36,30 @@ METRIC_LABEL = {"chat": "reply"}
 
 class MeteredLLM:
     def __init__(
-        self, inner: LLMProvider, settings: Settings | None = None, limiter: LLMLimiter | None = None, db: Database | None = None
+        self,
+        inner: LLMProvider,
+        settings: Settings | None = None,
+        limiter: LLMLimiter | None = None,
+        db: Database | None = None,
+        live_limits: LiveLimits | None = None,
     ) -> None:
         self.inner = inner
         self.settings = settings
         self.limiter = limiter
         self.db = db
+        self.live_limits = live_limits  # the daily budget in force; without it, the settings'
 
     def __getattr__(self, name: str) -> Any:  # anything else the provider offers
         return getattr(self.inner, name)
 
     async def _before(self, user_id: str | None) -> None:
-        if self.db is not None and self.settings is not None:
-            await check_daily_budget(self.db, self.settings, user_id)
+        if self.db is None or self.settings is None:
+            return
+        if self.live_limits is not None:
+            budget = (await self.live_limits.current()).user_daily_token_budget
+        else:
+            budget = self.settings.user_daily_token_budget
+        await check_daily_budget(self.db, budget, user_id)
 
     async def _record(self, purpose: str, model: str, user_id: str | None, usage: TokenUsage, latency: float) -> None:
         label = METRIC_LABEL.get(purpose, purpose)

@@ -142,6 +142,12 @@ class Settings(BaseSettings):
         600.0, gt=0, description="a chat socket with no client frame for this long is closed with 4408"
     )
     ws_lease_seconds: float = Field(30.0, gt=0, description="socket and reply leases in Redis lapse after this unless refreshed")
+    limits_refresh_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="how often each process re-reads the limits an admin changed at run time (shared/redis_structures/live_limits.py)",
+    )
     login_address_failures_per_minute: int = Field(10, ge=1, description="failed logins per client address per minute, then 429")
     login_account_free_failures: int = Field(5, ge=1, description="failed logins an account allows before backing off")
     login_backoff_base_seconds: float = Field(1.0, gt=0, description="first per-account wait; doubles with each further failure")
@@ -222,7 +228,9 @@ class Settings(BaseSettings):
     job_max_tries: int = Field(3, ge=1, description="tries per job, first included (the app had 2 retries)")
     retry_base_seconds: float = Field(2.0, gt=0, description="backoff base: try n waits up to base * 2^(n-1)")
     retry_cap_seconds: float = Field(60.0, gt=0, description="longest wait between tries")
-    worker_poll_delay_seconds: float = Field(0.02, gt=0, description="arq queue poll interval (arq: 0.5)")
+    worker_poll_delay_seconds: float = Field(
+        0.02, gt=0, description="arq queue poll interval (arq: 0.5); an idle worker waits up to twice this for an enqueue's nudge"
+    )
     worker_heartbeat_seconds: float = Field(5.0, gt=0, description="how often each worker publishes its heartbeat")
     worker_metrics_port: int | None = Field(
         None,

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.process.settings import Settings
-from shared.queue.connection import enqueue_confirmed
+from shared.queue.arq_adapter.enqueue import enqueue, enqueue_confirmed
 from shared.store.messages import newest_message_id
 from shared.store.mongo import Database
 from shared.store.outbox import enqueue_or_store
@@ -114,13 +114,13 @@ async def enqueue_cron_now(arq: Any, name: str, now: datetime) -> str:
     if name not in CRON_SCHEDULES:
         raise KeyError(name)
     job_id = manual_cron_job_id(name, now)
-    await arq.enqueue_job(name, _job_id=job_id)
+    await enqueue(arq, name, job_id=job_id)
     return job_id
 
 
-async def enqueue_by_name(arq: Any, name: str, args: list[Any], now: datetime | None = None) -> Any:
-    """The operator CLI's `enqueue NAME ARGS...`: arq's Job, or None if the id is taken."""
-    return await arq.enqueue_job(name, *args, *([now] if now is not None and name in TAKES_NOW else []))
+async def enqueue_by_name(arq: Any, name: str, args: list[Any], now: datetime | None = None) -> str | None:
+    """The operator CLI's `enqueue NAME ARGS...`: the job's id, or None if the id is taken."""
+    return await enqueue(arq, name, *args, *([now] if now is not None and name in TAKES_NOW else []))
 
 
 def reflection_job_id(user_id: str, reflections_so_far: int, contexts_so_far: int) -> str:
@@ -177,5 +177,5 @@ async def enqueue_reply(arq: Any, settings: Settings, reply_id: str) -> str:
     read from Redis as it is written, so with Redis away there is nothing to wait for and
     the caller says so (503) instead."""
     job_id = reply_job_id(reply_id)
-    await enqueue_confirmed(arq, GENERATE_REPLY, [reply_id], job_id, _queue_name=settings.chat_queue_name)
+    await enqueue_confirmed(arq, GENERATE_REPLY, [reply_id], job_id, queue_name=settings.chat_queue_name)
     return job_id

@@ -101,6 +101,15 @@ class TokenBucket:
         self.rate = capacity / period_seconds
         self._script = redis.register_script(TOKEN_BUCKET)
 
+    def resize(self, capacity: float) -> None:
+        """A new capacity (same period), for limits changed at run time. The state in Redis
+        holds only tokens and a time, so the next take applies it: a smaller bucket is
+        clipped at once, a bigger one fills at the new rate."""
+        if capacity <= 0:
+            raise ValueError("capacity must be positive")
+        period = self.capacity / self.rate
+        self.capacity, self.rate = capacity, capacity / period
+
     async def take(self, key: str, cost: float = 1) -> Decision:
         return await self._run(key, cost, "take")
 

@@ -17,12 +17,12 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from arq.constants import abort_jobs_ss, job_key_prefix
 from bson import ObjectId
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pydantic import BaseModel
 
 from shared.process.settings import Settings
+from shared.queue.arq_adapter.control import drop_definitions, request_abort
 from shared.queue.jobs import queue_of_job_id
 from shared.redis_structures import recall_index
 from shared.store import sessions, users
@@ -123,10 +123,10 @@ async def cancel_queued_jobs(db: AsyncIOMotorDatabase[Any], arq: Any, settings: 
                     unqueued = await pipe.execute()
                 waiting = [job_id for job_id, gone in zip(job_ids, unqueued, strict=True) if gone]
                 if waiting:
-                    await arq.delete(*[job_key_prefix + job_id for job_id in waiting])
+                    await drop_definitions(arq, waiting)
                 # Running ones: arq cancels the task when it sees the id here; waiting ones
                 # already left the queue, so this only reaches jobs a worker holds.
-                await arq.zadd(abort_jobs_ss, {job_id: datetime.now(UTC).timestamp() * 1000 for job_id in job_ids})
+                await request_abort(arq, job_ids)
                 await recall_index.delete_all(arq, user_id)
                 removed = len(waiting)
         except REDIS_DOWN:

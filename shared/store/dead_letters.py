@@ -17,6 +17,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pydantic import BaseModel
 
+from shared.queue.arq_adapter.enqueue import enqueue
 from shared.store.mongo import FAILED_JOBS, Database
 
 REQUEUE_PREFIX = "requeue:"
@@ -118,7 +119,7 @@ async def requeue(db: Database, arq: Any, dead_letter_id: str) -> str | None:
     now = datetime.now(UTC)
     # The time in the id lets the same dead letter be requeued again if the retry fails too.
     job_id = f"{requeue_job_id(dead_letter_id)}:{int(now.timestamp() * 1000)}"
-    await arq.enqueue_job(doc["function"], *doc["args"], _job_id=job_id, **doc.get("kwargs", {}))
+    await enqueue(arq, doc["function"], *doc["args"], job_id=job_id, **doc.get("kwargs", {}))
     await db[FAILED_JOBS].update_one({"_id": oid}, {"$set": {"requeued_at": now, "requeue_job_id": job_id}})
     return job_id
 
@@ -136,3 +137,9 @@ async def count_open(db: Database) -> int:
 async def was_dead_lettered(db: Database, job_id: str) -> bool:
     """Did this job (by arq job id) fail for good and land here?"""
     return await db[FAILED_JOBS].find_one({"job_id": job_id}, {"_id": 1}) is not None
+
+
+async def open_dead_letter_id(db: Database, job_id: str) -> str | None:
+    """The open dead letter of an arq job id, if it has one (the dashboard's job rows)."""
+    doc = await db[FAILED_JOBS].find_one({"job_id": job_id, "resolved_at": None}, {"_id": 1})
+    return str(doc["_id"]) if doc else None

@@ -14,9 +14,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from shared.process.settings import ModelPrice
+from shared.store.mongo import LLM_USAGE as LLM_USAGE  # re-exported: its name lives with the indexes
 from shared.store.mongo import Database
-
-LLM_USAGE = "llm_usage"
 
 
 class LLMUsageRecord(BaseModel):
@@ -66,11 +65,6 @@ class AdminUsageReport(BaseModel):
 
 
 # -- operations ------------------------------------------------------------------------
-
-
-async def ensure_usage_indexes(db: Database) -> None:
-    await db[LLM_USAGE].create_index([("user_id", 1), ("at", 1)])
-    await db[LLM_USAGE].create_index([("at", 1)])
 
 
 async def record_usage(db: Database, record: LLMUsageRecord) -> None:

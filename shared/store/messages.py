@@ -53,17 +53,8 @@ async def delete_message(db: Database, message_id: str) -> None:
     await db[CHAT_MESSAGES].delete_one({"_id": ObjectId(message_id)})
 
 
-def to_message(doc: dict[str, Any]) -> ChatMessage:
-    return _to_model(doc)
-
-
-def session_tail_stages(session_id: str, limit: int) -> list[dict[str, Any]]:
-    """Aggregation stages: the session's newest `limit` messages, newest first."""
-    return [{"$match": {"session_id": session_id}}, {"$sort": {"timestamp": -1, "_id": -1}}, {"$limit": limit}]
-
-
 async def recent_session_messages(db: Database, session_id: str, limit: int) -> list[ChatMessage]:
-    """The session's newest `limit` messages, oldest first."""
+    """The session's newest `limit` messages, oldest first: on the (session_id, timestamp, _id) index."""
     cursor = db[CHAT_MESSAGES].find({"session_id": session_id}).sort([("timestamp", -1), ("_id", -1)]).limit(limit)
     docs = await cursor.to_list(length=limit)
     return [_to_model(doc) for doc in reversed(docs)]

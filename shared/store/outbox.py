@@ -18,7 +18,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo.errors import DuplicateKeyError
 from redis.exceptions import RedisError
 
-from shared.queue.connection import enqueue_confirmed
+from shared.queue.arq_adapter.enqueue import enqueue_confirmed
 from shared.store.mongo import OUTBOX, Database
 
 log = logging.getLogger(__name__)

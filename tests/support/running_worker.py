@@ -8,7 +8,8 @@ import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
-from worker.resilient import Queues, ResilientWorker, create_worker
+from shared.queue.arq_adapter.worker import ResilientWorker
+from worker.resilient import Queues, create_worker
 
 
 @contextlib.asynccontextmanager
