@@ -35,7 +35,21 @@ from service.openapi import openapi_json
 from service.readiness import readiness
 from service.registration_throttle import RegistrationThrottle
 from service.resources import ServiceResources, cancel_and_wait
-from service.routes import account, admin, auth, jobs, limits, memory, messages, operations, replies, usage
+from service.routes import (
+    account,
+    admin,
+    auth,
+    conversations,
+    events,
+    jobs,
+    limits,
+    memory,
+    messages,
+    operations,
+    replies,
+    retry,
+    usage,
+)
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from shared.process.log_format import configure_logging
 from shared.process.logs import one_line_for_cut_off_requests, redact_tokens_in
@@ -43,9 +57,11 @@ from shared.process.preflight import check_mongodb_reachable, refuse_in_memory_m
 from shared.process.resources import open_store
 from shared.process.settings import Settings, SettingsError, exit_on_settings_error, load_settings
 from shared.queue.arq_adapter.pool import lazy_pool
+from shared.redis_structures.idempotency import IdempotencyKeys
 from shared.redis_structures.live_limits import LiveLimits
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
+from shared.redis_structures.user_events import user_events
 from shared.store.outbox import relay_forever
 
 MAX_BODY_BYTES = 64 * 1024
@@ -118,6 +134,8 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 sockets=SocketRegistry(),
                 reply_streams=reply_streams(streams_redis, settings),
                 reply_lease=ReplyLease(arq, settings),
+                idempotency_keys=IdempotencyKeys(arq, settings.idempotency_ttl_seconds),
+                user_events=user_events(streams_redis, settings),
             )
             resources.publish(app.state)
             relay = asyncio.create_task(
@@ -142,7 +160,11 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/chat/messages", messages.messages, methods=["GET", "POST"]),
         Route("/api/v1/chat/replies/{reply_id}/stream", replies.stream),
         Route("/api/v1/chat/replies/{reply_id}", replies.reply, methods=["GET", "DELETE"]),
+        Route("/api/v1/chat/replies/{reply_id}/retry", retry.retry, methods=["POST"]),
         Route("/api/v1/chat/active-streams", replies.active_streams),
+        Route("/api/v1/events", events.events),
+        Route("/api/v1/conversations", conversations.conversations, methods=["GET", "POST"]),
+        Route("/api/v1/conversations/{conversation_id}", conversations.conversation, methods=["PATCH", "DELETE"]),
         Route("/api/v1/memory", memory.list_memory),
         Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),
         Route("/api/v1/memory/graph", memory.memory_graph),

@@ -36,6 +36,7 @@ async def delete(request: Request) -> JSONResponse:
     deleted, open_sessions, reply_ids = outcome
     try:  # the replies' text in Redis goes with them (it expires anyway; now is sooner)
         await state.reply_streams.delete(*reply_ids)
+        await state.user_events.delete(principal.user_id)
     except REDIS_DOWN as exc:
         log.warning("account %s deleted; its reply streams expire by themselves (Redis: %s)", principal.user_id, exc)
     for session_id in open_sessions:  # open chat sockets, on any service process, close now

@@ -98,6 +98,12 @@ class LLMSettings(BaseModel):
     extraction_model: str | None = Field(None, description="model for context extraction; unset: `LLM_MODEL`")
     summary_model: str | None = Field(None, description="model for summaries; unset: `LLM_MODEL`")
     reflection_model: str | None = Field(None, description="model for reflections; unset: `LLM_MODEL`")
+    offline_stream_delay_ms: int = Field(
+        40,
+        ge=0,
+        le=5_000,
+        description="the offline coach's pause between words, so its replies stream at a reading pace; 0 = at once",
+    )
 
 
 class LLMTrafficSettings(BaseModel):
@@ -182,6 +188,13 @@ class ChatSettings(BaseModel):
 
     max_message_chars: int = Field(4_000, ge=1, description="longest chat message accepted")
     chat_history_messages: int = Field(20, ge=0, le=200, description="recent turns sent to the LLM with each reply")
+    user_events_ttl_seconds: int = Field(
+        86_400, ge=60, description="a user's event stream (GET /api/v1/events) is kept this long after its last event"
+    )
+    user_events_max_entries: int = Field(1_000, ge=16, description="most events one user's event stream keeps")
+    idempotency_ttl_seconds: int = Field(
+        86_400, ge=60, description="a POST resent with the same Idempotency-Key within this long gets the first answer"
+    )
 
     # Limits (kept in Redis, shared by every service process)
     chat_messages_per_minute: int = Field(

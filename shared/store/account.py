@@ -33,6 +33,7 @@ from shared.store.llm_usage import LLM_USAGE
 from shared.store.mongo import (
     CHAT_MESSAGES,
     COMMUNITIES,
+    CONVERSATIONS,
     EMPTY_EXTRACTIONS,
     ENTITIES,
     MEMORY_VECTORS,
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 # Every collection holding the user's data by `user_id`, in deletion order.
 USER_COLLECTIONS = (
     SESSIONS,
+    CONVERSATIONS,
     MEMORY_VECTORS,
     CHAT_MESSAGES,
     REPLIES,

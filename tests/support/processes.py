@@ -83,7 +83,7 @@ async def start_allinone(tmp_path: Path, *args: str, **env: str) -> AllInOne:
                 WORKER_POLL_DELAY_SECONDS="0.05",
                 PASSWORD_HASH_TIME_COST="1",
                 PASSWORD_HASH_MEMORY_KIB="1024",
-                **env,
+                **{"OFFLINE_STREAM_DELAY_MS": "0", **env},
             ),
         )
     url = f"http://127.0.0.1:{port}"
@@ -112,7 +112,9 @@ def stop_now(proc: subprocess.Popen[bytes]) -> None:
 
 
 def start(module_args: list[str], log_path: Path, **env: str) -> subprocess.Popen:
-    environment = clean_env(log_path.parent, PASSWORD_HASH_TIME_COST="1", PASSWORD_HASH_MEMORY_KIB="1024", **env)
+    environment = clean_env(
+        log_path.parent, PASSWORD_HASH_TIME_COST="1", PASSWORD_HASH_MEMORY_KIB="1024", **{"OFFLINE_STREAM_DELAY_MS": "0", **env}
+    )
     with log_path.open("w") as log:
         return subprocess.Popen(
             [sys.executable, *module_args], cwd=log_path.parent, env=environment, stdout=log, stderr=subprocess.STDOUT
