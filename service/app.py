@@ -37,19 +37,35 @@ from service.openapi import openapi_json
 from service.readiness import readiness
 from service.registration_throttle import RegistrationThrottle
 from service.resources import ServiceResources, cancel_and_wait
-from service.routes import account, admin, auth, jobs, limits, memory, messages, operations, replies, usage
+from service.routes import (
+    account,
+    admin,
+    auth,
+    conversations,
+    events,
+    jobs,
+    limits,
+    memory,
+    messages,
+    operations,
+    replies,
+    retry,
+    usage,
+)
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from service.stream_limits import StreamLimits
 from shared.process.log_format import configure_logging
 from shared.process.logs import one_line_for_cut_off_requests, redact_tokens_in
 from shared.process.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
 from shared.process.resources import open_store
-from shared.process.settings import Settings, SettingsError, load_settings
+from shared.process.settings import Settings, SettingsError, exit_on_settings_error, load_settings
 from shared.queue.arq_adapter.pool import lazy_pool
+from shared.redis_structures.idempotency import IdempotencyKeys
 from shared.redis_structures.live_limits import LiveLimits
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
 from shared.redis_structures.stream_reader import StreamReader
+from shared.redis_structures.user_events import user_events
 from shared.store.outbox import relay_forever
 
 MAX_BODY_BYTES = 64 * 1024
@@ -81,8 +97,14 @@ def stop_if_it_died(task: asyncio.Task[None]) -> None:
 
 
 def create_app(settings: Settings | None = None, *, mongo_client: Any = None) -> Starlette:
-    """Build the service. A launcher that shares an in-memory database passes `mongo_client`."""
-    settings = settings or load_settings()
+    """Build the service. A launcher that shares an in-memory database passes `mongo_client`.
+
+    Called with no settings it is uvicorn's factory (`--factory`), the service's entry point:
+    a bad setting then ends the process with exit 1 and one line naming it. Called with
+    settings (the all-in-one, tests) it raises SettingsError like any library code."""
+    if settings is None:
+        with exit_on_settings_error():
+            return create_app(load_settings(), mongo_client=mongo_client)
     if settings.jwt_secret is None:
         raise SettingsError("invalid configuration: JWT_SECRET must be set (at least 32 characters)")
     jwt_secret = settings.jwt_secret.get_secret_value()
@@ -129,6 +151,8 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 sockets=SocketRegistry(),
                 reply_streams=streams,
                 reply_lease=ReplyLease(arq, settings),
+                idempotency_keys=IdempotencyKeys(arq, settings.idempotency_ttl_seconds),
+                user_events=user_events(streams_redis, settings),
             )
             resources.publish(app.state)
             relay = asyncio.create_task(
@@ -158,7 +182,11 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/chat/messages", messages.messages, methods=["GET", "POST"]),
         Route("/api/v1/chat/replies/{reply_id}/stream", replies.stream),
         Route("/api/v1/chat/replies/{reply_id}", replies.reply, methods=["GET", "DELETE"]),
+        Route("/api/v1/chat/replies/{reply_id}/retry", retry.retry, methods=["POST"]),
         Route("/api/v1/chat/active-streams", replies.active_streams),
+        Route("/api/v1/events", events.events),
+        Route("/api/v1/conversations", conversations.conversations, methods=["GET", "POST"]),
+        Route("/api/v1/conversations/{conversation_id}", conversations.conversation, methods=["PATCH", "DELETE"]),
         Route("/api/v1/memory", memory.list_memory),
         Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),
         Route("/api/v1/memory/graph", memory.memory_graph),

@@ -25,7 +25,8 @@ from redis.asyncio import Redis
 from service.frame_budget import FrameBudgets
 from shared.process.settings import Settings
 from shared.redis_structures.live_limits import LiveLimits
-from shared.redis_structures.rate_limit import REDIS_DOWN, Decision, LeaseSemaphore, TokenBucket
+from shared.redis_structures.rate_limit import Decision, LeaseSemaphore, TokenBucket
+from shared.redis_structures.unavailable import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,8 @@ from redis.asyncio import Redis
 
 from service.errors import RateLimited
 from shared.process.settings import Settings
-from shared.redis_structures.rate_limit import REDIS_DOWN, TokenBucket
+from shared.redis_structures.rate_limit import TokenBucket
+from shared.redis_structures.unavailable import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 

@@ -48,9 +48,11 @@ class NewMessage(BaseModel):
         description="the user's message: some text besides blanks, MAX_MESSAGE_CHARS (4,000) at most",
         json_schema_extra={"pattern": VISIBLE_PATTERN, "maxLength": 4_000},
     )
+    conversation_id: str | None = Field(None, max_length=64, description="the conversation; unset: the newest")
 
 
 class ReplyAccepted(BaseModel):
+    conversation_id: str | None = Field(description="the conversation the message is in")
     message_id: str = Field(description="the stored user message")
     reply_id: str
     job_id: str = Field(description="the `generate_reply` job, at /api/v1/jobs/{job_id}")
@@ -59,6 +61,7 @@ class ReplyAccepted(BaseModel):
 
 class ActiveReply(BaseModel):
     reply_id: str
+    conversation_id: str | None = None
     status: ReplyStatus
     message_id: str
     stream_url: str

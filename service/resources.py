@@ -21,9 +21,11 @@ from service.registration_throttle import RegistrationThrottle
 from service.socket_registry import SocketRegistry
 from shared.process.resources import Store
 from shared.queue.arq_adapter.pool import QueuePool
+from shared.redis_structures.idempotency import IdempotencyKeys
 from shared.redis_structures.live_limits import LiveLimits
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import ReplyStreams
+from shared.redis_structures.user_events import UserEvents
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class ServiceResources:
     sockets: SocketRegistry
     reply_streams: ReplyStreams  # on STREAMS_REDIS_URL
     reply_lease: ReplyLease
+    idempotency_keys: IdempotencyKeys
+    user_events: UserEvents  # on STREAMS_REDIS_URL
     live_limits: LiveLimits  # the limits an admin changes at run time; chat_limits reads them too
 
     def publish(self, state: State) -> None:
@@ -48,6 +52,7 @@ class ServiceResources:
         state.arq, state.jwt_secret, state.passwords = self.arq, self.jwt_secret, self.passwords
         state.chat_limits, state.login_throttle, state.sockets = self.chat_limits, self.login_throttle, self.sockets
         state.reply_streams, state.reply_lease = self.reply_streams, self.reply_lease
+        state.idempotency_keys, state.user_events = self.idempotency_keys, self.user_events
         state.live_limits = self.live_limits
         state.registration_throttle = self.registration_throttle
 

@@ -49,6 +49,7 @@ class MessagesQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt parameter is an error, not ignored
 
     limit: int = Field(50, ge=1, le=200)
+    conversation_id: str | None = Field(None, max_length=64, description="unset: the newest conversation")
 
 
 # Response bodies: what the OpenAPI document promises, and schemathesis checks.
@@ -94,6 +95,7 @@ class SessionInfo(BaseModel):
 
 
 class MessageList(BaseModel):
+    conversation_id: str | None = Field(description="the conversation shown; null before the first one")
     messages: list[ChatMessage]
 
 

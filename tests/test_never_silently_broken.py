@@ -272,7 +272,8 @@ async def test_the_cli_next_to_the_allinone_reaches_its_queue_and_names_what_it_
         broken = await asyncio.to_thread(
             run, ["-m", "worker", "enqueue", "extract_session_context", "only-a-user", "--wait", "20"], same
         )
-        assert_one_line(broken, "failed: JobArgumentsError", "session_id")
+        # Checked before anything is queued, so it cannot dead-letter.
+        assert_one_line(broken, "extract_session_context takes USER_ID SESSION_ID", "nothing was queued")
 
         elsewhere = await asyncio.to_thread(run, ["-m", "worker", "enqueue", "ping"], {**env, "REDIS_URL": redis_url})
         assert elsewhere.returncode == 0, elsewhere.stderr

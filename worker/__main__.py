@@ -25,27 +25,33 @@ import asyncio
 import json
 import sys
 from datetime import datetime
+from typing import Any
 
 from redis.exceptions import RedisError
 
 from shared.process.preflight import check_mongodb_reachable, check_redis_reachable, where
-from shared.process.settings import Settings, SettingsError, load_settings
+from shared.process.settings import Settings, exit_on_settings_error, load_settings
 from shared.queue.arq_adapter.pool import QueuePool, open_pool
 from shared.queue.arq_adapter.records import WAITING, job_state
 from shared.queue.arq_adapter.records import wait_for_result as job_result
 from shared.queue.jobs import TAKES_NOW, enqueue_by_name
-from worker.arq_options import FUNCTIONS, cron_jobs
+from worker.arq_options import CHAT_FUNCTIONS, FUNCTIONS, cron_jobs
 from worker.cli_target import queue_settings, refuse_unreadable_dead_letters
+from worker.job_arguments import JobArguments, job_arguments
 from worker.run import add_run_command, run_worker
 from worker.users_cli import add_users_parser, check_users_options, users_command
 
-JOB_NAMES = [f.__name__ for f in FUNCTIONS] + [c.name for c in cron_jobs()]
+JOBS: dict[str, JobArguments] = {
+    **{f.__name__: job_arguments(f.__name__, f) for f in FUNCTIONS + CHAT_FUNCTIONS},
+    **{c.name: job_arguments(c.name, c.coroutine) for c in cron_jobs()},
+}
+JOB_NAMES = list(JOBS)
 
 
-async def enqueue(settings: Settings, name: str, args: list[str], now: datetime | None, wait: float | None) -> int:
+async def enqueue(settings: Settings, name: str, args: list[Any], now: datetime | None, wait: float | None) -> int:
     pool = await open_pool(settings)
     try:
-        job_id = await enqueue_by_name(pool, name, list(args), now)
+        job_id = await enqueue_by_name(pool, settings, name, args, now)
         if job_id is None:
             print(f"{name}: a job with that id is already queued", file=sys.stderr)
             return 1
@@ -88,10 +94,10 @@ async def dead_letters(settings: Settings, action: str, dead_id: str | None, req
         pool = await open_pool(settings)
         try:
             if requeue_everything:
-                for job_id in await requeue_all(db, pool):
+                for job_id in await requeue_all(db, pool, settings):
                     print(job_id)
                 return 0
-            requeued = await requeue(db, pool, dead_id or "")
+            requeued = await requeue(db, pool, settings, dead_id or "")
             if requeued is None:
                 print(f"no open dead letter with id {dead_id!r}", file=sys.stderr)
                 return 1
@@ -104,11 +110,19 @@ async def dead_letters(settings: Settings, action: str, dead_id: str | None, req
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m worker", description="enqueue a worker job by name, now")
+    with exit_on_settings_error():  # the entry point: a bad setting is one line, exit 1
+        _main()
+
+
+def _main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m worker",
+        description="run a worker process, or operate the queue: enqueue a job now, list and requeue dead letters, manage admins",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("enqueue", help="enqueue a job by name")
     cmd.add_argument("job", help=f"one of: {', '.join(JOB_NAMES)}")
-    cmd.add_argument("args", nargs="*", help="the job's arguments (user id, session id)")
+    cmd.add_argument("args", nargs="*", help="the job's arguments: " + "; ".join(j.usage() for j in JOBS.values() if j.required))
     cmd.add_argument("--now", type=datetime.fromisoformat, help="time to pass to decay/prune (ISO 8601)")
     cmd.add_argument("--wait", type=float, nargs="?", const=60.0, help="wait up to N seconds for the result")
     dead = sub.add_parser("dead-letters", help="list or requeue jobs that failed for good")
@@ -124,14 +138,16 @@ def main() -> None:
         sys.exit(f"unknown job {options.job!r}: one of {', '.join(JOB_NAMES)}")
     if options.command == "enqueue" and options.now and options.job not in TAKES_NOW:
         parser.error(f"--now applies only to {', '.join(sorted(TAKES_NOW))}")
+    if options.command == "enqueue":
+        try:  # before anything is queued: a job with the wrong arguments would only dead-letter
+            options.args = JOBS[options.job].parse(options.args)
+        except ValueError as exc:
+            sys.exit(f"{exc}; nothing was queued")
     if options.command == "dead-letters" and options.action == "requeue" and not (options.id or options.all):
         parser.error("requeue needs a dead letter id or --all")
     if options.command == "users":
         check_users_options(parser, options)
-        try:
-            sys.exit(asyncio.run(users_command(options)))
-        except SettingsError as exc:
-            sys.exit(str(exc))
+        sys.exit(asyncio.run(users_command(options)))
     settings: Settings | None = None
     try:
         settings = load_settings()
@@ -148,8 +164,6 @@ def main() -> None:
             work = dead_letters(settings, options.action, options.id, options.all)
         # A command-line entry point: this starts the process's one event loop.
         sys.exit(asyncio.run(work))
-    except SettingsError as exc:
-        sys.exit(str(exc))
     except (RedisError, OSError) as exc:  # Redis went away after the first check
         sys.exit(f"REDIS_URL: Redis at {where(settings.redis_url) if settings else '?'} failed: {exc}")
 

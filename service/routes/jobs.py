@@ -1,8 +1,8 @@
 """A caller's own jobs: their status, and cancelling them.
 
-Only the account a job id was handed to may see it (shared/store/job_owners.py); anyone else
-gets the same 404 as for an id that never existed, so ids cannot be probed. Cancelling is
-for the owner or an admin, through arq's abort: a running job's task is cancelled on its
+Only the account a job id was handed to may see it (shared/store/job_owners.py), and an
+admin, who sees every job on the dashboard anyway; anyone else gets the same 404 as for an
+id that never existed, so ids cannot be probed. Cancelling is for the owner or an admin, through arq's abort: a running job's task is cancelled on its
 worker, a waiting one is cancelled when a worker picks it up.
 """
 
@@ -30,18 +30,33 @@ def view_response(view: JobView, status_code: int = 200) -> JSONResponse:
     return JSONResponse(view.model_dump(mode="json"), status_code=status_code)
 
 
-async def job_status(request: Request) -> JSONResponse:
+async def relation(request: Request, job_id: str) -> str | None:
+    """ "owner", "admin", or None: whom this job's status is for."""
     principal = await require_caller(request)
+    db = request.app.state.db
+    if await job_owner(db, job_id) == principal.user_id:
+        return "owner"
+    return "admin" if await has_role(db, principal.user_id, ADMIN) else None
+
+
+async def may_see(request: Request, job_id: str) -> bool:
+    return await relation(request, job_id) is not None
+
+
+async def job_status(request: Request) -> JSONResponse:
     state, job_id = request.app.state, request.path_params["job_id"]
-    if await job_owner(state.db, job_id) != principal.user_id:
+    caller = await relation(request, job_id)
+    if caller is None:
         raise ApiError(404, NOT_YOURS)
-    return view_response(await read_job(state.arq, state.db, job_id, queue_of_job_id(job_id, state.settings)))
+    view = await read_job(state.arq, state.db, job_id, queue_of_job_id(job_id, state.settings))
+    if view.status == "not_found" and caller == "admin":  # an id nobody was handed and arq forgot
+        raise ApiError(404, NOT_YOURS)
+    return view_response(view)
 
 
 async def cancel_job(request: Request) -> JSONResponse:
-    principal = await require_caller(request)
     state, job_id = request.app.state, request.path_params["job_id"]
-    if await job_owner(state.db, job_id) != principal.user_id and not await has_role(state.db, principal.user_id, ADMIN):
+    if not await may_see(request, job_id):
         raise ApiError(404, NOT_YOURS)
     queue = queue_of_job_id(job_id, state.settings)
     view = await read_job(state.arq, state.db, job_id, queue)

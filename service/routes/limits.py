@@ -19,7 +19,7 @@ from service.operations_schemas import LimitsView
 from service.routes.admin import require_admin
 from shared.process import clock
 from shared.redis_structures.live_limits import LimitsChange
-from shared.redis_structures.rate_limit import REDIS_DOWN
+from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store.limit_changes import LimitChange, recent_limit_changes, record_limit_change
 from shared.store.users import find_by_id
 

@@ -58,4 +58,4 @@ def create_llm(settings: Settings, redis: Redis | None = None, db: Database | No
 
     log.warning("LLM provider: OFFLINE (rule-based, not an LLM): set ANTHROPIC_API_KEY for real replies and extraction")
     # No provider to protect: the offline rules are not rate limited, but still recorded.
-    return MeteredLLM(OfflineProvider(), settings, None, db, live_limits)
+    return MeteredLLM(OfflineProvider(settings.offline_stream_delay_ms / 1000), settings, None, db, live_limits)

@@ -43,7 +43,7 @@ from shared.llm.base import LLMRateLimited
 from shared.process.metrics import LLM_RATE_DEFERRED, LLM_RATE_WAIT
 from shared.process.settings import Settings
 from shared.redis_structures.live_limits import LiveLimits
-from shared.redis_structures.rate_limit import REDIS_DOWN
+from shared.redis_structures.unavailable import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -201,10 +201,12 @@ class LLMLimiter:
                 f"{admission.member}:{admission.estimate}",
                 f"{admission.member}:{admission.estimate if admission.actual is None else admission.actual}",
             ]
-        with contextlib.suppress(*REDIS_DOWN):
+        try:
             await self._finish(
                 keys=self.keys[:2], args=[admission.member, *tokens, self.window_ms, "1" if admission.requests > 0 else "0"]
             )
+        except REDIS_DOWN as exc:
+            self._say_down("the call's place was not settled (its estimate stands in the window)", exc)
 
     async def _wait_for_budget(self, admission: Admission, purpose: str) -> None:
         background = purpose != CHAT
@@ -244,8 +246,16 @@ class LLMLimiter:
 
     async def pause(self, seconds: float, background_only: bool) -> None:
         ms = max(1, int(min(seconds, self.retry_after_cap) * 1000))
-        with contextlib.suppress(*REDIS_DOWN):
+        try:
             await self._pause(keys=[self.keys[3] if background_only else self.keys[2]], args=[ms])
+        except REDIS_DOWN as exc:
+            self._say_down(f"the provider's {ms} ms pause was not shared with the other processes", exc)
+
+    def _say_down(self, what: str, exc: BaseException) -> None:
+        """One warning per outage (the admission path resets it when Redis answers again)."""
+        if not self._warned_down:
+            log.warning("LLM limiter: Redis unreachable (%s: %s): %s", type(exc).__name__, exc, what)
+            self._warned_down = True
 
     async def observe_headers(self, headers: Mapping[str, str]) -> None:
         """Slow down on what the provider says: `retry-after`, or a budget nearly spent."""

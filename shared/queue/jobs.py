@@ -20,6 +20,9 @@ result), which is what each id rule leans on.
 | rebuild_recall_cache      | user_id                                | rebuild_recall_cache:<user>:[miss:]<time> |
 | generate_reply (chat queue) | reply_id                             | generate_reply:<reply>                   |
 | cleanup_streams (cron)    | now (optional)                         | as the other crons                       |
+
+A dead letter requeued runs as requeue:<dead letter>:<ms> (generate_reply:requeue:... for
+a reply, on the chat queue), shared/store/dead_letters.py.
 """
 
 from __future__ import annotations
@@ -114,13 +117,15 @@ async def enqueue_cron_now(arq: Any, name: str, now: datetime) -> str:
     if name not in CRON_SCHEDULES:
         raise KeyError(name)
     job_id = manual_cron_job_id(name, now)
-    await enqueue(arq, name, job_id=job_id)
+    await enqueue_confirmed(arq, name, [], job_id)
     return job_id
 
 
-async def enqueue_by_name(arq: Any, name: str, args: list[Any], now: datetime | None = None) -> str | None:
-    """The operator CLI's `enqueue NAME ARGS...`: the job's id, or None if the id is taken."""
-    return await enqueue(arq, name, *args, *([now] if now is not None and name in TAKES_NOW else []))
+async def enqueue_by_name(arq: Any, settings: Settings, name: str, args: list[Any], now: datetime | None = None) -> str | None:
+    """The operator CLI's `enqueue NAME ARGS...`, on the job's own queue: the job's id, or
+    None if the id is taken."""
+    extra = [now] if now is not None and name in TAKES_NOW else []
+    return await enqueue(arq, name, *args, *extra, queue_name=queue_for(name, settings))
 
 
 def reflection_job_id(user_id: str, reflections_so_far: int, contexts_so_far: int) -> str:
@@ -155,6 +160,12 @@ CHAT_JOBS = frozenset({GENERATE_REPLY})
 def queue_for(job_name: str, settings: Settings) -> str:
     """The arq queue a job is enqueued on and consumed from."""
     return settings.chat_queue_name if job_name in CHAT_JOBS else settings.queue_name
+
+
+# Every job name there is: the bounded label set of the job metrics.
+ALL_JOBS = frozenset(
+    {EXTRACT_SESSION_CONTEXT, SUMMARIZE_SESSIONS, PING, GENERATE_REFLECTION, REBUILD_RECALL_CACHE, *CRON_SCHEDULES, *CHAT_JOBS}
+)
 
 
 def all_queues(settings: Settings) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from shared.process.settings import Settings
-from shared.queue.arq_adapter.enqueue import enqueue
+from shared.queue.arq_adapter.enqueue import enqueue_confirmed
 from shared.queue.arq_adapter.records import job_record
 from shared.queue.job_status import read_job
 from shared.queue.jobs import queue_of_job_id
@@ -37,7 +37,7 @@ async def rerun(db: Database, arq: Any, settings: Settings, job_id: str) -> str 
         return "chat_job"
     dead_letter = await open_dead_letter_id(db, job_id)
     if dead_letter is not None:
-        requeued = await requeue(db, arq, dead_letter)
+        requeued = await requeue(db, arq, settings, dead_letter)
         if requeued is not None:
             return requeued
     view = await read_job(arq, db, job_id, queue)
@@ -49,5 +49,5 @@ async def rerun(db: Database, arq: Any, settings: Settings, job_id: str) -> str 
     if info is None:
         return "no_definition"
     new_id = rerun_job_id(job_id, datetime.now(UTC))
-    await enqueue(arq, info.function, *info.job_args, job_id=new_id, queue_name=queue, **info.job_kwargs)
+    await enqueue_confirmed(arq, info.function, list(info.job_args), new_id, queue_name=queue)
     return new_id

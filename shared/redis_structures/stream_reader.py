@@ -24,7 +24,6 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from shared.redis_structures.rate_limit import REDIS_DOWN
 from shared.redis_structures.reply_stream import (
     KEEP_ALIVE,
     KeepAlive,
@@ -34,6 +33,7 @@ from shared.redis_structures.reply_stream import (
     entry_id_parts,
     stream_key,
 )
+from shared.redis_structures.unavailable import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 

@@ -37,6 +37,7 @@ RELATIONS = "relations"
 COMMUNITIES = "communities"
 MEMORY_VECTORS = "memory_vectors"  # embeddings of recall documents, with a provider (shared/store/memory_vectors.py)
 REPLIES = "replies"  # the coach's replies as jobs: status, text, usage (shared/store/replies.py)
+CONVERSATIONS = "conversations"  # a user's conversations (shared/store/conversations.py)
 LLM_USAGE = "llm_usage"  # one record per LLM call (shared/store/llm_usage.py)
 LIMIT_CHANGES = "limit_changes"  # who changed a run-time limit, when, old and new (shared/store/limit_changes.py)
 JOB_OWNERS = "job_owners"  # who was handed a job id (shared/store/job_owners.py)
@@ -97,3 +98,7 @@ async def ensure_indexes(db: Database) -> None:
     await db[LLM_USAGE].create_index([("at", 1)])
     await db[JOB_OWNERS].create_index("created_at", expireAfterSeconds=JOB_OWNERS_KEEP_SECONDS)
     await db[LIMIT_CHANGES].create_index([("changed_at", -1)])  # the admin's limit history, newest first
+    await db[CHAT_MESSAGES].create_index([("user_id", 1), ("conversation_id", 1), ("timestamp", -1)])
+    from shared.store.conversations import ensure_conversation_indexes
+
+    await ensure_conversation_indexes(db)

@@ -40,8 +40,7 @@ from typing import Any, cast
 from arq import Worker
 from arq.connections import create_pool
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError, ResponseError, WatchError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import ResponseError, WatchError
 
 from shared.queue.arq_adapter.keys import in_progress_key, nudge_key
 from shared.queue.arq_adapter.stop import stop_worker
@@ -51,12 +50,12 @@ from shared.queue.heartbeats import (
     remove_heartbeat,
     write_heartbeat,
 )
+from shared.redis_structures.unavailable import REDIS_DOWN
 
 log = logging.getLogger("worker.redis")
 
-# Redis gone, restarting (BusyLoadingError is a ConnectionError), or failing over (a
-# replica that answers READONLY until it is promoted).
-REDIS_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError, TimeoutError)
+# Redis gone, restarting, failing over, out of memory: shared/redis_structures/unavailable.py.
+REDIS_UNREACHABLE = REDIS_DOWN
 
 FIRST_RETRY_SECONDS = 0.1
 # An idle worker waits this many poll delays for a nudge before it polls anyway: deferred
