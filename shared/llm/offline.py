@@ -12,7 +12,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 
 from shared.llm.base import UsageCallback
-from shared.llm.offline_memory import extract_graph, reflect
+from shared.llm.offline_memory import decide_by_rules, extract_graph, reflect
 from shared.models import (
     ChatMessage,
     ContextExtraction,
@@ -20,6 +20,7 @@ from shared.models import (
     ContextNote,
     ContextPoint,
     ExtractionReply,
+    KnownMemory,
     MemoryDigest,
     ReflectionReply,
     SessionDigest,
@@ -112,9 +113,13 @@ class OfflineProvider:
     name = "offline"
     model = OFFLINE_MODEL
 
-    async def extract_context(self, transcript: Sequence[ChatMessage]) -> ExtractionReply:
+    async def extract_context(self, transcript: Sequence[ChatMessage], known: Sequence[KnownMemory] = ()) -> ExtractionReply:
         entities, relations = extract_graph(transcript)
-        extraction = ContextExtraction(points=extract_points(transcript), entities=entities, relations=relations)
+        points = []
+        for point in extract_points(transcript):
+            action, memory_id = decide_by_rules(point, known)
+            points.append(point.model_copy(update={"action": action, "memory_id": memory_id}))
+        extraction = ContextExtraction(points=points, entities=entities, relations=relations)
         return ExtractionReply(extraction=extraction, model=OFFLINE_MODEL, usage=TokenUsage())
 
     async def summarize(self, sessions: Sequence[SessionDigest]) -> SummaryReply:
