@@ -35,7 +35,7 @@ from service.metrics_endpoint import metrics_endpoint
 from service.openapi import openapi_json
 from service.readiness import readiness
 from service.resources import ServiceResources, cancel_and_wait
-from service.routes import account, admin, auth, jobs, memory, messages, operations, replies, usage
+from service.routes import account, admin, auth, jobs, memories, memory, messages, operations, replies, usage
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from shared.process.log_format import configure_logging
 from shared.process.logs import one_line_for_cut_off_requests, redact_tokens_in
@@ -136,6 +136,9 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),
         Route("/api/v1/memory/graph", memory.memory_graph),
         Route("/api/v1/memory/search", memory.search_memory),
+        Route("/api/v1/memory/points", memories.points, methods=["GET", "POST"]),
+        Route("/api/v1/memory/points/{memory_id}", memories.point, methods=["PATCH", "DELETE"]),
+        Route("/api/v1/memory/points/{memory_id}/history", memories.memory_history),
         Route("/api/v1/memory/contexts/{context_id}", account.delete_context, methods=["DELETE"]),
         Route("/api/v1/memory/contexts/{context_id}/points/{key}", account.delete_point, methods=["DELETE"]),
         Route("/api/v1/account", account.delete, methods=["DELETE"]),

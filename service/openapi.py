@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service import openapi_account, openapi_operations, openapi_replies, schemas
+from service import openapi_account, openapi_memories, openapi_operations, openapi_replies, schemas
 from service.readiness import Readiness
 from service.routes.memory import SearchResults
 from shared.store.llm_usage import AdminUsageReport, UsageReport
@@ -201,6 +201,8 @@ PATHS["/api/v1/memory/search"] = {
     )
 }
 MODELS += [SearchResults]
+PATHS.update(openapi_memories.paths(operation, json_body, error, AUTH, BAD_BODY))
+MODELS += openapi_memories.MODELS
 
 PATHS.update(openapi_operations.paths(operation, json_body, error, AUTH, ADMIN))
 MODELS += openapi_operations.MODELS

@@ -34,6 +34,8 @@ OFFLINE_LABEL = "[offline coach]"
 
 # First match wins, so the more specific phrasings come first.
 RULES: list[tuple[ContextKind, float, re.Pattern[str]]] = [
+    # A change of heart first: "I no longer want to ..." is not a goal but the end of one.
+    ("decision", 0.8, re.compile(r"\b(i no longer|i don't want to|i quit|i stopped|i gave up|i changed my mind)\b")),
     ("goal", 0.9, re.compile(r"\b(my goal|i want to|i'd like to|i would like to|i hope to|i aim to|i plan to)\b")),
     ("decision", 0.8, re.compile(r"\b(i decided|i have decided|i've decided|i chose|i'm going with)\b")),
     ("commitment", 0.8, re.compile(r"\b(i will|i'll|i promise|i commit|i'm going to|i am going to)\b")),
