@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),
         Route("/api/v1/memory/graph", memory.memory_graph),
         Route("/api/v1/memory/search", memory.search_memory),
+        Route("/api/v1/memory/graph/entities/{entity_id}/split", memory.split_entity, methods=["POST"]),
         Route("/api/v1/memory/points", memories.points, methods=["GET", "POST"]),
         Route("/api/v1/memory/points/{memory_id}", memories.point, methods=["PATCH", "DELETE"]),
         Route("/api/v1/memory/points/{memory_id}/history", memories.memory_history),

@@ -33,6 +33,7 @@ from shared.store.mongo import (
     COMMUNITIES,
     EMPTY_EXTRACTIONS,
     ENTITIES,
+    ENTITY_MERGES,
     MEMORIES,
     MEMORY_VECTORS,
     OUTBOX,
@@ -50,6 +51,7 @@ from shared.store.replies import user_reply_ids
 # Every collection holding the user's data by `user_id`, in deletion order.
 USER_COLLECTIONS = (
     SESSIONS,
+    ENTITY_MERGES,
     MEMORIES,
     MEMORY_VECTORS,
     CHAT_MESSAGES,
