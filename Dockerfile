@@ -11,4 +11,4 @@ COPY allinone allinone
 RUN pip install .
 USER nobody
 EXPOSE 8000
-CMD ["uvicorn", "service.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--ws-max-size", "1048576", "--http", "service.header_timeout:HttpProtocol"]
+CMD ["uvicorn", "service.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--ws-max-size", "1048576", "--http", "service.header_timeout:HttpProtocol", "--no-proxy-headers"]

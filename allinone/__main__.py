@@ -5,8 +5,8 @@ stand-in unless MONGODB_URI is set, the offline LLM provider unless ANTHROPIC_AP
 set, and runs the web service and the arq worker on one event loop, sharing one database
 client (the in-memory database exists only inside this process).
 
-`--admin EMAIL` gives that account the admin role at start (creating it, with a printed
-random password, if it does not exist): the local operator's way in, since
+`--admin EMAIL` gives that account the admin role at start (creating it if it does not
+exist, with a random password shown once on the terminal, never logged): the local operator's way in, since
 `python -m worker users grant-admin` cannot reach an in-memory database.
 """
 
@@ -19,12 +19,13 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 
 import uvicorn
 from pydantic import SecretStr, ValidationError
 
-from allinone.admin import ensure_admin
+from allinone.admin import admin_notice, ensure_admin
 from allinone.operators import check_dependencies, publish_for_operators
 from allinone.redis_process import RedisProcess
 from allinone.supervise import serve_beside_worker
@@ -33,13 +34,36 @@ from service.header_timeout import protocol_with_header_timeout
 from service.schemas import Credentials
 from shared.process.log_format import configure_logging
 from shared.process.runtime_file import withdraw
-from shared.process.settings import Settings, SettingsError, load_settings
+from shared.process.settings import Settings, exit_on_settings_error, load_settings
 from shared.store.mongo import create_mongo_client, ensure_indexes, get_database
 from worker.resilient import create_worker
+from worker.shutdown_log import one_shutdown_line
 
 log = logging.getLogger("allinone")
 
 WS_MAX_BYTES = 1024 * 1024
+
+
+class ListeningServer(uvicorn.Server):
+    """uvicorn's server that tells the operator CLI about this process once its port is
+    bound, not before: a second all-in-one on a busy port fails to bind and must leave the
+    first one's `.run/allinone.json` alone. The file is withdrawn at exit only if this
+    process wrote it (and only while it is still this process's)."""
+
+    def __init__(self, config: uvicorn.Config, settings: Settings) -> None:
+        super().__init__(config)
+        self.settings = settings
+        self.published = False
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)  # exits the process if the port is taken
+        if self.started and not self.should_exit:
+            self.published = publish_for_operators(self.settings) is not None
+            log.info("coach all-in-one: service and worker listening on http://%s:%s", self.settings.host, self.settings.port)
+
+    def withdraw(self) -> None:
+        if self.published:
+            withdraw(self.settings, os.getpid())
 
 
 async def serve(settings: Settings, admin_email: str | None = None) -> None:
@@ -49,7 +73,7 @@ async def serve(settings: Settings, admin_email: str | None = None) -> None:
         await ensure_indexes(db)
         password = await ensure_admin(db, settings, admin_email)
         # Printed, not logged: it goes to the operator's console and never into log shipping.
-        print(f"admin: {admin_email}" + (f" (created; password: {password})" if password else " (existing account)"), flush=True)
+        print(admin_notice(admin_email, password, settings.log_format), flush=True)
     app = create_app(settings, mongo_client=client)
     worker = create_worker(settings, ctx={"settings": settings, "mongo_client": client}, handle_signals=False)
     # Frames past 1 MiB are refused by the WebSocket layer itself (close code 1009).
@@ -63,23 +87,34 @@ async def serve(settings: Settings, admin_email: str | None = None) -> None:
         ws_max_size=WS_MAX_BYTES,
         log_config=None,  # uvicorn's lines go through our handler: time, level, LOG_FORMAT
         http=protocol_with_header_timeout(settings.http_header_timeout_seconds),
+        # X-Forwarded-For is the app's to trust (FORWARDED_ALLOW_IPS, service/app.py), never
+        # uvicorn's, which would take it from any loopback client.
+        proxy_headers=False,
         # uvicorn annotates int but waits with asyncio (any float works); fractions matter in tests.
         timeout_graceful_shutdown=settings.worker_shutdown_grace_seconds,  # type: ignore[arg-type]
     )
-    server = uvicorn.Server(config)
+    server = ListeningServer(config, settings)
     try:
         # Returns on Ctrl-C / SIGTERM (uvicorn owns the signals), or when the worker dies.
         code = await serve_beside_worker(server, worker)
     finally:
+        server.withdraw()
         client.close()
     if code:
         raise SystemExit(code)
 
 
 def main() -> None:
+    with exit_on_settings_error():  # the entry point: a bad setting is one line, exit 1
+        _main()
+
+
+def _main() -> None:
     parser = argparse.ArgumentParser(prog="python -m allinone", description="the whole product in one process")
     parser.add_argument(
-        "--admin", metavar="EMAIL", help="give this account the admin role (created with a printed password if new)"
+        "--admin",
+        metavar="EMAIL",
+        help="give this account the admin role (if new, it is created and its generated password shown once)",
     )
     options = parser.parse_args()
     if options.admin:
@@ -95,17 +130,17 @@ def main() -> None:
     # same holds for a signal during start-up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
-    try:
-        # memory:// works here, and only here: the service and the worker share one client.
-        settings = load_settings(allow_in_memory_mongodb=True)
-        check_dependencies(settings)
-        configure_logging(settings.log_format)
-    except SettingsError as exc:
-        sys.exit(str(exc))
+    # memory:// works here, and only here: the service and the worker share one client.
+    settings = load_settings(allow_in_memory_mongodb=True)
+    check_dependencies(settings)
+    configure_logging(settings.log_format)
+    one_shutdown_line()
     with contextlib.ExitStack() as stack:
         overrides: dict[str, object] = {}
         if "redis_url" not in settings.model_fields_set:
-            redis = stack.enter_context(RedisProcess())
+            # An append-only file in the runtime folder: a crash of redis-server alone loses
+            # at most a second of the queue, not the jobs waiting for their retry.
+            redis = stack.enter_context(RedisProcess.for_allinone(settings.runtime_dir))
             overrides["redis_url"] = redis.url
             assert redis.process is not None  # entering the context started it
             log.info("REDIS_URL not set: started a private redis-server on %s (pid %s)", redis.url, redis.process.pid)
@@ -114,9 +149,6 @@ def main() -> None:
             overrides["jwt_secret"] = SecretStr(secrets.token_urlsafe(32))
             log.warning("JWT_SECRET not set: using a random one; tokens die with this process")
         settings = settings.model_copy(update=overrides)
-        if publish_for_operators(settings) is not None:
-            stack.callback(withdraw, settings, os.getpid())
-        log.info("coach all-in-one: service and worker listening on http://%s:%s", settings.host, settings.port)
         asyncio.run(serve(settings, options.admin))
 
 

@@ -13,16 +13,16 @@ import logging
 from typing import Any
 
 import uvicorn
-from arq import Worker
 
-from worker.stop import stop_worker
+from shared.queue.arq_adapter.stop import stop_worker
+from shared.queue.arq_adapter.worker import ResilientWorker
 
 log = logging.getLogger("allinone")
 
 WORKER_DIED_EXIT_CODE = 3
 
 
-async def serve_beside_worker(server: uvicorn.Server, worker: Worker) -> int:
+async def serve_beside_worker(server: uvicorn.Server, worker: ResilientWorker) -> int:
     """Serve until uvicorn stops (a signal) or the worker dies. Returns the exit code."""
     died: list[str] = []
 

@@ -19,13 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import decay, extraction, logout, memory_engine, noop_jobs, pickup, replies, worker_overhead
+from bench import decay, extraction, logout, memory_engine, noop_jobs, pickup, replies, sections, worker_overhead
 from bench.flood import carry_over
 from bench.harness import Stack, machine
 from bench.llm_limits import carry_over as carry_over_llm_limits
 from bench.operations import carry_over as carry_over_operations
 from bench.report import plot, table
 from shared.process.settings import Settings
+
+# The test suite's timings are measured by hand (scripts/test) and kept through a rerun.
+TEST_SUITE_SECTION = ("<!-- test-suite: measured by hand; python -m bench keeps this section -->", "<!-- /test-suite -->")
 
 ANALYSIS = """
 ## What limits the missed goals (profiled with py-spy, 2026-11-23)
@@ -170,7 +173,8 @@ def main() -> None:
     text = markdown(results, sizes, args, seconds) + (f"\n{kept}\n" if kept else "")
     text = carry_over(previous, text)
     text = carry_over_operations(previous, text)
-    previous.write_text(carry_over_llm_limits(previous, text))
+    text = sections.carry_over(previous, carry_over_llm_limits(previous, text), *TEST_SUITE_SECTION)
+    previous.write_text(text)
     worker_overhead.write(results["worker_overhead"], args.out, "scripts/bench")
     replies.write(results["replies"], args.out)
     print(table(results))

@@ -63,10 +63,24 @@ async def measure(size: int, runs: int) -> dict[str, Any]:
         known = await memories.active_known(counting, user)  # type: ignore[arg-type]
         shown = await consolidate.closest(known, lines)
         reply = await offline.extract_context(transcript, shown)
-        await consolidate.apply(counting, user, reply.extraction.points, shown, {}, Source(session_id=f"s{n}"), datetime.now(UTC), datetime.now(UTC), None)  # type: ignore[arg-type]
+        await consolidate.apply(
+            counting,
+            user,
+            reply.extraction.points,
+            shown,
+            {},
+            Source(session_id=f"s{n}"),
+            datetime.now(UTC),
+            datetime.now(UTC),
+            None,
+        )  # type: ignore[arg-type]
         cpu.append((time.process_time() - started) * 1000)
         started = time.process_time()
-        await db["memories"].find({"user_id": user, "status": "active"}, {"kind": 1, "content": 1, "user_edited_at": 1}).to_list(None)
+        await (
+            db["memories"]
+            .find({"user_id": user, "status": "active"}, {"kind": 1, "content": 1, "user_edited_at": 1})
+            .to_list(None)
+        )
         stand_in.append((time.process_time() - started) * 1000)
         trips = max(trips, len(counting.calls))
         tokens_without = estimate_tokens(render_transcript(transcript))
@@ -92,7 +106,7 @@ def section(rows: list[dict[str, Any]], command: str) -> str:
 ## Consolidation: what it adds to an extraction (issue 21)
 
 `{command}` on {datetime.now(UTC).date()}. An extraction of 4 user lines for a user with N active
-memories: the closest {rows[0]['shown']} go into the prompt; each new point is added, updated,
+memories: the closest {rows[0]["shown"]} go into the prompt; each new point is added, updated,
 superseded or repeated.
 
 | active memories | shown to the LLM | LLM input tokens added (estimated) | MongoDB round trips for it | worker CPU p50 | less the stand-in's read |

@@ -104,6 +104,7 @@ def main() -> None:
             "ANTHROPIC_API_KEY": "bench-key",
             "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{stub_port}",
             "LLM_PROVIDER": "anthropic",
+            "REGISTRATIONS_PER_HOUR_PER_ADDRESS": "1000000",  # its many users register from one address
         }
         env["PORT"] = str(service_port)
         procs = [

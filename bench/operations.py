@@ -47,6 +47,9 @@ async def fill_redis(redis_url: str, jobs: int) -> None:
         await pool.aclose()
 
 
+METRICS_TOKEN = "bench-metrics-token-bench-metrics-token"
+
+
 async def timed(http: httpx.AsyncClient, path: str, n: int, **kwargs: Any) -> list[float]:
     out = []
     for _ in range(n):
@@ -59,7 +62,7 @@ async def timed(http: httpx.AsyncClient, path: str, n: int, **kwargs: Any) -> li
 
 async def run(jobs: int, status_requests: int, scrapes: int) -> dict[str, Any]:
     async with Stack() as stack:
-        url = await stack.service()
+        url = await stack.service(METRICS_TOKEN=METRICS_TOKEN)  # how Prometheus reads /metrics
         await fill_redis(stack.redis.url, jobs - 1)
         async with httpx.AsyncClient(base_url=url, timeout=60) as http:
             credentials = {"email": "bench-ops@example.com", "password": "bench-password"}
@@ -71,8 +74,9 @@ async def run(jobs: int, status_requests: int, scrapes: int) -> dict[str, Any]:
             headers = {"authorization": f"Bearer {token}"}
             await timed(http, f"/api/v1/jobs/{job_id}", 20, headers=headers)  # warm-up
             status_ms = await timed(http, f"/api/v1/jobs/{job_id}", status_requests, headers=headers)
-            scrape_ms = await timed(http, "/metrics", scrapes)
-            text = (await http.get("/metrics")).text
+            scraper = {"authorization": f"Bearer {METRICS_TOKEN}"}
+            scrape_ms = await timed(http, "/metrics", scrapes, headers=scraper)
+            text = (await http.get("/metrics", headers=scraper)).text
     queued = sum(
         float(v) for v in re.findall(r'^coach_queue_jobs\{function="[^"]+",state="(?:queued|deferred)"\} (\S+)$', text, re.M)
     )

@@ -42,7 +42,7 @@ from shared.llm.anthropic_provider import EXTRACTION_TOOL
 from shared.llm.prompts import EXTRACTION_INSTRUCTIONS, render_transcript
 from shared.models import ChatMessage
 from shared.process.settings import load_settings
-from shared.queue.connection import arq_redis_settings
+from shared.queue.arq_adapter.pool import redis_settings as arq_redis_settings
 
 METER = StandInMeter()
 

@@ -26,18 +26,19 @@ import json
 import pickle
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from arq import create_pool
 from arq.connections import RedisSettings
-from arq.constants import job_key_prefix
 from redis.asyncio import Redis
 
 from bench import sections
 from bench.harness import Stack, machine, peak_rss_mb, percentiles, wait_worker_ready
+from shared.queue.arq_adapter.enqueue import NUDGE_CAP
+from shared.queue.arq_adapter.keys import job_key, nudge_key
 from shared.queue.jobs import GENERATE_REPLY, reply_job_id
 from shared.redis_structures.reply_stream import START, KeepAlive, ReplyStreams
 
@@ -117,11 +118,15 @@ async def direct_first_deltas(stub: str, count: int) -> list[float]:
 
 
 def seed_replies(count: int) -> dict[str, list[dict[str, Any]]]:
-    """What the service leaves for each accepted message: the user's message, the queued reply."""
+    """What the service leaves for each accepted message: the user's message, the queued reply,
+    in a session still open (the service takes messages in open sessions only; a reply whose
+    session has ended also enqueues its extraction)."""
     now = datetime.now(UTC).isoformat()
-    messages, replies = [], []
+    expires = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    messages, replies, sessions = [], [], []
     for i in range(count):
         user, session, reply_id = f"u{i}", f"s{i}", f"r{i}"
+        sessions.append({"_id": session, "user_id": user, "created_at": now, "expires_at": expires, "revoked_at": None})
         messages.append({"user_id": user, "session_id": session, "role": "user", "content": "I want to run", "timestamp": now})
         replies.append(
             {
@@ -136,7 +141,7 @@ def seed_replies(count: int) -> dict[str, list[dict[str, Any]]]:
                 "created_at": now,
             }
         )
-    return {"chat_messages": messages, "replies": replies}
+    return {"sessions": sessions, "chat_messages": messages, "replies": replies}
 
 
 async def follow(streams: ReplyStreams, reply_id: str, enqueued: float) -> tuple[float, float, bool]:
@@ -190,8 +195,10 @@ class ChatWorker:
             async with pool.pipeline(transaction=False) as pipe:  # all at once, as a burst of POSTs would
                 for reply_id in ids:
                     job = {"t": 1, "f": GENERATE_REPLY, "a": (reply_id,), "k": {}, "et": int(time.time() * 1000)}
-                    pipe.psetex(job_key_prefix + reply_job_id(reply_id), 86_400_000, pickle.dumps(job))
+                    pipe.psetex(job_key(reply_job_id(reply_id)), 86_400_000, pickle.dumps(job))
                     pipe.zadd("arq:queue:chat", {reply_job_id(reply_id): int(time.time() * 1000)})
+                    pipe.lpush(nudge_key("arq:queue:chat"), 1)  # as the adapter's enqueue does
+                pipe.ltrim(nudge_key("arq:queue:chat"), 0, NUDGE_CAP - 1)
                 await pipe.execute()
             return list(await asyncio.gather(*followers))
         finally:

@@ -14,13 +14,12 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from arq.connections import ArqRedis
-from redis.asyncio import ConnectionPool
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service.body_deadline import BodyDeadline
 from service.body_limit import BodyLimit
@@ -34,17 +33,36 @@ from service.login_throttle import LoginThrottle
 from service.metrics_endpoint import metrics_endpoint
 from service.openapi import openapi_json
 from service.readiness import readiness
+from service.registration_throttle import RegistrationThrottle
 from service.resources import ServiceResources, cancel_and_wait
-from service.routes import account, admin, auth, jobs, memories, memory, messages, operations, replies, usage
+from service.routes import (
+    account,
+    admin,
+    auth,
+    conversations,
+    events,
+    jobs,
+    limits,
+    memories,
+    memory,
+    messages,
+    operations,
+    replies,
+    retry,
+    usage,
+)
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from shared.process.log_format import configure_logging
 from shared.process.logs import one_line_for_cut_off_requests, redact_tokens_in
 from shared.process.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
 from shared.process.resources import open_store
-from shared.process.settings import Settings, SettingsError, load_settings
+from shared.process.settings import Settings, SettingsError, exit_on_settings_error, load_settings
+from shared.queue.arq_adapter.pool import lazy_pool
+from shared.redis_structures.idempotency import IdempotencyKeys
+from shared.redis_structures.live_limits import LiveLimits
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
-from shared.store.job_owners import ensure_job_owner_indexes
+from shared.redis_structures.user_events import user_events
 from shared.store.outbox import relay_forever
 
 MAX_BODY_BYTES = 64 * 1024
@@ -56,17 +74,25 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def lazy_arq_pool(settings: Settings) -> ArqRedis:
-    """An arq pool that connects on first use, with short time-outs: the service starts and
-    logs users out while Redis is down (enqueues then go to the outbox)."""
-    timeout = settings.redis_timeout_seconds
-    pool = ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
-    return ArqRedis(pool, default_queue_name=settings.queue_name)
+def forwarded_client(settings: Settings) -> list[Middleware]:
+    """The client's address from X-Forwarded-For, but only from the proxies FORWARDED_ALLOW_IPS
+    names (uvicorn's own middleware, here in the app so the decision is ours): per-address
+    limits (logins, registrations) must not be dodged by a rotating header. Launch uvicorn
+    with `--no-proxy-headers`, else it trusts loopback's header before the app sees it."""
+    if not settings.forwarded_allow_ips:
+        return []
+    return [Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)]
 
 
 def create_app(settings: Settings | None = None, *, mongo_client: Any = None) -> Starlette:
-    """Build the service. A launcher that shares an in-memory database passes `mongo_client`."""
-    settings = settings or load_settings()
+    """Build the service. A launcher that shares an in-memory database passes `mongo_client`.
+
+    Called with no settings it is uvicorn's factory (`--factory`), the service's entry point:
+    a bad setting then ends the process with exit 1 and one line naming it. Called with
+    settings (the all-in-one, tests) it raises SettingsError like any library code."""
+    if settings is None:
+        with exit_on_settings_error():
+            return create_app(load_settings(), mongo_client=mongo_client)
     if settings.jwt_secret is None:
         raise SettingsError("invalid configuration: JWT_SECRET must be set (at least 32 characters)")
     jwt_secret = settings.jwt_secret.get_secret_value()
@@ -87,14 +113,14 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # One owner: the exit stack closes, in reverse order, exactly what was opened here.
         async with contextlib.AsyncExitStack() as stack:
-            arq = lazy_arq_pool(settings)
+            arq = lazy_pool(settings)
             stack.push_async_callback(arq.aclose)
             core = await stack.enter_async_context(open_store(settings, mongo_client=mongo_client))
-            await ensure_job_owner_indexes(core.db)
             streams_redis = open_streams_redis(
                 settings.streams_url, settings.redis_timeout_seconds, settings.stream_keepalive_seconds
             )
             stack.push_async_callback(streams_redis.aclose)
+            live_limits = LiveLimits(arq, settings)
             resources = ServiceResources(
                 core=core,
                 arq=arq,
@@ -102,11 +128,15 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 passwords=Passwords(
                     settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_concurrency
                 ),
-                chat_limits=ChatLimits(arq, settings),
+                chat_limits=ChatLimits(arq, settings, live_limits),
+                live_limits=live_limits,
                 login_throttle=LoginThrottle(arq, settings),
+                registration_throttle=RegistrationThrottle(arq, settings),
                 sockets=SocketRegistry(),
                 reply_streams=reply_streams(streams_redis, settings),
                 reply_lease=ReplyLease(arq, settings),
+                idempotency_keys=IdempotencyKeys(arq, settings.idempotency_ttl_seconds),
+                user_events=user_events(streams_redis, settings),
             )
             resources.publish(app.state)
             relay = asyncio.create_task(
@@ -131,7 +161,11 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/chat/messages", messages.messages, methods=["GET", "POST"]),
         Route("/api/v1/chat/replies/{reply_id}/stream", replies.stream),
         Route("/api/v1/chat/replies/{reply_id}", replies.reply, methods=["GET", "DELETE"]),
+        Route("/api/v1/chat/replies/{reply_id}/retry", retry.retry, methods=["POST"]),
         Route("/api/v1/chat/active-streams", replies.active_streams),
+        Route("/api/v1/events", events.events),
+        Route("/api/v1/conversations", conversations.conversations, methods=["GET", "POST"]),
+        Route("/api/v1/conversations/{conversation_id}", conversations.conversation, methods=["PATCH", "DELETE"]),
         Route("/api/v1/memory", memory.list_memory),
         Route("/api/v1/memory/reflections", memory.request_reflection, methods=["POST"]),
         Route("/api/v1/memory/graph", memory.memory_graph),
@@ -156,6 +190,8 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
         Route("/api/v1/admin/crons", operations.crons),
         Route("/api/v1/admin/crons/{name}/run", operations.run_cron, methods=["POST"]),
         Route("/api/v1/admin/activity", operations.activity),
+        Route("/api/v1/admin/limits", limits.limits, methods=["GET", "PUT"]),
+        Route("/api/v1/admin/jobs/{job_id}/requeue", operations.requeue_job, methods=["POST"]),
         Route("/metrics", metrics_endpoint),
         *dashboard_routes(),
         *chat_page_routes(),
@@ -164,6 +200,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     return Starlette(
         routes=routes,
         middleware=[
+            *forwarded_client(settings),
             Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
             Middleware(BodyDeadline, seconds=settings.http_body_timeout_seconds),
         ],

@@ -1,7 +1,8 @@
 """The chat's limits, shared by every service process through Redis.
 
 - messages per user per minute (`CHAT_MESSAGES_PER_MINUTE`, a token bucket): every message
-  a client sends counts, answered or refused as busy;
+  a client sends counts, answered or refused as busy; an admin may change the figure at run
+  time (shared/redis_structures/live_limits.py), and each message takes the figure in force;
 - open sockets per user (`MAX_SOCKETS_PER_USER`): each socket holds a lease it refreshes
   while open, so a process that dies frees its sockets' places within `WS_LEASE_SECONDS`;
 (One reply in flight per session is shared/redis_structures/reply_lease.py: the worker frees it.)
@@ -21,7 +22,9 @@ import time
 from redis.asyncio import Redis
 
 from shared.process.settings import Settings
-from shared.redis_structures.rate_limit import REDIS_DOWN, Decision, LeaseSemaphore, TokenBucket
+from shared.redis_structures.live_limits import LiveLimits
+from shared.redis_structures.rate_limit import Decision, LeaseSemaphore, TokenBucket
+from shared.redis_structures.unavailable import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,8 @@ WARN_EVERY_SECONDS = 10.0
 
 
 class ChatLimits:
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    def __init__(self, redis: Redis, settings: Settings, live_limits: LiveLimits | None = None) -> None:
+        self.live_limits = live_limits or LiveLimits(redis, settings)
         self.messages = TokenBucket(redis, "chat:messages", settings.chat_messages_per_minute, 60)
         self.sockets = LeaseSemaphore(redis, "chat:sockets", settings.max_sockets_per_user, settings.ws_lease_seconds)
         self.refresh_every = settings.ws_lease_seconds / 3
@@ -43,7 +47,14 @@ class ChatLimits:
 
     async def take_message(self, user_id: str) -> Decision:
         """Raises REDIS_DOWN with Redis away (see above)."""
+        limits = await self.live_limits.current(strict=True)
+        self.messages.resize(limits.chat_messages_per_minute)
         return await self.messages.take(user_id)
+
+    @property
+    def messages_per_minute(self) -> int:
+        """The figure the last message was held to (for the refusal's text)."""
+        return int(self.messages.capacity)
 
     async def open_socket(self, user_id: str, socket_id: str) -> bool:
         try:

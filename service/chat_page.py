@@ -31,6 +31,11 @@ async def page(request: Request) -> Response:
     return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"})
 
 
+async def favicon(request: Request) -> Response:
+    # Browsers ask for /favicon.ico whatever the page links; the page's own SVG answers it.
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
+
 async def sign_in(request: Request) -> JSONResponse:
     check_origin(request)  # no signing a victim into an attacker's account from elsewhere
     body = await parse_body(request, Credentials)
@@ -50,6 +55,7 @@ async def sign_out(request: Request) -> JSONResponse:
 def chat_page_routes() -> list[Route | Mount]:
     return [
         Route("/", page),
+        Route("/favicon.ico", favicon),
         Route("/app/login", sign_in, methods=["POST"]),
         Route("/app/logout", sign_out, methods=["POST"]),
         Mount("/app/static", StaticFiles(directory=STATIC), name="chat-static"),

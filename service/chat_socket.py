@@ -26,12 +26,14 @@ import contextlib
 import logging
 import uuid
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from service.conversation_choice import conversation_to_write
 from service.enqueue import enqueue_extraction
+from service.errors import ApiError
 from service.frames import (
     AcceptedFrame,
     BudgetExhaustedFrame,
@@ -169,12 +171,24 @@ class ChatConnection:
         return await self.accept(frame)
 
     async def accept(self, frame: MessageFrame) -> bool:
-        outcome = await start_reply(self.state, self.principal, frame.content)
+        try:
+            conversation = await conversation_to_write(self.state.db, self.principal.user_id, frame.conversation_id)
+        except ApiError as exc:
+            code: Literal["not_found", "conversation_archived"] = (
+                "not_found" if exc.status_code == 404 else "conversation_archived"
+            )
+            await self.send(ErrorFrame(code=code, detail=exc.detail))
+            return False
+        outcome = await start_reply(self.state, self.principal, frame.content, conversation.id)
         if isinstance(outcome, Refused):
             await self.send(refusal_frame(outcome))
             return False
         assert isinstance(outcome, Accepted)
-        await self.send(AcceptedFrame(message_id=outcome.message_id, reply_id=outcome.reply_id, job_id=outcome.job_id))
+        await self.send(
+            AcceptedFrame(
+                conversation_id=conversation.id, message_id=outcome.message_id, reply_id=outcome.reply_id, job_id=outcome.job_id
+            )
+        )
         self.follow(outcome.reply_id, START)
         return True
 

@@ -2,8 +2,10 @@
 
 The page renders its panels on the server; a small script (static/admin.js) fetches the
 panels again every few seconds and swaps them in, and its buttons call the same admin API
-as any client (requeue a dead letter, run a cron). The browser signs in with a form that
-sets the session cookie (service/browser_session.py). Every asset is served from here.
+as any client (cancel or requeue a job, requeue a dead letter, run a cron, change the
+limits). The limits form sits outside the refreshed panels, so a refresh never clears what
+an admin is typing. The browser signs in with a form that sets the session cookie
+(service/browser_session.py). Every asset is served from here.
 """
 
 from __future__ import annotations
@@ -32,12 +34,24 @@ from service.principal import Principal, Unauthorized, authenticate
 from service.routes.operations import build_queue_view, cron_views, every_worker, list_recent_jobs
 from service.schemas import Credentials
 from shared.queue.job_history import last_hour
+from shared.queue.jobs import queue_of_job_id
+from shared.queue.rerun import RERUNNABLE
 from shared.store.dead_letters import list_dead_letters
+from shared.store.limit_changes import recent_limit_changes
 from shared.store.users import ADMIN, find_by_id, has_role
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 RECENT_JOBS_SHOWN = 25
+LIMIT_CHANGES_SHOWN = 10
+# The limits form: each field's label (the environment variable is shown beside it).
+LIMIT_LABELS = {
+    "chat_messages_per_minute": "Chat messages per user per minute",
+    "llm_requests_per_minute": "LLM requests per minute (0: unlimited)",
+    "llm_tokens_per_minute": "LLM tokens per minute (0: unlimited)",
+    "user_daily_token_budget": "LLM tokens per user per day (0: no budget)",
+}
+CANCELLABLE = frozenset({"queued", "deferred", "in_progress"})
 
 
 async def signed_in(request: Request) -> Principal | None:
@@ -55,19 +69,28 @@ def login_page(request: Request, error: str | None = None, status_code: int = 20
 
 
 async def panels_context(state: Any) -> dict[str, Any]:
-    queue, workers, jobs, dead, (minutes, _) = await asyncio.gather(
+    queue, workers, jobs, dead, (minutes, _), changes = await asyncio.gather(
         build_queue_view(state),
         every_worker(state),
         list_recent_jobs(state, None, None, RECENT_JOBS_SHOWN),
         list_dead_letters(state.db),
         last_hour(state.arq),
+        recent_limit_changes(state.db, LIMIT_CHANGES_SHOWN),
     )
+    chat_queue = state.settings.chat_queue_name
     return {
         "queue": queue,
-        "workers": workers,
+        # One row per worker and queue, a process's queues side by side.
+        "workers": sorted(workers, key=lambda w: (w.host, w.pid, w.queue_name)),
+        "chat_queue": chat_queue,
         "jobs": jobs,
+        "job_queue": {j.job_id: queue_of_job_id(j.job_id, state.settings) for j in jobs},
+        "cancellable": CANCELLABLE,
+        "rerunnable": RERUNNABLE,
         "dead_letters": dead,
         "crons": cron_views(),
+        "limit_changes": changes,
+        "limit_labels": LIMIT_LABELS,
         "charts": [bar_chart("Completed per minute", minutes, "complete"), bar_chart("Failed per minute", minutes, "failed")],
     }
 
@@ -86,9 +109,21 @@ async def dashboard(request: Request) -> Response:
     if refusal is not None:
         return refusal
     assert principal is not None  # no refusal means a principal
-    user = await find_by_id(request.app.state.db, principal.user_id)
-    context = await panels_context(request.app.state)
-    return templates.TemplateResponse(request, "admin.html", {**context, "email": user["email"] if user else ""})
+    state = request.app.state
+    user = await find_by_id(state.db, principal.user_id)
+    context = await panels_context(state)
+    limits = await state.live_limits.current(fresh=True)  # Redis away: the values read last
+    return templates.TemplateResponse(
+        request,
+        "admin.html",
+        {
+            **context,
+            "email": user["email"] if user else "",
+            "limits": limits,
+            "starting": state.live_limits.starting,
+            "refresh_seconds": state.settings.limits_refresh_seconds,
+        },
+    )
 
 
 async def panels(request: Request) -> Response:

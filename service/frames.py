@@ -15,6 +15,7 @@ from shared.redis_structures.reply_stream import START, is_entry_id
 class MessageFrame(BaseModel):
     type: Literal["message"]
     content: str
+    conversation_id: str | None = None  # unset: the user's newest conversation
 
 
 class ResumeFrame(BaseModel):
@@ -29,6 +30,7 @@ class AcceptedFrame(BaseModel):
     """The message is stored and its reply queued; `chunk` frames follow."""
 
     type: Literal["accepted"] = "accepted"
+    conversation_id: str
     message_id: str
     reply_id: str
     job_id: str
@@ -74,6 +76,7 @@ class ErrorFrame(BaseModel):
         "empty_content",
         "content_too_long",
         "not_found",
+        "conversation_archived",
         "gone",
         "ended",
     ]
@@ -108,7 +111,10 @@ def parse_client_frame(text: str, max_chars: int) -> MessageFrame | ResumeFrame 
         return ErrorFrame(code="empty_content", detail="content is empty")
     if len(content) > max_chars:
         return ErrorFrame(code="content_too_long", detail=f"content is {len(content)} characters; the maximum is {max_chars}")
-    return MessageFrame(type="message", content=content)
+    conversation_id = data.get("conversation_id")
+    if conversation_id is not None and (not isinstance(conversation_id, str) or not conversation_id or len(conversation_id) > 64):
+        return ErrorFrame(code="invalid_frame", detail="conversation_id must be a string of at most 64 characters")
+    return MessageFrame(type="message", content=content, conversation_id=conversation_id)
 
 
 def parse_resume(data: dict[str, object]) -> ResumeFrame | ErrorFrame:

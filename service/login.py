@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
 
+from service.client_address import client_address
 from service.credentials import issue_token
 from service.principal import Unauthorized
 from shared.store import sessions
@@ -27,7 +28,7 @@ async def open_session(request: Request, email: str, password: str) -> OpenedSes
     """Check the password (throttled) and open a session; Unauthorized if wrong."""
     state = request.app.state
     # Throttled before the password is checked: a refused guess costs no argon2 work.
-    attempt = state.login_throttle.attempt_for(request.client.host if request.client else "unknown", email)
+    attempt = state.login_throttle.attempt_for(client_address(request), email)
     await state.login_throttle.admit(attempt)
     user = await find_by_email(state.db, email)
     if not await state.passwords.verify(user["password_hash"] if user else None, password):

@@ -5,11 +5,17 @@ gauges that describe shared state (queue depth by function, outbox size, open de
 letters) are read from Redis and MongoDB at scrape time; a dependency that does not answer
 within REDIS_TIMEOUT_SECONDS leaves its gauges out of this scrape (a gap in the graph, and
 `coach_metrics_source_up` says which), rather than failing the whole scrape.
+
+Who may read it: with METRICS_PUBLIC=false (the default) only an admin (Bearer token or the
+dashboard's cookie) or a scraper sending `Authorization: Bearer <METRICS_TOKEN>`, since the
+gauges (open sockets, file descriptors, queue depth) show an attacker how an attack goes.
+Everyone else gets the 401/403 of the admin routes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from typing import Any
 
@@ -17,6 +23,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_lat
 from starlette.requests import Request
 from starlette.responses import Response
 
+from service.principal import bearer_token
+from service.routes.admin import require_admin
 from shared.process import metrics
 from shared.queue.jobs import all_queues
 from shared.queue.queue_scan import scan_queues
@@ -57,7 +65,19 @@ async def refreshed(source: str, refresh: Any, state: Any) -> None:
         log.warning("metrics: %s not read (%s)", source, type(exc).__name__)
 
 
+async def require_metrics_reader(request: Request) -> None:
+    settings = request.app.state.settings
+    if settings.metrics_public:
+        return
+    token = bearer_token(request)
+    if settings.metrics_token is not None and token is not None:
+        if hmac.compare_digest(token.encode(), settings.metrics_token.get_secret_value().encode()):
+            return
+    await require_admin(request)
+
+
 async def metrics_endpoint(request: Request) -> Response:
+    await require_metrics_reader(request)
     state = request.app.state
     await asyncio.gather(refreshed("redis", refresh_queue_depth, state), refreshed("mongodb", refresh_store_gauges, state))
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,8 +1,8 @@
 """The OpenAPI 3.1 document, served at /openapi.json.
 
 Bodies and responses come from the same pydantic models the handlers validate with, so
-the document cannot drift from what the code accepts. The WebSocket is described in the
-README; OpenAPI has no words for it.
+the document cannot drift from what the code accepts. The WebSocket is described in
+docs/api.md; OpenAPI has no words for it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service import openapi_account, openapi_memories, openapi_operations, openapi_replies, schemas
+from service import openapi_account, openapi_chat_app, openapi_memories, openapi_operations, openapi_replies, schemas
 from service.readiness import Readiness
 from service.routes.memory import SearchResults, SplitDone, SplitRequest
 from shared.store.llm_usage import AdminUsageReport, UsageReport
@@ -63,6 +63,11 @@ THROTTLED = {
     "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer", "minimum": 1}}},
 }
 
+REGISTRATIONS_THROTTLED = {
+    **error("too many registrations from this address (REGISTRATIONS_PER_HOUR_PER_ADDRESS)"),
+    "headers": THROTTLED["headers"],
+}
+
 
 def operation(
     summary: str, responses: dict[str, Any], *, body: type[BaseModel] | None = None, secured: bool = False, **extra: Any
@@ -90,7 +95,12 @@ PATHS: dict[str, Any] = {
     "/api/v1/auth/register": {
         "post": operation(
             "create an account",
-            {"201": json_body(schemas.Registered, "created"), "409": error("email already registered"), **BAD_BODY},
+            {
+                "201": json_body(schemas.Registered, "created"),
+                "409": error("email already registered"),
+                "429": REGISTRATIONS_THROTTLED,
+                **BAD_BODY,
+            },
             body=schemas.Credentials,
         )
     },
@@ -123,11 +133,17 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/chat/messages": {
         "get": operation(
-            "the caller's newest messages, oldest first",
-            {"200": json_body(schemas.MessageList, "messages"), "422": error("bad limit"), **AUTH},
+            "the caller's newest messages in a conversation (unset: the newest), oldest first",
+            {
+                "200": json_body(schemas.MessageList, "messages"),
+                "404": error("no conversation with that id (or another user's)"),
+                "422": error("bad limit or conversation_id"),
+                **AUTH,
+            },
             secured=True,
             parameters=[
-                {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200}}
+                {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                {"name": "conversation_id", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 64}},
             ],
         )
     },
@@ -229,6 +245,12 @@ REPLY_PATHS = openapi_replies.paths(operation, json_body, error, AUTH, BAD_BODY)
 PATHS["/api/v1/chat/messages"].update(REPLY_PATHS.pop("/api/v1/chat/messages"))
 PATHS.update(REPLY_PATHS)
 MODELS += openapi_replies.MODELS
+PATHS.update(openapi_chat_app.paths(operation, json_body, error, AUTH, BAD_BODY))
+MODELS += openapi_chat_app.MODELS
+# Sent again with the same Idempotency-Key, a message is stored once (service/idempotency.py).
+PATHS["/api/v1/chat/messages"]["post"].setdefault("parameters", []).append(openapi_chat_app.IDEMPOTENCY_KEY)
+PATHS["/api/v1/chat/messages"]["post"]["responses"]["409"]["description"] += "; or its Idempotency-Key is in use"
+PATHS["/api/v1/chat/messages"]["post"]["responses"]["503"]["description"] += "; or Redis, which keeps the keys, is away"
 
 
 def build_openapi() -> dict[str, Any]:

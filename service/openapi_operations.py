@@ -9,8 +9,20 @@ from pydantic import BaseModel
 
 from service import operations_schemas as ops
 from shared.queue.job_status import STATUSES, JobView
+from shared.redis_structures.live_limits import LimitsChange
 
-MODELS: list[type[BaseModel]] = [JobView, ops.QueueView, ops.WorkerList, ops.JobList, ops.CronList, ops.CronStarted, ops.Activity]
+MODELS: list[type[BaseModel]] = [
+    JobView,
+    ops.QueueView,
+    ops.WorkerList,
+    ops.JobList,
+    ops.CronList,
+    ops.CronStarted,
+    ops.Requeued,
+    ops.Activity,
+    ops.LimitsView,
+    LimitsChange,
+]
 
 
 FORM = {
@@ -85,6 +97,40 @@ def paths(operation: Any, json_body: Any, error: Any, auth: dict[str, Any], admi
                 parameters=[{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
             )
         },
+        "/api/v1/admin/jobs/{job_id}/requeue": {
+            "post": operation(
+                "run a failed, dead-lettered or cancelled background job again (through its dead letter if it has one)",
+                {
+                    "202": json_body(ops.Requeued, "enqueued under a new id"),
+                    "404": error("no such job"),
+                    "409": error("not finished badly, a chat reply (its user retries it), or its arguments are gone"),
+                    **admin,
+                },
+                secured=True,
+                parameters=job_id,
+            )
+        },
+        "/api/v1/admin/limits": {
+            "get": operation(
+                "the limits in force, the environment's starting values, and the recent changes",
+                {"200": json_body(ops.LimitsView, "limits"), "503": error("Redis is unreachable"), **admin},
+                secured=True,
+            ),
+            "put": operation(
+                "change limits at run time (only those named); every process follows within LIMITS_REFRESH_SECONDS",
+                {
+                    "200": json_body(ops.LimitsView, "changed and recorded"),
+                    "400": error("body is not JSON, or refused JSON"),
+                    "408": error("body not received in time"),
+                    "413": error("body over the size limit"),
+                    "422": error("a value out of range or not an integer, an unknown field, or no limit named"),
+                    "503": error("Redis is unreachable: nothing changed"),
+                    **admin,
+                },
+                body=LimitsChange,
+                secured=True,
+            ),
+        },
         "/api/v1/admin/activity": {
             "get": operation(
                 "jobs finished per minute over the last hour", {"200": json_body(ops.Activity, "activity"), **admin}, secured=True
@@ -128,8 +174,9 @@ def paths(operation: Any, json_body: Any, error: Any, auth: dict[str, Any], admi
         },
         "/metrics": {
             "get": operation(
-                "Prometheus metrics (text exposition format)",
-                {"200": {"description": "metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+                "Prometheus metrics (text exposition format); unless METRICS_PUBLIC: admins, or Bearer METRICS_TOKEN",
+                {"200": {"description": "metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}, **admin},
+                secured=True,
             )
         },
     }

@@ -31,13 +31,19 @@ def paths(operation: Any, json_body: Any, error: Any, auth: dict[str, Any], bad_
                 "store a message in the token's session and queue its reply; follow it at `stream_url`",
                 {
                     "202": json_body(ReplyAccepted, "stored and queued"),
-                    "409": {**error("a reply for this session is still being written (errors: busy)"), "headers": retry_after},
                     "429": {
                         **error("over CHAT_MESSAGES_PER_MINUTE (rate_limited) or the daily token budget (budget_exhausted)"),
                         "headers": retry_after,
                     },
                     "503": {**error("the queue cannot be reached; nothing was stored (unavailable)"), "headers": retry_after},
                     **bad_body,
+                    "404": error("no conversation with that id (or another user's)"),
+                    "409": {
+                        **error(
+                            "a reply for this session is still being written (errors: busy), or the conversation is archived"
+                        ),
+                        "headers": retry_after,
+                    },
                     **auth,
                 },
                 body=NewMessage,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from service.credentials import MAX_PASSWORD_CHARS
 from shared.models import ChatMessage
 from shared.store.communities import CommunityView
 from shared.store.contexts import ContextView
@@ -13,6 +14,7 @@ from shared.store.entities import EntityView
 from shared.store.reflections import ReflectionView
 from shared.store.relations import RelationView
 from shared.store.summaries import SummaryView
+from shared.store.users import normalise_email
 
 
 def _any_case(word: str) -> str:
@@ -33,18 +35,21 @@ class Credentials(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr = Field(json_schema_extra={"pattern": EMAIL_PATTERN})
-    password: str = Field(min_length=8, max_length=1_024)
+    password: str = Field(min_length=8, max_length=MAX_PASSWORD_CHARS)
 
-    @field_validator("email")
+    @field_validator("email", mode="before")
     @classmethod
-    def _lowercase(cls, value: str) -> str:
-        return value.lower()
+    def _normalise(cls, value: object) -> object:
+        # Before EmailStr checks it, so `ａdmin@example.com` is checked, stored and compared as
+        # `admin@example.com` (shared/store/users.py keeps to the same spelling).
+        return normalise_email(value) if isinstance(value, str) else value
 
 
 class MessagesQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt parameter is an error, not ignored
 
     limit: int = Field(50, ge=1, le=200)
+    conversation_id: str | None = Field(None, max_length=64, description="unset: the newest conversation")
 
 
 # Response bodies: what the OpenAPI document promises, and schemathesis checks.
@@ -90,6 +95,7 @@ class SessionInfo(BaseModel):
 
 
 class MessageList(BaseModel):
+    conversation_id: str | None = Field(description="the conversation shown; null before the first one")
     messages: list[ChatMessage]
 
 

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from shared.redis_structures.rate_limit import REDIS_DOWN
+from shared.redis_structures.unavailable import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 

@@ -103,7 +103,7 @@ async def api(settings: Settings, mongo_client: Any) -> AsyncIterator[Api]:
 async def arq_pool(settings: Settings) -> AsyncIterator[Any]:
     from arq import create_pool
 
-    from shared.queue.connection import arq_redis_settings
+    from shared.queue.arq_adapter.pool import redis_settings as arq_redis_settings
 
     pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
     yield pool

@@ -167,7 +167,7 @@ async def test_forget_a_point_then_the_whole_session(api, settings, mongo_client
     assert (await api.http.delete(path, headers=user.headers)).status_code == 404
 
 
-async def test_deleting_with_redis_down_still_deletes_and_empties_the_outbox(db, settings):
+async def test_deleting_with_redis_down_still_deletes_and_empties_the_outbox(db, settings, caplog):
     """Redis unreachable: the queue cannot be touched, but the data, the sessions and the
     user's waiting enqueues in the outbox go all the same (a job that runs later finds nothing)."""
     from arq.connections import ArqRedis
@@ -199,3 +199,18 @@ async def test_deleting_with_redis_down_still_deletes_and_empties_the_outbox(db,
     assert [doc["_id"] for doc in await db["outbox"].find().to_list(None)] == ["job-other"]
     assert await db["sessions"].count_documents({"user_id": "u-gone"}) == 0
     assert await delete_account(db, dead, quick, "u-gone") is None  # nothing left to delete
+    # What stays behind in Redis is said, not swallowed.
+    [warning] = [r for r in caplog.records if r.name == "shared.store.account"]
+    assert warning.levelname == "WARNING" and "recall index" in warning.getMessage()
+
+
+async def test_deleting_an_account_with_no_jobs_drops_its_recall_index(db, settings, arq_pool):
+    from shared.redis_structures.recall_index import fixed_keys
+    from shared.store.account import delete_account
+
+    now = datetime.now(UTC)
+    await db["users"].insert_one({"_id": "u-cached", "email": "cached@example.com", "password_hash": "x", "created_at": now})
+    keys = fixed_keys("u-cached")
+    await arq_pool.set(keys[0], "the user's memory")
+    assert await delete_account(db, arq_pool, settings, "u-cached") is not None
+    assert await arq_pool.exists(*keys) == 0

@@ -15,6 +15,7 @@ import pytest
 
 from allinone.redis_process import free_port
 from tests.support.client import Api
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow  # every test starts the all-in-one as a process
 
@@ -31,15 +32,15 @@ def pid_alive(pid: int) -> bool:
 
 async def wait_until_up(url: str, proc: subprocess.Popen) -> None:
     async with httpx.AsyncClient() as http:
-        for _ in range(200):
+
+        async def up() -> bool:
             assert proc.poll() is None, "the all-in-one exited during start-up"
             try:
-                if (await http.get(f"{url}/healthz")).status_code == 200:
-                    return
+                return (await http.get(f"{url}/healthz")).status_code == 200
             except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("the all-in-one did not come up")
+                return False
+
+        await wait_for(up, 10, what="the all-in-one's /healthz")
 
 
 async def test_allinone_runs_the_product_with_no_configuration_and_stops_cleanly(tmp_path):
@@ -106,7 +107,7 @@ async def test_allinone_makes_the_local_operator_admin_and_cuts_slow_headers(tmp
     try:
         url = f"http://127.0.0.1:{port}"
         await wait_until_up(url, proc)
-        password = re.search(r"admin: ops@example.com \(created; password: (\S+)\)", log_path.read_text()).group(1)
+        password = re.search(r"admin: ops@example.com \(created; password: ([^;\s]+);", log_path.read_text()).group(1)
         async with Api(url) as api:
             admin = await api.login("ops@example.com", password, "")
             assert (await api.http.get("/api/v1/admin/failed-jobs", headers=admin.headers)).status_code == 200

@@ -8,6 +8,7 @@ body that matches the documented schema, and never a 500.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -70,6 +71,8 @@ def service_url(redis_server) -> Iterator[str]:
         "PASSWORD_HASH_MEMORY_KIB": "1024",
         # Fuzzed logins fail by the hundred from one address; the fixture's logins must not be throttled.
         "LOGIN_ADDRESS_FAILURES_PER_MINUTE": "1000000",
+        "LOGIN_ACCOUNT_FAILURES_PER_HOUR": "1000000",
+        "REGISTRATIONS_PER_HOUR_PER_ADDRESS": "1000000",
     }
     command = [
         sys.executable,
@@ -108,7 +111,9 @@ def token(service_url: str) -> str:
 
 # The same dict the service serves at /openapi.json (checked below). Loaded eagerly: the
 # lazy `from_fixture` loader relies on a pytest internal that pytest 9.2 removed.
-schema = schemathesis.openapi.from_dict(OPENAPI)
+# GET /api/v1/events answers a stream that never ends by design: its own tests read it
+# (tests/test_user_events.py); a fuzzer would wait on it forever.
+schema = schemathesis.openapi.from_dict(OPENAPI).exclude(path="/api/v1/events")
 
 
 @schema.parametrize()
@@ -119,6 +124,11 @@ def test_every_operation_answers_as_documented(case, service_url, token):
     authorization = (case.headers or {}).get("Authorization")
     if isinstance(authorization, str) and authorization.startswith("Bearer "):
         case.headers["Authorization"] = f"Bearer {token}"
+    # Examples share a user: a well-formed Idempotency-Key gets a fresh value, or a key reused
+    # with another body is (rightly) refused 422. Reuse has its own tests (test_retry_and_resends.py).
+    key = (case.headers or {}).get("Idempotency-Key")
+    if isinstance(key, str) and re.fullmatch(r"[!-~]{1,255}", key):
+        case.headers["Idempotency-Key"] = uuid.uuid4().hex
     case.call_and_validate(base_url=service_url)
 
 

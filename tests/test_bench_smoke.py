@@ -112,6 +112,23 @@ def test_logout_under_llm_load_runs_at_tiny_size():
     assert "extraction requests the stub LLM received: 3" in done.stdout
 
 
+def test_the_session_read_and_pickup_benchmarks_run_at_tiny_sizes():
+    for args, expect in (
+        (["bench.session_read", "20", "3"], '"three_plain_reads"'),
+        (["bench.pickup", "3"], '"pickup_without_nudge"'),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", *args],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert expect in done.stdout
+
+
 def test_the_flood_benchmark_runs_at_tiny_size_and_writes_its_section(tmp_path):
     (tmp_path / "benchmarks.md").write_text("# Benchmarks\n\nkept as it was\n")
     done = subprocess.run(

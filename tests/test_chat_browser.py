@@ -92,11 +92,14 @@ async def test_a_person_chats_signs_out_sees_their_memory_and_deletes_their_acco
                 await page.get_by_test_id("email").fill(email)
                 await page.get_by_test_id("password").fill("short")
                 await page.get_by_test_id("register").click()
-                await expect(page.locator("#signin-error")).to_contain_text("at least 8 characters")  # refused in words
+                # Refused in words, not a validator's wording.
+                await expect(page.locator("#signin-error")).to_have_text("Password must be at least 8 characters long.")
                 await page.get_by_test_id("password").fill(PASSWORD)
                 await page.screenshot(path=shots / "chat-signin.png")
                 await page.get_by_test_id("register").click()
                 await expect(page.get_by_test_id("message")).to_be_focused()
+                await expect(page.locator("#status")).to_have_text("Account created. You are signed in.")
+                await expect(page.get_by_test_id("empty-hint")).to_be_visible()  # what to say, in an empty chat
 
                 # Three messages; each reply is seen growing, every snapshot a prefix of the whole.
                 for number, (text, reply) in enumerate(zip(MESSAGES[:2], REPLIES[:2], strict=True), start=1):
@@ -190,6 +193,7 @@ async def test_a_person_chats_signs_out_sees_their_memory_and_deletes_their_acco
                 await corrected.get_by_test_id("memory-history").click()
                 await expect(corrected.locator("ol.history li")).to_have_count(2)
                 await expect(corrected.locator("ol.history")).to_contain_text("you")
+                await expect(page.get_by_test_id("entity-item").filter(has_text="Anna")).to_have_count(1)  # who the coach tracks
                 await page.screenshot(path=shots / "chat-memory-facts.png", full_page=True)
 
                 # Search what the coach remembers: ranked as recall ranks, with the reasons.
@@ -217,10 +221,24 @@ async def test_a_person_chats_signs_out_sees_their_memory_and_deletes_their_acco
                 exported = json.loads(Path(await (await download.value).path()).read_text())
                 assert exported["user"]["email"] == email
                 assert [m["content"] for m in exported["collections"]["chat_messages"] if m["role"] == "user"] == MESSAGES
+                # The confirmation opens on Cancel: Enter, Enter keeps the account; so does Escape.
+                await page.get_by_test_id("delete-account").focus()
+                await page.keyboard.press("Enter")
+                await expect(page.get_by_test_id("cancel-delete")).to_be_focused()
+                await page.screenshot(path=shots / "chat-account-confirm.png")
+                await page.keyboard.press("Enter")
+                await expect(page.get_by_test_id("confirm-delete")).to_be_hidden()
+                await expect(page.get_by_test_id("delete-account")).to_be_focused()
+                await page.keyboard.press("Enter")
+                await page.keyboard.press("Escape")
+                await expect(page.get_by_test_id("confirm-delete")).to_be_hidden()
+                await expect(page.locator("#account-email")).to_have_text(email)  # still signed in
                 await page.get_by_test_id("delete-account").click()
                 await page.get_by_test_id("confirm-delete").click()
                 await expect(page.get_by_test_id("email")).to_be_focused()
-                await expect(page.locator("#signin-error")).to_contain_text("deleted")
+                # Good news, not an error.
+                await expect(page.locator("#signin-notice")).to_have_text("Your account and all its data were deleted.")
+                await expect(page.locator("#signin-error")).to_be_hidden()
                 await page.get_by_test_id("email").fill(email)
                 await page.get_by_test_id("password").fill(PASSWORD)
                 await page.get_by_test_id("login").click()
@@ -280,12 +298,15 @@ async def test_errors_are_shown_in_words(tmp_path, redis_url, stub_llm):
                 await expect(page.locator('[data-testid="reply"].failed')).to_have_count(1)
                 stub_llm.failures = []
 
-                # Over CHAT_MESSAGES_PER_MINUTE (2): the third message is refused (429), said in
-                # words with the wait, and what was typed stays in the box, not lost.
-                await page.get_by_test_id("message").fill("Second message")
-                await page.get_by_test_id("send").click()
-                await expect(page.get_by_test_id("reply")).to_have_count(2, timeout=20_000)
-                await page.wait_for_function("() => !document.querySelector('.writing')", timeout=15_000)
+                # The failed reply offers Retry: a new reply to the same message, in its place.
+                stub_llm.reply_text = "Yes, I am here now."
+                await page.get_by_test_id("retry").click()
+                await expect(page.get_by_test_id("reply").locator(".text")).to_have_text("Yes, I am here now.", timeout=20_000)
+                await expect(page.get_by_test_id("reply")).to_have_count(1)
+                await expect(page.get_by_test_id("retry")).to_have_count(0)
+
+                # Over CHAT_MESSAGES_PER_MINUTE (2, the retry counted): the next message is refused
+                # (429), said in words with the wait, and what was typed stays in the box, not lost.
                 await page.get_by_test_id("message").fill("A third, too soon")
                 await page.get_by_test_id("send").click()
                 await expect(page.locator("#chat-error")).to_contain_text("more than 2 messages a minute")
@@ -301,6 +322,8 @@ async def test_errors_are_shown_in_words(tmp_path, redis_url, stub_llm):
                 await page.get_by_test_id("login").click()
                 await expect(page.locator("#signin-error")).to_contain_text("Too many attempts")
                 await expect(page.locator("#signin-error")).to_contain_text(re.compile(r"Try again in \d+ seconds?\."))
+                throttled = await page.locator("#signin-error").text_content()
+                assert throttled.lower().count("try again") == 1, throttled  # said once, with the wait
             finally:
                 await chromium.close()
     finally:

@@ -19,11 +19,14 @@ import websockets
 from redis.asyncio import Redis
 
 from service.app import create_app
+from shared.redis_structures.live_limits import LIMITS_KEY
 from shared.store.mongo import CHAT_MESSAGES, REPLIES, SESSIONS
 from tests.support.client import Api, Login, say
 from tests.support.dropping_redis import silent_redis
+from tests.support.metrics import open_sockets
 from tests.support.product import serve_product
 from tests.support.servers import serve_app
+from tests.support.waiting import wait_for
 
 BOUND = 5.0  # generous upper bound for anything that should happen within a second
 
@@ -84,14 +87,17 @@ async def test_a_flooding_socket_is_rate_limited_and_only_the_allowed_messages_a
 
 async def test_the_sixth_socket_of_a_user_is_closed_with_4429_and_a_closed_one_frees_its_place(api):
     login = await api.new_user()
+    baseline = open_sockets()
     async with contextlib.AsyncExitStack() as stack:
         sockets = [await stack.enter_async_context(api.connect(login)) for _ in range(5)]
         for ws in sockets:  # all five are really open: each answers
             assert (await say(ws, "hello"))[-1]["type"] == "done"
         async with api.connect(login) as sixth:
             assert await closed_code(sixth) == 4429
+        await wait_for(lambda: open_sockets() == baseline + 5, what="the refused sixth socket gone")
         await sockets[0].close()
-        await asyncio.sleep(0.2)  # the server notices the close and releases the place
+        # The server notices the close and releases the place, then lets go of the socket.
+        await wait_for(lambda: open_sockets() == baseline + 4, what="the closed socket's place released")
         async with api.connect(login) as replacement:
             assert (await say(replacement, "back again"))[-1]["type"] == "done"
 
@@ -125,9 +131,7 @@ async def test_a_disconnect_mid_reply_does_not_stop_the_reply_it_is_written_and_
         assert json.loads(await ws.recv())["type"] == "accepted"
         assert json.loads(await ws.recv())["type"] == "chunk"
     # The client left after one word; the worker writes the rest and stores it all.
-    async with asyncio.timeout(BOUND):
-        while not await stored(db, login, "assistant"):
-            await asyncio.sleep(0.05)
+    await wait_for(lambda: stored(db, login, "assistant"), BOUND, what="the reply stored")
     reply = await db[CHAT_MESSAGES].find_one({"session_id": login.session_id, "role": "assistant"})
     assert reply["content"] == stub_llm.reply_text + " "
     assert stub_llm.streams_abandoned == 0 and stub_llm.chunks_streamed == 10
@@ -197,9 +201,14 @@ async def test_a_silent_redis_costs_a_message_one_wait_and_nothing_is_stored(set
             login = await api.new_user()
             received.clear()
             posted = await api.http.post("/api/v1/chat/messages", json={"content": "anyone?"}, headers=login.headers)
-            sent_for_the_message = [c for c in received if any(b"chat:" in part or b"arq:" in part for part in c)]
+            sent_for_the_message = [
+                c for c in received if any(b"chat:" in part or b"arq:" in part or LIMITS_KEY.encode() in part for part in c)
+            ]
     assert posted.status_code == 503 and posted.json()["errors"] == [{"field": "content", "message": "unavailable"}]
-    assert sent_for_the_message and all(any(b"chat:messages" in part for part in c) for c in sent_for_the_message)
+    # The first step is reading the limits in force (shared/redis_structures/live_limits.py),
+    # then the bucket: nothing past them.
+    first_steps = (b"chat:messages", LIMITS_KEY.encode())
+    assert sent_for_the_message and all(any(step in part for step in first_steps for part in c) for c in sent_for_the_message)
     assert await stored(db, login, "user") == 0 and await db[REPLIES].count_documents({}) == 0
 
 
@@ -219,9 +228,11 @@ async def test_the_logout_listener_resubscribes_after_losing_its_redis_connectio
         async with api.connect(login) as ws:
             assert (await say(ws, "hello"))[-1]["type"] == "done"
             assert await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub") >= 1
-            async with asyncio.timeout(BOUND):  # the supervisor notices and subscribes again
-                while (await redis.pubsub_numsub("chat:logout"))[0][1] < 1:
-                    await asyncio.sleep(0.05)
+
+            async def subscribed() -> bool:  # the supervisor notices and subscribes again
+                return (await redis.pubsub_numsub("chat:logout"))[0][1] >= 1
+
+            await wait_for(subscribed, BOUND, what="the logout listener subscribed again")
             await api.logout(login)
             assert await closed_code(ws) == 4401
     finally:
@@ -269,3 +280,25 @@ async def test_an_open_socket_keeps_its_place_beyond_one_lease(settings, mongo_c
             async with api.connect(login) as second:
                 assert await closed_code(second) == 4429
             assert (await say(first, "still here"))[-1]["type"] == "done"
+
+
+async def test_a_reply_whose_failure_cannot_be_written_says_so_in_the_log(api, monkeypatch, caplog):
+    import worker.reply
+
+    async def broken_recall(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    async def broken_fail(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("and Redis too")
+
+    login = await api.new_user()
+    monkeypatch.setattr(worker.reply, "recall", broken_recall)
+    monkeypatch.setattr(worker.reply.ReplyWriter, "fail", broken_fail)
+    sent = await api.http.post("/api/v1/chat/messages", json={"content": "hello"}, headers=login.headers)
+    assert sent.status_code == 202
+
+    async def said() -> list[Any]:
+        return [r for r in caplog.records if r.name == "worker.reply" and "could not be written either" in r.getMessage()]
+
+    [record] = await wait_for(said)
+    assert record.levelname == "ERROR" and "and Redis too" in record.getMessage()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import subprocess
@@ -13,8 +12,9 @@ from arq.jobs import Job
 
 from shared.store.messages import store_message
 from shared.store.mongo import SESSION_CONTEXTS
-from tests.support.processes import start_seeded_worker
+from tests.support.processes import exit_code, start_seeded_worker
 from tests.support.stub_llm import Failure
+from tests.support.waiting import wait_for
 from tests.support.worker import drain_queue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,23 +32,12 @@ async def seed_session(db, arq_pool, tmp_path) -> tuple[str, Path]:
     return "crash-job", seed
 
 
-async def exit_code(proc: subprocess.Popen, seconds: float = 30) -> int:
-    """Wait for the process without blocking the loop: the stub LLM it talks to runs on it."""
-    for _ in range(int(seconds / 0.05)):
-        if proc.poll() is not None:
-            return proc.returncode
-        await asyncio.sleep(0.05)
-    proc.kill()
-    raise AssertionError("the worker did not exit in time")
-
-
 async def until_llm_called(stub_llm, proc: subprocess.Popen, calls: int = 1) -> None:
-    for _ in range(400):
+    def called() -> bool:
         assert proc.poll() is None, proc.stdout.read().decode()
-        if len(stub_llm.extraction_requests) >= calls:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the worker never reached the LLM")
+        return len(stub_llm.extraction_requests) >= calls
+
+    await wait_for(called, 20, what="the worker reaching the LLM")
 
 
 async def signal_mid_job(

@@ -1,5 +1,6 @@
-"""An extraction that stores new points makes at most three MongoDB round trips: one read
-before the LLM call (messages, watermarks, known point keys), the watermark upsert, and the
+"""An extraction that stores new points makes five MongoDB round trips, three of them sent
+together: the reads before the LLM call (messages, watermarks, known point keys: plain
+indexed reads, not one $facet with two $lookups), the watermark upsert, and the
 unsummarized-context counter."""
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ async def session_with(db, user_id: str, session_id: str, text: str) -> None:
     await store_message(db, user_id, session_id, "assistant", "Noted.")
 
 
-async def test_new_points_take_six_round_trips_and_an_up_to_date_session_one(db, settings, arq_pool, stub_llm):
+READS = [("chat_messages", "find"), (SESSION_CONTEXTS, "find"), ("empty_extractions", "find_one"), (MEMORIES, "find")]
+
+
+async def test_new_points_take_four_reads_sent_together_and_four_writes_and_an_up_to_date_session_the_reads(
+    db, settings, arq_pool, stub_llm
+):
     llm = AnthropicProvider(settings)
     try:
         # A first session gives the user a stored context and a counter.
@@ -32,8 +38,7 @@ async def test_new_points_take_six_round_trips_and_an_up_to_date_session_one(db,
         outcome = await extract_session_context(ctx, "u", "s2")
         assert outcome["reason"] == "extracted"
         assert counting.calls == [
-            ("chat_messages", "aggregate"),
-            (MEMORIES, "find"),  # the known memories, for consolidation
+            *READS,
             (SESSION_CONTEXTS, "find_one_and_update"),
             (MEMORIES, "insert_many"),  # every new memory at once
             (SESSION_CONTEXTS, "update_one"),  # the context's memory ids
@@ -46,7 +51,7 @@ async def test_new_points_take_six_round_trips_and_an_up_to_date_session_one(db,
         requests = len(stub_llm.requests)
         again = await extract_session_context(ctx, "u", "s2")
         assert again["reason"] == "up_to_date" and again["context_id"] == outcome["context_id"]
-        assert counting.calls == [("chat_messages", "aggregate")] and len(stub_llm.requests) == requests
+        assert counting.calls == READS and len(stub_llm.requests) == requests
     finally:
         await llm.aclose()
 
@@ -62,9 +67,17 @@ async def test_a_point_said_again_reinforces_the_older_context_without_a_lookup(
         counting = CountingDatabase(db)
         outcome = await extract_session_context({**ctx, "db": counting}, "u", "s2")
         assert outcome["reason"] == "no_new_points"
-        # The read, the known memories, the reinforcing update, the empty watermark, the
-        # memory reinforced: no second read for the keys.
-        assert [name for _, name in counting.calls] == ["aggregate", "find", "update_one", "update_one", "update_many"]
+        # The reads, the reinforcing update, the empty watermark, the memory reinforced: no
+        # second read for the keys.
+        assert [name for _, name in counting.calls] == [
+            "find",
+            "find",
+            "find_one",
+            "find",
+            "update_one",
+            "update_one",
+            "update_many",
+        ]
         [memory] = await db[MEMORIES].find({}).to_list(None)
         assert memory["mentions"] == 2 and [s["session_id"] for s in memory["sources"]] == ["s1", "s2"]
         [stored] = await db[SESSION_CONTEXTS].find({}).to_list(None)

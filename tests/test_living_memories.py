@@ -200,3 +200,34 @@ def test_the_migrate_command_refuses_the_in_memory_store_with_a_clear_message():
         env={"PATH": "/usr/bin:/bin", "MONGODB_URI": "memory://", "ALLOW_IN_MEMORY_MONGODB": "true"},
     )
     assert done.returncode == 1 and "memory://" in done.stderr
+
+
+async def test_short_names_and_known_aliases_merge_with_a_record_and_a_user_can_split_them(api, db):
+    from shared.models import ExtractedEntity
+    from shared.store import entities
+    from shared.store.mongo import ENTITIES, ENTITY_MERGES
+
+    owner, stranger = await api.new_user(), await api.new_user()
+    now = datetime.now(UTC)
+    named = [ExtractedEntity(name=n, kind=k) for n, k in [("Sarah", "person"), ("Mark", "person"), ("New York", "place")]]
+    await entities.record_entities(db, owner.user_id, named, "c1", now, 92.0)
+    later = [ExtractedEntity(name=n, kind=k) for n, k in [("Sara", "person"), ("Mike", "person"), ("NYC", "place")]]
+    resolved = await entities.record_entities(db, owner.user_id, later, "c2", now, 92.0)
+
+    by_name = {d["name"]: d for d in await db[ENTITIES].find({"user_id": owner.user_id}).to_list(None)}
+    assert by_name["Sarah"]["aliases"] == ["Sara"] and resolved["Sara"] == by_name["Sarah"]["_id"]
+    assert by_name["New York"]["aliases"] == ["NYC"]
+    assert "Mike" in by_name and by_name["Mark"]["aliases"] == []  # a different person
+    why = {m["name"]: m["why"] for m in await db[ENTITY_MERGES].find({"user_id": owner.user_id}).to_list(None)}
+    assert "Jaro-Winkler" in why["Sara"] and "alias" in why["NYC"] and set(why) == {"Sara", "NYC"}
+
+    sarah = str(by_name["Sarah"]["_id"])
+    path = f"/api/v1/memory/graph/entities/{sarah}/split"
+    assert (await api.http.post(path, json={"alias": "Sara"}, headers=stranger.headers)).status_code == 404
+    assert (await api.http.post(path, json={"alias": "Nobody"}, headers=owner.headers)).status_code == 404
+    assert (await api.http.post(path, json={"name": "Sara"}, headers=owner.headers)).status_code == 422
+    split = await api.http.post(path, json={"alias": "Sara"}, headers=owner.headers)
+    assert split.status_code == 201
+    assert (await db[ENTITIES].find_one({"_id": by_name["Sarah"]["_id"]}))["aliases"] == []
+    assert (await db[ENTITIES].find_one({"name": "Sara", "user_id": owner.user_id}))["kind"] == "person"
+    assert (await db[ENTITY_MERGES].find_one({"name": "Sara"}))["split_at"] is not None

@@ -96,6 +96,34 @@ async def test_offline_reply_is_labelled_and_draws_on_memory():
     assert "preference" in text and "Run a marathon" in text
 
 
+async def test_offline_reply_sentences_each_end_with_an_end_mark():
+    """Issue 24: quoted sentences without their own full stop left the coach's sentences open."""
+    memory = MemoryDigest(points=[RecalledPoint(kind="goal", content="Run a marathon")], summary="three sessions on running")
+    text = "".join([p async for p in OfflineProvider().stream_reply(transcript(("user", "I prefer tea")), memory)])
+    body = text.removeprefix(OFFLINE_LABEL).strip()
+    assert body == (
+        'I noted that as a preference: "I prefer tea". From an earlier session I remember your goal: "Run a marathon". '
+        "In short, so far: three sessions on running. What is one small step you could take next?"
+    )
+
+
+async def test_offline_reply_streams_word_by_word_at_the_configured_pace(monkeypatch):
+    """OFFLINE_STREAM_DELAY_MS (40 by default) is slept between words, so the offline coach can be watched typing."""
+    import shared.llm.offline as offline
+
+    slept: list[float] = []
+
+    async def record(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(offline, "sleep", record)
+    parts = [p async for p in OfflineProvider(0.04).stream_reply(transcript(("user", "hello")), MemoryDigest())]
+    assert len(slept) == len(parts) - 1 and set(slept) == {0.04}
+    assert Settings(_env_file=None).offline_stream_delay_ms == 40  # type: ignore[call-arg]
+    paced = create_llm(Settings(_env_file=None, llm_provider="offline", offline_stream_delay_ms=25))  # type: ignore[call-arg]
+    assert paced.word_delay_seconds == 0.025  # type: ignore[attr-defined]
+
+
 async def test_offline_product_path_end_to_end(redis_url, mongo_client):
     """The all-in-one's defaults: offline chat and offline extraction through the real worker."""
     from tests.support.settings import make_settings

@@ -12,12 +12,13 @@ from redis.asyncio import Redis
 
 from shared.llm import LLMRateLimited
 from shared.llm.limiter import LLMLimiter
-from shared.process.metrics import LLM_RATE_WAIT
 from shared.queue.jobs import CHAT_JOBS, GENERATE_REPLY, queue_for
 from shared.store.messages import store_message
 from shared.store.mongo import FAILED_JOBS, SESSION_CONTEXTS
 from tests.conftest import make_settings
-from tests.support.running_worker import running_worker, wait_for
+from tests.support.metrics import rate_waited
+from tests.support.running_worker import running_worker
+from tests.support.waiting import wait_for
 from worker.arq_options import chat_worker_options
 
 
@@ -59,11 +60,20 @@ async def test_requests_window_is_shared_by_processes_and_keeps_a_share_for_chat
 
 async def test_a_refused_call_says_how_long_until_the_window_has_room(redis, redis_url):
     limiter = LLMLimiter(redis, limiter_settings(redis_url, llm_requests_per_minute=1, llm_chat_reserved_share=0))
+    before = await redis_seconds(redis)
     assert await admitted(limiter, "summary")
     with pytest.raises(LLMRateLimited) as refused:
         async with limiter.admit("summary", 1):
             pass
-    assert 59 < refused.value.retry_after <= 60.01
+    after = await redis_seconds(redis)
+    # The window (60 s) counts from the admitted call, which Redis's clock places between
+    # the two readings: the wait is the window less what has passed since, to the ms.
+    assert 60 - (after - before) - 0.001 <= refused.value.retry_after <= 60 + 0.001
+
+
+async def redis_seconds(redis) -> float:
+    seconds, micros = await redis.time()
+    return seconds + micros / 1e6
 
 
 async def test_a_call_waits_in_place_when_the_window_opens_soon(redis, redis_url):
@@ -71,9 +81,9 @@ async def test_a_call_waits_in_place_when_the_window_opens_soon(redis, redis_url
         redis_url, llm_requests_per_minute=1, llm_rate_window_seconds=0.3, llm_max_wait_seconds=5, llm_chat_reserved_share=0
     )
     limiter = LLMLimiter(redis, settings)
-    before = LLM_RATE_WAIT.labels("extraction")._value.get()
+    before = rate_waited("extraction")
     assert await admitted(limiter, "extraction") and await admitted(limiter, "extraction")
-    assert LLM_RATE_WAIT.labels("extraction")._value.get() > before  # the second one waited, it was not refused
+    assert rate_waited("extraction") > before  # the second one waited, it was not refused
 
 
 async def test_a_call_counts_until_a_window_after_it_ended(redis, redis_url):
@@ -142,6 +152,20 @@ async def test_redis_unreachable_lets_calls_through(redis_url):
         await dead.aclose()
 
 
+async def test_a_pause_that_cannot_be_shared_is_said_once(redis_url, caplog):
+    from allinone.redis_process import free_port
+
+    dead = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
+    limiter = LLMLimiter(dead, limiter_settings(redis_url, llm_requests_per_minute=1))
+    try:
+        await limiter.pause(30, background_only=False)
+        await limiter.pause(30, background_only=False)
+    finally:
+        await dead.aclose()
+    said = [r for r in caplog.records if r.name == "shared.llm.limiter" and r.levelname == "WARNING"]
+    assert len(said) == 1 and "pause was not shared" in said[0].getMessage()
+
+
 async def test_background_calls_leave_concurrency_slots_for_chat(redis, redis_url):
     limiter = LLMLimiter(redis, limiter_settings(redis_url, llm_max_concurrency=5, llm_chat_reserved_share=0.2))
     held, release = [], asyncio.Event()
@@ -152,11 +176,11 @@ async def test_background_calls_leave_concurrency_slots_for_chat(redis, redis_ur
             await release.wait()
 
     tasks = [asyncio.create_task(hold("extraction")) for _ in range(6)]
-    await asyncio.sleep(0.1)
-    assert held.count("extraction") == 4  # 5 slots, one kept for chat
+    await wait_for(lambda: held.count("extraction") == 4, what="four extractions holding slots")  # 5 slots, one kept for chat
     chat = asyncio.create_task(hold("chat"))
-    await asyncio.sleep(0.1)
-    assert "chat" in held
+    await wait_for(lambda: "chat" in held, what="chat taking the slot kept for it")
+    # The chat got in after them, and the other two extractions still wait.
+    assert held.count("extraction") == 4 and sum(not t.done() for t in tasks) == 6
     release.set()
     await asyncio.gather(*tasks, chat)
 

@@ -19,9 +19,9 @@ import pytest
 from arq.jobs import Job
 
 from service.app import create_app
-from shared.process.metrics import LLM_RATE_DEFERRED, LLM_RATE_WAIT
 from shared.store.messages import store_message
 from tests.support.client import Api, say
+from tests.support.metrics import rate_deferred, rate_waited
 from tests.support.processes import start_seeded_worker
 from tests.support.running_worker import running_worker, wait_for
 from tests.support.servers import serve_app
@@ -104,8 +104,8 @@ async def test_chat_is_not_held_back_by_a_throttled_backlog(settings, mongo_clie
         await store_message(db, f"b{i}", f"bs{i}", "user", f"I want to finish task {i}")
         await store_message(db, f"b{i}", f"bs{i}", "assistant", "Good.")
         await arq_pool.enqueue_job("extract_session_context", f"b{i}", f"bs{i}", _job_id=f"backlog-{i}")
-    chat_waited = LLM_RATE_WAIT.labels("chat")._value.get()
-    chat_deferred = LLM_RATE_DEFERRED.labels("chat")._value.get()
+    chat_waited = rate_waited("chat")
+    chat_deferred = rate_deferred("chat")
     background_throttled = _throttled("extraction")
     async with serve_app(create_app(limited, mongo_client=mongo_client)) as url, Api(url) as api:
         user = await api.new_user()
@@ -119,13 +119,13 @@ async def test_chat_is_not_held_back_by_a_throttled_backlog(settings, mongo_clie
             await wait_for(lambda: _done(db, backlog), seconds=30)
             await wait_for(lambda: _idle(worker))
     # Chat calls took their reserved share: not one waited or was refused.
-    assert LLM_RATE_WAIT.labels("chat")._value.get() == chat_waited
-    assert LLM_RATE_DEFERRED.labels("chat")._value.get() == chat_deferred
+    assert rate_waited("chat") == chat_waited
+    assert rate_deferred("chat") == chat_deferred
     assert len(stub_llm.chat_requests) == 3
 
 
 def _throttled(purpose: str) -> float:
-    return LLM_RATE_WAIT.labels(purpose)._value.get() + LLM_RATE_DEFERRED.labels(purpose)._value.get()
+    return rate_waited(purpose) + rate_deferred(purpose)
 
 
 async def _throttled_since(before: float) -> bool:

@@ -1,4 +1,8 @@
-"""Login throttling per client address and per account, in Redis, over real HTTP."""
+"""Login throttling per client address and per account, in Redis, over real HTTP.
+
+Tests that need several client addresses connect from different loopback addresses
+(127.0.0.x), which the kernel routes to the same server: real, distinct peers.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
@@ -28,6 +33,16 @@ async def service(settings: Any, mongo_client: Any, **overrides: Any) -> AsyncIt
 
 async def attempt(api: Api, email: str, password: str) -> Any:
     return await api.http.post("/api/v1/auth/login", json={"email": email, "password": password})
+
+
+def client_from(api: Api, address: str) -> httpx.AsyncClient:
+    """A client of the same service connecting from another loopback address."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=api.base_url, transport=transport, timeout=10)
+
+
+async def login_from(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    return await client.post("/api/v1/auth/login", json={"email": email, "password": password})
 
 
 async def test_repeated_failures_for_an_account_get_429_with_retry_after_and_a_success_resets_them(settings, mongo_client):
@@ -101,3 +116,49 @@ async def test_with_redis_down_login_fails_open(settings, mongo_client):
         statuses = [(await attempt(api, user.email, WRONG)).status_code for _ in range(6)]
         assert statuses == [401] * 6
         assert (await attempt(api, user.email, user.password)).status_code == 200
+
+
+async def test_the_owner_gets_in_during_a_sustained_attack_from_other_addresses(settings, mongo_client):
+    """The attack of issue 25: wrong passwords sent whenever Retry-After ends kept the account
+    at 429 for its owner. Failures now count per (account, address): the attackers' own
+    addresses back off, the owner's address never failed and is never refused."""
+    limits = {"login_account_free_failures": 2, "login_backoff_base_seconds": 0.2, "login_backoff_cap_seconds": 0.4}
+    async with service(settings, mongo_client, **limits) as api:
+        user = await api.new_user()
+        attackers = [client_from(api, f"127.0.0.{i}") for i in range(2, 6)]
+        owner = client_from(api, "127.0.0.1")
+        try:
+            attacker_statuses: list[int] = []
+            owner_statuses: list[int] = []
+            for _ in range(6):  # rounds: every attacker guesses, then the owner logs in
+                for attacker in attackers:
+                    attacker_statuses.append((await login_from(attacker, user.email, WRONG)).status_code)
+                owner_statuses.append((await login_from(owner, user.email, user.password)).status_code)
+                await asyncio.sleep(0.1)
+        finally:
+            for client in (*attackers, owner):
+                await client.aclose()
+    assert owner_statuses == [200] * 6
+    assert 429 in attacker_statuses  # the guessers themselves were slowed down
+
+
+async def test_past_the_account_ceiling_addresses_that_failed_wait_and_a_fresh_one_may_try(settings, mongo_client):
+    limits = {"login_account_failures_per_hour": 3, "login_account_free_failures": 100}
+    async with service(settings, mongo_client, **limits) as api:
+        user = await api.new_user()
+        guesser, second, owner = (client_from(api, f"127.0.0.{i}") for i in (11, 12, 13))
+        try:
+            first = [(await login_from(guesser, user.email, WRONG)).status_code for _ in range(3)]
+            slowed = await login_from(guesser, user.email, user.password)  # the ceiling is spent
+            fresh = await login_from(second, user.email, WRONG)  # never failed here: it may try
+            owner_in = await login_from(owner, user.email, user.password)
+            again = await login_from(second, user.email, user.password)  # it failed: now it waits
+        finally:
+            for client in (guesser, second, owner):
+                await client.aclose()
+    assert first == [401, 401, 401]
+    assert slowed.status_code == 429 and "account" in slowed.json()["detail"]
+    assert 1100 <= int(slowed.headers["Retry-After"]) <= 1200  # one failure's worth of 3 an hour
+    assert fresh.status_code == 401
+    assert owner_in.status_code == 200
+    assert again.status_code == 429

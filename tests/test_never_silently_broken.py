@@ -221,7 +221,7 @@ async def test_ctrl_c_while_the_worker_is_busy_lets_running_jobs_finish(tmp_path
     """Hundreds of short jobs in flight at the signal: none is cut off mid-write, no traceback."""
     from arq import create_pool
 
-    from shared.queue.connection import arq_redis_settings
+    from shared.queue.arq_adapter.pool import redis_settings as arq_redis_settings
 
     allinone = await start_allinone(tmp_path)
     try:
@@ -272,7 +272,8 @@ async def test_the_cli_next_to_the_allinone_reaches_its_queue_and_names_what_it_
         broken = await asyncio.to_thread(
             run, ["-m", "worker", "enqueue", "extract_session_context", "only-a-user", "--wait", "20"], same
         )
-        assert_one_line(broken, "failed: JobArgumentsError", "session_id")
+        # Checked before anything is queued, so it cannot dead-letter.
+        assert_one_line(broken, "extract_session_context takes USER_ID SESSION_ID", "nothing was queued")
 
         elsewhere = await asyncio.to_thread(run, ["-m", "worker", "enqueue", "ping"], {**env, "REDIS_URL": redis_url})
         assert elsewhere.returncode == 0, elsewhere.stderr

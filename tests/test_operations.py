@@ -118,12 +118,15 @@ async def _complete(api, login, job_id):
     return body if body["status"] == "complete" else None
 
 
-async def test_admin_may_cancel_a_users_job_but_not_read_it(api, db):
-    admin, user = await an_admin(api, db), await api.new_user()
+async def test_admin_may_read_and_cancel_a_users_job(api, db):
+    admin, user, other = await an_admin(api, db), await api.new_user(), await api.new_user()
     job_id = await logged_out_job(api, user, "I want to read more", "I will read ten pages a day")
-    # Reading is for the owner only; cancelling is for the owner or an admin. No worker runs,
-    # so the abort is registered and not yet confirmed: 202, still queued.
-    assert (await api.http.get(f"/api/v1/jobs/{job_id}", headers=admin.headers)).status_code == 404
+    # Reading and cancelling are for the owner or an admin (who sees every job on the
+    # dashboard); another user gets 404. No worker runs, so the abort is registered and not
+    # yet confirmed: 202, still queued.
+    assert (await api.http.get(f"/api/v1/jobs/{job_id}", headers=other.headers)).status_code == 404
+    read = await api.http.get(f"/api/v1/jobs/{job_id}", headers=admin.headers)
+    assert read.status_code == 200 and read.json()["job_id"] == job_id
     from service.routes import jobs
 
     jobs.CANCEL_WAIT_SECONDS = 0.2
@@ -134,10 +137,21 @@ async def test_admin_may_cancel_a_users_job_but_not_read_it(api, db):
     assert response.status_code == 202 and response.json()["status"] == "queued"
 
 
+async def test_admin_reads_a_job_nobody_was_handed(api, db, arq_pool):
+    # A cron's or a ping's job: the dashboard lists it, so its id must open for an admin.
+    admin, user = await an_admin(api, db), await api.new_user()
+    job = await arq_pool.enqueue_job("ping")
+    read = await api.http.get(f"/api/v1/jobs/{job.job_id}", headers=admin.headers)
+    assert read.status_code == 200 and read.json()["status"] == "queued" and read.json()["function"] == "ping"
+    assert (await api.http.get(f"/api/v1/jobs/{job.job_id}", headers=user.headers)).status_code == 404
+    assert (await api.http.get("/api/v1/jobs/no-such-job", headers=admin.headers)).status_code == 404
+
+
 async def test_metrics_on_the_service_and_on_a_worker_listener(api, db, settings, mongo_client):
+    admin = await an_admin(api, db)  # /metrics is not public by default (tests/test_metrics_access.py)
     user = await api.new_user()
     job_id = await logged_out_job(api, user, "I want to cook at home", "I will plan meals on Sunday")
-    scrape = await api.http.get("/metrics")
+    scrape = await api.http.get("/metrics", headers=admin.headers)
     assert scrape.status_code == 200 and scrape.headers["content-type"].startswith("text/plain")
     text = scrape.text
     assert 'coach_queue_jobs{function="extract_session_context",state="queued"} 1.0' in text
@@ -147,7 +161,7 @@ async def test_metrics_on_the_service_and_on_a_worker_listener(api, db, settings
     async with running_worker(settings, mongo_client):
         user = await api.login(user.email, user.password, user.user_id)
         await wait_for(lambda: _complete(api, user, job_id))
-    text = (await api.http.get("/metrics")).text
+    text = (await api.http.get("/metrics", headers=admin.headers)).text
     assert 'coach_jobs_completed_total{function="extract_session_context"}' in text
     assert 'coach_job_duration_seconds_count{function="extract_session_context"}' in text
     assert 'coach_llm_calls_total{outcome="ok",purpose="extraction"}' in text

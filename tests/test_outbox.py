@@ -13,6 +13,7 @@ from allinone.redis_process import RedisProcess
 from service.app import create_app
 from shared.store.mongo import OUTBOX, SESSION_CONTEXTS
 from shared.store.outbox import enqueue_or_store, relay_outbox
+from tests.support import waiting
 from tests.support.client import Api, say
 from tests.support.dropping_redis import dropping_redis
 from tests.support.product import serve_product
@@ -22,11 +23,7 @@ from tests.support.worker import drain_queue
 
 
 async def wait_for(predicate, seconds: float = 15.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if await predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
+    await waiting.wait_for(predicate, seconds)
 
 
 @pytest.mark.slow  # fifty users through a Redis outage

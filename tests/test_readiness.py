@@ -97,3 +97,24 @@ async def test_a_worker_that_misses_beats_is_listed_stale_then_dropped(redis_url
         assert await client.scard(index_key("q")) == 0
     finally:
         await client.aclose()
+
+
+async def test_on_the_in_memory_store_readyz_counts_only_workers_in_this_process(mongo_client, redis_url):
+    # A service and a worker each on ALLOW_IN_MEMORY_MONGODB: two stores. The worker's
+    # heartbeat is fresh, but every reply it took would stay `queued` here: not ready.
+    settings = make_settings(redis_url, mongodb_uri="memory://", llm_provider="offline", allow_in_memory_mongodb=True)
+    redis = aioredis.from_url(redis_url)
+    now = datetime.now(UTC)
+    for queue in (settings.queue_name, settings.chat_queue_name):
+        beat = WorkerHeartbeat(
+            worker_id=f"elsewhere:{queue}", host="elsewhere", pid=1, queue_name=queue, started_at=now, last_seen=now,
+            interval_seconds=5,
+        )  # fmt: skip
+        await write_heartbeat(redis, beat)
+    await redis.aclose()
+    async with serve_app(create_app(settings)) as url:
+        response = await readyz(url)
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert "none sharing this process's in-memory MongoDB" in checks["workers"]
+    assert "none sharing this process's in-memory MongoDB" in checks["chat_workers"]

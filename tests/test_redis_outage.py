@@ -23,6 +23,7 @@ from tests.support.processes import job_starts, readyz_status, start, stop, unti
 from tests.support.redis_restart import RestartableRedis
 from tests.support.settings import JWT_SECRET
 from tests.support.stub_llm import Failure
+from tests.support.waiting import wait_for
 
 OUTAGE_SECONDS = 10
 
@@ -55,21 +56,14 @@ async def results(redis_url: str, job_ids: list[str], timeout: float = 20) -> di
 
 
 async def until_contexts(api: Api, login, seconds: float = 20) -> list:
-    for _ in range(int(seconds / 0.1)):
-        contexts = (await api.memory(login))["contexts"]
-        if contexts:
-            return contexts
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no context for session {login.session_id}")
+    async def contexts() -> list:
+        return (await api.memory(login))["contexts"]
+
+    return await wait_for(contexts, seconds, every=0.1, what=f"a context for session {login.session_id}")
 
 
 async def until_result(job: Job, seconds: float = 15) -> Any:
-    for _ in range(int(seconds / 0.1)):
-        info = await job.result_info()
-        if info is not None:
-            return info
-        await asyncio.sleep(0.1)
-    return None
+    return await wait_for(job.result_info, seconds, every=0.1, what=f"the result of job {job.job_id}")
 
 
 def assert_one_warning_each(text: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 from arq.jobs import Job
@@ -10,6 +9,8 @@ from arq.jobs import Job
 from shared.queue.jobs import extract_job_id
 from shared.store.mongo import SESSION_CONTEXTS
 from tests.support.client import reply_text, say
+from tests.support.metrics import open_sockets
+from tests.support.waiting import wait_for
 from tests.support.worker import drain_queue
 
 
@@ -55,11 +56,13 @@ async def test_disconnect_alone_extracts_the_session(api, settings, mongo_client
 
 async def test_logout_and_disconnect_of_one_session_extract_once(api, settings, mongo_client, stub_llm, db):
     login = await api.new_user()
+    sockets_before = open_sockets()
     async with api.connect(login) as ws:
         await say(ws, "I decided to quit coffee")
         logout = await api.logout(login)  # while the socket is still open
-    # The socket closed after the logout: its enqueue used the same job id.
-    await asyncio.sleep(0.2)
+    # The socket closed after the logout: its enqueue used the same job id. Once the service
+    # is done with the socket, that enqueue has happened.
+    await wait_for(lambda: open_sockets() == sockets_before, what="the service finishing with the closed socket")
     await drain_queue(settings, mongo_client)
     assert len(stub_llm.extraction_requests) == 1
     assert await db[SESSION_CONTEXTS].count_documents({"session_id": login.session_id}) == 1

@@ -18,6 +18,7 @@ from tests.support.client import Api, say
 from tests.support.running_worker import running_worker
 from tests.support.servers import serve_app
 from tests.support.settings import make_settings
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow  # every test waits out a header or body time limit
 
@@ -39,10 +40,14 @@ async def open_connection(url: str):
     return await asyncio.open_connection(host, int(port))
 
 
-async def slowloris(url: str) -> tuple[int, bytes]:
-    """Send a request's headers one line at a time; returns (lines sent, what came back)."""
+async def slowloris(url: str, started: list[None] | None = None) -> tuple[int, bytes]:
+    """Send a request's headers one line at a time; returns (lines sent, what came back).
+    `started` gets one entry once the connection is open and its first line sent."""
     reader, writer = await open_connection(url)
     writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    await writer.drain()
+    if started is not None:
+        started.append(None)
     answer = asyncio.create_task(reader.read())  # everything until the server closes
     sent = 0
     try:
@@ -75,8 +80,9 @@ async def test_a_slowloris_client_is_cut_after_the_limit_with_408(service):
 
 
 async def test_many_slow_clients_are_all_cut_and_a_normal_client_is_served_meanwhile(service):
-    attack = [asyncio.create_task(slowloris(service)) for _ in range(20)]
-    await asyncio.sleep(0.3)
+    started: list[None] = []
+    attack = [asyncio.create_task(slowloris(service, started)) for _ in range(20)]
+    await wait_for(lambda: len(started) == 20, what="twenty slow clients connected")
     async with Api(service) as api:
         assert (await api.http.get("/healthz")).status_code == 200
     results = await asyncio.gather(*attack)

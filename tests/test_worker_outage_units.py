@@ -13,10 +13,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import WatchError
 
 from allinone.redis_process import free_port
+from shared.queue.arq_adapter.worker import ResilientWorker
 from tests.support.dropping_redis import dropping_redis
 from worker.ping import ping
 from worker.reliability import is_transient
-from worker.resilient import ResilientWorker
 
 
 def worker_without_redis(**options) -> ResilientWorker:

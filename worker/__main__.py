@@ -26,54 +26,60 @@ import asyncio
 import json
 import sys
 from datetime import datetime
+from typing import Any
 
-from arq import create_pool
-from arq.jobs import Job, JobStatus
 from redis.exceptions import RedisError
 
 from shared.process.preflight import check_mongodb_reachable, check_redis_reachable, where
-from shared.process.settings import Settings, SettingsError, load_settings
-from shared.queue.connection import arq_redis_settings
+from shared.process.settings import Settings, exit_on_settings_error, load_settings
+from shared.queue.arq_adapter.pool import QueuePool, open_pool
+from shared.queue.arq_adapter.records import WAITING, job_state
+from shared.queue.arq_adapter.records import wait_for_result as job_result
 from shared.queue.jobs import TAKES_NOW, enqueue_by_name
-from worker.arq_options import FUNCTIONS, cron_jobs
+from worker.arq_options import CHAT_FUNCTIONS, FUNCTIONS, cron_jobs
 from worker.cli_target import queue_settings, refuse_unreadable_dead_letters
+from worker.job_arguments import JobArguments, job_arguments
 from worker.migrate_cli import add_migrate_parser, migrate_command
 from worker.run import add_run_command, run_worker
 from worker.users_cli import add_users_parser, check_users_options, users_command
 
-JOB_NAMES = [f.__name__ for f in FUNCTIONS] + [c.name for c in cron_jobs()]
+JOBS: dict[str, JobArguments] = {
+    **{f.__name__: job_arguments(f.__name__, f) for f in FUNCTIONS + CHAT_FUNCTIONS},
+    **{c.name: job_arguments(c.name, c.coroutine) for c in cron_jobs()},
+}
+JOB_NAMES = list(JOBS)
 
 
-async def enqueue(settings: Settings, name: str, args: list[str], now: datetime | None, wait: float | None) -> int:
-    pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
+async def enqueue(settings: Settings, name: str, args: list[Any], now: datetime | None, wait: float | None) -> int:
+    pool = await open_pool(settings)
     try:
-        job = await enqueue_by_name(pool, name, list(args), now)
-        if job is None:
+        job_id = await enqueue_by_name(pool, settings, name, args, now)
+        if job_id is None:
             print(f"{name}: a job with that id is already queued", file=sys.stderr)
             return 1
-        print(job.job_id)
+        print(job_id)
         if wait is not None:
-            print(json.dumps(await wait_for_result(settings, job, wait), default=str))
+            print(json.dumps(await wait_for_result(settings, pool, job_id, wait), default=str))
         return 0
     finally:
         await pool.aclose()
 
 
-async def wait_for_result(settings: Settings, job: Job, wait: float) -> object:
+async def wait_for_result(settings: Settings, pool: QueuePool, job_id: str, wait: float) -> object:
     try:
-        return await job.result(timeout=wait, poll_delay=0.1)
+        return await job_result(pool, job_id, wait)
     except TimeoutError:
-        status = await job.status()
-        if status in (JobStatus.queued, JobStatus.deferred):
+        status = await job_state(pool, job_id, settings.queue_name)
+        if status in WAITING:
             raise SystemExit(
-                f"no worker took job {job.job_id} within {wait:g} s: is a worker running against "
+                f"no worker took job {job_id} within {wait:g} s: is a worker running against "
                 f"REDIS_URL ({where(settings.redis_url)}, queue {settings.queue_name})? The job stays queued"
             ) from None
-        raise SystemExit(f"job {job.job_id} is still {status.value} after {wait:g} s; it goes on without us") from None
+        raise SystemExit(f"job {job_id} is still {status} after {wait:g} s; it goes on without us") from None
     except (RedisError, OSError):
         raise
     except Exception as exc:  # the job's own exception, re-raised by arq
-        raise SystemExit(f"job {job.job_id} failed: {type(exc).__name__}: {exc}") from None
+        raise SystemExit(f"job {job_id} failed: {type(exc).__name__}: {exc}") from None
 
 
 async def dead_letters(settings: Settings, action: str, dead_id: str | None, requeue_everything: bool) -> int:
@@ -87,13 +93,13 @@ async def dead_letters(settings: Settings, action: str, dead_id: str | None, req
             for letter in await list_dead_letters(db):
                 print(letter.model_dump_json())
             return 0
-        pool = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
+        pool = await open_pool(settings)
         try:
             if requeue_everything:
-                for job_id in await requeue_all(db, pool):
+                for job_id in await requeue_all(db, pool, settings):
                     print(job_id)
                 return 0
-            requeued = await requeue(db, pool, dead_id or "")
+            requeued = await requeue(db, pool, settings, dead_id or "")
             if requeued is None:
                 print(f"no open dead letter with id {dead_id!r}", file=sys.stderr)
                 return 1
@@ -106,11 +112,19 @@ async def dead_letters(settings: Settings, action: str, dead_id: str | None, req
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m worker", description="enqueue a worker job by name, now")
+    with exit_on_settings_error():  # the entry point: a bad setting is one line, exit 1
+        _main()
+
+
+def _main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m worker",
+        description="run a worker process, or operate the queue: enqueue a job now, list and requeue dead letters, manage admins",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("enqueue", help="enqueue a job by name")
     cmd.add_argument("job", help=f"one of: {', '.join(JOB_NAMES)}")
-    cmd.add_argument("args", nargs="*", help="the job's arguments (user id, session id)")
+    cmd.add_argument("args", nargs="*", help="the job's arguments: " + "; ".join(j.usage() for j in JOBS.values() if j.required))
     cmd.add_argument("--now", type=datetime.fromisoformat, help="time to pass to decay/prune (ISO 8601)")
     cmd.add_argument("--wait", type=float, nargs="?", const=60.0, help="wait up to N seconds for the result")
     dead = sub.add_parser("dead-letters", help="list or requeue jobs that failed for good")
@@ -122,24 +136,23 @@ def main() -> None:
     add_migrate_parser(sub)
     options = parser.parse_args()
     if options.command == "migrate":
-        try:
-            sys.exit(asyncio.run(migrate_command(options)))
-        except SettingsError as exc:
-            sys.exit(str(exc))
+        sys.exit(asyncio.run(migrate_command(options)))
     if options.command == "run":
         sys.exit(run_worker("chat" if options.chat else "background" if options.background else "all"))
     if options.command == "enqueue" and options.job not in JOB_NAMES:
         sys.exit(f"unknown job {options.job!r}: one of {', '.join(JOB_NAMES)}")
     if options.command == "enqueue" and options.now and options.job not in TAKES_NOW:
         parser.error(f"--now applies only to {', '.join(sorted(TAKES_NOW))}")
+    if options.command == "enqueue":
+        try:  # before anything is queued: a job with the wrong arguments would only dead-letter
+            options.args = JOBS[options.job].parse(options.args)
+        except ValueError as exc:
+            sys.exit(f"{exc}; nothing was queued")
     if options.command == "dead-letters" and options.action == "requeue" and not (options.id or options.all):
         parser.error("requeue needs a dead letter id or --all")
     if options.command == "users":
         check_users_options(parser, options)
-        try:
-            sys.exit(asyncio.run(users_command(options)))
-        except SettingsError as exc:
-            sys.exit(str(exc))
+        sys.exit(asyncio.run(users_command(options)))
     settings: Settings | None = None
     try:
         settings = load_settings()
@@ -156,8 +169,6 @@ def main() -> None:
             work = dead_letters(settings, options.action, options.id, options.all)
         # A command-line entry point: this starts the process's one event loop.
         sys.exit(asyncio.run(work))
-    except SettingsError as exc:
-        sys.exit(str(exc))
     except (RedisError, OSError) as exc:  # Redis went away after the first check
         sys.exit(f"REDIS_URL: Redis at {where(settings.redis_url) if settings else '?'} failed: {exc}")
 

@@ -25,9 +25,16 @@ def note(message: str) -> None:
 
 
 def queue_settings(settings: Settings) -> Settings:
-    """Settings whose REDIS_URL and QUEUE_NAME are the running all-in-one's unless set."""
+    """Settings whose REDIS_URL and QUEUE_NAME are the running all-in-one's unless set. Unless
+    REDIS_URL names one (every error then names it too), it says which Redis it chose: a
+    silent default would be a queue no worker reads."""
     running = running_allinone(settings)
     if running is None:
+        if "redis_url" not in settings.model_fields_set:
+            note(
+                f"REDIS_URL not set and no all-in-one running here ({runtime_file(settings)}): "
+                f"using the default Redis at {where(settings.redis_url)}"
+            )
         return settings
     if "redis_url" in settings.model_fields_set:
         if settings.redis_url != running.redis_url:
@@ -52,7 +59,7 @@ def refuse_unreadable_dead_letters(settings: Settings) -> None:
     if running is not None and running.in_memory_mongodb:
         raise WrongStore(
             f"the running all-in-one (pid {running.pid}) keeps its dead letters in its in-memory MongoDB, which no other "
-            f"process can read: use GET {running.url}/api/v1/admin/failed-jobs as an admin (`python -m allinone --admin EMAIL` grants the role), "
+            f"process can read: use GET {running.url}/api/v1/admin/failed-jobs as an admin (`scripts/run --admin EMAIL` grants the role), "
             "or run the all-in-one with MONGODB_URI set"
         )
     if running is not None:

@@ -18,7 +18,8 @@ from shared.memory.extraction_input import read_extraction_input
 from shared.memory.recall_cache import drop_and_rebuild
 from shared.memory.strength import expiry
 from shared.models import ExtractionOutcome
-from shared.store import contexts, memories
+from shared.redis_structures.user_events import tell_noted
+from shared.store import contexts
 from shared.store.contexts import Covered
 from shared.store.empty_extractions import record_empty_extraction
 from shared.store.memories import Source
@@ -44,7 +45,7 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
 
     # Consolidation (shared/memory/consolidate.py): the memories closest to what the user
     # said go to the LLM with their ids, so it can update, supersede or repeat them.
-    known = await memories.active_known(db, user_id)
+    known = read.memories
     shown = await consolidate.closest(known, [m.content for m in messages if m.role == "user"])
     reply = await llm.extract_context(messages, shown)
     now = datetime.now(UTC)
@@ -110,6 +111,7 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
     log.info("session %s: memories %s", session_id, counts)
     await record_graph(db, settings, user_id, stored_id, reply.extraction, now)
     await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
+    await tell_noted(ctx, user_id, len(new_points), "extraction")
     if is_new:  # a rewritten context was counted when it was new
         await enqueue_summary_if_due(ctx, user_id, await contexts.count_new_context(db, user_id))
     return ExtractionOutcome(success=True, context_id=stored_id, reason="extracted").model_dump()

@@ -11,25 +11,34 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from arq import Retry
-
 from shared.process import metrics
 from shared.process.log_format import bind_log_context, log_context
+from shared.queue.arq_adapter.job_api import Retry
 from shared.queue.job_history import Outcome, record_outcome, record_started
 
 log = logging.getLogger(__name__)
 
 Job = Callable[..., Awaitable[Any]]
 HISTORY_TIMEOUT_SECONDS = 1.0
+# One warning a minute at most: with Redis away every job would otherwise add a line.
+HISTORY_WARNING_EVERY_SECONDS = 60.0
+_last_warning = -HISTORY_WARNING_EVERY_SECONDS
 
 
 async def best_effort(write: Awaitable[None]) -> None:
-    """History is for people looking at charts: a slow or absent Redis must not hold a job up."""
+    """History is for people looking at charts: a slow or absent Redis must not hold a job up,
+    but the charts going blank is said in the log."""
+    global _last_warning
     try:
         async with asyncio.timeout(HISTORY_TIMEOUT_SECONDS):
             await write
     except Exception as exc:  # noqa: BLE001 - anything at all: the job's own outcome matters, not this
-        log.debug("job history not written: %s", exc)
+        now = time.monotonic()
+        if now - _last_warning >= HISTORY_WARNING_EVERY_SECONDS:
+            _last_warning = now
+            log.warning("job history not written (the admin views' charts miss it): %s: %s", type(exc).__name__, exc)
+        else:
+            log.debug("job history not written: %s", exc)
 
 
 def observe_job(name: str, job: Job) -> Job:

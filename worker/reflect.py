@@ -16,6 +16,7 @@ from shared.llm.attribution import attribute_llm_calls
 from shared.memory.recall_cache import drop_and_rebuild
 from shared.models import ReflectionOutcome
 from shared.queue.jobs import enqueue_reflection
+from shared.redis_structures.user_events import tell_noted
 from shared.store import reflections
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ async def generate_reflection(ctx: dict[str, Any], user_id: str, force: bool = F
     now = datetime.now(UTC)
     reflection_id = await reflections.store_reflection(db, user_id, reply, notes, now, settings.memory_ttl_days)
     await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
+    await tell_noted(ctx, user_id, len(reply.draft.insights), "reflection")
     log.info(
         "user %s: reflection %s, %d insights over %d contexts", user_id, reflection_id, len(reply.draft.insights), len(notes)
     )

@@ -26,14 +26,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from arq import Retry
-from arq.constants import retry_key_prefix
 from pymongo.errors import ConnectionFailure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.llm import LLMDeferred, LLMTransientError
 from shared.process.settings import Settings
+from shared.queue.arq_adapter.control import hand_back_try as arq_hand_back_try
+from shared.queue.arq_adapter.job_api import Retry
 from shared.store.dead_letters import dead_letter_of, record_dead_letter, resolve
 from worker.job_metrics import observe_job
 
@@ -75,7 +75,7 @@ async def hand_back_try(ctx: dict[str, Any]) -> None:
     """arq counts a try at each pickup (INCR of its retry key); take this one back."""
     job_id = ctx.get("job_id")
     if job_id and ctx.get("redis") is not None:
-        await ctx["redis"].decr(retry_key_prefix + job_id)
+        await arq_hand_back_try(ctx["redis"], job_id)
 
 
 def reliable(job: Job) -> Job:

@@ -38,7 +38,12 @@ from shared.process.settings import Settings
 from shared.queue import jobs
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import ReplyStreams
-from shared.store.messages import message_of_reply, recent_session_messages, store_message
+from shared.store.messages import (
+    message_of_reply,
+    recent_conversation_messages,
+    recent_session_messages,
+    store_message,
+)
 from shared.store.replies import claim_reply, fail_reply, finish_reply, keep_cancelled_text, status_of
 from shared.store.sessions import still_open
 from worker.reliability import is_transient
@@ -61,6 +66,7 @@ class ReplyWriter:
         self.reply_id: str = doc["_id"]
         self.user_id: str = doc["user_id"]
         self.session_id: str = doc["session_id"]
+        self.conversation_id: str | None = doc.get("conversation_id")
         self.attempt: int = doc["attempts"]  # counted by claim_reply: 1 on the first try
         self.parts: list[str] = []
         self.model = self.settings.model_for("chat")
@@ -84,7 +90,11 @@ class ReplyWriter:
         self.parts.append(text)
 
     async def write(self) -> None:
-        history = await recent_session_messages(self.db, self.session_id, self.settings.chat_history_messages)
+        limit = self.settings.chat_history_messages
+        if self.conversation_id is not None:  # the conversation's turns, whichever session said them
+            history = await recent_conversation_messages(self.db, self.user_id, self.conversation_id, limit)
+        else:
+            history = await recent_session_messages(self.db, self.session_id, limit)
         memory = await recall(
             self.db, self.user_id, self.settings, history, cache=self.ctx.get("redis"), embedder=self.ctx.get("embedder")
         )
@@ -97,7 +107,15 @@ class ReplyWriter:
         """The reply is whole: the message, the reply `done`, then the stream's `done` event."""
         latency_ms = round((time.perf_counter() - self.started) * 1000, 2)
         if message_id is None:
-            message = await store_message(self.db, self.user_id, self.session_id, "assistant", self.text, reply_id=self.reply_id)
+            message = await store_message(
+                self.db,
+                self.user_id,
+                self.session_id,
+                "assistant",
+                self.text,
+                reply_id=self.reply_id,
+                conversation_id=self.conversation_id,
+            )
             message_id = message.id
         finished = await finish_reply(
             self.db,
@@ -179,8 +197,19 @@ async def generate_reply(ctx: dict[str, Any], reply_id: str) -> str:
         if will_be_retried(ctx, exc):
             raise  # tried again (worker/reliability.py); a try that finds text sent ends it `interrupted`
         ending = "failed"  # for good: the listeners must not wait for an end that never comes
-        with contextlib.suppress(Exception):
+        try:
             await writer.fail("internal_error", "the reply could not be written; try again")
+        except Exception as also:  # noqa: BLE001 - the first error is the one raised; this one is said
+            # The stream gets no end event, so readers wait until the cleanup cron fails it.
+            log.error(
+                "reply %s failed (%s: %s) and its failure could not be written either: %s: %s; "
+                "its listeners get no end event from this try",
+                writer.reply_id,
+                type(exc).__name__,
+                exc,
+                type(also).__name__,
+                also,
+            )
         raise
     except asyncio.CancelledError:
         # Aborted by its owner (the reply is `cancelled`), or the worker is stopping: then it

@@ -7,7 +7,7 @@ factory, whose exit stack is the single owner: a launcher that already holds a c
 all-in-one shares its in-memory database with the service) puts it in `ctx` first, and the
 stack then neither makes nor closes it. Jobs read `ctx["db"]`, `ctx["llm"]`, `ctx["settings"]`
 (and `ctx["resources"]`, all three in one typed object); the reply job also
-`ctx["reply_streams"]` and `ctx["reply_lease"]`.
+`ctx["reply_streams"]` and `ctx["reply_lease"]`; extraction and reflection `ctx["user_events"]`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from shared.process.resources import Resources, open_resources
 from shared.process.settings import Settings, load_settings
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
+from shared.redis_structures.user_events import user_events
 
 EXIT_STACK = "resources_exit_stack"
 
@@ -51,6 +52,7 @@ async def startup(ctx: dict[str, Any]) -> None:
             stack.push_async_callback(ctx["embedder"].aclose)
     # The replies' streams (STREAMS_REDIS_URL) and the one-reply-per-session lease (REDIS_URL).
     ctx["reply_streams"] = reply_streams(streams_redis, settings)
+    ctx["user_events"] = user_events(streams_redis, settings)  # "the coach noted N things", to the user's pages
     if "redis" in ctx:  # arq's pool, put there before on_startup (not when a test calls startup alone)
         ctx["reply_lease"] = ReplyLease(ctx["redis"], settings)
 

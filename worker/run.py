@@ -16,7 +16,7 @@ import argparse
 import logging
 from typing import TYPE_CHECKING
 
-from shared.process.settings import load_settings
+from shared.process.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
     from worker.resilient import Queues
@@ -40,9 +40,11 @@ def run_worker(queues: Queues = "all") -> int:
     from worker.metrics_listener import metrics_listener
     from worker.preflight import check_worker_can_start
     from worker.resilient import create_worker
+    from worker.shutdown_log import one_shutdown_line
 
     settings = load_settings()
     configure_logging(settings.log_format)
+    one_shutdown_line()
     # A REDIS_URL or MONGODB_URI that is wrong from the start is a configuration error:
     # one line naming it, exit non-zero (compose restarts). Outages *after* start are
     # ridden out by the ResilientWorker.
@@ -51,6 +53,8 @@ def run_worker(queues: Queues = "all") -> int:
     try:
         with metrics_listener(settings):
             worker.run()  # arq's run: starts this process's one event loop, closes the worker after
+    except SettingsError:
+        raise  # a setting found wrong at on_startup: the entry point says it in one line, exit 1
     except Exception:
         log.exception("worker %s stopped on an error it cannot ride out", worker.worker_id)
         return 1

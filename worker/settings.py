@@ -8,12 +8,14 @@ first Redis error, not our ResilientWorker (worker/resilient.py).
 
 from __future__ import annotations
 
-from shared.process.settings import load_settings
+from shared.process.settings import exit_on_settings_error, load_settings
 from worker.arq_options import worker_options
 from worker.preflight import check_worker_can_start
 
-settings = load_settings()
-# Fails here, before arq connects, with one line naming the setting.
-check_worker_can_start(settings)
+# arq's CLI imports this module: an entry point. Fails here, before arq connects, with one
+# line naming the setting and exit 1.
+with exit_on_settings_error():
+    settings = load_settings()
+    check_worker_can_start(settings)
 
 WorkerSettings = type("WorkerSettings", (), worker_options(settings))

@@ -16,7 +16,7 @@ from typing import Any
 
 from shared.process.settings import load_settings
 from shared.store.mongo import Database, create_mongo_client, get_database
-from shared.store.users import ADMIN, grant_role, holders, revoke_role
+from shared.store.users import ADMIN, grant_role, holders, normalise_email, revoke_role
 
 ACTIONS = ("grant-admin", "revoke-admin", "list-admins")
 
@@ -43,7 +43,7 @@ async def change_admin(db: Database, action: str, email: str | None) -> int:
     if not await change(db, email, ADMIN):
         print(f"no account with email {email!r}: it must register first", file=sys.stderr)
         return 1
-    print(f"{email.strip().lower()}: {'is' if action == 'grant-admin' else 'is no longer'} an admin")
+    print(f"{normalise_email(email)}: {'is' if action == 'grant-admin' else 'is no longer'} an admin")
     return 0
 
 

@@ -12,7 +12,7 @@ from service.errors import ApiError
 from service.principal import require_principal
 from service.socket_registry import publish_logout
 from shared.memory.forget import forget_point, forget_session
-from shared.redis_structures.rate_limit import REDIS_DOWN
+from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store.account import delete_account, export_account
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ async def delete(request: Request) -> JSONResponse:
     deleted, open_sessions, reply_ids = outcome
     try:  # the replies' text in Redis goes with them (it expires anyway; now is sooner)
         await state.reply_streams.delete(*reply_ids)
+        await state.user_events.delete(principal.user_id)
     except REDIS_DOWN as exc:
         log.warning("account %s deleted; its reply streams expire by themselves (Redis: %s)", principal.user_id, exc)
     for session_id in open_sessions:  # open chat sockets, on any service process, close now

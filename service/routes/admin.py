@@ -37,7 +37,7 @@ async def failed_jobs(request: Request) -> JSONResponse:
 async def requeue_one(request: Request) -> JSONResponse:
     state = request.app.state
     admin = await require_admin(request)
-    job_id = await requeue(state.db, state.arq, request.path_params["dead_letter_id"])
+    job_id = await requeue(state.db, state.arq, state.settings, request.path_params["dead_letter_id"])
     if job_id is None:
         raise ApiError(404, "no open dead letter with that id")
     await record_job_owner(state.db, job_id, admin.user_id)
@@ -47,4 +47,4 @@ async def requeue_one(request: Request) -> JSONResponse:
 async def requeue_every(request: Request) -> JSONResponse:
     await require_admin(request)
     state = request.app.state
-    return JSONResponse({"job_ids": await requeue_all(state.db, state.arq)})
+    return JSONResponse({"job_ids": await requeue_all(state.db, state.arq, state.settings)})

@@ -11,6 +11,7 @@ from pymongo.errors import DuplicateKeyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from service.client_address import client_address
 from service.enqueue import enqueue_extraction
 from service.errors import ApiError, parse_body
 from service.login import open_session
@@ -30,6 +31,8 @@ from shared.store.users import create_user, find_by_id
 
 async def register(request: Request) -> JSONResponse:
     body = await parse_body(request, Credentials)
+    # Counted before the hash: a refused registration costs no argon2 work.
+    await request.app.state.registration_throttle.admit(client_address(request))
     password_hash = await request.app.state.passwords.hash(body.password)
     try:
         user_id = await create_user(request.app.state.db, body.email, password_hash, datetime.now(UTC))

@@ -1,24 +1,37 @@
-"""`/api/v1/chat/messages`: GET the caller's own newest messages; POST one (service/routes/replies.py)."""
+"""`/api/v1/chat/messages`: GET the caller's own newest messages in a conversation
+(`conversation_id`, default the newest); POST one (service/routes/replies.py)."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from service.conversation_choice import conversation_to_read
 from service.errors import parse_query
+from service.idempotency import idempotent
 from service.principal import require_principal
 from service.routes.replies import post_message
 from service.schemas import MessageList, MessagesQuery
-from shared.store.messages import recent_user_messages
+from shared.store.conversations import is_oldest
+from shared.store.messages import recent_conversation_messages, recent_user_messages
 
 
 async def list_messages(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     query = parse_query(request.query_params, MessagesQuery)
-    messages = await recent_user_messages(request.app.state.db, principal.user_id, query.limit)
-    return JSONResponse(MessageList(messages=messages).model_dump(mode="json"))
+    db = request.app.state.db
+    conversation = await conversation_to_read(db, principal.user_id, query.conversation_id)
+    if conversation is None:  # no conversation yet: whatever was said before conversations existed
+        messages = await recent_user_messages(db, principal.user_id, query.limit)
+    else:
+        oldest = await is_oldest(db, principal.user_id, conversation.id)
+        messages = await recent_conversation_messages(db, principal.user_id, conversation.id, query.limit, with_unassigned=oldest)
+    body = MessageList(conversation_id=conversation.id if conversation else None, messages=messages)
+    return JSONResponse(body.model_dump(mode="json"))
 
 
 async def messages(request: Request) -> Response:
     # One route for both methods, so a 405 lists both in `Allow`.
-    return await (post_message(request) if request.method == "POST" else list_messages(request))
+    if request.method == "POST":
+        return await idempotent(request, "chat.messages", post_message)
+    return await list_messages(request)

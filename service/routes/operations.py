@@ -20,7 +20,9 @@ from service.operations_schemas import (
     CronView,
     FunctionActivity,
     JobList,
+    QueueSection,
     QueueView,
+    Requeued,
     WorkerList,
 )
 from service.routes.admin import require_admin
@@ -28,8 +30,9 @@ from shared.queue.cron_schedule import next_run
 from shared.queue.heartbeats import list_workers
 from shared.queue.job_history import last_hour, recent_jobs
 from shared.queue.job_status import STATUSES, JobView, read_job
-from shared.queue.jobs import CRON_SCHEDULES, all_queues, enqueue_cron_now, queue_of_job_id
-from shared.queue.queue_scan import scan_queues
+from shared.queue.jobs import CRON_SCHEDULES, all_queues, enqueue_cron_now, queue_for, queue_of_job_id
+from shared.queue.queue_scan import scan_queue
+from shared.queue.rerun import rerun
 from shared.store.dead_letters import count_open
 from shared.store.job_owners import record_job_owner
 from shared.store.outbox import outbox_size
@@ -42,19 +45,34 @@ def reply(model: BaseModel) -> JSONResponse:
 
 
 async def build_queue_view(state: Any) -> QueueView:
-    queue, (_, totals), dead, outbox = await asyncio.gather(
-        scan_queues(state.arq, all_queues(state.settings)), last_hour(state.arq), count_open(state.db), outbox_size(state.db)
+    settings = state.settings
+    chat, background, (_, totals), dead, outbox = await asyncio.gather(
+        scan_queue(state.arq, settings.chat_queue_name),
+        scan_queue(state.arq, settings.queue_name),
+        last_hour(state.arq),
+        count_open(state.db),
+        outbox_size(state.db),
     )
-    names = sorted(set(queue) | set(totals))
-    functions = [
-        FunctionActivity(
-            **(queue[name].model_dump() if name in queue else {"function": name}),
-            completed_last_hour=totals.get(name, {}).get("complete", 0),
-            failed_last_hour=totals.get(name, {}).get("failed", 0),
-        )
-        for name in names
-    ]
-    return QueueView(queue_name=state.settings.queue_name, functions=functions, dead_letters_open=dead, outbox_size=outbox)
+    sections = []
+    for name, kind, waiting in ((settings.chat_queue_name, "chat", chat), (settings.queue_name, "background", background)):
+        # A function's hour of history is shown under the queue it is enqueued on.
+        ran = {f for f in totals if queue_for(f, settings) == name}
+        functions = [
+            FunctionActivity(
+                **(waiting[f].model_dump() if f in waiting else {"function": f}),
+                completed_last_hour=totals.get(f, {}).get("complete", 0),
+                failed_last_hour=totals.get(f, {}).get("failed", 0),
+            )
+            for f in sorted(set(waiting) | ran)
+        ]
+        sections.append(QueueSection(queue_name=name, kind=kind, functions=functions))
+    return QueueView(
+        queue_name=settings.queue_name,
+        functions=[f for s in sections for f in s.functions],
+        queues=sections,
+        dead_letters_open=dead,
+        outbox_size=outbox,
+    )
 
 
 async def queue(request: Request) -> JSONResponse:
@@ -133,6 +151,26 @@ async def run_cron(request: Request) -> JSONResponse:
     job_id = await enqueue_cron_now(state.arq, name, datetime.now(UTC))
     await record_job_owner(state.db, job_id, admin.user_id)
     return JSONResponse(CronStarted(job_id=job_id).model_dump(), status_code=202)
+
+
+RERUN_REFUSALS = {
+    "chat_job": (409, "a chat reply is retried by its user, not requeued"),
+    "not_found": (404, "no job with that id"),
+    "not_finished_badly": (409, "only a failed, dead-lettered or cancelled job can be requeued"),
+    "no_definition": (409, "arq no longer keeps this job's arguments"),
+}
+
+
+async def requeue_job(request: Request) -> JSONResponse:
+    """The job's row on the dashboard: run a failed or cancelled job again (shared/queue/rerun.py)."""
+    admin = await require_admin(request)
+    state = request.app.state
+    outcome = await rerun(state.db, state.arq, state.settings, request.path_params["job_id"])
+    if outcome in RERUN_REFUSALS:
+        status_code, detail = RERUN_REFUSALS[outcome]
+        raise ApiError(status_code, detail)
+    await record_job_owner(state.db, outcome, admin.user_id)
+    return JSONResponse(Requeued(job_id=outcome).model_dump(), status_code=202)
 
 
 async def activity(request: Request) -> JSONResponse:

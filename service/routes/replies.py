@@ -18,18 +18,18 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from arq.constants import abort_jobs_ss
-from arq.utils import timestamp_ms
 from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from service.conversation_choice import conversation_to_write
 from service.errors import ApiError, parse_body
 from service.principal import Principal, require_principal
 from service.reply_schemas import ActiveReply, ActiveStreams, NewMessage, ReplyAccepted, is_blank
-from service.reply_start import Accepted, start_reply, stream_url
-from shared.redis_structures.rate_limit import REDIS_DOWN
+from service.reply_start import Accepted, Refused, start_reply, stream_url
+from shared.queue.arq_adapter.control import request_abort
 from shared.redis_structures.reply_stream import START, KeepAlive, ReplyStreams, StreamEvent, is_entry_id
+from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store.replies import FINISHED, Reply, active_replies, cancel_reply, owned_reply, status_of
 
 log = logging.getLogger(__name__)
@@ -40,27 +40,37 @@ RETRY_MS = 1_000  # how soon an EventSource reconnects after a dropped connectio
 REFUSAL_STATUS = {"rate_limited": 429, "budget_exhausted": 429, "busy": 409, "unavailable": 503}
 
 
+def refusal_response(outcome: Refused) -> JSONResponse:
+    # `errors` names the refusal for programs: rate_limited, budget_exhausted (with
+    # `resets_at`), busy, unavailable. Nothing was stored; Retry-After says when to resend.
+    body: dict[str, object] = {"detail": outcome.detail, "errors": [{"field": "content", "message": outcome.code}]}
+    if outcome.resets_at is not None:
+        body["resets_at"] = outcome.resets_at.isoformat()
+    headers = {"Retry-After": str(outcome.retry_after)} if outcome.retry_after else None
+    return JSONResponse(body, REFUSAL_STATUS[outcome.code], headers=headers)
+
+
 async def post_message(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     state = request.app.state
-    content = (await parse_body(request, NewMessage)).content
+    body = await parse_body(request, NewMessage)
+    content = body.content
     limit = state.settings.max_message_chars
     if is_blank(content):
         raise ApiError(422, "content: is empty", [{"field": "content", "message": "is empty"}])
     if len(content) > limit:
         message = f"is {len(content)} characters; the maximum is {limit}"
         raise ApiError(422, f"content: {message}", [{"field": "content", "message": message}])
-    outcome = await start_reply(state, principal, content)
+    conversation = await conversation_to_write(state.db, principal.user_id, body.conversation_id)
+    outcome = await start_reply(state, principal, content, conversation.id)
     if not isinstance(outcome, Accepted):
-        # `errors` names the refusal for programs: rate_limited, budget_exhausted (with
-        # `resets_at`), busy, unavailable. Nothing was stored; Retry-After says when to resend.
-        body: dict[str, object] = {"detail": outcome.detail, "errors": [{"field": "content", "message": outcome.code}]}
-        if outcome.resets_at is not None:
-            body["resets_at"] = outcome.resets_at.isoformat()
-        headers = {"Retry-After": str(outcome.retry_after)} if outcome.retry_after else None
-        return JSONResponse(body, REFUSAL_STATUS[outcome.code], headers=headers)
+        return refusal_response(outcome)
     accepted = ReplyAccepted(
-        message_id=outcome.message_id, reply_id=outcome.reply_id, job_id=outcome.job_id, stream_url=outcome.stream_url
+        conversation_id=conversation.id,
+        message_id=outcome.message_id,
+        reply_id=outcome.reply_id,
+        job_id=outcome.job_id,
+        stream_url=outcome.stream_url,
     )
     return JSONResponse(accepted.model_dump(), status_code=202)
 
@@ -90,10 +100,13 @@ async def cancel(request: Request) -> JSONResponse:
     if before == "queued":
         # Nobody is writing it; a worker that picks the job up finds it cancelled and stops.
         await state.reply_streams.append(reply.reply_id, "error", {"code": "cancelled", "detail": "the reply was cancelled"})
-        await state.reply_lease.free(reply.session_id, reply.reply_id)
+    # The session is free at once, so Stop then Retry (or a new message) is not refused `busy`
+    # while the worker winds down: a cancelled reply stores no message, and the lease is the
+    # cancelled reply's own, so the worker's later free cannot free a newer reply's.
+    await state.reply_lease.free(reply.session_id, reply.reply_id)
     # Writing: arq's abort cancels the job's task on its worker, which closes the LLM stream
     # and ends the reply's stream; queued: the abort keeps a worker from starting it at all.
-    await state.arq.zadd(abort_jobs_ss, {reply.job_id: timestamp_ms()})
+    await request_abort(state.arq, [reply.job_id])
     found = await owned_reply(state.db, reply.reply_id, user_id)
     assert found is not None
     return JSONResponse(found.model_dump(mode="json"))
@@ -110,6 +123,7 @@ async def active_streams(request: Request) -> JSONResponse:
         replies=[
             ActiveReply(
                 reply_id=r.reply_id,
+                conversation_id=r.conversation_id,
                 status=r.status,
                 message_id=r.message_id,
                 stream_url=stream_url(r.reply_id),

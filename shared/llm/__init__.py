@@ -24,6 +24,7 @@ from shared.llm.base import (
 from shared.llm.limiter import LLMLimiter
 from shared.llm.metered import MeteredLLM
 from shared.process.settings import Settings
+from shared.redis_structures.live_limits import LiveLimits
 from shared.store.mongo import Database
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,9 @@ __all__ = [
 
 
 def create_llm(settings: Settings, redis: Redis | None = None, db: Database | None = None) -> LLMProvider:
-    limiter = LLMLimiter(redis, settings) if redis is not None else None
+    # One reading of the run-time limits per process, for the rate window and the budget.
+    live_limits = LiveLimits(redis, settings) if redis is not None else None
+    limiter = LLMLimiter(redis, settings, live_limits) if redis is not None else None
     if settings.llm_provider == "anthropic":
         from shared.llm.anthropic_provider import AnthropicProvider
 
@@ -50,9 +53,9 @@ def create_llm(settings: Settings, redis: Redis | None = None, db: Database | No
         if limiter is not None:
             provider.observe_headers = limiter.observe_headers
         log.info("LLM provider: anthropic, models %s", provider.models)
-        return MeteredLLM(provider, settings, limiter, db)
+        return MeteredLLM(provider, settings, limiter, db, live_limits)
     from shared.llm.offline import OfflineProvider
 
     log.warning("LLM provider: OFFLINE (rule-based, not an LLM): set ANTHROPIC_API_KEY for real replies and extraction")
     # No provider to protect: the offline rules are not rate limited, but still recorded.
-    return MeteredLLM(OfflineProvider(), settings, None, db)
+    return MeteredLLM(OfflineProvider(settings.offline_stream_delay_ms / 1000), settings, None, db, live_limits)

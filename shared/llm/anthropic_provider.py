@@ -225,17 +225,27 @@ class AnthropicProvider:
             )
             await self._observe(raw.headers)
             model, usage = self.models["chat"], TokenUsage()
+            started = stopped = False
             async with await raw.parse() as events:
                 async for event in events:
                     if event.type == "content_block_delta" and event.delta.type == "text_delta":
                         yield event.delta.text
                     elif event.type == "message_start":
+                        started = True
                         model = event.message.model
                         usage = TokenUsage(
                             input_tokens=event.message.usage.input_tokens, output_tokens=event.message.usage.output_tokens
                         )
                     elif event.type == "message_delta":
                         usage = TokenUsage(input_tokens=usage.input_tokens, output_tokens=event.usage.output_tokens)
+                    elif event.type == "message_stop":
+                        stopped = True
+            # A 200 whose body is no message (a proxy's page, JSON of another shape, nothing),
+            # or a stream cut before its end, is the provider failing: never an empty reply.
+            if not started:
+                raise LLMTransientError("LLM answered 200 without a message (no message_start in the stream)")
+            if not stopped:
+                raise LLMTransientError("LLM stream ended before message_stop")
             if on_usage is not None:
                 on_usage(model, usage)
         except anthropic.APIStatusError as exc:

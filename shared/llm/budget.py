@@ -1,4 +1,5 @@
-"""USER_DAILY_TOKEN_BUDGET: a user's LLM tokens per UTC day, counted from `llm_usage`.
+"""USER_DAILY_TOKEN_BUDGET: a user's LLM tokens per UTC day, counted from `llm_usage`;
+an admin may change it at run time (shared/redis_structures/live_limits.py).
 
 Checked before each call charged to a user (shared/llm/metered.py) and by the chat before
 it stores a message. Past the budget: LLMBudgetExhausted with the next UTC midnight, which
@@ -11,13 +12,12 @@ from __future__ import annotations
 
 from shared.llm.base import LLMBudgetExhausted
 from shared.process import clock
-from shared.process.settings import Settings
 from shared.store.llm_usage import tokens_used_on
 from shared.store.mongo import Database
 
 
-async def check_daily_budget(db: Database, settings: Settings, user_id: str | None) -> None:
-    budget = settings.user_daily_token_budget
+async def check_daily_budget(db: Database, budget: int, user_id: str | None) -> None:
+    """`budget`: the figure in force (shared/redis_structures/live_limits.py; 0 = none)."""
     if not budget or user_id is None:
         return
     now = clock.now()

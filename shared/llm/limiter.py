@@ -22,6 +22,8 @@ trip; a second one after the call replaces the token estimate with the real usag
   LLMRateLimited, which a job turns into a deferral that does not use a try.
 - Redis unreachable: calls go ahead unlimited (one warning); the provider's 429s and the
   jobs' retry policy still protect, and chat keeps working.
+- Changed at run time: the two limits are the ones in force (an admin's change, read
+  through shared/redis_structures/live_limits.py), taken once per call at its admission.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ from redis.asyncio import Redis
 from shared.llm.base import LLMRateLimited
 from shared.process.metrics import LLM_RATE_DEFERRED, LLM_RATE_WAIT
 from shared.process.settings import Settings
-from shared.redis_structures.rate_limit import REDIS_DOWN
+from shared.redis_structures.live_limits import LiveLimits
+from shared.redis_structures.unavailable import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +136,13 @@ class Admission:
 
     member: str
     estimate: int  # what the window holds for this call until it is settled
+    requests: int  # the limits in force when it was admitted (0 = none), kept until it ends
+    tokens: int
     actual: int | None = None
+
+    @property
+    def limits_rates(self) -> bool:
+        return self.requests > 0 or self.tokens > 0
 
     def settle(self, tokens: int) -> None:
         self.actual = tokens
@@ -145,11 +154,10 @@ def estimate_tokens(*texts: str) -> int:
 
 
 class LLMLimiter:
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    def __init__(self, redis: Redis, settings: Settings, live_limits: LiveLimits | None = None) -> None:
         self.redis = redis
         self.window_ms = max(1, int(settings.llm_rate_window_seconds * 1000))
-        self.requests = settings.llm_requests_per_minute
-        self.tokens = settings.llm_tokens_per_minute
+        self.live_limits = live_limits or LiveLimits(redis, settings)
         self.reserved = settings.llm_chat_reserved_share
         self.max_wait = settings.llm_max_wait_seconds
         self.slowdown_share = settings.llm_header_slowdown_share
@@ -164,10 +172,6 @@ class LLMLimiter:
         self.keys = [f"{KEY_PREFIX}:requests", f"{KEY_PREFIX}:tokens", f"{KEY_PREFIX}:pause", f"{KEY_PREFIX}:pause:background"]
         self._warned_down = False
 
-    @property
-    def limits_rates(self) -> bool:
-        return self.requests > 0 or self.tokens > 0
-
     @contextlib.asynccontextmanager
     async def admit(self, purpose: str, estimate: int) -> AsyncIterator[Admission]:
         """Hold a concurrency slot and a place in the window for one call."""
@@ -176,29 +180,33 @@ class LLMLimiter:
             if background:
                 await stack.enter_async_context(self._background_slot)
             await stack.enter_async_context(self._any_slot)
-            if self.tokens > 0:
+            limits = await self.live_limits.current()
+            requests, tokens = limits.llm_requests_per_minute, limits.llm_tokens_per_minute
+            if tokens > 0:
                 # A call bigger than the caller's whole share is let through alone, as that share.
-                estimate = min(estimate, max(1, int(self.tokens * (1 - (self.reserved if background else 0.0)))))
-            admission = Admission(member=uuid.uuid4().hex, estimate=estimate)
+                estimate = min(estimate, max(1, int(tokens * (1 - (self.reserved if background else 0.0)))))
+            admission = Admission(member=uuid.uuid4().hex, estimate=estimate, requests=requests, tokens=tokens)
             # Asked even with no limits set: the provider's pauses (retry-after) still hold.
             await self._wait_for_budget(admission, purpose)
             try:
                 yield admission
             finally:
-                if self.limits_rates:  # failed calls too: the request may well have reached the provider
+                if admission.limits_rates:  # failed calls too: the request may well have reached the provider
                     await asyncio.shield(self._finish_quietly(admission))
 
     async def _finish_quietly(self, admission: Admission) -> None:
         tokens = ["", ""]
-        if self.tokens > 0:
+        if admission.tokens > 0:
             tokens = [
                 f"{admission.member}:{admission.estimate}",
                 f"{admission.member}:{admission.estimate if admission.actual is None else admission.actual}",
             ]
-        with contextlib.suppress(*REDIS_DOWN):
+        try:
             await self._finish(
-                keys=self.keys[:2], args=[admission.member, *tokens, self.window_ms, "1" if self.requests > 0 else "0"]
+                keys=self.keys[:2], args=[admission.member, *tokens, self.window_ms, "1" if admission.requests > 0 else "0"]
             )
+        except REDIS_DOWN as exc:
+            self._say_down("the call's place was not settled (its estimate stands in the window)", exc)
 
     async def _wait_for_budget(self, admission: Admission, purpose: str) -> None:
         background = purpose != CHAT
@@ -210,8 +218,8 @@ class LLMLimiter:
                     keys=self.keys,
                     args=[
                         self.window_ms,
-                        self.requests,
-                        self.tokens,
+                        admission.requests,
+                        admission.tokens,
                         admission.estimate,
                         keep,
                         admission.member,
@@ -238,8 +246,16 @@ class LLMLimiter:
 
     async def pause(self, seconds: float, background_only: bool) -> None:
         ms = max(1, int(min(seconds, self.retry_after_cap) * 1000))
-        with contextlib.suppress(*REDIS_DOWN):
+        try:
             await self._pause(keys=[self.keys[3] if background_only else self.keys[2]], args=[ms])
+        except REDIS_DOWN as exc:
+            self._say_down(f"the provider's {ms} ms pause was not shared with the other processes", exc)
+
+    def _say_down(self, what: str, exc: BaseException) -> None:
+        """One warning per outage (the admission path resets it when Redis answers again)."""
+        if not self._warned_down:
+            log.warning("LLM limiter: Redis unreachable (%s: %s): %s", type(exc).__name__, exc, what)
+            self._warned_down = True
 
     async def observe_headers(self, headers: Mapping[str, str]) -> None:
         """Slow down on what the provider says: `retry-after`, or a budget nearly spent."""

@@ -3,13 +3,16 @@
 In order, for each call: the user's daily budget (shared/llm/budget.py), a place in the
 shared rate window and a concurrency slot (shared/llm/limiter.py), the call, then its
 Prometheus metrics by purpose and one `llm_usage` record (purpose, model, user, tokens,
-latency). A chat stream's usage comes from the provider's final message (`on_usage`).
+latency, outcome): failed and cancelled calls are recorded too. A chat stream's usage comes
+from the provider's final message (`on_usage`); a stream cancelled before it records an
+estimate (the prompt, and the text streamed so far).
 Without a database (tests of the provider alone) nothing is recorded; without a limiter
 nothing is limited.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -23,6 +26,7 @@ from shared.models import TokenUsage
 from shared.process import clock
 from shared.process.metrics import LLM_CALLS, LLM_LATENCY, LLM_TOKENS
 from shared.process.settings import Settings
+from shared.redis_structures.live_limits import LiveLimits
 from shared.store.llm_usage import LLMUsageRecord, record_usage
 from shared.store.mongo import Database
 
@@ -35,21 +39,41 @@ METRIC_LABEL = {"chat": "reply"}
 
 class MeteredLLM:
     def __init__(
-        self, inner: LLMProvider, settings: Settings | None = None, limiter: LLMLimiter | None = None, db: Database | None = None
+        self,
+        inner: LLMProvider,
+        settings: Settings | None = None,
+        limiter: LLMLimiter | None = None,
+        db: Database | None = None,
+        live_limits: LiveLimits | None = None,
     ) -> None:
         self.inner = inner
         self.settings = settings
         self.limiter = limiter
         self.db = db
+        self.live_limits = live_limits  # the daily budget in force; without it, the settings'
 
     def __getattr__(self, name: str) -> Any:  # anything else the provider offers
         return getattr(self.inner, name)
 
     async def _before(self, user_id: str | None) -> None:
-        if self.db is not None and self.settings is not None:
-            await check_daily_budget(self.db, self.settings, user_id)
+        if self.db is None or self.settings is None:
+            return
+        if self.live_limits is not None:
+            budget = (await self.live_limits.current()).user_daily_token_budget
+        else:
+            budget = self.settings.user_daily_token_budget
+        await check_daily_budget(self.db, budget, user_id)
 
-    async def _record(self, purpose: str, model: str, user_id: str | None, usage: TokenUsage, latency: float) -> None:
+    async def _record(
+        self,
+        purpose: str,
+        model: str,
+        user_id: str | None,
+        usage: TokenUsage,
+        latency: float,
+        outcome: str = "ok",
+        estimated: bool = False,
+    ) -> None:
         label = METRIC_LABEL.get(purpose, purpose)
         LLM_TOKENS.labels(label, "input").inc(usage.input_tokens)
         LLM_TOKENS.labels(label, "output").inc(usage.output_tokens)
@@ -63,6 +87,8 @@ class MeteredLLM:
             output_tokens=usage.output_tokens,
             latency_seconds=latency,
             at=clock.now(),
+            outcome=outcome,
+            estimated=estimated,
         )
         try:
             await record_usage(self.db, record)
@@ -77,8 +103,24 @@ class MeteredLLM:
             started = time.perf_counter()
             try:
                 reply = await call()
-            except BaseException:
+            except BaseException as exc:
                 LLM_CALLS.labels(label, "error").inc()
+                latency = time.perf_counter() - started
+                # A failed call is a call: the usage views and the budget count it. The
+                # provider reported no tokens for it; a cancelled one had read its prompt.
+                cancelled = isinstance(exc, asyncio.CancelledError)
+                spent = TokenUsage(input_tokens=estimate if cancelled else 0, output_tokens=0)
+                await asyncio.shield(
+                    self._record(
+                        purpose,
+                        self.inner.model,
+                        user_id,
+                        spent,
+                        latency,
+                        "cancelled" if cancelled else "error",
+                        estimated=cancelled,
+                    )
+                )
                 raise
             finally:
                 latency = time.perf_counter() - started
@@ -122,21 +164,37 @@ class MeteredLLM:
                 on_usage(model, usage)
 
         outcome = "error"
-        async with self._admitted("chat", estimate_tokens(*(m.content for m in history))) as admission:
+        estimate = estimate_tokens(*(m.content for m in history))
+        streamed: list[str] = []
+        async with self._admitted("chat", estimate) as admission:
             started = time.perf_counter()
             try:
                 async for delta in self.inner.stream_reply(history, memory, collect):
+                    streamed.append(delta)
                     yield delta
                 outcome = "ok"
+            except (asyncio.CancelledError, GeneratorExit):
+                outcome = "cancelled"  # DELETE on the reply, a worker shutting down, the reader gone
+                raise
             finally:
                 latency = time.perf_counter() - started
-                LLM_CALLS.labels("reply", outcome).inc()
+                LLM_CALLS.labels("reply", "ok" if outcome == "ok" else "error").inc()
                 LLM_LATENCY.labels("reply").observe(latency)
                 if reported and admission is not None:
                     admission.settle(reported[-1][1].input_tokens + reported[-1][1].output_tokens)
-        if reported:
-            model, usage = reported[-1]
-            await self._record("chat", model, user_id, usage, latency)
+                # Every call is recorded, the unfinished ones too (the usage views and the
+                # budget count them): with the provider's usage when it sent one, else an
+                # estimate of what was read and written.
+                if reported:
+                    model, usage = reported[-1]
+                    estimated = False
+                else:
+                    model, estimated = self.inner.model, True
+                    usage = TokenUsage(
+                        input_tokens=estimate if outcome == "cancelled" or streamed else 0,
+                        output_tokens=estimate_tokens(*streamed) if streamed else 0,
+                    )
+                await asyncio.shield(self._record("chat", model, user_id, usage, latency, outcome, estimated))
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -1,14 +1,17 @@
 """The offline provider: deterministic, rule-based, no network and no API key.
 
 It exists so the product runs end to end on a laptop. It is not an LLM and says so: every
-reply starts with OFFLINE_LABEL and the log warns when it is chosen. Extraction finds
-goals, decisions, preferences and the like in the user's own turns by phrase patterns;
-the reply echoes what it recognised and draws on stored memory, so recall is visible.
+reply starts with OFFLINE_LABEL (the page shows no label of its own) and the log warns when
+it is chosen. Extraction finds goals, decisions, preferences and the like in the user's own
+turns by phrase patterns; the reply echoes what it recognised and draws on stored memory, so
+recall is visible. Its words stream OFFLINE_STREAM_DELAY_MS apart, at a reading pace, so
+streaming, a reload mid-reply and Stop can be tried without an API key.
 """
 
 from __future__ import annotations
 
 import re
+from asyncio import sleep
 from collections.abc import AsyncIterator, Sequence
 
 from shared.llm.base import UsageCallback
@@ -76,21 +79,32 @@ def extract_points(transcript: Sequence[ChatMessage]) -> list[ContextPoint]:
     return points
 
 
+def _quoted(text: str) -> str:
+    """A sentence quoted inside one of ours, its own end mark dropped: ours ends it."""
+    return '"' + text.strip().rstrip(".!?;:,").strip() + '"'
+
+
+def _ended(text: str) -> str:
+    """A sentence that ends with an end mark (a full stop unless it has one)."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?", '."', '!"', '?"')) else text + "."
+
+
 def write_reply(user_text: str, memory: MemoryDigest) -> str:
     parts = [OFFLINE_LABEL]
     recognised = [(found[0], s) for s in _sentences(user_text) if (found := classify(s)) is not None]
     if recognised:
         kind, sentence = recognised[0]
-        parts.append(f'I noted that as a {kind}: "{sentence}"')
+        parts.append(f"I noted that as a {kind}: {_quoted(sentence)}.")
     else:
         parts.append("I hear you.")
     if memory.points:
         earlier = memory.points[0]
-        parts.append(f'From an earlier session I remember your {earlier.kind}: "{earlier.content}"')
+        parts.append(f"From an earlier session I remember your {earlier.kind}: {_quoted(earlier.content)}.")
     if memory.summary:
-        parts.append(f"In short, so far: {memory.summary}")
+        parts.append(_ended(f"In short, so far: {memory.summary.removeprefix(OFFLINE_LABEL).strip()}"))
     if memory.reflections:
-        parts.append(f"Looking back: {memory.reflections[0].text.removeprefix(OFFLINE_LABEL).strip()}")
+        parts.append(_ended(f"Looking back: {memory.reflections[0].text.removeprefix(OFFLINE_LABEL).strip()}"))
     parts.append("What is one small step you could take next?")
     return " ".join(parts)
 
@@ -115,6 +129,9 @@ class OfflineProvider:
     name = "offline"
     model = OFFLINE_MODEL
 
+    def __init__(self, word_delay_seconds: float = 0.0) -> None:
+        self.word_delay_seconds = word_delay_seconds
+
     async def extract_context(self, transcript: Sequence[ChatMessage], known: Sequence[KnownMemory] = ()) -> ExtractionReply:
         entities, relations = extract_graph(transcript)
         points = []
@@ -134,7 +151,9 @@ class OfflineProvider:
         self, history: Sequence[ChatMessage], memory: MemoryDigest, on_usage: UsageCallback | None = None
     ) -> AsyncIterator[str]:
         last_user = next((m.content for m in reversed(history) if m.role == "user"), "")
-        for word in write_reply(last_user, memory).split(" "):
+        for number, word in enumerate(write_reply(last_user, memory).split(" ")):
+            if number and self.word_delay_seconds:
+                await sleep(self.word_delay_seconds)  # a reading pace, not an LLM's latency
             yield word + " "
         if on_usage is not None:
             on_usage(OFFLINE_MODEL, TokenUsage())  # no LLM, no tokens: the call is still counted

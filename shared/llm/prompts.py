@@ -4,11 +4,14 @@ Memory goes into the system prompt as a JSON block marked as data, apart from th
 instructions, so that what a user once said cannot pose as an instruction to the coach.
 Inside those blocks `<`, `>` and `&` are written as JSON escapes (\u003c ...): the data
 means the same, but a remembered "</memory>" cannot close its block and open a new one.
+Every string is first normalised to NFKC, so look-alikes a model may read as markup
+(fullwidth `＜/memory＞`, small `﹤`) become the plain characters, and are escaped too.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 
 from shared.llm.reflection_prompts import ENTITY_INSTRUCTIONS
@@ -55,9 +58,21 @@ def render_transcript(transcript: Sequence[ChatMessage]) -> str:
 _MARKUP_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
+def _nfkc(data: object) -> object:
+    # Each string on its own, before JSON: NFKC of the JSON text would turn a fullwidth
+    # quote (＂) into a bare `"` inside a string, and that would end it.
+    if isinstance(data, str):
+        return unicodedata.normalize("NFKC", data)
+    if isinstance(data, dict):
+        return {_nfkc(key): _nfkc(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_nfkc(item) for item in data]
+    return data
+
+
 def json_block(data: object) -> str:
-    """JSON with no character that could open or close a tag around it."""
-    return json.dumps(data, ensure_ascii=False).translate(_MARKUP_ESCAPES)
+    """JSON with no character that could open or close a tag around it, look-alikes included."""
+    return json.dumps(_nfkc(data), ensure_ascii=False).translate(_MARKUP_ESCAPES)
 
 
 def render_known_memories(known: Sequence[KnownMemory]) -> str:

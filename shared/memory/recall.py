@@ -31,8 +31,8 @@ from shared.memory.text import words
 from shared.models import ChatMessage, MemoryDigest, RecalledInsight, RecalledPoint
 from shared.process.settings import Settings
 from shared.redis_structures.recall_index import RedisRecallIndex
+from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store.mongo import Database
-from shared.store.outbox import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 

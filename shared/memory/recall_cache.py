@@ -20,8 +20,9 @@ from redis.asyncio import Redis
 
 from shared.queue.jobs import REBUILD_RECALL_CACHE, rebuild_recall_job_id
 from shared.redis_structures import recall_index
+from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store.mongo import Database
-from shared.store.outbox import REDIS_DOWN, enqueue_or_store
+from shared.store.outbox import enqueue_or_store
 
 log = logging.getLogger(__name__)
 

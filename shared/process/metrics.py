@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from shared.queue.jobs import CRON_SCHEDULES, EXTRACT_SESSION_CONTEXT, PING, SUMMARIZE_SESSIONS
+from shared.queue.jobs import ALL_JOBS
 
-KNOWN_FUNCTIONS = frozenset({EXTRACT_SESSION_CONTEXT, SUMMARIZE_SESSIONS, PING, *CRON_SCHEDULES})
+KNOWN_FUNCTIONS = ALL_JOBS
 
 
 def function_label(name: str) -> str:

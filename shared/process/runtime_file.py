@@ -2,8 +2,9 @@
 
 The all-in-one's Redis is a private one on a random port and its MongoDB may live only in
 its memory; without this file `python -m worker ...` next to it would talk to another
-Redis (or another, empty, database) and say nothing. The file is written at start,
-removed at exit, and ignored when the process that wrote it is gone.
+Redis (or another, empty, database) and say nothing. The file is written once the
+all-in-one's port is bound (a second one on a busy port never touches the first one's),
+removed at exit by the process that wrote it, and ignored when that process is gone.
 """
 
 from __future__ import annotations

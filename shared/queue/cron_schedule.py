@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from arq.cron import next_cron
-
+from shared.queue.arq_adapter.job_api import next_run_time
 from shared.queue.jobs import CRON_SCHEDULES
 
 
 def next_run(name: str, now: datetime | None = None) -> datetime:
-    return next_cron((now or datetime.now(UTC)).astimezone(UTC), **CRON_SCHEDULES[name]).replace(microsecond=0)
+    return next_run_time(CRON_SCHEDULES[name], now or datetime.now(UTC))

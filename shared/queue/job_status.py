@@ -13,11 +13,11 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from arq.connections import ArqRedis
-from arq.jobs import Job, JobResult, JobStatus
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pydantic import BaseModel
 
+from shared.queue.arq_adapter.pool import QueuePool
+from shared.queue.arq_adapter.records import job_record, job_state
 from shared.store.dead_letters import was_dead_lettered
 from shared.store.outbox import in_outbox
 
@@ -50,22 +50,21 @@ def json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-async def read_job(redis: ArqRedis, db: AsyncIOMotorDatabase[Any], job_id: str, queue_name: str) -> JobView:
-    job = Job(job_id, redis, _queue_name=queue_name)
+async def read_job(redis: QueuePool, db: AsyncIOMotorDatabase[Any], job_id: str, queue_name: str) -> JobView:
     for _ in range(2):  # a job that finishes between the two reads is read again, once
-        status = await job.status()
-        if status == JobStatus.not_found:
+        status = await job_state(redis, job_id, queue_name)
+        if status == "not_found":
             if await in_outbox(db, job_id):
                 return JobView(job_id=job_id, function=None, status="queued")
             return JobView(job_id=job_id, function=None, status="not_found")
-        info = await job.info()
+        info = await job_record(redis, job_id, queue_name)
         if info is not None:
             break
     else:
         # Known to arq but neither defined nor with a result: a job run with no result kept.
-        return JobView(job_id=job_id, function=None, status=status.value)
-    view = JobView(job_id=job_id, function=info.function, status=status.value, enqueued_at=info.enqueue_time, tries=info.job_try)
-    if isinstance(info, JobResult):
+        return JobView(job_id=job_id, function=None, status=status)
+    view = JobView(job_id=job_id, function=info.function, status=status, enqueued_at=info.enqueue_time, tries=info.job_try)
+    if info.finished:
         view.started_at, view.finished_at = info.start_time, info.finish_time
         if info.success:
             view.result = json_safe(info.result)

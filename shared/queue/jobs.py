@@ -20,6 +20,9 @@ result), which is what each id rule leans on.
 | rebuild_recall_cache      | user_id                                | rebuild_recall_cache:<user>:[miss:]<time> |
 | generate_reply (chat queue) | reply_id                             | generate_reply:<reply>                   |
 | cleanup_streams (cron)    | now (optional)                         | as the other crons                       |
+
+A dead letter requeued runs as requeue:<dead letter>:<ms> (generate_reply:requeue:... for
+a reply, on the chat queue), shared/store/dead_letters.py.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.process.settings import Settings
-from shared.queue.connection import enqueue_confirmed
+from shared.queue.arq_adapter.enqueue import enqueue, enqueue_confirmed
 from shared.store.messages import newest_message_id
 from shared.store.mongo import Database
 from shared.store.outbox import enqueue_or_store
@@ -114,13 +117,15 @@ async def enqueue_cron_now(arq: Any, name: str, now: datetime) -> str:
     if name not in CRON_SCHEDULES:
         raise KeyError(name)
     job_id = manual_cron_job_id(name, now)
-    await arq.enqueue_job(name, _job_id=job_id)
+    await enqueue_confirmed(arq, name, [], job_id)
     return job_id
 
 
-async def enqueue_by_name(arq: Any, name: str, args: list[Any], now: datetime | None = None) -> Any:
-    """The operator CLI's `enqueue NAME ARGS...`: arq's Job, or None if the id is taken."""
-    return await arq.enqueue_job(name, *args, *([now] if now is not None and name in TAKES_NOW else []))
+async def enqueue_by_name(arq: Any, settings: Settings, name: str, args: list[Any], now: datetime | None = None) -> str | None:
+    """The operator CLI's `enqueue NAME ARGS...`, on the job's own queue: the job's id, or
+    None if the id is taken."""
+    extra = [now] if now is not None and name in TAKES_NOW else []
+    return await enqueue(arq, name, *args, *extra, queue_name=queue_for(name, settings))
 
 
 def reflection_job_id(user_id: str, reflections_so_far: int, contexts_so_far: int) -> str:
@@ -157,6 +162,12 @@ def queue_for(job_name: str, settings: Settings) -> str:
     return settings.chat_queue_name if job_name in CHAT_JOBS else settings.queue_name
 
 
+# Every job name there is: the bounded label set of the job metrics.
+ALL_JOBS = frozenset(
+    {EXTRACT_SESSION_CONTEXT, SUMMARIZE_SESSIONS, PING, GENERATE_REFLECTION, REBUILD_RECALL_CACHE, *CRON_SCHEDULES, *CHAT_JOBS}
+)
+
+
 def all_queues(settings: Settings) -> tuple[str, str]:
     """Every queue a worker drains: what operators' views and metrics scan."""
     return settings.queue_name, settings.chat_queue_name
@@ -177,5 +188,5 @@ async def enqueue_reply(arq: Any, settings: Settings, reply_id: str) -> str:
     read from Redis as it is written, so with Redis away there is nothing to wait for and
     the caller says so (503) instead."""
     job_id = reply_job_id(reply_id)
-    await enqueue_confirmed(arq, GENERATE_REPLY, [reply_id], job_id, _queue_name=settings.chat_queue_name)
+    await enqueue_confirmed(arq, GENERATE_REPLY, [reply_id], job_id, queue_name=settings.chat_queue_name)
     return job_id

@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from arq.constants import in_progress_key_prefix, job_key_prefix
-from arq.jobs import DeserializationError, deserialize_job
 from pydantic import BaseModel
 from redis.asyncio import Redis
+
+from shared.queue.arq_adapter.keys import in_progress_key, job_key
+from shared.queue.arq_adapter.records import decode_definition
 
 CHUNK = 1000
 
@@ -35,15 +36,14 @@ async def scan_queue(redis: Redis, queue_name: str, now: float | None = None) ->
         chunk = entries[start : start + CHUNK]
         ids = [(i.decode() if isinstance(i, bytes) else i) for i, _ in chunk]
         async with redis.pipeline(transaction=False) as pipe:
-            pipe.mget([job_key_prefix + i for i in ids])
-            pipe.mget([in_progress_key_prefix + i for i in ids])
+            pipe.mget([job_key(i) for i in ids])
+            pipe.mget([in_progress_key(i) for i in ids])
             definitions, running = await pipe.execute()
         for (_, score), raw, in_progress in zip(chunk, definitions, running, strict=True):
             if raw is None:
                 continue  # finished between the two reads
-            try:
-                job = deserialize_job(raw)
-            except DeserializationError:
+            job = decode_definition(raw)
+            if job is None:
                 continue
             row = by_function.setdefault(job.function, FunctionQueue(function=job.function))
             if in_progress is not None:

@@ -10,7 +10,7 @@ Time comes from Redis (`TIME`), never from the callers' clocks, which may disagr
   unless refreshed. A process that dies without releasing stops refreshing, and its
   holds lapse on their own: counts never leak.
 
-Both raise `redis.exceptions.RedisError` (or `OSError`/`TimeoutError`) when Redis cannot be
+Both raise one of REDIS_DOWN (shared/redis_structures/unavailable.py) when Redis cannot be
 reached; whether to fail open or closed is the caller's decision, not the limiter's.
 """
 
@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 TOKEN_BUCKET = """
 local capacity = tonumber(ARGV[1])
@@ -101,6 +100,15 @@ class TokenBucket:
         self.rate = capacity / period_seconds
         self._script = redis.register_script(TOKEN_BUCKET)
 
+    def resize(self, capacity: float) -> None:
+        """A new capacity (same period), for limits changed at run time. The state in Redis
+        holds only tokens and a time, so the next take applies it: a smaller bucket is
+        clipped at once, a bigger one fills at the new rate."""
+        if capacity <= 0:
+            raise ValueError("capacity must be positive")
+        period = self.capacity / self.rate
+        self.capacity, self.rate = capacity, capacity / period
+
     async def take(self, key: str, cost: float = 1) -> Decision:
         return await self._run(key, cost, "take")
 
@@ -150,7 +158,3 @@ class LeaseSemaphore:
         now_s, now_us = await self.redis.time()
         now_ms = now_s * 1000 + now_us // 1000
         return int(await self.redis.zcount(self._key(key), f"({now_ms}", "+inf"))
-
-
-# What "Redis could not answer" looks like to a caller deciding to fail open.
-REDIS_DOWN: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)

@@ -17,7 +17,8 @@ import logging
 from redis.asyncio import Redis
 
 from shared.process.settings import Settings
-from shared.redis_structures.rate_limit import REDIS_DOWN, LeaseSemaphore
+from shared.redis_structures.rate_limit import LeaseSemaphore
+from shared.redis_structures.unavailable import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 

@@ -14,23 +14,26 @@ deleted again rather than orphaned data with no owner to ask.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from arq.constants import abort_jobs_ss, job_key_prefix
 from bson import ObjectId
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pydantic import BaseModel
 
 from shared.process.settings import Settings
+from shared.queue.arq_adapter.control import drop_definitions, request_abort
 from shared.queue.jobs import queue_of_job_id
 from shared.redis_structures import recall_index
+from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store import sessions, users
 from shared.store.job_owners import JOB_OWNERS
 from shared.store.llm_usage import LLM_USAGE
 from shared.store.mongo import (
     CHAT_MESSAGES,
     COMMUNITIES,
+    CONVERSATIONS,
     EMPTY_EXTRACTIONS,
     ENTITIES,
     ENTITY_MERGES,
@@ -45,12 +48,14 @@ from shared.store.mongo import (
     SUMMARIES,
     USERS,
 )
-from shared.store.outbox import REDIS_DOWN
 from shared.store.replies import user_reply_ids
+
+log = logging.getLogger(__name__)
 
 # Every collection holding the user's data by `user_id`, in deletion order.
 USER_COLLECTIONS = (
     SESSIONS,
+    CONVERSATIONS,
     ENTITY_MERGES,
     MEMORIES,
     MEMORY_VECTORS,
@@ -116,23 +121,35 @@ async def cancel_queued_jobs(db: AsyncIOMotorDatabase[Any], arq: Any, settings: 
     job_ids = [doc["_id"] for doc in await db[JOB_OWNERS].find({"user_id": user_id}, {"_id": 1}).to_list(length=None)]
     outboxed = await db[OUTBOX].delete_many({"$or": [{"_id": {"$in": job_ids}}, {"args.0": user_id}]})
     removed = 0
-    if job_ids:
-        try:
-            async with asyncio.timeout(settings.redis_timeout_seconds):
+    try:
+        async with asyncio.timeout(settings.redis_timeout_seconds):
+            # The recall index holds the user's memory: it goes whether or not jobs do.
+            await recall_index.delete_all(arq, user_id)
+            if job_ids:
                 async with arq.pipeline(transaction=False) as pipe:
                     for job_id in job_ids:
                         pipe.zrem(queue_of_job_id(job_id, settings), job_id)
                     unqueued = await pipe.execute()
                 waiting = [job_id for job_id, gone in zip(job_ids, unqueued, strict=True) if gone]
                 if waiting:
-                    await arq.delete(*[job_key_prefix + job_id for job_id in waiting])
+                    await drop_definitions(arq, waiting)
                 # Running ones: arq cancels the task when it sees the id here; waiting ones
                 # already left the queue, so this only reaches jobs a worker holds.
-                await arq.zadd(abort_jobs_ss, {job_id: datetime.now(UTC).timestamp() * 1000 for job_id in job_ids})
-                await recall_index.delete_all(arq, user_id)
+                await request_abort(arq, job_ids)
                 removed = len(waiting)
-        except REDIS_DOWN:
-            pass  # the jobs find no user when they run: their data is gone, so they store nothing of theirs
+    except REDIS_DOWN as exc:
+        # The jobs find no user when they run, so they store nothing of theirs; the user's
+        # recall index stays until it expires. Said, not swallowed.
+        log.warning(
+            "account %s deleted with Redis unavailable (%s: %s): %d queued job(s) stay queued (they will find no user) "
+            "and its recall index (%s{%s}:*) stays until it expires (RECALL_CACHE_TTL_SECONDS)",
+            user_id,
+            type(exc).__name__,
+            exc,
+            len(job_ids),
+            recall_index.PREFIX,
+            user_id,
+        )
     return removed + outboxed.deleted_count
 
 

@@ -94,12 +94,11 @@ def scored_points(doc: StoredContext, strength: float) -> list[dict[str, Any]]:
     return [{**p, "score": strength * p["importance"]} for p in doc.get("context_points", [])]
 
 
-def lookup_user_contexts(field: str) -> tuple[dict[str, Any], dict[str, int]]:
-    """An aggregation $lookup stage, from a document with `user_id`: the user's contexts under
-    `field`; and the projection that keeps only what an extraction needs of them."""
-    lookup = {"$lookup": {"from": SESSION_CONTEXTS, "localField": "user_id", "foreignField": "user_id", "as": field}}
-    keep = ("_id", "session_id", "updated_at", "covered.last_message_id", "context_points.key")
-    return lookup, {f"{field}.{name}": 1 for name in keep}
+async def user_context_keys(db: Database, user_id: str) -> list[dict[str, Any]]:
+    """What an extraction needs of the user's contexts (KnownContexts): on the (user_id, session_id) index."""
+    fields = {"_id": 1, "session_id": 1, "updated_at": 1, "covered.last_message_id": 1, "context_points.key": 1}
+    docs: list[dict[str, Any]] = await db[SESSION_CONTEXTS].find({"user_id": user_id}, fields).to_list(length=None)
+    return docs
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -17,6 +17,9 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pydantic import BaseModel
 
+from shared.process.settings import Settings
+from shared.queue.arq_adapter.enqueue import enqueue_confirmed
+from shared.queue.jobs import CHAT_JOBS, GENERATE_REPLY, queue_for
 from shared.store.mongo import FAILED_JOBS, Database
 
 REQUEUE_PREFIX = "requeue:"
@@ -27,8 +30,12 @@ def requeue_job_id(dead_letter_id: str) -> str:
 
 
 def dead_letter_of(job_id: str | None) -> ObjectId | None:
-    """The dead letter a requeued job came from, if it is one."""
-    if not job_id or not job_id.startswith(REQUEUE_PREFIX):
+    """The dead letter a requeued job came from, if it is one (a chat job's requeue id starts
+    with its function, so the job views find it on the chat queue)."""
+    if not job_id:
+        return None
+    job_id = job_id.removeprefix(f"{GENERATE_REPLY}:")
+    if not job_id.startswith(REQUEUE_PREFIX):
         return None
     try:
         return ObjectId(job_id.removeprefix(REQUEUE_PREFIX).split(":")[0])
@@ -106,8 +113,10 @@ async def list_dead_letters(db: Database, include_resolved: bool = False, limit:
     ]
 
 
-async def requeue(db: Database, arq: Any, dead_letter_id: str) -> str | None:
-    """Enqueue the dead job again under a fresh id; None if there is no such open dead letter."""
+async def requeue(db: Database, arq: Any, settings: Settings, dead_letter_id: str) -> str | None:
+    """Enqueue the dead job again under a fresh id, on the queue whose workers run it (a
+    reply on the chat queue); None if there is no such open dead letter. An enqueue Redis
+    did not confirm raises, and the dead letter stays as it was."""
     try:
         oid = ObjectId(dead_letter_id)
     except InvalidId:
@@ -117,15 +126,18 @@ async def requeue(db: Database, arq: Any, dead_letter_id: str) -> str | None:
         return None
     now = datetime.now(UTC)
     # The time in the id lets the same dead letter be requeued again if the retry fails too.
+    function = doc["function"]
     job_id = f"{requeue_job_id(dead_letter_id)}:{int(now.timestamp() * 1000)}"
-    await arq.enqueue_job(doc["function"], *doc["args"], _job_id=job_id, **doc.get("kwargs", {}))
+    if function in CHAT_JOBS:  # the id rule queue_of_job_id reads: generate_reply:...
+        job_id = f"{function}:{job_id}"
+    await enqueue_confirmed(arq, function, doc["args"], job_id, queue_name=queue_for(function, settings))
     await db[FAILED_JOBS].update_one({"_id": oid}, {"$set": {"requeued_at": now, "requeue_job_id": job_id}})
     return job_id
 
 
-async def requeue_all(db: Database, arq: Any) -> list[str]:
+async def requeue_all(db: Database, arq: Any, settings: Settings) -> list[str]:
     ids = [str(d["_id"]) for d in await db[FAILED_JOBS].find({"resolved_at": None}, {"_id": 1}).to_list(length=None)]
-    return [job_id for dead in ids if (job_id := await requeue(db, arq, dead))]
+    return [job_id for dead in ids if (job_id := await requeue(db, arq, settings, dead))]
 
 
 async def count_open(db: Database) -> int:
@@ -136,3 +148,9 @@ async def count_open(db: Database) -> int:
 async def was_dead_lettered(db: Database, job_id: str) -> bool:
     """Did this job (by arq job id) fail for good and land here?"""
     return await db[FAILED_JOBS].find_one({"job_id": job_id}, {"_id": 1}) is not None
+
+
+async def open_dead_letter_id(db: Database, job_id: str) -> str | None:
+    """The open dead letter of an arq job id, if it has one (the dashboard's job rows)."""
+    doc = await db[FAILED_JOBS].find_one({"job_id": job_id, "resolved_at": None}, {"_id": 1})
+    return str(doc["_id"]) if doc else None

@@ -44,20 +44,10 @@ async def record_empty_extraction(
         pass  # a run over newer messages already recorded a later watermark
 
 
-def lookup_empty_watermark(field: str) -> tuple[dict[str, Any], dict[str, int]]:
-    """An aggregation $lookup stage, from a document with `session_id`: the session's empty
-    watermarks under `field`; and the projection that keeps what an extraction needs of them
-    (shared/memory/extraction_input.py reads them with the transcript)."""
-    lookup = {"$lookup": {"from": EMPTY_EXTRACTIONS, "localField": "session_id", "foreignField": "session_id", "as": field}}
-    return lookup, {f"{field}.user_id": 1, f"{field}.covered.last_message_id": 1}
-
-
-def empty_watermark_of(docs: list[dict[str, Any]], user_id: str) -> str | None:
-    """The last message id the user's empty watermark covers, from `lookup_empty_watermark` output."""
-    for doc in docs:
-        if doc.get("user_id") == user_id and doc.get("covered"):
-            return str(doc["covered"]["last_message_id"])
-    return None
+async def empty_watermark(db: Database, user_id: str, session_id: str) -> str | None:
+    """The last message id the session's empty watermark covers: on the (user_id, session_id) index."""
+    doc = await db[EMPTY_EXTRACTIONS].find_one({"user_id": user_id, "session_id": session_id}, {"covered.last_message_id": 1})
+    return str(doc["covered"]["last_message_id"]) if doc and doc.get("covered") else None
 
 
 async def empty_watermarks(db: Database, user_ids: list[str], session_ids: list[str]) -> list[tuple[str, datetime]]:

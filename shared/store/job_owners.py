@@ -13,19 +13,13 @@ from typing import Any, TypedDict
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
-JOB_OWNERS = "job_owners"
-# Longer than arq keeps a result (an hour by default): past it the job is unknown anyway.
-KEEP_SECONDS = 7 * 24 * 3600
+from shared.store.mongo import JOB_OWNERS as JOB_OWNERS  # re-exported: its name lives with the indexes
 
 
 class JobOwner(TypedDict):
     _id: str  # the job id
     user_id: str
     created_at: datetime
-
-
-async def ensure_job_owner_indexes(db: AsyncIOMotorDatabase[Any]) -> None:
-    await db[JOB_OWNERS].create_index("created_at", expireAfterSeconds=KEEP_SECONDS)
 
 
 async def record_job_owner(db: AsyncIOMotorDatabase[Any], job_id: str, user_id: str) -> None:

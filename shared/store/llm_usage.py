@@ -1,7 +1,9 @@
 """The `llm_usage` collection: one record per LLM call, and the totals read from it.
 
-Every call made through `create_llm`'s provider (chat replies, extractions, summaries) is
-recorded with its purpose, model, user, tokens and latency (shared/llm/metered.py). Totals
+Every call made through `create_llm`'s provider (chat replies, extractions, summaries,
+reflections) is recorded with its purpose, model, user, tokens, latency and outcome
+(shared/llm/metered.py): failed and cancelled calls too, so usage, cost and the daily
+budget count them. Totals
 are Mongo aggregations by UTC day; cost is computed from LLM_PRICES per model when set.
 A user's tokens today also decide USER_DAILY_TOKEN_BUDGET (`tokens_used_on`).
 """
@@ -14,9 +16,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from shared.process.settings import ModelPrice
+from shared.store.mongo import LLM_USAGE as LLM_USAGE  # re-exported: its name lives with the indexes
 from shared.store.mongo import Database
-
-LLM_USAGE = "llm_usage"
 
 
 class LLMUsageRecord(BaseModel):
@@ -29,6 +30,11 @@ class LLMUsageRecord(BaseModel):
     output_tokens: int = Field(ge=0)
     latency_seconds: float = Field(ge=0)
     at: datetime
+    # ok | error | cancelled. A call that did not finish has the tokens the provider
+    # reported, else (cancelled mid-answer) an estimate: the prompt was read, and what
+    # streamed before the cancel was written.
+    outcome: str = "ok"
+    estimated: bool = False
 
 
 # -- API view models -------------------------------------------------------------------
@@ -66,11 +72,6 @@ class AdminUsageReport(BaseModel):
 
 
 # -- operations ------------------------------------------------------------------------
-
-
-async def ensure_usage_indexes(db: Database) -> None:
-    await db[LLM_USAGE].create_index([("user_id", 1), ("at", 1)])
-    await db[LLM_USAGE].create_index([("at", 1)])
 
 
 async def record_usage(db: Database, record: LLMUsageRecord) -> None:

@@ -16,10 +16,18 @@ def _to_model(doc: dict[str, Any]) -> ChatMessage:
 
 
 async def store_message(
-    db: Database, user_id: str, session_id: str, role: Role, content: str, *, reply_id: str | None = None
+    db: Database,
+    user_id: str,
+    session_id: str,
+    role: Role,
+    content: str,
+    *,
+    reply_id: str | None = None,
+    conversation_id: str | None = None,
 ) -> ChatMessage:
     """`reply_id`: the reply (shared/store/replies.py) this assistant message is the text of; a
-    retried reply job finds it there instead of storing the text twice."""
+    retried reply job finds it there instead of storing the text twice. `conversation_id`:
+    the conversation it was said in (shared/store/conversations.py)."""
     doc: dict[str, Any] = {
         "_id": ObjectId(),
         "user_id": user_id,
@@ -30,6 +38,8 @@ async def store_message(
     }
     if reply_id is not None:
         doc["reply_id"] = reply_id
+    if conversation_id is not None:
+        doc["conversation_id"] = conversation_id
     await db[CHAT_MESSAGES].insert_one(doc)
     return _to_model(doc)
 
@@ -43,17 +53,8 @@ async def delete_message(db: Database, message_id: str) -> None:
     await db[CHAT_MESSAGES].delete_one({"_id": ObjectId(message_id)})
 
 
-def to_message(doc: dict[str, Any]) -> ChatMessage:
-    return _to_model(doc)
-
-
-def session_tail_stages(session_id: str, limit: int) -> list[dict[str, Any]]:
-    """Aggregation stages: the session's newest `limit` messages, newest first."""
-    return [{"$match": {"session_id": session_id}}, {"$sort": {"timestamp": -1, "_id": -1}}, {"$limit": limit}]
-
-
 async def recent_session_messages(db: Database, session_id: str, limit: int) -> list[ChatMessage]:
-    """The session's newest `limit` messages, oldest first."""
+    """The session's newest `limit` messages, oldest first: on the (session_id, timestamp, _id) index."""
     cursor = db[CHAT_MESSAGES].find({"session_id": session_id}).sort([("timestamp", -1), ("_id", -1)]).limit(limit)
     docs = await cursor.to_list(length=limit)
     return [_to_model(doc) for doc in reversed(docs)]
@@ -67,6 +68,19 @@ async def newest_message_id(db: Database, session_id: str) -> str | None:
 async def recent_user_messages(db: Database, user_id: str, limit: int) -> list[ChatMessage]:
     """The user's newest `limit` messages across sessions, oldest first."""
     cursor = db[CHAT_MESSAGES].find({"user_id": user_id}).sort([("timestamp", -1), ("_id", -1)]).limit(limit)
+    docs = await cursor.to_list(length=limit)
+    return [_to_model(doc) for doc in reversed(docs)]
+
+
+async def recent_conversation_messages(
+    db: Database, user_id: str, conversation_id: str, limit: int, *, with_unassigned: bool = False
+) -> list[ChatMessage]:
+    """The conversation's newest `limit` messages, oldest first; `with_unassigned`: also the
+    user's messages from before conversations (shown in their oldest conversation)."""
+    query: dict[str, Any] = {"user_id": user_id, "conversation_id": conversation_id}
+    if with_unassigned:
+        query = {"user_id": user_id, "conversation_id": {"$in": [conversation_id, None]}}
+    cursor = db[CHAT_MESSAGES].find(query).sort([("timestamp", -1), ("_id", -1)]).limit(limit)
     docs = await cursor.to_list(length=limit)
     return [_to_model(doc) for doc in reversed(docs)]
 

@@ -39,6 +39,11 @@ ENTITY_MERGES = "entity_merges"  # why two names are one entity, reversible (sha
 MEMORIES = "memories"  # one record per remembered fact, with its versions (shared/store/memories.py)
 MEMORY_VECTORS = "memory_vectors"  # embeddings of recall documents, with a provider (shared/store/memory_vectors.py)
 REPLIES = "replies"  # the coach's replies as jobs: status, text, usage (shared/store/replies.py)
+CONVERSATIONS = "conversations"  # a user's conversations (shared/store/conversations.py)
+LLM_USAGE = "llm_usage"  # one record per LLM call (shared/store/llm_usage.py)
+LIMIT_CHANGES = "limit_changes"  # who changed a run-time limit, when, old and new (shared/store/limit_changes.py)
+JOB_OWNERS = "job_owners"  # who was handed a job id (shared/store/job_owners.py)
+JOB_OWNERS_KEEP_SECONDS = 7 * 24 * 3600  # longer than arq keeps a result: past it the job is unknown anyway
 
 
 def create_mongo_client(settings: Settings) -> Any:
@@ -60,12 +65,16 @@ def get_database(client: Any, settings: Settings) -> Database:
 
 
 async def ensure_indexes(db: Database) -> None:
-    """Idempotent; every process runs it at start so a fresh database is ready."""
+    """Every index, in one place; idempotent; every process runs it at start so a fresh
+    database is ready. docs/architecture.md ("Hot-path queries and their indexes") lists
+    which query of the chat, the reply and the extraction each one serves; a query by `_id`
+    needs none of its own."""
     await db[USERS].create_index("email", unique=True)
     await db[SESSIONS].create_index("user_id")
     # Revocation records expire on their own once the token could not be used anyway.
     await db[SESSIONS].create_index("expires_at", expireAfterSeconds=0)
-    await db[CHAT_MESSAGES].create_index([("session_id", 1), ("timestamp", 1)])
+    # A session's newest messages, newest first (replies, extractions): _id breaks timestamp ties.
+    await db[CHAT_MESSAGES].create_index([("session_id", 1), ("timestamp", 1), ("_id", 1)])
     await db[CHAT_MESSAGES].create_index([("user_id", 1), ("timestamp", -1)])
     await db[CHAT_MESSAGES].create_index("timestamp")  # the session sweep reads a recent window
     await db[CHAT_MESSAGES].create_index("reply_id", sparse=True)  # a retried reply finds its stored text
@@ -91,6 +100,11 @@ async def ensure_indexes(db: Database) -> None:
     await db[MEMORY_VECTORS].create_index([("user_id", 1), ("model", 1), ("doc_id", 1)], unique=True)
     await db[REPLIES].create_index([("user_id", 1), ("status", 1)])  # a user's active replies
     await db[REPLIES].create_index([("status", 1), ("started_at", 1)])  # the cleanup finds stuck ones
-    from shared.store.llm_usage import ensure_usage_indexes  # its own module, like every collection's
+    await db[LLM_USAGE].create_index([("user_id", 1), ("at", 1)])  # a user's usage today (the daily budget)
+    await db[LLM_USAGE].create_index([("at", 1)])
+    await db[JOB_OWNERS].create_index("created_at", expireAfterSeconds=JOB_OWNERS_KEEP_SECONDS)
+    await db[LIMIT_CHANGES].create_index([("changed_at", -1)])  # the admin's limit history, newest first
+    await db[CHAT_MESSAGES].create_index([("user_id", 1), ("conversation_id", 1), ("timestamp", -1)])
+    from shared.store.conversations import ensure_conversation_indexes
 
-    await ensure_usage_indexes(db)
+    await ensure_conversation_indexes(db)

@@ -16,14 +16,12 @@ from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo.errors import DuplicateKeyError
-from redis.exceptions import RedisError
 
-from shared.queue.connection import enqueue_confirmed
+from shared.queue.arq_adapter.enqueue import enqueue_confirmed
+from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store.mongo import OUTBOX, Database
 
 log = logging.getLogger(__name__)
-
-REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 
 async def enqueue_or_store(db: Database, arq: Any, timeout: float, function: str, *args: Any, job_id: str) -> bool:

@@ -37,6 +37,7 @@ class Reply(BaseModel):
     reply_id: str
     status: ReplyStatus
     session_id: str
+    conversation_id: str | None = None  # None: written before conversations existed
     message_id: str  # the user's message this answers
     job_id: str
     text: str = ""  # so far, while generating; whole once done; partial when failed
@@ -46,6 +47,7 @@ class Reply(BaseModel):
     first_chunk_ms: float | None = None
     latency_ms: float | None = None
     error: ReplyError | None = None
+    retried_by: str | None = None  # the reply that answered the same message again (a retry)
     created_at: datetime
     finished_at: datetime | None = None
 
@@ -62,13 +64,21 @@ def _to_reply(doc: dict[str, Any]) -> Reply:
 
 
 async def create_reply(
-    db: Database, reply_id: str, user_id: str, session_id: str, message_id: str, job_id: str, now: datetime
+    db: Database,
+    reply_id: str,
+    user_id: str,
+    session_id: str,
+    message_id: str,
+    job_id: str,
+    now: datetime,
+    conversation_id: str | None = None,
 ) -> None:
     await db[REPLIES].insert_one(
         {
             "_id": reply_id,
             "user_id": user_id,
             "session_id": session_id,
+            "conversation_id": conversation_id,
             "message_id": message_id,
             "job_id": job_id,
             "status": "queued",
@@ -171,6 +181,29 @@ async def cancel_reply(db: Database, reply_id: str, user_id: str, now: datetime)
 async def keep_cancelled_text(db: Database, reply_id: str, text: str) -> None:
     """What was streamed before the cancel, kept on the cancelled reply."""
     await db[REPLIES].update_one({"_id": reply_id, "status": "cancelled"}, {"$set": {"text": text}})
+
+
+RETRYABLE: tuple[ReplyStatus, ...] = ("failed", "cancelled")
+
+
+async def mark_retried(db: Database, reply_id: str, user_id: str, retry_id: str) -> str | None:
+    """Mark a failed or cancelled reply as retried by `retry_id`: None when this call marked
+    it; else the id of the retry that got there first. Atomic, so two retries make one reply.
+    The caller has checked that the reply is its owner's and retryable."""
+    before = await db[REPLIES].find_one_and_update(
+        {"_id": reply_id, "user_id": user_id, "status": {"$in": list(RETRYABLE)}, "retried_by": None},
+        {"$set": {"retried_by": retry_id}},
+        projection={"retried_by": 1},
+    )
+    if before is not None:
+        return None
+    doc = await db[REPLIES].find_one({"_id": reply_id}, {"retried_by": 1})
+    return str(doc["retried_by"]) if doc and doc.get("retried_by") else ""
+
+
+async def unmark_retried(db: Database, reply_id: str, retry_id: str) -> None:
+    """Take back a retry that was refused or could not be enqueued."""
+    await db[REPLIES].update_one({"_id": reply_id, "retried_by": retry_id}, {"$set": {"retried_by": None}})
 
 
 async def status_of(db: Database, reply_id: str) -> ReplyStatus | None:

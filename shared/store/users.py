@@ -1,7 +1,7 @@
 """The `users` collection: accounts and their roles. Every read and write of its fields lives here.
 
-A stored user: _id (hex uuid), email (unique, lowercased), password_hash (argon2),
-created_at, roles (optional list).
+A stored user: _id (hex uuid), email (unique, normalised: `normalise_email`), password_hash
+(argon2), created_at, roles (optional list).
 
 A role is granted only by an operator (`python -m worker users grant-admin EMAIL`, or the
 all-in-one's `--admin EMAIL`), never by registering: anyone can register any address,
@@ -10,6 +10,7 @@ because nothing proves they own it.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Any, Literal, NotRequired, TypedDict
@@ -28,16 +29,22 @@ class StoredUser(TypedDict):
     roles: NotRequired[list[Role]]
 
 
+def normalise_email(email: str) -> str:
+    """The one spelling an address is stored and looked up by: NFKC, then lower case, so
+    `ａdmin@example.com` (fullwidth) and `Admin@Example.com` are `admin@example.com`."""
+    return unicodedata.normalize("NFKC", email.strip()).lower()
+
+
 async def create_user(db: Database, email: str, password_hash: str, now: datetime) -> str:
     """Insert the account; its id. Raises pymongo's DuplicateKeyError if the email is taken."""
     user_id = uuid.uuid4().hex
-    user: StoredUser = {"_id": user_id, "email": email, "password_hash": password_hash, "created_at": now}
+    user: StoredUser = {"_id": user_id, "email": normalise_email(email), "password_hash": password_hash, "created_at": now}
     await db[USERS].insert_one(user)
     return user_id
 
 
 async def find_by_email(db: Database, email: str) -> StoredUser | None:
-    user: StoredUser | None = await db[USERS].find_one({"email": email})
+    user: StoredUser | None = await db[USERS].find_one({"email": normalise_email(email)})
     return user
 
 
@@ -47,17 +54,17 @@ async def find_by_id(db: Database, user_id: str) -> StoredUser | None:
 
 
 async def email_exists(db: Database, email: str) -> bool:
-    return await db[USERS].find_one({"email": email}, {"_id": 1}) is not None
+    return await db[USERS].find_one({"email": normalise_email(email)}, {"_id": 1}) is not None
 
 
 async def grant_role(db: Database, email: str, role: Role) -> bool:
     """Give an existing account the role; False when no account has that email."""
-    result = await db[USERS].update_one({"email": email.strip().lower()}, {"$addToSet": {"roles": role}})
+    result = await db[USERS].update_one({"email": normalise_email(email)}, {"$addToSet": {"roles": role}})
     return result.matched_count == 1
 
 
 async def revoke_role(db: Database, email: str, role: Role) -> bool:
-    result = await db[USERS].update_one({"email": email.strip().lower()}, {"$pull": {"roles": role}})
+    result = await db[USERS].update_one({"email": normalise_email(email)}, {"$pull": {"roles": role}})
     return result.matched_count == 1
 
 

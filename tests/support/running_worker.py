@@ -1,4 +1,7 @@
-"""Our real worker (ResilientWorker, every option) on the test's event loop and Redis."""
+"""Our real worker (ResilientWorker, every option) on the test's event loop and Redis.
+
+`wait_for` is re-exported from tests/support/waiting.py, where it lives.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
-from worker.resilient import Queues, ResilientWorker, create_worker
+from shared.queue.arq_adapter.worker import ResilientWorker
+from tests.support.waiting import wait_for
+from worker.resilient import Queues, create_worker
 
 
 @contextlib.asynccontextmanager
@@ -19,11 +24,12 @@ async def running_worker(settings: Any, mongo_client: Any, queues: Queues = "bac
     )
     task = asyncio.create_task(worker.async_run())
     try:
-        for _ in range(250):
-            if worker._last_heartbeat:
-                break
+
+        def started() -> bool:
             assert not task.done(), task.exception()
-            await asyncio.sleep(0.02)
+            return bool(worker._last_heartbeat)
+
+        await wait_for(started, 30, every=0.02, what="the worker's first heartbeat")
         yield worker
     finally:
         # Jobs still running (a reply the test left half-read) are cancelled, as a crash
@@ -36,11 +42,4 @@ async def running_worker(settings: Any, mongo_client: Any, queues: Queues = "bac
             await task
 
 
-async def wait_for(check: Any, seconds: float = 10.0, every: float = 0.05) -> Any:
-    """Poll an async check until it returns something truthy; fail after `seconds`."""
-    for _ in range(int(seconds / every)):
-        value = await check()
-        if value:
-            return value
-        await asyncio.sleep(every)
-    raise AssertionError(f"not true within {seconds} s: {check}")
+__all__ = ["running_worker", "wait_for"]

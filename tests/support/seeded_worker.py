@@ -27,7 +27,7 @@ from shared.process.settings import load_settings
 from worker import resources
 from worker.resilient import Queues, create_worker
 
-DATES = ("timestamp", "created_at", "started_at")
+DATES = ("timestamp", "created_at", "started_at", "expires_at")
 
 
 def main(seed_path: str, queues: Queues = "all") -> None:

@@ -26,6 +26,10 @@ def make_settings(redis_url: str, **overrides: Any) -> Settings:
         # Cheap hashing: the suite registers hundreds of users on two cores.
         "password_hash_time_cost": 1,
         "password_hash_memory_kib": 1024,
+        "offline_stream_delay_ms": 0,  # the offline coach's reading pace would only slow the suite
+        # Every test registers its users from 127.0.0.1 (tests/test_registration_limits.py
+        # sets the limit it checks).
+        "registrations_per_hour_per_address": 100_000,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -38,13 +38,15 @@ _ids = itertools.count(1)
 @dataclass
 class Failure:
     """One scripted bad answer: an HTTP error status, or (status 200) a stall of `delay`
-    seconds before answering normally, or (status 200, `tool_input`) a tool call with that input."""
+    seconds before answering normally, or (status 200, `tool_input`) a tool call with that input,
+    or (status 200, `body`) that body as it is, of `media_type`: an answer that is not a message."""
 
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
     delay: float = 0.0
     tool_input: Any = None
+    media_type: str = "application/json"
 
 
 @dataclass
@@ -207,10 +209,10 @@ def create_stub_app(stub: StubLLM) -> Starlette:
                 if failure.status != 200 or failure.body is not None:
                     error = {"type": "error", "error": {"type": "stub_error", "message": f"stub failure {failure.status}"}}
                     return Response(
-                        failure.body or json.dumps(error),
+                        failure.body if failure.body is not None else json.dumps(error),
                         status_code=failure.status,
                         headers=failure.headers,
-                        media_type="application/json",
+                        media_type=failure.media_type,
                     )
             if body.get("stream"):
                 return StreamingResponse(

@@ -25,20 +25,38 @@ export async function loadUsage() {
   body.replaceChildren(...rows);
 }
 
+// The confirmation opens with focus on Cancel, so Enter, Enter cannot delete an account;
+// Escape or Cancel closes it and puts focus back on the button that opened it.
 export function setUpAccount(onDeleted) {
   const ask = document.getElementById("delete-account");
+  const box = document.getElementById("confirm-box");
+  const cancel = document.getElementById("cancel-delete");
   const confirm = document.getElementById("confirm-delete");
   const error = document.getElementById("account-error");
+  const close = () => {
+    box.hidden = true;
+    ask.hidden = false;
+    ask.focus();
+  };
   ask.addEventListener("click", () => {
-    confirm.hidden = false;
-    confirm.focus();
+    box.hidden = false;
+    ask.hidden = true;
+    cancel.focus();
+  });
+  cancel.addEventListener("click", close);
+  box.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      close();
+    }
   });
   confirm.addEventListener("click", async () => {
     error.textContent = "";
     confirm.disabled = true;
     try {
       await api("DELETE", "/api/v1/account");
-      confirm.hidden = true;
+      box.hidden = true;
+      ask.hidden = false;
       onDeleted();
     } catch (failure) {
       error.textContent = failure.message;

@@ -1,14 +1,25 @@
 // The conversation: history, sending, and replies streamed as server-sent events.
 //
 // A reply's stream replays from its first event, so after a refresh (or in a second tab)
-// the page asks which replies are still being written and follows each from the start:
+// the page's event stream (events.js) says which replies are still being written, and
+// the page follows each from the start:
 // the text is rebuilt from the replay, never added to what was shown. EventSource resends
 // Last-Event-ID on its own reconnects, so a dropped connection resumes without gaps or repeats.
+// A reply being written has Stop; a stopped or failed one has Retry (a new reply to the
+// same message). Each message is sent with its own Idempotency-Key, kept until it is
+// accepted, so sending it again after a network drop never stores it twice.
 
-import { api } from "./api.js";
+import { api, newIdempotencyKey, postOnce } from "./api.js";
+import { connectEvents, onEvent } from "./events.js";
+import { currentConversation, loadConversations, setCurrentConversation, setUpConversations } from "./conversations.js";
 
 const log = () => document.getElementById("log");
 const streams = new Map(); // reply_id -> EventSource
+let pending = null; // { content, conversation, key }: the message being sent, until the server accepts it
+// This tab's own POST in flight: its event (sent to every tab) waits for the answer, so the
+// message and reply it names are found on the page, not shown twice.
+let sending = Promise.resolve();
+const ended = new Set(); // replies this page saw end: an event naming one again is old news
 
 function bubble(role, text, ids = {}) {
   const item = document.createElement("li");
@@ -24,6 +35,7 @@ function bubble(role, text, ids = {}) {
   if (ids.messageId) item.dataset.messageId = ids.messageId;
   if (ids.replyId) item.dataset.replyId = ids.replyId;
   log().append(item);
+  document.getElementById("empty-hint").hidden = true;
   item.scrollIntoView({ block: "nearest" });
   return item;
 }
@@ -32,16 +44,57 @@ function showError(message) {
   document.getElementById("chat-error").textContent = message;
 }
 
-// Without an API key the product answers with its offline, rule-based writer: say so.
-async function labelOffline(replyId, item) {
-  const stored = await api("GET", `/api/v1/chat/replies/${replyId}`).catch(() => null);
-  if (stored?.model?.startsWith("offline")) item.querySelector(".who").textContent = "Coach (offline: rule-based, no LLM)";
+function control(item, testid, label, onClick) {
+  item.querySelector(".controls")?.remove();
+  const button = Object.assign(document.createElement("button"), { type: "button", className: "link", textContent: label });
+  button.dataset.testid = testid;
+  button.addEventListener("click", onClick);
+  const controls = Object.assign(document.createElement("div"), { className: "controls" });
+  controls.append(button);
+  item.append(controls);
+  return button;
+}
+
+// Stop: the server cancels the reply; its stream then ends with `cancelled` (below).
+function offerStop(item, replyId) {
+  const stop = control(item, "stop", "Stop", async () => {
+    stop.disabled = true;
+    try {
+      await api("DELETE", `/api/v1/chat/replies/${replyId}`);
+    } catch (error) {
+      stop.disabled = false;
+      showError(error.message);
+    }
+  });
+  stop.setAttribute("aria-label", "Stop this reply");
+}
+
+// Retry: a new reply to the same message, written into the same place on the page.
+function offerRetry(item, replyId) {
+  const key = newIdempotencyKey(); // one retry, however often the button is pressed
+  const retry = control(item, "retry", "Retry", async () => {
+    retry.disabled = true;
+    showError("");
+    try {
+      const posted = postOnce(`/api/v1/chat/replies/${replyId}/retry`, undefined, key);
+      sending = posted.catch(() => {});
+      const accepted = await posted;
+      item.classList.remove("failed", "stopped");
+      item.dataset.replyId = accepted.reply_id;
+      follow(accepted);
+    } catch (error) {
+      retry.disabled = false;
+      showError(error.message);
+    }
+  });
+  retry.setAttribute("aria-label", "Retry this reply");
 }
 
 function follow(reply) {
-  if (streams.has(reply.reply_id)) return;
+  if (streams.has(reply.reply_id) || ended.has(reply.reply_id)) return;
   const item = document.querySelector(`[data-reply-id="${reply.reply_id}"]`) || bubble("assistant", "", { replyId: reply.reply_id });
   item.classList.add("writing");
+  offerStop(item, reply.reply_id);
   const text = item.querySelector(".text");
   text.textContent = "";
   const seen = new Set(); // event ids already shown: a replay never adds text twice
@@ -50,7 +103,9 @@ function follow(reply) {
   const finish = () => {
     source.close();
     streams.delete(reply.reply_id);
+    ended.add(reply.reply_id);
     item.classList.remove("writing");
+    item.querySelector(".controls")?.remove();
   };
   source.addEventListener("chunk", (event) => {
     if (seen.has(event.lastEventId)) return;
@@ -63,15 +118,20 @@ function follow(reply) {
     // Finished while the history was loading: the stored message is already on the page.
     if (document.querySelector(`[data-message-id="${messageId}"]`) && !item.dataset.messageId) item.remove();
     else item.dataset.messageId = messageId;
-    labelOffline(reply.reply_id, item);
   });
   source.addEventListener("error", (event) => {
     if (event.data) { // the reply failed: the server says why (LLM down, budget used up, ...)
       const { code, detail } = JSON.parse(event.data);
       finish();
-      item.classList.add("failed");
-      const reason = code === "budget_exhausted" ? "your daily token budget is used up; it renews tomorrow (UTC)" : detail;
-      showError(`The coach could not finish this reply: ${reason}.`);
+      if (code === "cancelled") {
+        item.classList.add("stopped");
+        if (!text.textContent) text.textContent = "Stopped.";
+      } else {
+        item.classList.add("failed");
+        const reason = code === "budget_exhausted" ? "your daily token budget is used up; it renews tomorrow (UTC)" : detail;
+        showError(`The coach could not finish this reply: ${reason}.`);
+      }
+      offerRetry(item, reply.reply_id);
     } else if (source.readyState === EventSource.CLOSED) { // refused (signed out, expired)
       finish();
       showError("The reply stream was closed by the server. Reload the page to see the stored reply.");
@@ -82,18 +142,53 @@ function follow(reply) {
 export function stopStreams() {
   for (const source of streams.values()) source.close();
   streams.clear();
+  ended.clear();
   log().replaceChildren();
   showError("");
 }
 
 export async function loadChat() {
   stopStreams();
-  const [history, active] = await Promise.all([api("GET", "/api/v1/chat/messages?limit=50"), api("GET", "/api/v1/chat/active-streams")]);
+  await loadConversations();
+  const shown = currentConversation();
+  const history = await api("GET", `/api/v1/chat/messages?limit=50${shown ? `&conversation_id=${encodeURIComponent(shown)}` : ""}`);
+  setCurrentConversation(history.conversation_id);
   for (const message of history.messages) bubble(message.role, message.content, { messageId: message.id });
-  for (const reply of active.replies) follow(reply);
+  showEmptyHint();
+  connectEvents(); // it opens with the replies still being written: followed as they come
+}
+
+// Events of another conversation than the one shown are not this view's.
+const elsewhere = (event) => event.conversation_id && currentConversation() && event.conversation_id !== currentConversation();
+
+// From the user's other tabs and devices (and this one's own, found already shown).
+onEvent("message", async (message) => {
+  await sending;
+  if (elsewhere(message)) return;
+  if (!document.querySelector(`[data-message-id="${message.message_id}"]`)) {
+    bubble("user", message.content, { messageId: message.message_id });
+  }
+  follow(message);
+});
+
+onEvent("reply", async (reply) => {
+  await sending;
+  if (elsewhere(reply)) return;
+  const replaced = reply.retry_of && document.querySelector(`[data-reply-id="${reply.retry_of}"]`);
+  if (replaced) { // a retry from elsewhere: written where the stopped or failed reply was
+    replaced.classList.remove("failed", "stopped");
+    replaced.dataset.replyId = reply.reply_id;
+  }
+  follow(reply);
+});
+
+// An empty chat says what to say.
+function showEmptyHint() {
+  document.getElementById("empty-hint").hidden = log().children.length > 0;
 }
 
 export function setUpChat() {
+  setUpConversations(loadChat);
   const form = document.getElementById("chat-form");
   const input = document.getElementById("message");
   const send = document.getElementById("send");
@@ -111,16 +206,29 @@ export function setUpChat() {
       return;
     }
     showError("");
+    // One key per message: the same text sent again after a failure keeps its key, so if the
+    // first attempt did arrive, the server answers it again instead of storing a second copy.
+    const conversationNow = currentConversation();
+    if (pending?.content !== content || pending?.conversation !== conversationNow) {
+      pending = { content, conversation: conversationNow, key: newIdempotencyKey() };
+    }
     // Optimistic: the message shows at once; it is taken back if the server refuses it.
     const mine = bubble("user", content);
     input.value = "";
     send.disabled = true;
     try {
-      const accepted = await api("POST", "/api/v1/chat/messages", { content });
+      const conversation = currentConversation();
+      const posted = postOnce("/api/v1/chat/messages", conversation ? { content, conversation_id: conversation } : { content }, pending.key);
+      sending = posted.catch(() => {});
+      const accepted = await posted;
+      setCurrentConversation(accepted.conversation_id); // the first message may have made one
+      loadConversations().catch(() => {}); // its order and title (named after a first message)
+      pending = null;
       mine.dataset.messageId = accepted.message_id;
       follow(accepted);
     } catch (error) {
       mine.remove();
+      showEmptyHint();
       input.value = content;
       showError(error.message);
     } finally {

@@ -5,6 +5,8 @@ import { api } from "./api.js";
 import { loadChat, setUpChat, stopStreams } from "./chat.js";
 import { loadMemory } from "./memory.js";
 import { loadUsage, setUpAccount } from "./account.js";
+import { closeEvents, ensureEvents, onEvent } from "./events.js";
+import { forgetConversations } from "./conversations.js";
 
 const VIEWS = ["chat", "memory", "usage", "account"];
 const LOADERS = { chat: loadChat, memory: loadMemory, usage: loadUsage, account: async () => {} };
@@ -23,11 +25,15 @@ function showOnly(id) {
   }
 }
 
-function showSignIn(message = "") {
+// `message` is an error; `notice` good news (an account deleted), shown as such.
+function showSignIn(message = "", notice = "") {
   me = null;
+  closeEvents();
   stopStreams();
+  forgetConversations(); // the next person to sign in starts at their own newest
   showOnly("signin");
   $("signin-error").textContent = message;
+  $("signin-notice").textContent = notice;
   $("email").value = ""; // a shared computer keeps nothing of the last person
   $("password").value = "";
   $("email").focus();
@@ -40,6 +46,7 @@ async function showView() {
   $("account-email").textContent = me.email;
   try {
     await LOADERS[view]();
+    ensureEvents(); // every view hears "the coach noted N things"
   } catch (error) {
     if (error.status === 401) showSignIn("Your session has ended. Sign in again.");
     else ($(`${view}-error`) || $("status")).textContent = error.message;
@@ -62,9 +69,11 @@ async function signIn(register) {
     if (register) await api("POST", "/api/v1/auth/register", { email, password });
     me = await api("POST", "/app/login", { email, password });
     $("password").value = "";
-    status(register ? "Account created. You are signed in." : "");
-    if (!location.hash) location.hash = "#chat";
+    $("signin-notice").textContent = "";
+    // replaceState, not `location.hash =`: a hashchange would clear the status just set.
+    if (!location.hash) history.replaceState(null, "", "#chat");
     await showView();
+    status(register ? "Account created. You are signed in." : "");
     $("message").focus();
   } catch (failure) {
     error.textContent = failure.status === 409 ? "That email already has an account. Sign in instead." : failure.message;
@@ -76,14 +85,20 @@ async function signIn(register) {
 function signOut() {
   // Instant: the sign-in form comes back now; revoking the session (and the server's
   // extraction of what was said) happens in the background.
-  showSignIn();
-  status("Signed out.");
+  showSignIn("", "Signed out.");
   pendingSignOut = fetch("/app/logout", { method: "POST", credentials: "same-origin", keepalive: true }).catch(() => {});
 }
 
+// An extraction or a reflection of the user's finished (after a sign-out elsewhere, say).
+onEvent("noted", ({ count, source }) => {
+  const things = `${count} thing${count === 1 ? "" : "s"}`;
+  const where = source === "reflection" ? "looking back over your sessions" : "from your conversation";
+  status(`The coach noted ${things} ${where}. See “What the coach remembers”.`);
+});
+
 async function start() {
   setUpChat();
-  setUpAccount(() => showSignIn("Your account and all its data were deleted."));
+  setUpAccount(() => showSignIn("", "Your account and all its data were deleted."));
   $("signin-form").addEventListener("submit", (event) => { event.preventDefault(); signIn(false); });
   $("register").addEventListener("click", () => signIn(true));
   $("logout").addEventListener("click", signOut);

@@ -2,6 +2,7 @@
 // summaries and reflections; a point or a whole session's memory can be forgotten.
 
 import { api } from "./api.js";
+import { loadEntities } from "./entities.js";
 import { loadFacts } from "./facts.js";
 
 const el = (tag, props = {}, ...children) => {
@@ -70,6 +71,7 @@ function report(message, isError = false) {
 
 export async function loadMemory() {
   await loadFacts(document.getElementById("memory-facts"), report);
+  await loadEntities(document.getElementById("memory-entities"));
   const list = document.getElementById("memory-list");
   const memory = await api("GET", "/api/v1/memory");
   const parts = [];

@@ -1,0 +1,47 @@
+"""`POST /api/v1/chat/replies/{id}/retry`: a new reply to the message a failed or cancelled
+reply answered (service/reply_start.py). 202 with the new reply, like a new message; 409
+while the reply is still being written, once it is done, or once it was retried (the
+retry's id is in `retried_by`); 404 for another user's reply or none at all. The limits a
+new message meets apply (429 / 503 with Retry-After); nothing is created when they refuse.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from service.errors import ApiError
+from service.idempotency import idempotent
+from service.principal import require_principal
+from service.reply_schemas import ReplyAccepted
+from service.reply_start import Accepted, AlreadyRetried, retry_reply
+from service.routes.replies import NOT_YOURS, refusal_response
+from shared.store.replies import RETRYABLE, owned_reply
+
+
+async def _retry(request: Request) -> JSONResponse:
+    principal = await require_principal(request)
+    state = request.app.state
+    earlier = await owned_reply(state.db, request.path_params["reply_id"], principal.user_id)
+    if earlier is None:
+        raise ApiError(404, NOT_YOURS)
+    if earlier.status not in RETRYABLE:
+        raise ApiError(409, f"only a failed or cancelled reply can be retried; this one is {earlier.status}")
+    outcome = await retry_reply(state, principal, earlier)
+    if isinstance(outcome, AlreadyRetried):
+        body = {"detail": "this reply was retried already", "errors": [], "retried_by": outcome.reply_id}
+        return JSONResponse(body, status_code=409)
+    if not isinstance(outcome, Accepted):
+        return refusal_response(outcome)
+    accepted = ReplyAccepted(
+        conversation_id=earlier.conversation_id,
+        message_id=outcome.message_id,
+        reply_id=outcome.reply_id,
+        job_id=outcome.job_id,
+        stream_url=outcome.stream_url,
+    )
+    return JSONResponse(accepted.model_dump(), status_code=202)
+
+
+async def retry(request: Request) -> Response:
+    return await idempotent(request, "chat.retry", _retry)
