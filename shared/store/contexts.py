@@ -7,7 +7,8 @@ A stored context:
     first_seen_at, last_seen_at}], covered{first_message_id, last_message_id, last_at,
     message_count}, model, usage, strength, decayed_at, expires_at, created_at, updated_at,
     summary_id (the summary that claimed it), summarized_at (when that summary finished),
-    reflected_at (when a reflection last read it; None: not yet).
+    reflected_at (when a reflection last read it; None: not yet), memory_ids (the memories its
+    points made or touched, shared/store/memories.py; absent on contexts from before memories).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class StoredContext(TypedDict, total=False):
     summary_id: ObjectId | None
     summarized_at: datetime | None
     reflected_at: datetime | None
+    memory_ids: list[str]
 
 
 class ContextPointView(BaseModel):
@@ -179,6 +181,7 @@ async def store_extraction(
                     "expires_at": expires_at,
                     "updated_at": now,
                     "reflected_at": None,  # new or rewritten: the next reflection reads it
+                    "memory_ids": [],  # set by consolidation: the memories these points made or touched
                 },
                 "$setOnInsert": {"created_at": now, "summary_id": None, "summarized_at": None},
             },
@@ -345,10 +348,17 @@ async def watermarks(db: Database, user_ids: list[str], session_ids: list[str]) 
 # Reading memory back.
 
 
+async def set_memory_ids(db: Database, context_id: str, memory_ids: list[str]) -> None:
+    """What the context's extraction found, by reference: the memories (shared/store/memories.py) it made or touched."""
+    await db[SESSION_CONTEXTS].update_one({"_id": ObjectId(context_id)}, {"$set": {"memory_ids": memory_ids}})
+
+
 async def memory_documents(db: Database, user_id: str) -> list[MemoryDoc]:
-    """Every point of the user's contexts, as recall ranks them (shared/memory/documents.py)."""
+    """The points of the user's contexts written before memories were records of their own
+    (no `memory_ids`; `python -m worker migrate` moves them), as recall ranks them."""
     fields = {"context_points": 1, "strength": 1, "decayed_at": 1, "session_id": 1, "covered.last_at": 1, "created_at": 1}
-    docs: list[StoredContext] = await db[SESSION_CONTEXTS].find({"user_id": user_id}, fields).to_list(length=None)
+    query = {"user_id": user_id, "memory_ids": {"$exists": False}}
+    docs: list[StoredContext] = await db[SESSION_CONTEXTS].find(query, fields).to_list(length=None)
     return [
         MemoryDoc(
             id=f"p:{doc['_id']}:{p.get('key') or point_key(p['kind'], p['content'])}",
