@@ -16,7 +16,7 @@ from shared.memory.ranking import Reasons
 from shared.memory.recall import search
 from shared.memory.recall_cache import drop_and_rebuild
 from shared.queue.jobs import enqueue_reflection
-from shared.store import communities, contexts, entities, reflections, relations, summaries
+from shared.store import communities, context_views, entities, reflections, relations, summaries
 from shared.store.job_owners import record_job_owner
 
 
@@ -24,7 +24,7 @@ async def list_memory(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     db, rate, now = request.app.state.db, request.app.state.settings.memory_decay_rate, datetime.now(UTC)
     memory = Memory(
-        contexts=await contexts.context_views(db, principal.user_id, now, rate),
+        contexts=await context_views.context_views(db, principal.user_id, now, rate),
         summaries=await summaries.summary_views(db, principal.user_id, now, rate),
         reflections=[
             reflections.reflection_view(doc, now, rate) for doc in await reflections.user_reflections(db, principal.user_id)
