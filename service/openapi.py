@@ -13,9 +13,9 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service import openapi_account, openapi_chat_app, openapi_operations, openapi_replies, schemas
+from service import openapi_account, openapi_chat_app, openapi_memories, openapi_operations, openapi_replies, schemas
 from service.readiness import Readiness
-from service.routes.memory import SearchResults
+from service.routes.memory import SearchResults, SplitDone, SplitRequest
 from shared.store.llm_usage import AdminUsageReport, UsageReport
 
 MODELS: list[type[BaseModel]] = [
@@ -217,6 +217,24 @@ PATHS["/api/v1/memory/search"] = {
     )
 }
 MODELS += [SearchResults]
+PATHS["/api/v1/memory/graph/entities/{entity_id}/split"] = {
+    "post": operation(
+        "undo a merge: the alias becomes an entity of its own",
+        {
+            "201": json_body(SplitDone, "split"),
+            "404": error("no such entity of yours with that alias"),
+            "422": error("bad alias"),
+            **BAD_BODY,
+            **AUTH,
+        },
+        body=SplitRequest,
+        secured=True,
+        parameters=[{"name": "entity_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+    )
+}
+MODELS += [SplitRequest, SplitDone]
+PATHS.update(openapi_memories.paths(operation, json_body, error, AUTH, BAD_BODY))
+MODELS += openapi_memories.MODELS
 
 PATHS.update(openapi_operations.paths(operation, json_body, error, AUTH, ADMIN))
 MODELS += openapi_operations.MODELS

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from service.credentials import MAX_PASSWORD_CHARS
 from shared.models import ChatMessage
 from shared.store.communities import CommunityView
-from shared.store.contexts import ContextView
+from shared.store.context_views import ContextView
 from shared.store.dead_letters import DeadLetterView
 from shared.store.entities import EntityView
 from shared.store.reflections import ReflectionView

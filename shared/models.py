@@ -19,10 +19,28 @@ class ChatMessage(BaseModel):
     timestamp: datetime
 
 
+MemoryAction = Literal["add", "update", "supersede", "none"]
+
+
 class ContextPoint(BaseModel):
     kind: ContextKind
     content: str = Field(min_length=1, max_length=1_000)
     importance: float = Field(ge=0.0, le=1.0)
+    # Consolidation against the user's known memories (shared/memory/consolidate.py): add a
+    # new memory, update memory_id (a new version), supersede it (it no longer holds), or
+    # none (already known: reinforce it). An id that is not one of the known memories adds.
+    action: MemoryAction = Field("add", description="add, update, supersede or none; what this point does to memory_id")
+    memory_id: str | None = Field(
+        None, max_length=40, description="the id of the known memory this point updates, supersedes or repeats"
+    )
+
+
+class KnownMemory(BaseModel):
+    """An active memory shown to the extraction, so it can consolidate new points against it."""
+
+    id: str
+    kind: str
+    content: str
 
 
 EntityKind = Literal["person", "goal", "habit", "event", "place"]
@@ -73,6 +91,7 @@ class RecalledPoint(BaseModel):
     kind: ContextKind | Literal["summary"]  # "summary": a key point of a summary of older sessions
     content: str
     said_at: date | None = None  # the day the user said it, so the coach can answer "when did I ..."
+    valid_from: date | None = None  # the day it holds or happens, where the user gave one
 
 
 InsightKind = Literal["pattern", "progress", "next_step"]
@@ -205,6 +224,7 @@ class MemoryDoc(BaseModel):
     decayed_at: datetime
     session_id: str | None = None
     said_at: datetime | None = None  # when the user said it (the newest message the extraction read)
+    valid_from: date | None = None  # when it holds or happens, where the user said so ("my race is on 12 April")
 
 
 class EntityNames(BaseModel):

@@ -181,6 +181,21 @@ async def test_a_person_chats_signs_out_sees_their_memory_and_deletes_their_acco
                 await expect(items).to_have_count(count - 1)
                 assert forgotten not in " ".join(await items.locator(".content").all_text_contents())
 
+                # Correct a fact in the user's own words, and read how it came to be.
+                facts = page.get_by_test_id("fact-item")
+                await expect(facts.first).to_be_visible()
+                fact = facts.filter(has_text="Anna")
+                await fact.get_by_test_id("memory-edit").click()
+                await fact.get_by_test_id("memory-edit-text").fill("I train with Anna twice a week")
+                await fact.get_by_test_id("memory-edit-save").click()
+                corrected = facts.filter(has_text="I train with Anna twice a week")
+                await expect(corrected).to_have_count(1)
+                await corrected.get_by_test_id("memory-history").click()
+                await expect(corrected.locator("ol.history li")).to_have_count(2)
+                await expect(corrected.locator("ol.history")).to_contain_text("you")
+                await expect(page.get_by_test_id("entity-item").filter(has_text="Anna")).to_have_count(1)  # who the coach tracks
+                await page.screenshot(path=shots / "chat-memory-facts.png", full_page=True)
+
                 # Search what the coach remembers: ranked as recall ranks, with the reasons.
                 await page.get_by_test_id("memory-search").fill("who do I train with?")
                 await page.get_by_test_id("memory-search").press("Enter")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from shared.llm.anthropic_provider import AnthropicProvider
 from shared.store.messages import store_message
-from shared.store.mongo import CONTEXT_COUNTERS, SESSION_CONTEXTS
+from shared.store.mongo import CONTEXT_COUNTERS, MEMORIES, SESSION_CONTEXTS
 from tests.support.counting_db import CountingDatabase
 from worker.extract import extract_session_context
 
@@ -17,10 +17,12 @@ async def session_with(db, user_id: str, session_id: str, text: str) -> None:
     await store_message(db, user_id, session_id, "assistant", "Noted.")
 
 
-READS = [("chat_messages", "find"), (SESSION_CONTEXTS, "find"), ("empty_extractions", "find_one")]
+READS = [("chat_messages", "find"), (SESSION_CONTEXTS, "find"), ("empty_extractions", "find_one"), (MEMORIES, "find")]
 
 
-async def test_new_points_take_three_reads_and_two_writes_and_an_up_to_date_session_the_reads(db, settings, arq_pool, stub_llm):
+async def test_new_points_take_four_reads_sent_together_and_four_writes_and_an_up_to_date_session_the_reads(
+    db, settings, arq_pool, stub_llm
+):
     llm = AnthropicProvider(settings)
     try:
         # A first session gives the user a stored context and a counter.
@@ -38,6 +40,8 @@ async def test_new_points_take_three_reads_and_two_writes_and_an_up_to_date_sess
         assert counting.calls == [
             *READS,
             (SESSION_CONTEXTS, "find_one_and_update"),
+            (MEMORIES, "insert_many"),  # every new memory at once
+            (SESSION_CONTEXTS, "update_one"),  # the context's memory ids
             (CONTEXT_COUNTERS, "find_one_and_update"),
         ]
         assert (await db[CONTEXT_COUNTERS].find_one({"_id": "u"}))["unsummarized"] == 2
@@ -63,8 +67,19 @@ async def test_a_point_said_again_reinforces_the_older_context_without_a_lookup(
         counting = CountingDatabase(db)
         outcome = await extract_session_context({**ctx, "db": counting}, "u", "s2")
         assert outcome["reason"] == "no_new_points"
-        # The reads, the reinforcing update, the empty watermark: no second read for the keys.
-        assert [name for _, name in counting.calls] == ["find", "find", "find_one", "update_one", "update_one"]
+        # The reads, the reinforcing update, the empty watermark, the memory reinforced: no
+        # second read for the keys.
+        assert [name for _, name in counting.calls] == [
+            "find",
+            "find",
+            "find_one",
+            "find",
+            "update_one",
+            "update_one",
+            "update_many",
+        ]
+        [memory] = await db[MEMORIES].find({}).to_list(None)
+        assert memory["mentions"] == 2 and [s["session_id"] for s in memory["sources"]] == ["s1", "s2"]
         [stored] = await db[SESSION_CONTEXTS].find({}).to_list(None)
         assert stored["session_id"] == "s1" and stored["context_points"][0]["mentions"] == 2
         # No context for s2, so it does not count toward the summary threshold.

@@ -10,6 +10,7 @@
     python -m worker run                                   # a worker process (see worker/run.py)
     python -m worker run --chat                            # a worker of the chat queue (generate_reply)
     python -m worker users grant-admin EMAIL                # or revoke-admin, list-admins
+    python -m worker migrate                                # memory of earlier versions into `memories`
 
 It works on the configured Redis (REDIS_URL, QUEUE_NAME); with REDIS_URL unset, on the
 Redis of the all-in-one running from this project (it says so). Dead letters live in
@@ -38,6 +39,7 @@ from shared.queue.jobs import TAKES_NOW, enqueue_by_name
 from worker.arq_options import CHAT_FUNCTIONS, FUNCTIONS, cron_jobs
 from worker.cli_target import queue_settings, refuse_unreadable_dead_letters
 from worker.job_arguments import JobArguments, job_arguments
+from worker.migrate_cli import add_migrate_parser, migrate_command
 from worker.run import add_run_command, run_worker
 from worker.users_cli import add_users_parser, check_users_options, users_command
 
@@ -131,7 +133,10 @@ def _main() -> None:
     dead.add_argument("--all", action="store_true", help="requeue every open dead letter")
     add_run_command(sub)
     add_users_parser(sub)
+    add_migrate_parser(sub)
     options = parser.parse_args()
+    if options.command == "migrate":
+        sys.exit(asyncio.run(migrate_command(options)))
     if options.command == "run":
         sys.exit(run_worker("chat" if options.chat else "background" if options.background else "all"))
     if options.command == "enqueue" and options.job not in JOB_NAMES:

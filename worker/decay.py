@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.memory.recall_cache import drop_and_rebuild, drop_and_rebuild_everyone
-from shared.store import contexts, reflections, summaries
-from shared.store.mongo import REFLECTIONS, SESSION_CONTEXTS, SUMMARIES
+from shared.store import contexts, memories, reflections, summaries
+from shared.store.mongo import MEMORIES, REFLECTIONS, SESSION_CONTEXTS, SUMMARIES
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ async def decay_memories(ctx: dict[str, Any], now: datetime | None = None) -> di
         SESSION_CONTEXTS: {"decayed": await contexts.decay(db, rate, now), "expired": await contexts.delete_expired(db, now)},
         SUMMARIES: {"decayed": await summaries.decay(db, rate, now), "expired": await summaries.delete_expired(db, now)},
         REFLECTIONS: {"decayed": await reflections.decay(db, rate, now), "expired": await reflections.delete_expired(db, now)},
+        MEMORIES: {"decayed": await memories.decay(db, rate, now), "expired": await memories.delete_expired(db, now)},
     }
     result[SESSION_CONTEXTS]["faded"] = await contexts.delete_faded(db, settings.memory_strength_floor)
     if "redis" in ctx:  # what was deleted may sit in cached digests

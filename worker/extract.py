@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.llm.attribution import attribute_llm_calls
+from shared.memory import consolidate
 from shared.memory.extraction_input import read_extraction_input
 from shared.memory.recall_cache import drop_and_rebuild
 from shared.memory.strength import expiry
@@ -21,6 +22,7 @@ from shared.redis_structures.user_events import tell_noted
 from shared.store import contexts
 from shared.store.contexts import Covered
 from shared.store.empty_extractions import record_empty_extraction
+from shared.store.memories import Source
 from worker.graph import record_graph
 from worker.summarize import enqueue_summary_if_due
 
@@ -41,8 +43,31 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
         return ExtractionOutcome(success=True, context_id=context_id, reason="up_to_date").model_dump()
     newest = messages[-1]
 
-    reply = await llm.extract_context(messages)
+    # Consolidation (shared/memory/consolidate.py): the memories closest to what the user
+    # said go to the LLM with their ids, so it can update, supersede or repeat them.
+    known = read.memories
+    shown = await consolidate.closest(known, [m.content for m in messages if m.role == "user"])
+    reply = await llm.extract_context(messages, shown)
     now = datetime.now(UTC)
+    edited_at = {str(k["_id"]): k.get("user_edited_at") for k in known}
+
+    async def consolidate_into_memories(context: str | None) -> dict[str, int]:
+        source = Source(session_id=session_id, context_id=context)
+        done = await consolidate.apply(
+            db,
+            user_id,
+            reply.extraction.points,
+            shown,
+            edited_at,
+            source,
+            newest.timestamp,
+            now,
+            expiry(now, settings.memory_ttl_days),
+        )
+        if context is not None:
+            await contexts.set_memory_ids(db, context, done.memory_ids)
+        return done.counts
+
     new_points = await contexts.reinforce_known(db, read.known, reply.extraction.points, now)
     covered = Covered(
         first_message_id=messages[0].id, last_message_id=newest.id, last_at=newest.timestamp, message_count=len(messages)
@@ -57,6 +82,7 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
         )
         await record_graph(db, settings, user_id, context_id or f"session:{session_id}", reply.extraction, now)
         if reply.extraction.points:  # reinforced points changed what recall ranks first
+            await consolidate_into_memories(None)
             await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
         log.info("session %s: %s (%d messages read)", session_id, reason, len(messages))
         return ExtractionOutcome(success=True, context_id=context_id, reason=reason).model_dump()
@@ -81,6 +107,8 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
         len(new_points),
         len(reply.extraction.points) - len(new_points),
     )
+    counts = await consolidate_into_memories(stored_id)
+    log.info("session %s: memories %s", session_id, counts)
     await record_graph(db, settings, user_id, stored_id, reply.extraction, now)
     await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
     await tell_noted(ctx, user_id, len(new_points), "extraction")

@@ -9,13 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service.errors import ApiError, parse_query
+from service.errors import ApiError, parse_body, parse_query
 from service.principal import require_principal
 from service.schemas import Memory, MemoryGraph, ReflectionQueued
 from shared.memory.ranking import Reasons
 from shared.memory.recall import search
+from shared.memory.recall_cache import drop_and_rebuild
 from shared.queue.jobs import enqueue_reflection
-from shared.store import communities, contexts, entities, reflections, relations, summaries
+from shared.store import communities, context_views, entities, reflections, relations, summaries
 from shared.store.job_owners import record_job_owner
 
 
@@ -23,7 +24,7 @@ async def list_memory(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     db, rate, now = request.app.state.db, request.app.state.settings.memory_decay_rate, datetime.now(UTC)
     memory = Memory(
-        contexts=await contexts.context_views(db, principal.user_id, now, rate),
+        contexts=await context_views.context_views(db, principal.user_id, now, rate),
         summaries=await summaries.summary_views(db, principal.user_id, now, rate),
         reflections=[
             reflections.reflection_view(doc, now, rate) for doc in await reflections.user_reflections(db, principal.user_id)
@@ -102,3 +103,27 @@ async def search_memory(request: Request) -> JSONResponse:
         for r in ranked
     ]
     return JSONResponse(SearchResults(results=results).model_dump(mode="json"))
+
+
+class SplitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alias: str = Field(min_length=1, max_length=100, description="the name to take out of the entity")
+
+
+class SplitDone(BaseModel):
+    entity_id: str  # the new entity the alias became
+
+
+async def split_entity(request: Request) -> JSONResponse:
+    """`POST /api/v1/memory/graph/entities/{id}/split {alias}`: undo a merge the coach made."""
+    principal = await require_principal(request)
+    body = await parse_body(request, SplitRequest)
+    state = request.app.state
+    new_id = await entities.split_alias(
+        state.db, principal.user_id, request.path_params["entity_id"], body.alias, datetime.now(UTC)
+    )
+    if new_id is None:
+        raise ApiError(404, "no such entity of yours with that alias")
+    await drop_and_rebuild(state.db, state.arq, state.settings.redis_timeout_seconds, principal.user_id)
+    return JSONResponse(SplitDone(entity_id=new_id).model_dump(), status_code=201)

@@ -20,6 +20,7 @@ from shared.llm.prompts import (
     SUMMARY_INSTRUCTIONS,
     SUMMARY_TOOL_NAME,
     render_coach_system_prompt,
+    render_known_memories,
     render_sessions,
     render_transcript,
 )
@@ -30,6 +31,7 @@ from shared.models import (
     ContextExtraction,
     ContextNote,
     ExtractionReply,
+    KnownMemory,
     MemoryDigest,
     ReflectionReply,
     SessionDigest,
@@ -176,9 +178,13 @@ class AnthropicProvider:
             ]
         raise AssertionError("unreachable: the loop returns or raises")
 
-    async def extract_context(self, transcript: Sequence[ChatMessage]) -> ExtractionReply:
+    async def extract_context(self, transcript: Sequence[ChatMessage], known: Sequence[KnownMemory] = ()) -> ExtractionReply:
         extraction, model, usage = await self.call_tool(
-            EXTRACTION_INSTRUCTIONS, render_transcript(transcript), EXTRACTION_TOOL, ContextExtraction, self.models["extraction"]
+            EXTRACTION_INSTRUCTIONS,
+            render_transcript(transcript) + render_known_memories(known),
+            EXTRACTION_TOOL,
+            ContextExtraction,
+            self.models["extraction"],
         )
         return ExtractionReply(extraction=extraction, model=model, usage=usage)
 

@@ -14,6 +14,7 @@ from shared.models import (
     ChatMessage,
     ContextNote,
     ExtractionReply,
+    KnownMemory,
     MemoryDigest,
     ReflectionReply,
     SessionDigest,
@@ -47,7 +48,7 @@ class LLMProvider(Protocol):
     name: str
     model: str
 
-    async def extract_context(self, transcript: Sequence[ChatMessage]) -> ExtractionReply: ...
+    async def extract_context(self, transcript: Sequence[ChatMessage], known: Sequence[KnownMemory] = ()) -> ExtractionReply: ...
 
     async def summarize(self, sessions: Sequence[SessionDigest]) -> SummaryReply: ...
 

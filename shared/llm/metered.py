@@ -137,9 +137,9 @@ class MeteredLLM:
             return _no_admission()
         return self.limiter.admit(purpose, estimate)
 
-    async def extract_context(self, transcript: Sequence[Any]) -> Any:
-        estimate = estimate_tokens(*(m.content for m in transcript))
-        return await self._measure("extraction", estimate, lambda: self.inner.extract_context(transcript))
+    async def extract_context(self, transcript: Sequence[Any], known: Sequence[Any] = ()) -> Any:
+        estimate = estimate_tokens(*(m.content for m in transcript), *(k.content for k in known))
+        return await self._measure("extraction", estimate, lambda: self.inner.extract_context(transcript, known))
 
     async def summarize(self, sessions: Sequence[Any]) -> Any:
         estimate = estimate_tokens(*(p.content for s in sessions for p in s.points))

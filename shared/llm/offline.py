@@ -15,7 +15,7 @@ from asyncio import sleep
 from collections.abc import AsyncIterator, Sequence
 
 from shared.llm.base import UsageCallback
-from shared.llm.offline_memory import extract_graph, reflect
+from shared.llm.offline_memory import decide_by_rules, extract_graph, reflect
 from shared.models import (
     ChatMessage,
     ContextExtraction,
@@ -23,6 +23,7 @@ from shared.models import (
     ContextNote,
     ContextPoint,
     ExtractionReply,
+    KnownMemory,
     MemoryDigest,
     ReflectionReply,
     SessionDigest,
@@ -36,6 +37,8 @@ OFFLINE_LABEL = "[offline coach]"
 
 # First match wins, so the more specific phrasings come first.
 RULES: list[tuple[ContextKind, float, re.Pattern[str]]] = [
+    # A change of heart first: "I no longer want to ..." is not a goal but the end of one.
+    ("decision", 0.8, re.compile(r"\b(i no longer|i don't want to|i quit|i stopped|i gave up|i changed my mind)\b")),
     ("goal", 0.9, re.compile(r"\b(my goal|i want to|i'd like to|i would like to|i hope to|i aim to|i plan to)\b")),
     ("decision", 0.8, re.compile(r"\b(i decided|i have decided|i've decided|i chose|i'm going with)\b")),
     ("commitment", 0.8, re.compile(r"\b(i will|i'll|i promise|i commit|i'm going to|i am going to)\b")),
@@ -129,9 +132,13 @@ class OfflineProvider:
     def __init__(self, word_delay_seconds: float = 0.0) -> None:
         self.word_delay_seconds = word_delay_seconds
 
-    async def extract_context(self, transcript: Sequence[ChatMessage]) -> ExtractionReply:
+    async def extract_context(self, transcript: Sequence[ChatMessage], known: Sequence[KnownMemory] = ()) -> ExtractionReply:
         entities, relations = extract_graph(transcript)
-        extraction = ContextExtraction(points=extract_points(transcript), entities=entities, relations=relations)
+        points = []
+        for point in extract_points(transcript):
+            action, memory_id = decide_by_rules(point, known)
+            points.append(point.model_copy(update={"action": action, "memory_id": memory_id}))
+        extraction = ContextExtraction(points=points, entities=entities, relations=relations)
         return ExtractionReply(extraction=extraction, model=OFFLINE_MODEL, usage=TokenUsage())
 
     async def summarize(self, sessions: Sequence[SessionDigest]) -> SummaryReply:

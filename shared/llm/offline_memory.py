@@ -15,13 +15,18 @@ import re
 from collections.abc import Sequence
 from itertools import combinations
 
+from shared.memory.strength import point_key
+from shared.memory.text import terms
 from shared.models import (
     ChatMessage,
     ContextNote,
+    ContextPoint,
     EntityKind,
     ExtractedEntity,
     ExtractedRelation,
     Insight,
+    KnownMemory,
+    MemoryAction,
     ReflectionDraft,
 )
 
@@ -140,3 +145,45 @@ def reflect(notes: Sequence[ContextNote]) -> ReflectionDraft:
         insights=insights
         or [Insight(kind="pattern", text=f"{OFFLINE_LABEL} Nothing to reflect on yet.", context_ids=[notes[0].id])]
     )
+
+
+# Consolidation by rules (shared/memory/consolidate.py applies what this decides).
+NEGATIONS = (
+    "no longer",
+    "not anymore",
+    "any more",
+    "anymore",
+    "quit",
+    "stopped",
+    "gave up",
+    "moved away",
+    "left my",
+    "changed my mind",
+)
+
+
+def _overlap(a: str, b: str) -> float:
+    x, y = set(terms(a)), set(terms(b))
+    return len(x & y) / len(x | y) if x and y else 0.0
+
+
+def decide_by_rules(point: ContextPoint, known: Sequence[KnownMemory]) -> tuple[MemoryAction, str | None]:
+    """The offline provider's consolidation: same words -> none; a negation about the same
+    subject -> supersede; the same kind about the same subject -> update; else add."""
+    key = point_key(point.kind, point.content)
+    best: tuple[float, KnownMemory] | None = None
+    for memory in known:
+        if point_key(memory.kind, memory.content) == key:
+            return "none", memory.id
+        score = _overlap(point.content, memory.content)
+        if best is None or score > best[0]:
+            best = (score, memory)
+    if best is None:
+        return "add", None
+    score, memory = best
+    lowered = point.content.lower()
+    if score >= 0.25 and any(n in lowered for n in NEGATIONS):
+        return "supersede", memory.id
+    if score >= 0.5 and memory.kind == point.kind:
+        return "update", memory.id
+    return "add", None

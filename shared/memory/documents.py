@@ -1,6 +1,7 @@
 """What recall ranks: every memory a user has, as one flat list of documents.
 
-A document is a context point, a key point of a finished summary, or an insight of the
+A document is an active memory (or a point of a context from before memories were records
+of their own), a key point of a finished summary, or an insight of the
 newest reflection. Each collection's home module (shared/store/) reads its own documents;
 this module only gathers them, with the entities that name them.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from shared.models import EntityNames, MemoryDoc
-from shared.store import contexts, entities, reflections, summaries
+from shared.store import contexts, entities, memories, reflections, summaries
 from shared.store.mongo import Database
 
 
@@ -23,7 +24,7 @@ class UserMemory(BaseModel):
 async def load_user_memory(db: Database, user_id: str) -> UserMemory:
     """Everything recall ranks, from MongoDB: what an index rebuild reads, and what a reply
     ranks directly when the index is missing or Redis is away."""
-    docs = await contexts.memory_documents(db, user_id)
+    docs = await memories.memory_documents(db, user_id) + await contexts.memory_documents(db, user_id)
     summary_docs, newest_summary = await summaries.memory_documents(db, user_id)
     return UserMemory(
         docs=docs + summary_docs + await reflections.memory_documents(db, user_id),

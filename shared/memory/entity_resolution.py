@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import JaroWinkler
 
 LEADING_WORDS = frozenset({"the", "a", "an", "my", "our", "your", "his", "her", "their", "this", "that"})
 GENERIC_TAIL = frozenset({"race", "event", "competition", "challenge"})
@@ -57,3 +58,55 @@ def best_match(key: str, candidates: Mapping[int, str], threshold: float) -> int
         return None
     found = process.extractOne(key, candidates, scorer=fuzz.ratio, score_cutoff=threshold)
     return found[2] if found else None
+
+
+# Names that mean the same place or person whatever their spelling: what spelling alone
+# cannot see. The LLM provider's extraction is asked to name entities as the user does;
+# this table is the offline floor under both.
+ALIASES = {
+    "nyc": "new york",
+    "new york city": "new york",
+    "ny": "new york",
+    "la": "los angeles",
+    "sf": "san francisco",
+    "uk": "united kingdom",
+    "britain": "united kingdom",
+    "us": "united states",
+    "usa": "united states",
+    "mum": "mother",
+    "mom": "mother",
+    "mommy": "mother",
+    "dad": "father",
+    "daddy": "father",
+}
+PERSON_SIMILARITY = 0.9  # Jaro-Winkler: Sara/Sarah 0.96, Jon/John 0.93, Tom/Tim 0.80, Mark/Mike 0.67
+
+
+def canonical_key(key: str) -> str:
+    return ALIASES.get(key, key)
+
+
+def resolve_name(key: str, kind: str, candidates: Mapping[int, tuple[str, str]], threshold: float) -> tuple[int, str] | None:
+    """Which candidate (index -> (key, kind)) a name with `key` and `kind` means, and why; None: a new entity.
+
+    In order: the same key (or the same through the alias table: "NYC" is "New York");
+    spelling (`best_match` at `threshold`, any kind: typos and plurals); and for a person's
+    one-word name, a close spelling among people only ("Sara" is "Sarah"), because short
+    names sit below the spelling threshold while a kind and a first letter in common make
+    the match safe."""
+    wanted = canonical_key(key)
+    for index, (other, _) in candidates.items():
+        if canonical_key(other) == wanted:
+            return index, "the same name" if other == key else f"known alias ({key} = {other})"
+    spelled = best_match(key, {i: k for i, (k, _) in candidates.items()}, threshold)
+    if spelled is not None:
+        return spelled, f"spelling {fuzz.ratio(key, candidates[spelled][0]):.0f} >= {threshold:.0f}"
+    if kind == "person" and " " not in key:
+        people = [
+            (JaroWinkler.similarity(key, k), i)
+            for i, (k, other_kind) in candidates.items()
+            if other_kind == "person" and " " not in k and k[:1] == key[:1]
+        ]
+        if people and (best := max(people))[0] >= PERSON_SIMILARITY:
+            return best[1], f"a person's name spelled alike (Jaro-Winkler {best[0]:.2f})"
+    return None

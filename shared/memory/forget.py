@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.memory.recall_cache import drop_and_rebuild
-from shared.store import communities, contexts, entities, relations
+from shared.store import communities, contexts, entities, memories, relations
 from shared.store.mongo import Database
 
 
@@ -22,6 +22,7 @@ async def forget_point(db: Database, redis: Any, timeout: float, user_id: str, c
     """Remove one point from one of the user's contexts. False if there was none."""
     if not await contexts.remove_point(db, user_id, context_id, key):
         return False
+    await memories.retract_from_context(db, user_id, context_id, key, datetime.now(UTC))
     await drop_and_rebuild(db, redis, timeout, user_id)
     return True
 
@@ -31,6 +32,7 @@ async def forget_session(db: Database, redis: Any, timeout: float, user_id: str,
     session_id = await contexts.delete_context(db, user_id, context_id)
     if session_id is None:
         return False
+    await memories.retract_from_context(db, user_id, context_id, None, datetime.now(UTC))
     # The graph names a context by its id, or by its session before the context was stored.
     orphans = await entities.forget_context(db, user_id, context_id)
     orphans += await entities.forget_context(db, user_id, f"session:{session_id}")

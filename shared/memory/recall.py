@@ -116,7 +116,7 @@ def digest_of(recalled: Recalled, settings: Settings) -> MemoryDigest:
             break
         budget -= cost
         said = r.doc.said_at.date() if r.doc.said_at else None
-        points.append(RecalledPoint(kind=r.doc.kind, content=r.doc.content, said_at=said))
+        points.append(RecalledPoint(kind=r.doc.kind, content=r.doc.content, said_at=said, valid_from=r.doc.valid_from))
     insights = [by_id[i] for i in recalled.probe.insights if i in by_id][: settings.recall_insights]
     return MemoryDigest(
         summary=recalled.probe.summary,

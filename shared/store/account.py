@@ -36,6 +36,8 @@ from shared.store.mongo import (
     CONVERSATIONS,
     EMPTY_EXTRACTIONS,
     ENTITIES,
+    ENTITY_MERGES,
+    MEMORIES,
     MEMORY_VECTORS,
     OUTBOX,
     REFLECTIONS,
@@ -54,6 +56,8 @@ log = logging.getLogger(__name__)
 USER_COLLECTIONS = (
     SESSIONS,
     CONVERSATIONS,
+    ENTITY_MERGES,
+    MEMORIES,
     MEMORY_VECTORS,
     CHAT_MESSAGES,
     REPLIES,

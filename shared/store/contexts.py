@@ -7,7 +7,8 @@ A stored context:
     first_seen_at, last_seen_at}], covered{first_message_id, last_message_id, last_at,
     message_count}, model, usage, strength, decayed_at, expires_at, created_at, updated_at,
     summary_id (the summary that claimed it), summarized_at (when that summary finished),
-    reflected_at (when a reflection last read it; None: not yet).
+    reflected_at (when a reflection last read it; None: not yet), memory_ids (the memories its
+    points made or touched, shared/store/memories.py; absent on contexts from before memories).
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ from typing import Any, TypedDict
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pydantic import BaseModel
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from shared.memory.strength import current_strength, decay_pipeline, point_key
+from shared.memory.strength import decay_pipeline, point_key
 from shared.models import ContextNote, ContextPoint, MemoryDoc, RecalledPoint, SessionDigest
 from shared.store.mongo import CONTEXT_COUNTERS, SESSION_CONTEXTS, Database
 
@@ -51,31 +51,7 @@ class StoredContext(TypedDict, total=False):
     summary_id: ObjectId | None
     summarized_at: datetime | None
     reflected_at: datetime | None
-
-
-class ContextPointView(BaseModel):
-    key: str | None = None  # names the point in DELETE /api/v1/memory/contexts/{id}/points/{key}
-    kind: str
-    content: str
-    importance: float
-    mentions: int | None = None
-    last_seen_at: datetime | None = None  # when it was last reinforced
-    score: float
-
-
-class ContextView(BaseModel):
-    """A context as its owner reads it in `GET /api/v1/memory`."""
-
-    id: str
-    session_id: str
-    points: list[ContextPointView]
-    strength: float
-    score: float
-    model: str | None
-    message_count: int | None
-    summary_id: str | None
-    created_at: datetime
-    updated_at: datetime
+    memory_ids: list[str]
 
 
 def stored_point(point: ContextPoint, now: datetime) -> dict[str, Any]:
@@ -179,6 +155,7 @@ async def store_extraction(
                     "expires_at": expires_at,
                     "updated_at": now,
                     "reflected_at": None,  # new or rewritten: the next reflection reads it
+                    "memory_ids": [],  # set by consolidation: the memories these points made or touched
                 },
                 "$setOnInsert": {"created_at": now, "summary_id": None, "summarized_at": None},
             },
@@ -345,10 +322,17 @@ async def watermarks(db: Database, user_ids: list[str], session_ids: list[str]) 
 # Reading memory back.
 
 
+async def set_memory_ids(db: Database, context_id: str, memory_ids: list[str]) -> None:
+    """What the context's extraction found, by reference: the memories (shared/store/memories.py) it made or touched."""
+    await db[SESSION_CONTEXTS].update_one({"_id": ObjectId(context_id)}, {"$set": {"memory_ids": memory_ids}})
+
+
 async def memory_documents(db: Database, user_id: str) -> list[MemoryDoc]:
-    """Every point of the user's contexts, as recall ranks them (shared/memory/documents.py)."""
+    """The points of the user's contexts written before memories were records of their own
+    (no `memory_ids`; `python -m worker migrate` moves them), as recall ranks them."""
     fields = {"context_points": 1, "strength": 1, "decayed_at": 1, "session_id": 1, "covered.last_at": 1, "created_at": 1}
-    docs: list[StoredContext] = await db[SESSION_CONTEXTS].find({"user_id": user_id}, fields).to_list(length=None)
+    query = {"user_id": user_id, "memory_ids": {"$exists": False}}
+    docs: list[StoredContext] = await db[SESSION_CONTEXTS].find(query, fields).to_list(length=None)
     return [
         MemoryDoc(
             id=f"p:{doc['_id']}:{p.get('key') or point_key(p['kind'], p['content'])}",
@@ -364,28 +348,6 @@ async def memory_documents(db: Database, user_id: str) -> list[MemoryDoc]:
         for doc in docs
         for p in doc.get("context_points", [])
     ]
-
-
-def context_view(doc: StoredContext, now: datetime, rate: float) -> ContextView:
-    strength = current_strength(doc["strength"], doc["decayed_at"], now, rate)
-    points = [ContextPointView.model_validate(p) for p in scored_points(doc, strength)]
-    return ContextView(
-        id=str(doc["_id"]),
-        session_id=doc["session_id"],
-        points=points,
-        strength=strength,
-        score=max((p.score for p in points), default=0.0),
-        model=doc.get("model"),
-        message_count=doc.get("covered", {}).get("message_count"),
-        summary_id=str(doc["summary_id"]) if doc.get("summary_id") else None,
-        created_at=doc["created_at"],
-        updated_at=doc["updated_at"],
-    )
-
-
-async def context_views(db: Database, user_id: str, now: datetime, rate: float) -> list[ContextView]:
-    docs = await db[SESSION_CONTEXTS].find({"user_id": user_id}).sort("updated_at", -1).to_list(length=None)
-    return [context_view(doc, now, rate) for doc in docs]
 
 
 # -- forgetting on request (shared/memory/forget.py orchestrates) ------------------------------------

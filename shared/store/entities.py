@@ -12,11 +12,13 @@ from datetime import datetime
 from typing import TypedDict
 
 from bson import ObjectId
+from bson.errors import InvalidId
 from pydantic import BaseModel
 from pymongo import ReturnDocument
 
-from shared.memory.entity_resolution import best_match, match_key
+from shared.memory.entity_resolution import match_key, resolve_name
 from shared.models import EntityNames, ExtractedEntity
+from shared.store import entity_merges
 from shared.store.mongo import ENTITIES, Database
 
 CONTEXTS_KEPT = 20  # newest contexts an entity remembers it came from
@@ -49,12 +51,14 @@ async def record_entities(
     db: Database, user_id: str, named: list[ExtractedEntity], context_id: str, now: datetime, threshold: float
 ) -> dict[str, ObjectId]:
     """Resolve each name against the user's entities and count one mention; returns name -> entity id."""
-    stored = await db[ENTITIES].find({"user_id": user_id}, {"keys": 1}).to_list(length=None)
+    stored = await db[ENTITIES].find({"user_id": user_id}, {"keys": 1, "kind": 1, "name": 1}).to_list(length=None)
     owners: list[ObjectId] = []
-    candidates: dict[int, str] = {}
+    candidates: dict[int, tuple[str, str]] = {}
+    canonical: dict[ObjectId, str] = {}
     for doc in stored:
+        canonical[doc["_id"]] = doc.get("name", "")
         for key in doc.get("keys", []):
-            candidates[len(owners)] = key
+            candidates[len(owners)] = (key, doc.get("kind", ""))
             owners.append(doc["_id"])
     resolved: dict[str, ObjectId] = {}
     counted: set[ObjectId] = set()
@@ -62,9 +66,14 @@ async def record_entities(
         if entity.name in resolved:
             continue
         key = match_key(entity.name)
-        index = best_match(key, candidates, threshold)
-        if index is not None:
+        match = resolve_name(key, entity.kind, candidates, threshold)
+        if match is not None:
+            index, why = match
             entity_id = owners[index]
+            if (
+                candidates[index][0] != key and (key, entity.kind) not in candidates.values()
+            ):  # a name first seen as this entity's
+                await entity_merges.record(db, user_id, str(entity_id), entity.name, canonical.get(entity_id, ""), why, now)
             if entity_id not in counted:
                 await db[ENTITIES].update_one(
                     {"_id": entity_id, "user_id": user_id},
@@ -94,8 +103,8 @@ async def record_entities(
                 projection={"_id": 1},
             )
             entity_id = doc["_id"]
-        if key not in candidates.values():
-            candidates[len(owners)] = key
+        if (key, entity.kind) not in candidates.values():
+            candidates[len(owners)] = (key, entity.kind)
             owners.append(entity_id)
         counted.add(entity_id)
         resolved[entity.name] = entity_id
@@ -147,3 +156,35 @@ async def names_of(db: Database, user_id: str) -> list[EntityNames]:
     """Every entity of the user by its names: recall looks them up in a message."""
     docs = await db[ENTITIES].find({"user_id": user_id}, {"name": 1, "kind": 1, "aliases": 1}).to_list(length=None)
     return [EntityNames(id=str(d["_id"]), name=d["name"], kind=d["kind"], aliases=d.get("aliases", [])) for d in docs]
+
+
+async def split_alias(db: Database, user_id: str, entity_id: str, alias: str, now: datetime) -> str | None:
+    """Undo a merge: `alias` leaves the entity and becomes an entity of its own (same kind);
+    its id, or None if the user has no such entity with that alias."""
+    try:
+        key_id = ObjectId(entity_id)
+    except (InvalidId, TypeError):
+        return None
+    doc = await db[ENTITIES].find_one_and_update(
+        {"_id": key_id, "user_id": user_id, "aliases": alias},
+        {"$pull": {"aliases": alias, "keys": match_key(alias)}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is None:
+        return None
+    new = await db[ENTITIES].insert_one(
+        {
+            "user_id": user_id,
+            "key": match_key(alias),
+            "keys": [match_key(alias)],
+            "name": alias,
+            "kind": doc["kind"],
+            "aliases": [],
+            "mentions": 1,
+            "context_ids": [],
+            "first_seen_at": now,
+            "last_seen_at": now,
+        }
+    )
+    await entity_merges.mark_split(db, user_id, entity_id, alias, now)
+    return str(new.inserted_id)

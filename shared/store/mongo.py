@@ -35,6 +35,8 @@ REFLECTIONS = "reflections"
 ENTITIES = "entities"
 RELATIONS = "relations"
 COMMUNITIES = "communities"
+ENTITY_MERGES = "entity_merges"  # why two names are one entity, reversible (shared/store/entity_merges.py)
+MEMORIES = "memories"  # one record per remembered fact, with its versions (shared/store/memories.py)
 MEMORY_VECTORS = "memory_vectors"  # embeddings of recall documents, with a provider (shared/store/memory_vectors.py)
 REPLIES = "replies"  # the coach's replies as jobs: status, text, usage (shared/store/replies.py)
 CONVERSATIONS = "conversations"  # a user's conversations (shared/store/conversations.py)
@@ -91,6 +93,10 @@ async def ensure_indexes(db: Database) -> None:
     await db[RELATIONS].create_index([("user_id", 1), ("source_id", 1), ("target_id", 1), ("relation", 1)], unique=True)
     await db[COMMUNITIES].create_index("user_id", unique=True)
     await db[COMMUNITIES].create_index("stale")
+    await db[ENTITY_MERGES].create_index([("user_id", 1), ("merged_at", -1)])
+    await db[MEMORIES].create_index([("user_id", 1), ("status", 1), ("_id", -1)])  # recall, consolidation, the list
+    await db[MEMORIES].create_index([("user_id", 1), ("sources.context_id", 1)])  # forgetting a context's points
+    await db[MEMORIES].create_index("expires_at", sparse=True)
     await db[MEMORY_VECTORS].create_index([("user_id", 1), ("model", 1), ("doc_id", 1)], unique=True)
     await db[REPLIES].create_index([("user_id", 1), ("status", 1)])  # a user's active replies
     await db[REPLIES].create_index([("status", 1), ("started_at", 1)])  # the cleanup finds stuck ones

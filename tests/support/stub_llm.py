@@ -19,8 +19,9 @@ import argparse
 import asyncio
 import itertools
 import json
+import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,9 @@ class StubLLM:
     # Points for the extraction tool call; None answers from the request's tool schema
     # (tests/support/schema_instance.py): one point per user line.
     points: list[dict[str, Any]] | None = None
+    # Consolidation: a rule the test gives, deciding each extracted point's action from the
+    # point and the <known_memories> the request carried: (point, known) -> (action, memory_id).
+    consolidate: Callable[[dict[str, Any], list[dict[str, Any]]], tuple[str, str | None]] | None = None
     # Raw `input` of the tool call, to send output that breaks the schema.
     raw_tool_input: Any = None
     failures: list[Failure] = field(default_factory=list)
@@ -103,6 +107,10 @@ def tool_message(stub: StubLLM, body: dict[str, Any]) -> dict[str, Any]:
         tool_input = {"points": stub.points}
     else:
         tool_input = tool_answer(body)  # from the schema the request carries, not from our models
+    if stub.consolidate is not None and body["tool_choice"]["name"] == "record_session_context":
+        known = known_memories(body)
+        for point in tool_input.get("points", []):
+            point["action"], point["memory_id"] = stub.consolidate(point, known)
     return {
         "id": f"msg_stub_{next(_ids)}",
         "type": "message",
@@ -120,6 +128,13 @@ def tool_message(stub: StubLLM, body: dict[str, Any]) -> dict[str, Any]:
 TOOL_OUTPUT_TOKENS = 20
 STREAM_INPUT_TOKENS = 10
 STREAM_OUTPUT_TOKENS = 12
+
+
+def known_memories(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The <known_memories> block of an extraction request, as the model would read it."""
+    prompt = body["messages"][0]["content"]
+    match = re.search(r"<known_memories>\n(.*)\n</known_memories>", prompt, flags=re.DOTALL) if isinstance(prompt, str) else None
+    return json.loads(match.group(1)) if match else []
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:

@@ -2,6 +2,8 @@
 // summaries and reflections; a point or a whole session's memory can be forgotten.
 
 import { api } from "./api.js";
+import { loadEntities } from "./entities.js";
+import { loadFacts } from "./facts.js";
 
 const el = (tag, props = {}, ...children) => {
   const node = Object.assign(document.createElement(tag), props);
@@ -61,7 +63,15 @@ function contextCard(context) {
     forgetAll, points);
 }
 
+function report(message, isError = false) {
+  if (isError) return showError(message);
+  showError("");
+  document.getElementById("status").textContent = message;
+}
+
 export async function loadMemory() {
+  await loadFacts(document.getElementById("memory-facts"), report);
+  await loadEntities(document.getElementById("memory-entities"));
   const list = document.getElementById("memory-list");
   const memory = await api("GET", "/api/v1/memory");
   const parts = [];

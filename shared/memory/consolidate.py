@@ -1,0 +1,149 @@
+"""Consolidation: each point an extraction finds, set beside the memories the user already has.
+
+Before the LLM call, the user's active memories closest to the session (ranked as recall
+ranks, against the user's lines) are handed to the provider with their ids. The provider
+decides per point (the LLM in the extraction's own forced tool call; the offline provider
+by `shared/llm/offline_memory.py`'s `decide_by_rules`): `add` a new memory, `update` memory X (a new version of it),
+`supersede` X (it no longer holds: a new memory replaces it), or `none` (already known:
+X is reinforced). Here those decisions are checked and applied:
+
+- an id that is not one of the memories shown means `add` (a model cannot touch a memory
+  it was not shown, nor another user's);
+- a point whose words are those of a known memory is `none`, whatever was decided;
+- **the user's own edit wins over older words**: a memory the user changed (edited, added,
+  retracted) after the newest message this extraction read is not updated or superseded
+  by it; the point is dropped. A re-run of an old session, or a slow extraction of
+  messages sent before the edit, therefore never undoes the user's correction, while
+  anything the user says *after* their edit still updates it as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from shared.memory.dates import resolve
+from shared.memory.ranking import Query, build_index, candidates, rank
+from shared.memory.strength import point_key
+from shared.models import ContextPoint, KnownMemory, MemoryAction, MemoryDoc
+from shared.store import memories
+from shared.store.memories import Source
+from shared.store.mongo import Database
+
+CANDIDATES = 15  # known memories shown to the extraction
+
+
+async def closest(known: Sequence[dict[str, object]], texts: Sequence[str], limit: int = CANDIDATES) -> list[KnownMemory]:
+    """The active memories nearest to what the user said in the session."""
+    if not known or not texts:
+        return []
+    now = datetime.now(UTC)
+    docs = [
+        MemoryDoc(
+            id=str(k["_id"]),
+            source="point",
+            kind=str(k["kind"]),
+            content=str(k["content"]),
+            importance=1.0,
+            strength=1.0,
+            decayed_at=now,
+        )
+        for k in known
+    ]
+    index = build_index(docs, [], None, now, 1.0)
+    query = Query.of(" ".join(texts))
+    lexical, _, _ = candidates(query, await index.probe(query.weights, ()))
+    ranked = rank(lexical, set(), {i: index.docs[i] for i in lexical}, now, 1.0)
+    return [KnownMemory(id=r.doc.id, kind=r.doc.kind, content=r.doc.content) for r in ranked[:limit]]
+
+
+@dataclass
+class Consolidated:
+    memory_ids: list[str] = field(default_factory=list)  # one per point, in order
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"add": 0, "update": 0, "supersede": 0, "none": 0, "kept_user_edit": 0}
+    )
+
+
+async def apply(
+    db: Database,
+    user_id: str,
+    points: Sequence[ContextPoint],
+    shown: Sequence[KnownMemory],
+    edited_at: dict[str, datetime | None],
+    source: Source,
+    said_at: datetime,
+    now: datetime,
+    expires_at: datetime | None,
+) -> Consolidated:
+    """Apply each point's decision (see the module docstring); `edited_at`: memory id -> the
+    user's last change. New memories go in one insert and repeats in one update, so a usual
+    extraction costs two round trips here; an update or a supersede costs its own."""
+    by_id = {m.id: m for m in shown}
+    by_key = {point_key(m.kind, m.content): m.id for m in shown}
+    out = Consolidated()
+    new: list[tuple[int, ContextPoint]] = []
+    repeated: list[str] = []
+    superseding: dict[int, str] = {}  # index of the new memory's point -> the memory it retires
+    for point in points:
+        action: MemoryAction = point.action if point.memory_id in by_id else "add"
+        target = point.memory_id if action != "add" else None
+        if (same := by_key.get(point_key(point.kind, point.content))) is not None:
+            action, target = "none", same
+        edited = edited_at.get(target) if target else None
+        if target and action in ("update", "supersede") and edited is not None and _aware(edited) > _aware(said_at):
+            out.counts["kept_user_edit"] += 1
+            out.memory_ids.append(target)
+            continue
+        out.counts[action] += 1
+        if action == "none" and target:
+            repeated.append(target)
+            out.memory_ids.append(target)
+        elif action == "update" and target:
+            valid_from = resolve(point.content, said_at.date())
+            await memories.revise(
+                db,
+                user_id,
+                target,
+                now,
+                by="consolidation",
+                content=point.content,
+                kind=point.kind,
+                importance=point.importance,
+                source=source,
+                said_at=said_at,
+                valid_from=valid_from,
+            )
+            out.memory_ids.append(target)
+        else:
+            if action == "supersede" and target:
+                superseding[len(out.memory_ids)] = target
+            new.append((len(out.memory_ids), point))
+            out.memory_ids.append("")  # filled in below
+    drafts = [
+        memories.Draft(kind=p.kind, content=p.content, importance=p.importance, valid_from=resolve(p.content, said_at.date()))
+        for _, p in new
+    ]
+    made = await memories.add_many(
+        db, user_id, drafts, now, by="extraction", source=source, said_at=said_at, expires_at=expires_at
+    )
+    for (slot, _), memory_id in zip(new, made, strict=True):
+        out.memory_ids[slot] = memory_id
+        if slot in superseding:
+            await memories.end(
+                db,
+                user_id,
+                superseding[slot],
+                "superseded",
+                now,
+                by="consolidation",
+                superseded_by=memory_id,
+                session_id=source.session_id,
+            )
+    await memories.reinforce_many(db, user_id, repeated, now, source)
+    return out
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
