@@ -30,7 +30,7 @@ from allinone.operators import check_dependencies, publish_for_operators
 from allinone.redis_process import RedisProcess
 from allinone.supervise import serve_beside_worker
 from service.app import create_app
-from service.header_timeout import protocol_with_header_timeout
+from service.header_timeout import protocol_for
 from service.schemas import Credentials
 from shared.process.log_format import configure_logging
 from shared.process.runtime_file import withdraw
@@ -86,7 +86,7 @@ async def serve(settings: Settings, admin_email: str | None = None) -> None:
         log_level="info",
         ws_max_size=WS_MAX_BYTES,
         log_config=None,  # uvicorn's lines go through our handler: time, level, LOG_FORMAT
-        http=protocol_with_header_timeout(settings.http_header_timeout_seconds),
+        http=protocol_for(settings),
         # X-Forwarded-For is the app's to trust (FORWARDED_ALLOW_IPS, service/app.py), never
         # uvicorn's, which would take it from any loopback client.
         proxy_headers=False,

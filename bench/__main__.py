@@ -19,7 +19,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import decay, extraction, logout, memory_engine, noop_jobs, pickup, replies, sections, worker_overhead
+from bench import (
+    decay,
+    extraction,
+    header_flood,
+    logout,
+    memory_engine,
+    noop_jobs,
+    pickup,
+    replies,
+    sections,
+    streams,
+    worker_overhead,
+)
 from bench.flood import carry_over
 from bench.harness import Stack, machine
 from bench.llm_limits import carry_over as carry_over_llm_limits
@@ -173,6 +185,8 @@ def main() -> None:
     text = markdown(results, sizes, args, seconds) + (f"\n{kept}\n" if kept else "")
     text = carry_over(previous, text)
     text = carry_over_operations(previous, text)
+    for kept_begin, kept_end in ((streams.BEGIN, streams.END), (header_flood.BEGIN, header_flood.END)):
+        text = sections.carry_over(previous, text, kept_begin, kept_end)
     text = sections.carry_over(previous, carry_over_llm_limits(previous, text), *TEST_SUITE_SECTION)
     previous.write_text(text)
     worker_overhead.write(results["worker_overhead"], args.out, "scripts/bench")

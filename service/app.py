@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from service.body_limit import BodyLimit
 from service.chat_limits import ChatLimits
 from service.chat_page import chat_page_routes
 from service.chat_socket import chat_socket
+from service.connection_cap import ConnectionCap
 from service.credentials import Passwords
 from service.dashboard import dashboard_routes
 from service.errors import EXCEPTION_HANDLERS
@@ -52,6 +54,7 @@ from service.routes import (
     usage,
 )
 from service.socket_registry import SocketRegistry, listen_for_logouts
+from service.stream_limits import StreamLimits
 from shared.process.log_format import configure_logging
 from shared.process.logs import one_line_for_cut_off_requests, redact_tokens_in
 from shared.process.preflight import check_mongodb_reachable, refuse_in_memory_mongodb
@@ -62,6 +65,7 @@ from shared.redis_structures.idempotency import IdempotencyKeys
 from shared.redis_structures.live_limits import LiveLimits
 from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
+from shared.redis_structures.stream_reader import StreamReader
 from shared.redis_structures.user_events import user_events
 from shared.store.outbox import relay_forever
 
@@ -82,6 +86,15 @@ def forwarded_client(settings: Settings) -> list[Middleware]:
     if not settings.forwarded_allow_ips:
         return []
     return [Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)]
+
+
+def stop_if_it_died(task: asyncio.Task[None]) -> None:
+    """These tasks catch every failure and go on; one that ended anyway leaves the process
+    serving without it (streams never read): stop the process, so it is restarted."""
+    if task.cancelled():
+        return
+    log.critical("background task %s ended (%r); stopping the service", task.get_coro(), task.exception())
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def create_app(settings: Settings | None = None, *, mongo_client: Any = None) -> Starlette:
@@ -120,6 +133,10 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 settings.streams_url, settings.redis_timeout_seconds, settings.stream_keepalive_seconds
             )
             stack.push_async_callback(streams_redis.aclose)
+            streams = reply_streams(streams_redis, settings)
+            # One XREAD for every stream this process relays, instead of a connection each.
+            reader = StreamReader(settings.streams_url, streams_redis, timeout=settings.redis_timeout_seconds)
+            streams.reader = reader
             live_limits = LiveLimits(arq, settings)
             resources = ServiceResources(
                 core=core,
@@ -133,7 +150,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 login_throttle=LoginThrottle(arq, settings),
                 registration_throttle=RegistrationThrottle(arq, settings),
                 sockets=SocketRegistry(),
-                reply_streams=reply_streams(streams_redis, settings),
+                reply_streams=streams,
                 reply_lease=ReplyLease(arq, settings),
                 idempotency_keys=IdempotencyKeys(arq, settings.idempotency_ttl_seconds),
                 user_events=user_events(streams_redis, settings),
@@ -147,6 +164,11 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 listen_for_logouts(settings.redis_url, resources.sockets, settings.redis_timeout_seconds)
             )
             stack.push_async_callback(cancel_and_wait, logouts)
+            app.state.stream_limits = StreamLimits(arq, settings)
+            for background in (reader.run(), app.state.stream_limits.keep_forever()):
+                task = asyncio.create_task(background)
+                task.add_done_callback(stop_if_it_died)
+                stack.push_async_callback(cancel_and_wait, task)
             yield
 
     routes = [
@@ -200,6 +222,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
     return Starlette(
         routes=routes,
         middleware=[
+            Middleware(ConnectionCap, limit=settings.open_connection_limit),
             *forwarded_client(settings),
             Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
             Middleware(BodyDeadline, seconds=settings.http_body_timeout_seconds),

@@ -3,6 +3,7 @@
 - messages per user per minute (`CHAT_MESSAGES_PER_MINUTE`, a token bucket): every message
   a client sends counts, answered or refused as busy; an admin may change the figure at run
   time (shared/redis_structures/live_limits.py), and each message takes the figure in force;
+- frames of every kind per socket and per user (service/frame_budget.py);
 - open sockets per user (`MAX_SOCKETS_PER_USER`): each socket holds a lease it refreshes
   while open, so a process that dies frees its sockets' places within `WS_LEASE_SECONDS`;
 (One reply in flight per session is shared/redis_structures/reply_lease.py: the worker frees it.)
@@ -21,6 +22,7 @@ import time
 
 from redis.asyncio import Redis
 
+from service.frame_budget import FrameBudgets
 from shared.process.settings import Settings
 from shared.redis_structures.live_limits import LiveLimits
 from shared.redis_structures.rate_limit import Decision, LeaseSemaphore, TokenBucket
@@ -36,6 +38,7 @@ class ChatLimits:
         self.live_limits = live_limits or LiveLimits(redis, settings)
         self.messages = TokenBucket(redis, "chat:messages", settings.chat_messages_per_minute, 60)
         self.sockets = LeaseSemaphore(redis, "chat:sockets", settings.max_sockets_per_user, settings.ws_lease_seconds)
+        self.frames = FrameBudgets(redis, settings)
         self.refresh_every = settings.ws_lease_seconds / 3
         self._warned_at = float("-inf")
 

@@ -5,7 +5,8 @@ Browsers cannot set headers on a WebSocket, so the token rides in the query stri
 The socket is a client of the same machinery as `POST /api/v1/chat/messages` and the SSE
 stream: a `message` frame goes through service/reply_start.py (limits, budget, one reply
 per session; the worker writes the reply), is answered with `accepted`, and the reply's
-stream is relayed as `chunk` frames and one `done` or `error`. `{"type": "resume",
+stream is relayed as `chunk` frames (a `reset` frame: show its text instead, then go on)
+and one `done` or `error`. `{"type": "resume",
 "reply_id", "after"}` relays a reply's stream from after an event id (`"0-0"`: from the
 start), for a client that reconnected. Closing the socket stops the relay, never the reply:
 the worker writes and stores it anyway.
@@ -17,6 +18,11 @@ Close codes (the 4xxx range is the application's; each echoes an HTTP status):
 - 4401: bad or expired token, or the session was logged out (on any service process)
 - 4408: no frame from the client for `WS_IDLE_SECONDS` (while no reply is being relayed)
 - 4429: the user already has `MAX_SOCKETS_PER_USER` sockets open
+
+Every frame, whatever its kind, costs one from the socket's and the user's frame budgets
+(service/frame_budget.py); past them it is answered `rate_limited` and the socket's next
+frame is read only when a frame is allowed again (at most a second later). A client that
+reads nothing for WS_SEND_TIMEOUT_SECONDS while a frame waits to go out is taken for gone.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from service.frames import (
     ErrorFrame,
     MessageFrame,
     ReplyErrorFrame,
+    ResetFrame,
     ResumeFrame,
     RetryLaterFrame,
     parse_client_frame,
@@ -62,6 +69,8 @@ CLOSE_TOO_MANY_SOCKETS = 4429
 # After a refused frame (over the limit, busy, malformed) the socket's next frame is read this
 # much later: at most 100 refusals a second per socket.
 REFUSED_FRAME_PAUSE_SECONDS = 0.01
+# After a frame over budget, the next is read when the budget allows one, but within this.
+OVER_BUDGET_PAUSE_SECONDS = 1.0
 ENDED = "the reply ended at or before that event; nothing comes after it"
 
 
@@ -79,6 +88,7 @@ class ChatConnection:
         self.ended = asyncio.Event()
         self.close_code: int | None = None
         self.close_reason = ""
+        self.frames = self.state.chat_limits.frames.for_socket()
         self._send_lock = asyncio.Lock()  # the reader and the relay both send
 
     @property
@@ -92,9 +102,11 @@ class ChatConnection:
 
     async def send(self, frame: BaseModel) -> None:
         try:
-            async with self._send_lock:
+            # A client that reads nothing fills the socket's buffers, and the send waits: for
+            # a bounded time, or a dropped client's socket would stay open (and counted).
+            async with asyncio.timeout(self.state.settings.ws_send_timeout_seconds), self._send_lock:
                 await self.ws.send_text(frame.model_dump_json(exclude_none=True))
-        except (WebSocketDisconnect, OSError, RuntimeError) as exc:
+        except (WebSocketDisconnect, OSError, RuntimeError) as exc:  # TimeoutError is an OSError
             self.ended.set()
             raise ClientGone from exc
 
@@ -153,6 +165,14 @@ class ChatConnection:
 
     async def take(self, message: MutableMapping[str, Any]) -> bool:
         """Answer the frame or refuse it; False when refused."""
+        over = await self.state.chat_limits.frames.take(self.frames, self.principal.user_id)
+        if over is not None:
+            retry_after, detail = over
+            await self.send(RetryLaterFrame(code="rate_limited", detail=f"too many frames: {detail}", retry_after=retry_after))
+            # Read nothing until a frame is allowed again: a flood waits in the client's own
+            # buffers (TCP backpressure) instead of being read and refused here.
+            await asyncio.sleep(min(retry_after, OVER_BUDGET_PAUSE_SECONDS))
+            return False
         if message.get("text") is None:
             await self.send(ErrorFrame(code="invalid_frame", detail="binary frames are not accepted; send JSON text"))
             return False
@@ -241,6 +261,8 @@ def stream_frame(reply_id: str, event: StreamEvent) -> BaseModel:
     data = event.data
     if event.event == "chunk":
         return ChunkFrame(text=data["text"], reply_id=reply_id, id=event.id)
+    if event.event == "reset":
+        return ResetFrame(text=data["text"], reply_id=reply_id, id=event.id)
     if event.event == "done":
         return DoneFrame(reply_id=reply_id, id=event.id, **data)
     return ReplyErrorFrame(code=data.get("code", "error"), detail=data.get("detail", ""), reply_id=reply_id, id=event.id)
@@ -253,14 +275,24 @@ def refusal_frame(refused: Refused) -> BaseModel:
     return RetryLaterFrame(code=refused.code, detail=refused.detail, retry_after=refused.retry_after)
 
 
+async def close_quietly(ws: WebSocket, code: int, reason: str) -> None:
+    """Close with `code`; a client already gone is not an error (it logged one as an
+    "Exception in ASGI application" before)."""
+    with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
+        await ws.close(code=code, reason=reason)
+
+
 async def chat_socket(ws: WebSocket) -> None:
-    await ws.accept()
+    try:
+        await ws.accept()
+    except (WebSocketDisconnect, OSError):
+        return  # gone during the handshake
     state = ws.app.state
     token = query_token(ws)
     try:
         principal = token_principal(ws, token)
     except Unauthorized as exc:
-        await ws.close(code=CLOSE_UNAUTHORIZED, reason=exc.detail)
+        await close_quietly(ws, CLOSE_UNAUTHORIZED, exc.detail)
         return
     conn = ChatConnection(ws, principal)
     # Registered before the session is checked, so a logout in between is not missed.
@@ -270,11 +302,11 @@ async def chat_socket(ws: WebSocket) -> None:
         try:
             await authenticate(ws, token)
         except Unauthorized as exc:
-            await ws.close(code=CLOSE_UNAUTHORIZED, reason=exc.detail)
+            await close_quietly(ws, CLOSE_UNAUTHORIZED, exc.detail)
             return
         if not await state.chat_limits.open_socket(principal.user_id, conn.id):
             limit = state.settings.max_sockets_per_user
-            await ws.close(code=CLOSE_TOO_MANY_SOCKETS, reason=f"at most {limit} open chat sockets per user")
+            await close_quietly(ws, CLOSE_TOO_MANY_SOCKETS, f"at most {limit} open chat sockets per user")
             return
         try:
             await conn.run()

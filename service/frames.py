@@ -43,6 +43,16 @@ class ChunkFrame(BaseModel):
     id: str  # the stream event's id: `resume` with it as `after` to go on from here
 
 
+class ResetFrame(BaseModel):
+    """Show `text` instead of what this reply showed so far (its stream was started again
+    after a Redis restart lost it); `chunk` frames follow on from it."""
+
+    type: Literal["reset"] = "reset"
+    text: str
+    reply_id: str
+    id: str
+
+
 class DoneFrame(BaseModel):
     type: Literal["done"] = "done"
     message_id: str

@@ -211,3 +211,26 @@ def test_recall_bench_runs_at_tiny_size_and_reports_both_rankings():
     done = subprocess.run([sys.executable, "-m", "bench.recall", "--quick"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "today's (replaced)" in done.stdout and "new: BM25" in done.stdout and "| 100 |" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "title"),
+    [
+        ("bench.streams", ["--users", "2", "--samples", "2"], "Reply streams held open"),
+        ("bench.header_flood", ["--connections", "2", "--seconds", "1"], "Header flood"),
+    ],
+)
+def test_the_issue_25_benchmarks_run_at_tiny_size_and_write_their_sections(tmp_path, module, args, title):
+    out = tmp_path / "benchmarks.md"
+    out.write_text("# Benchmarks\n\nkept as it was\n")
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args, "--out", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = out.read_text()
+    assert "kept as it was" in text and title in text

@@ -15,6 +15,10 @@ Failures, by when they happen:
   listener ever gets text twice;
 - cancelled (`DELETE /api/v1/chat/replies/{id}` aborts the job): the LLM stream is closed
   at once and the stream ends with `error` code `cancelled`.
+- the stream lost or cut under it (its Redis restarted without the data, or could not be
+  written for a while): each event is appended only if the stream still ends with the
+  writer's last event; if not, the writer starts it again with a `reset` event carrying the
+  text so far, then goes on. A listener never sees `done` after a gap (issue 25).
 
 A reply that finishes after its session was logged out enqueues the session's extraction
 again (the job id names the newest message, so it is a new job): the logout's extraction
@@ -37,7 +41,8 @@ from shared.models import TokenUsage
 from shared.process.settings import Settings
 from shared.queue import jobs
 from shared.redis_structures.reply_lease import ReplyLease
-from shared.redis_structures.reply_stream import ReplyStreams
+from shared.redis_structures.reply_stream import EventName, ReplyStreams
+from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store.messages import (
     message_of_reply,
     recent_conversation_messages,
@@ -73,6 +78,8 @@ class ReplyWriter:
         self.usage = TokenUsage()
         self.started = time.perf_counter()
         self.first_chunk_ms: float | None = None
+        self.last_id: str | None = None  # the last event this writer put in the stream
+        self.in_step = False  # the stream ends with `last_id`, as far as this writer knows
 
     @property
     def text(self) -> str:
@@ -86,8 +93,44 @@ class ReplyWriter:
             return
         if self.first_chunk_ms is None:
             self.first_chunk_ms = round((time.perf_counter() - self.started) * 1000, 2)
-        await self.streams.append(self.reply_id, "chunk", {"text": text}, first=not self.parts)
+        if not self.parts:
+            self.last_id = await self.streams.append(self.reply_id, "chunk", {"text": text}, first=True)
+            self.in_step = True
+        else:
+            try:
+                await self.emit("chunk", {"text": text})
+            except REDIS_DOWN as exc:
+                # The text goes on; the stream is started again from it once Redis answers.
+                if self.in_step:
+                    log.warning("reply %s: its stream could not be written (%s); the text is kept", self.reply_id, exc)
+                self.in_step = False
         self.parts.append(text)
+
+    async def emit(self, event: EventName, data: dict[str, Any]) -> None:
+        """Append after this writer's last event, or start the stream again with the text so
+        far when it is not as the writer left it."""
+        if not self.in_step and self.last_id is None:
+            # A later try of this reply: in step if the stream holds exactly the text so far.
+            streamed, _ = await self.streams.text(self.reply_id)
+            if streamed == self.text:
+                self.last_id = await self.streams.append(self.reply_id, event, data, first=not streamed)
+                self.in_step = True
+                return
+        if self.in_step and self.last_id is not None:
+            appended = await self.streams.append_after(self.reply_id, self.last_id, event, data)
+            if appended is not None:
+                self.last_id = appended
+                return
+        if await status_of(self.db, self.reply_id) is None:
+            self.in_step = False  # deleted with its account: its stream is not made again
+            return
+        log.warning(
+            "reply %s: its stream was lost or cut (Redis restarted?); started again with the %d characters so far",
+            self.reply_id,
+            len(self.text),
+        )
+        self.last_id = await self.streams.restart(self.reply_id, self.last_id, self.text, event, data)
+        self.in_step = True
 
     async def write(self) -> None:
         limit = self.settings.chat_history_messages
@@ -131,8 +174,7 @@ class ReplyWriter:
         if not finished:  # cancelled while the last chunks came in: the cancel wins
             await self.end_error("cancelled", "the reply was cancelled")
             return
-        await self.streams.append(
-            self.reply_id,
+        await self.emit(
             "done",
             {
                 "message_id": message_id,
@@ -165,7 +207,7 @@ class ReplyWriter:
         await self.end_error("cancelled", "the reply was cancelled")
 
     async def end_error(self, code: str, detail: str, **extra: Any) -> None:
-        await self.streams.append(self.reply_id, "error", {"code": code, "detail": detail, **extra})
+        await self.emit("error", {"code": code, "detail": detail, **extra})
 
     async def extract_if_logged_out(self, newest_id: str) -> None:
         if await still_open(self.db, [self.session_id], _now()):

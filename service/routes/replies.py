@@ -13,14 +13,17 @@ Every reply is its owner's only: anyone else gets the same 404 as for an id that
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from service.conversation_choice import conversation_to_write
 from service.errors import ApiError, parse_body
@@ -162,9 +165,32 @@ async def stream(request: Request) -> Response:
     if ended:
         # Nothing comes after the end. 204 is what tells an EventSource to stop reconnecting.
         return Response(status_code=204)
-    return StreamingResponse(
-        events(state, reply.reply_id, after, principal.session_id), media_type="text/event-stream", headers=SSE_HEADERS
+    holder = uuid.uuid4().hex
+    refused = await state.stream_limits.open(principal.user_id, principal.session_id, holder)
+    if refused is not None:
+        raise ApiError(429, refused, [{"field": "stream", "message": "too_many_streams"}])
+    return EventStream(
+        events(state, reply.reply_id, after, principal.session_id), functools.partial(state.stream_limits.close, holder)
     )
+
+
+class EventStream(StreamingResponse):
+    """An SSE response that gives its stream's place back however it ends (finished, client
+    gone, server stopping), whether or not its events were ever iterated."""
+
+    def __init__(self, content: AsyncIterator[str], on_close: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(content, media_type="text/event-stream", headers=SSE_HEADERS)
+        self.on_close = on_close
+        self.content = content
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            try:
+                await self.content.aclose()  # type: ignore[attr-defined]  # an async generator
+            finally:
+                await self.on_close()
 
 
 class LogoutWatch:

@@ -169,6 +169,8 @@ class Settings(
             raise ValueError("SUMMARIZE_KEEP_RECENT must be below SUMMARIZE_THRESHOLD")
         if self.session_sweep_lookback_hours * 60 <= self.session_idle_minutes:
             raise ValueError("SESSION_SWEEP_LOOKBACK_HOURS must span more than SESSION_IDLE_MINUTES")
+        if self.http_max_header_bytes < self.http_max_header_line_bytes:
+            raise ValueError("HTTP_MAX_HEADER_BYTES must be at least HTTP_MAX_HEADER_LINE_BYTES")
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters")
         if self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < 32:

@@ -206,6 +206,21 @@ class ChatSettings(BaseModel):
     max_sockets_per_user: int = Field(
         5, ge=1, description="open chat sockets per user across all service processes; the next is closed with 4429"
     )
+    max_streams_per_user: int = Field(
+        20, ge=1, description="reply streams (SSE) one user may hold open, across processes; the next is answered 429"
+    )
+    max_streams_per_session: int = Field(
+        10, ge=1, description="reply streams (SSE) one session (one sign-in, one device) may hold open; the next is 429"
+    )
+    ws_frames_per_minute_per_socket: int = Field(
+        60, ge=1, description="frames of any kind one chat socket may send a minute (bursts up to this); past it rate_limited"
+    )
+    ws_frames_per_minute_per_user: int = Field(
+        150, ge=1, description="frames of any kind one user's sockets may send a minute, across processes"
+    )
+    ws_send_timeout_seconds: float = Field(
+        10.0, gt=0, description="a chat socket whose client reads nothing for this long while a frame waits is closed"
+    )
     ws_idle_seconds: float = Field(
         600.0,
         gt=0,

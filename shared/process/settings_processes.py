@@ -85,6 +85,31 @@ class ServingSettings(BaseModel):
     http_body_timeout_seconds: float = Field(
         10.0, gt=0, description="a request's body must arrive within this after its headers, else 408 and close"
     )
+    http_max_header_line_bytes: int = Field(
+        16_384,
+        ge=1_024,
+        description="longest request line or header line, in bytes; longer: 431 and the connection closed (the header "
+        "protocol, as for HTTP_HEADER_TIMEOUT_SECONDS)",
+    )
+    http_max_header_bytes: int = Field(
+        65_536, ge=4_096, description="most bytes of a request's head (request line and headers); more: 431"
+    )
+    max_open_connections: int = Field(
+        0,
+        ge=0,
+        description="requests and sockets open at once per service process, then 503; 0: half the open-file limit (ulimit -n)",
+    )
+
+    @property
+    def open_connection_limit(self) -> int:
+        """MAX_OPEN_CONNECTIONS, or half the open-file limit: each open request or socket
+        holds a descriptor, and the rest are left for Redis, MongoDB, logs and accept()."""
+        if self.max_open_connections:
+            return self.max_open_connections
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        return max(64, (soft if soft != resource.RLIM_INFINITY else 1_048_576) // 2)
 
     # All-in-one launcher
     host: str = Field(

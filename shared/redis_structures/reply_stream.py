@@ -1,7 +1,10 @@
 """A reply's events in a Redis Stream: the worker writes them, any number of clients read them.
 
 One stream per reply, `reply:stream:<reply_id>`, on STREAMS_REDIS_URL. Each entry is one
-event: `chunk` (`{"text"}`), then exactly one terminal event, `done` or `error`. The entry
+event: `chunk` (`{"text"}`), then exactly one terminal event, `done` or `error`. A `reset`
+(`{"text"}`: the whole text so far) means "show this instead of what you have": the writer
+found its stream lost or cut (a Redis restarted without its data) and started it again, so
+a client never sees `done` after a gap (issue 25). The entry
 ids Redis gives are the events' ids: a client that read up to id X asks for what comes after
 X (`Last-Event-ID`, the socket's `resume`), so a reconnect gets no gap and no repeat, and
 every listener of one reply reads the same events in the same order.
@@ -17,13 +20,13 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from shared.process.settings import Settings
 
-EventName = Literal["chunk", "done", "error"]
+EventName = Literal["chunk", "reset", "done", "error"]
 TERMINAL = frozenset({"done", "error"})
 START = "0-0"  # before the first entry
 
@@ -50,13 +53,37 @@ class KeepAlive:
 KEEP_ALIVE = KeepAlive()
 
 
-def _decode(entry_id: bytes | str, fields: dict[Any, Any]) -> StreamEvent:
+def decode_event(entry_id: bytes | str, fields: dict[Any, Any]) -> StreamEvent:
     get = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v) for k, v in fields.items()}
     event = cast(EventName, get["event"])
     return StreamEvent(
         id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id, event=event, data=json.loads(get["data"])
     )
 
+
+def text_of(events: list[StreamEvent]) -> str:
+    """What a client shows after these events: chunks added up, a `reset` replacing it all."""
+    text = ""
+    for event in events:
+        if event.event == "reset":
+            text = event.data.get("text", "")
+        elif event.event == "chunk":
+            text += event.data.get("text", "")
+    return text
+
+
+# Append only if the stream still ends where the writer left it: one round trip, atomic.
+APPEND_AFTER = """
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #last == 0 or last[1][1] ~= ARGV[1] then
+  return false
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[3], 'data', ARGV[4])
+if tonumber(ARGV[5]) > 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+end
+return id
+"""
 
 ENTRY_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")  # ASCII digits only: str.isdigit() takes "١" too
 MAX_ID_PART = 2**64 - 1  # what Redis accepts in each half
@@ -76,12 +103,22 @@ def is_entry_id(value: str) -> bool:
     return entry_id_parts(value) is not None
 
 
+class Follow(Protocol):
+    def follow(
+        self, streams: ReplyStreams, reply_id: str, after: str, keepalive_seconds: float
+    ) -> AsyncIterator[StreamEvent | KeepAlive]: ...
+
+
 class ReplyStreams:
     def __init__(self, redis: Redis, *, ttl_seconds: int, max_entries: int, unfinished_ttl_seconds: int) -> None:
         self.redis = redis
+        # The service's one reader for every stream it relays (shared/redis_structures/
+        # stream_reader.py); without it each `follow` blocks a connection of its own.
+        self.reader: Follow | None = None
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
         self.unfinished_ttl_seconds = unfinished_ttl_seconds
+        self._append_after = redis.register_script(APPEND_AFTER)
 
     # -- writing (the worker) ----------------------------------------------------------
 
@@ -102,12 +139,39 @@ class ReplyStreams:
             entry_id, _ = await pipe.execute()
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
+    async def append_after(self, reply_id: str, previous_id: str, event: EventName, data: dict[str, Any]) -> str | None:
+        """Add one event if the stream still ends with `previous_id`, the writer's last; its
+        id, or None when the stream is gone or not as the writer left it (nothing written)."""
+        ttl = self.ttl_seconds if event in TERMINAL else 0
+        fields = json.dumps(data, separators=(",", ":"))
+        found = await self._append_after(keys=[stream_key(reply_id)], args=[previous_id, self.max_entries, event, fields, ttl])
+        if not found:
+            return None
+        return found.decode() if isinstance(found, bytes) else str(found)
+
+    async def restart(self, reply_id: str, after_id: str | None, text: str, event: EventName, data: dict[str, Any]) -> str:
+        """Start the stream again: `reset` with the text so far (right after `after_id`, the
+        writer's last id, so every client that saw it reads on), then `event`. Its id."""
+        key = stream_key(reply_id)
+        parts = entry_id_parts(after_id or "")
+        reset_id = f"{parts[0]}-{parts[1] + 1}" if parts else "*"
+        ttl = self.ttl_seconds if event in TERMINAL else self.unfinished_ttl_seconds
+        encoded = {"event": event, "data": json.dumps(data, separators=(",", ":"))}
+        reset = {"event": "reset", "data": json.dumps({"text": text}, separators=(",", ":"))}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)  # what is left of it (cut by a restart) is replaced, not patched
+            pipe.xadd(key, reset, id=reset_id, maxlen=self.max_entries, approximate=True)  # type: ignore[arg-type]
+            pipe.xadd(key, encoded, maxlen=self.max_entries, approximate=True)  # type: ignore[arg-type]
+            pipe.expire(key, ttl)
+            _, _, entry_id, _ = await pipe.execute()
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
     # -- reading (the service, the worker on a retry) ------------------------------------
 
     async def read(self, reply_id: str, after: str = START, count: int | None = None) -> list[StreamEvent]:
         """The events after `after` that are there now (no waiting)."""
         entries = await self.redis.xrange(stream_key(reply_id), min=f"({after}" if after != START else "-", count=count)
-        return [_decode(entry_id, fields) for entry_id, fields in entries]
+        return [decode_event(entry_id, fields) for entry_id, fields in entries]
 
     async def exists(self, reply_id: str) -> bool:
         return bool(await self.redis.exists(stream_key(reply_id)))
@@ -116,7 +180,7 @@ class ReplyStreams:
         """The text streamed so far, and the terminal event if the stream has ended."""
         events = await self.read(reply_id)
         terminal = next((e for e in events if e.terminal), None)
-        return "".join(e.data.get("text", "") for e in events if e.event == "chunk"), terminal
+        return text_of(events), terminal
 
     async def follow(self, reply_id: str, after: str, keepalive_seconds: float) -> AsyncIterator[StreamEvent | KeepAlive]:
         """Every event after `after`, as it is written, until the terminal one; KEEP_ALIVE
@@ -124,6 +188,10 @@ class ReplyStreams:
         is still queued) is waited for the same way. A caller resuming from a client's id
         asks `ended_by` first (the SSE route answers 204, the socket `ended`): past the end,
         this would notice only after one keep-alive."""
+        if self.reader is not None:
+            async for item in self.reader.follow(self, reply_id, after, keepalive_seconds):
+                yield item
+            return
         key = stream_key(reply_id)
         block_ms = max(1, int(keepalive_seconds * 1000))
         while True:
@@ -134,7 +202,7 @@ class ReplyStreams:
                 yield KEEP_ALIVE
                 continue
             for entry_id, fields in found[0][1]:
-                event = _decode(entry_id, fields)
+                event = decode_event(entry_id, fields)
                 after = event.id
                 yield event
                 if event.terminal:
@@ -145,7 +213,7 @@ class ReplyStreams:
         last = await self.redis.xrevrange(stream_key(reply_id), count=1)
         if not last:
             return False
-        event = _decode(*last[0])
+        event = decode_event(*last[0])
         return event.terminal and (entry_id_parts(event.id) or (0, 0)) <= (entry_id_parts(after) or (0, 0))
 
     async def delete(self, *reply_ids: str) -> int:
@@ -162,10 +230,22 @@ def reply_streams(redis: Redis, settings: Settings) -> ReplyStreams:
     )
 
 
+# Connections of the streams client: the worker's appends and the service's short reads
+# (a reply's text, the end check) take one each for a round trip; a burst waits its turn.
+MAX_CONNECTIONS = 32
+
+
 def open_streams_redis(url: str, timeout: float, keepalive_seconds: float) -> Redis:
-    """The client for STREAMS_REDIS_URL. A blocked XREAD holds its connection for up to a
-    keep-alive, so the socket time-out must outlast that; the pool grows with the listeners."""
-    client: Redis = Redis.from_url(
-        url, socket_connect_timeout=timeout, socket_timeout=keepalive_seconds + max(timeout, 5.0), max_connections=None
+    """The client for STREAMS_REDIS_URL. A `follow` without a reader blocks an XREAD for up
+    to a keep-alive, so the socket time-out outlasts that. The pool is bounded: past
+    MAX_CONNECTIONS a command waits for a free connection (up to the socket time-out)."""
+    socket_timeout = keepalive_seconds + max(timeout, 5.0)
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=socket_timeout,
+        socket_connect_timeout=timeout,
+        socket_timeout=socket_timeout,
     )
+    client: Redis = Redis.from_pool(pool)  # closing the client closes its pool
     return client

@@ -93,4 +93,8 @@ async def read_reply(ws: Any, seconds: float = 30) -> list[dict[str, Any]]:
 
 
 def reply_text(frames: list[dict[str, Any]]) -> str:
-    return "".join(f["text"] for f in frames if f["type"] == "chunk")
+    """What a client shows: chunks added up, a `reset` replacing what came before."""
+    text = ""
+    for f in frames:
+        text = f["text"] if f["type"] == "reset" else text + f["text"] if f["type"] == "chunk" else text
+    return text

@@ -35,7 +35,8 @@ async def serve_app(app: Any, **config: Any) -> AsyncIterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     # A short graceful shutdown: a stub holding a request open must not hold up teardown.
-    server = _Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1, **config))
+    config.setdefault("timeout_graceful_shutdown", 1)
+    server = _Server(uvicorn.Config(app, log_level="warning", **config))
     # Tests stop the server themselves; uvicorn must not take over Ctrl-C from pytest.
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -25,7 +25,11 @@ class Received:
 
     @property
     def text(self) -> str:
-        return "".join(e.data["text"] for e in self.events if e.event == "chunk")
+        """What a client shows: chunks added up, a `reset` replacing what came before."""
+        text = ""
+        for e in self.events:
+            text = e.data["text"] if e.event == "reset" else text + e.data["text"] if e.event == "chunk" else text
+        return text
 
     @property
     def last_id(self) -> str | None:

@@ -112,6 +112,11 @@ function follow(reply) {
     seen.add(event.lastEventId);
     text.textContent += JSON.parse(event.data).text;
   });
+  // The stream was started again (Redis lost it mid-reply): its text replaces what is shown.
+  source.addEventListener("reset", (event) => {
+    seen.add(event.lastEventId);
+    text.textContent = JSON.parse(event.data).text;
+  });
   source.addEventListener("done", (event) => {
     const { message_id: messageId } = JSON.parse(event.data);
     finish();

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from redis.asyncio import ConnectionPool
+from redis.asyncio import BlockingConnectionPool
 
 from shared.process.settings import Settings
 
@@ -29,9 +29,21 @@ async def open_pool_at(redis_url: str) -> QueuePool:
     return await create_pool(RedisSettings.from_dsn(redis_url))
 
 
+# The service's connections for short commands (limits, leases, enqueues): a burst (1,000
+# reply streams closing at once) waits its turn instead of opening connections it then keeps.
+MAX_CONNECTIONS = 64
+
+
 def lazy_pool(settings: Settings) -> QueuePool:
     """A pool that connects on first use, with short time-outs: the service starts and logs
-    users out while Redis is down (enqueues then go to the outbox)."""
+    users out while Redis is down (enqueues then go to the outbox). Bounded: past
+    MAX_CONNECTIONS a command waits up to REDIS_TIMEOUT_SECONDS for a free one."""
     timeout = settings.redis_timeout_seconds
-    pool = ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=timeout,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+    )
     return ArqRedis(pool, default_queue_name=settings.queue_name)
