@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from shared.process.cap_warning import CapWarning
 from shared.process.settings import Settings
 from shared.redis_structures.rate_limit import LeaseSemaphore
+from shared.redis_structures.stream_reader import raise_if_cancelled
 from shared.redis_structures.unavailable import REDIS_DOWN
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class StreamLimits:
         """Refresh every open stream's leases; one that lapsed (Redis restarted) is taken again."""
         while True:
             await asyncio.sleep(self.refresh_every)
+            raise_if_cancelled()  # a cancel redis-py swallowed in the last round
             for holder, (user_id, session_id) in list(self.held.items()):
                 try:
                     for semaphore, key in ((self.users, user_id), (self.sessions, session_id)):

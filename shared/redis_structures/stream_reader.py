@@ -158,6 +158,7 @@ class StreamReader:
 
     async def read_forever(self, redis: Redis) -> None:
         while True:
+            raise_if_cancelled()
             if not self.followers:
                 self.someone.clear()
                 await self.someone.wait()
@@ -176,3 +177,13 @@ class StreamReader:
                 if _order(event.id) > after:
                     follower.events.put_nowait(event)
                     follower.cursor = event.id
+
+
+def raise_if_cancelled() -> None:
+    """redis-py can swallow a cancellation that lands while it connects (the call then
+    returns as if nothing happened); the task is still marked as cancelling, so honour it
+    here rather than wait on followers forever (a service stopping right after it started,
+    as one that failed to bind its port does, would hang in its shutdown)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
