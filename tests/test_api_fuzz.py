@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.slow  # hundreds of generated requests against a servic
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def publish_worker_heartbeat(redis_url: str, queue_name: str) -> None:
+def publish_worker_heartbeat(redis_url: str, queue_name: str, pid: int) -> None:
     import asyncio
     from datetime import UTC, datetime
 
@@ -42,7 +43,13 @@ def publish_worker_heartbeat(redis_url: str, queue_name: str) -> None:
         client = aioredis.from_url(redis_url)
         now = datetime.now(UTC)
         beat = WorkerHeartbeat(
-            worker_id="fuzz:0:0", host="fuzz", pid=0, queue_name=queue_name, started_at=now, last_seen=now, interval_seconds=3600
+            worker_id=f"fuzz:{pid}:0",
+            host=socket.gethostname(),
+            pid=pid,
+            queue_name=queue_name,
+            started_at=now,
+            last_seen=now,
+            interval_seconds=3600,
         )
         await write_heartbeat(client, beat)
         await client.aclose()
@@ -54,10 +61,6 @@ def publish_worker_heartbeat(redis_url: str, queue_name: str) -> None:
 def service_url(redis_server) -> Iterator[str]:
     port = free_port()
     queue_name = f"fuzz:{uuid.uuid4().hex[:8]}"
-    # A worker's heartbeat on the fuzzed queue, so /readyz answers 200: schemathesis counts
-    # every 5xx as a failure, and the 503s have their own tests (test_readiness.py).
-    publish_worker_heartbeat(redis_server.url, queue_name)
-    publish_worker_heartbeat(redis_server.url, f"{queue_name}:chat")
     env = {
         **os.environ,
         "MONGODB_URI": "memory://",
@@ -87,6 +90,11 @@ def service_url(redis_server) -> Iterator[str]:
     ]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
+    # A worker's heartbeat on each fuzzed queue, so /readyz answers 200: schemathesis counts
+    # every 5xx as a failure, and the 503s have their own tests (test_readiness.py). On the
+    # in-memory store /readyz counts only workers of its own process, so the beats name it.
+    publish_worker_heartbeat(redis_server.url, queue_name, proc.pid)
+    publish_worker_heartbeat(redis_server.url, f"{queue_name}:chat", proc.pid)
     try:
         for _ in range(200):
             assert proc.poll() is None, proc.stderr.read().decode()

@@ -32,7 +32,7 @@ class NewMemory(BaseModel):
 
     kind: ContextKind
     content: str = Field(min_length=1, max_length=1_000, pattern=r"\S")
-    importance: float = Field(0.7, ge=0.0, le=1.0)
+    importance: float = Field(0.7, ge=0.0, le=1.0, strict=True)
 
 
 class MemoryChange(BaseModel):
@@ -40,7 +40,7 @@ class MemoryChange(BaseModel):
 
     kind: ContextKind | None = None
     content: str | None = Field(None, min_length=1, max_length=1_000, pattern=r"\S")
-    importance: float | None = Field(None, ge=0.0, le=1.0)
+    importance: float | None = Field(None, ge=0.0, le=1.0, strict=True)
 
     @model_validator(mode="after")
     def changes_something(self) -> MemoryChange:
