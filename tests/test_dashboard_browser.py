@@ -48,7 +48,7 @@ pytestmark = [
 
 async def admin_password(allinone) -> str:
     for _ in range(200):
-        found = re.search(rf"admin: {re.escape(ADMIN)} \(created; password: (\S+)\)", allinone.output()[0])
+        found = re.search(rf"admin: {re.escape(ADMIN)} \(created; password: ([^;\s)]+)", allinone.output()[0])
         if found:
             return found.group(1)
         await asyncio.sleep(0.05)
