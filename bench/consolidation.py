@@ -69,6 +69,7 @@ async def measure(size: int, runs: int) -> dict[str, Any]:
             reply.extraction.points,
             shown,
             {},
+            {},
             Source(session_id=f"s{n}"),
             datetime.now(UTC),
             datetime.now(UTC),

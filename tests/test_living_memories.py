@@ -231,3 +231,62 @@ async def test_short_names_and_known_aliases_merge_with_a_record_and_a_user_can_
     assert (await db[ENTITIES].find_one({"_id": by_name["Sarah"]["_id"]}))["aliases"] == []
     assert (await db[ENTITIES].find_one({"name": "Sara", "user_id": owner.user_id}))["kind"] == "person"
     assert (await db[ENTITY_MERGES].find_one({"name": "Sara"}))["split_at"] is not None
+
+
+async def test_a_session_extracted_again_does_not_bring_back_what_the_user_deleted_or_corrected(
+    api, db, settings, arq_pool, stub_llm
+):
+    """Found from outside: a socket closed (one extraction), then logout (another, of the
+    same session, re-reading everything said in it)."""
+    login = await api.new_user()
+    await say(db, settings, arq_pool, login.user_id, "s1", "I decided to swim on Sundays")
+    await say(db, settings, arq_pool, login.user_id, "s1", "I want to learn the piano")  # the same session, extracted again
+    memories_now = {m["content"]: m for m in await db[MEMORIES].find({"user_id": login.user_id}).to_list(None)}
+    assert memories_now["I decided to swim on Sundays"]["mentions"] == 1  # said once, counted once
+
+    swim = str(memories_now["I decided to swim on Sundays"]["_id"])
+    piano = str(memories_now["I want to learn the piano"]["_id"])
+    assert (await api.http.delete(f"/api/v1/memory/points/{swim}", headers=login.headers)).status_code == 204
+    fixed = await api.http.patch(
+        f"/api/v1/memory/points/{piano}", json={"content": "I want to learn the cello"}, headers=login.headers
+    )
+    assert fixed.status_code == 200
+    shown = (await api.memory(login))["contexts"][0]["points"]
+    assert "I decided to swim on Sundays" not in [p["content"] for p in shown]  # the session view agrees
+
+    await say(db, settings, arq_pool, login.user_id, "s1", "ok thanks")  # logout: the session once more
+    assert sorted(await active(db, login.user_id)) == ["I want to learn the cello", "ok thanks"]
+    # ... and from another session whose words were said before the changes (a slow extraction).
+    await store_message(db, login.user_id, "s0", "user", "I want to learn the piano")
+    await store_message(db, login.user_id, "s0", "assistant", "Noted.")
+    await db[CHAT_MESSAGES].update_many({"session_id": "s0"}, {"$set": {"timestamp": datetime.now(UTC) - timedelta(hours=1)}})
+    provider = AnthropicProvider(settings)
+    outcome = await extract_session_context(
+        {"db": db, "settings": settings, "llm": provider, "redis": arq_pool}, login.user_id, "s0"
+    )
+    await provider.aclose()
+    assert outcome["reason"] in ("extracted", "no_new_points")
+    assert "I want to learn the piano" not in await active(db, login.user_id)
+
+
+async def test_a_search_result_names_the_memory_the_points_routes_take(api, db, settings, arq_pool, stub_llm):
+    login = await api.new_user()
+    await say(db, settings, arq_pool, login.user_id, "s1", "I want to run the Berlin marathon")
+    [hit] = (await api.http.get("/api/v1/memory/search", params={"q": "Berlin marathon"}, headers=login.headers)).json()[
+        "results"
+    ]
+    history = await api.http.get(f"/api/v1/memory/points/{hit['id']}/history", headers=login.headers)
+    assert history.status_code == 200 and history.json()["versions"][0]["content"] == "I want to run the Berlin marathon"
+
+
+async def test_the_offline_rules_follow_a_routine_changing(db, settings, arq_pool):
+    offline = OfflineProvider()
+    await say(db, settings, arq_pool, "u1", "s1", "I train every morning at 6.", offline)
+    assert await active(db, "u1") == ["I train every morning at 6."]  # a routine is remembered
+    await say(db, settings, arq_pool, "u1", "s2", "I like to cook on Fridays.", offline)
+    await say(
+        db, settings, arq_pool, "u1", "s3", "I prefer to cook on Saturdays now.", offline
+    )  # the same subject: a new version
+    assert sorted(await active(db, "u1")) == ["I prefer to cook on Saturdays now.", "I train every morning at 6."]
+    await say(db, settings, arq_pool, "u1", "s4", "I no longer train in the morning.", offline)
+    assert "I train every morning at 6." not in await active(db, "u1")

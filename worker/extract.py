@@ -16,10 +16,10 @@ from shared.llm.attribution import attribute_llm_calls
 from shared.memory import consolidate
 from shared.memory.extraction_input import read_extraction_input
 from shared.memory.recall_cache import drop_and_rebuild
-from shared.memory.strength import expiry
+from shared.memory.strength import expiry, point_key
 from shared.models import ExtractionOutcome
 from shared.redis_structures.user_events import tell_noted
-from shared.store import contexts
+from shared.store import contexts, memories
 from shared.store.contexts import Covered
 from shared.store.empty_extractions import record_empty_extraction
 from shared.store.memories import Source
@@ -46,19 +46,27 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
     # Consolidation (shared/memory/consolidate.py): the memories closest to what the user
     # said go to the LLM with their ids, so it can update, supersede or repeat them.
     known = read.memories
-    shown = await consolidate.closest(known, [m.content for m in messages if m.role == "user"])
+    shown = await consolidate.closest(
+        [k for k in known if k["status"] == "active"], [m.content for m in messages if m.role == "user"]
+    )
     reply = await llm.extract_context(messages, shown)
     now = datetime.now(UTC)
     edited_at = {str(k["_id"]): k.get("user_edited_at") for k in known}
+    removed = memories.words_the_user_removed(known)
+    # A session extracted again (its socket closed, then logout) re-reads what it said: the
+    # points its earlier extraction found were consolidated then, not twice.
+    done_here = read.known.own_keys | memories.keys_from_session(known, session_id)
+    fresh = [p for p in reply.extraction.points if point_key(p.kind, p.content) not in done_here]
 
     async def consolidate_into_memories(context: str | None) -> dict[str, int]:
         source = Source(session_id=session_id, context_id=context)
         done = await consolidate.apply(
             db,
             user_id,
-            reply.extraction.points,
+            fresh,
             shown,
             edited_at,
+            removed,
             source,
             newest.timestamp,
             now,

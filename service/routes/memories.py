@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from service.errors import ApiError, parse_body, parse_query
 from service.principal import require_principal
+from shared.memory import forget
 from shared.memory.recall_cache import drop_and_rebuild
 from shared.models import ContextKind
 from shared.store import memories
@@ -128,8 +129,8 @@ async def retract_memory(request: Request) -> Response:
     doc = await _owned(request, principal.user_id)
     if doc["status"] == "retracted":
         return Response(status_code=204)  # already: deleting twice is deleting
-    await memories.end(request.app.state.db, principal.user_id, str(doc["_id"]), "retracted", datetime.now(UTC), by="user")
-    await _changed(request, principal.user_id)
+    state = request.app.state
+    await forget.retract_memory(state.db, state.arq, state.settings.redis_timeout_seconds, principal.user_id, str(doc["_id"]))
     return Response(status_code=204)
 
 

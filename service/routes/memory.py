@@ -92,7 +92,7 @@ async def search_memory(request: Request) -> JSONResponse:
     ranked = await search(state.db, state.arq, principal.user_id, query.q, query.limit, state.settings)
     results = [
         SearchResult(
-            id=r.doc.id,
+            id=r.doc.id.removeprefix("m:"),  # a memory's id as /api/v1/memory/points takes it
             kind=r.doc.kind,
             content=r.doc.content,
             score=r.score,

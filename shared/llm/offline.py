@@ -45,6 +45,14 @@ RULES: list[tuple[ContextKind, float, re.Pattern[str]]] = [
     ("insight", 0.7, re.compile(r"\b(i realized|i realised|i learned|i learnt|i noticed|i see now)\b")),
     ("preference", 0.6, re.compile(r"\b(i prefer|i like|i love|i enjoy|i hate|i dislike|i don't like)\b")),
     ("fact", 0.4, re.compile(r"\b(i am|i'm|i work|i live|i have|my name is)\b")),
+    # Routines: "I train every morning at 6", "I usually swim on Sundays".
+    (
+        "fact",
+        0.5,
+        re.compile(
+            r"\b(every (day|morning|evening|night|week|weekend)|each (day|morning|week)|i usually|i always|i train|i run|i swim|i practi[cs]e)\b"
+        ),
+    ),
 ]
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")

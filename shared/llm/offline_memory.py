@@ -181,9 +181,24 @@ def decide_by_rules(point: ContextPoint, known: Sequence[KnownMemory]) -> tuple[
     if best is None:
         return "add", None
     score, memory = best
+    subject = _subject(point.content)
+    same_subject = next((m for m in known if m.kind == point.kind and subject and _subject(m.content) == subject), None)
+    if score < 0.5 and same_subject is not None:
+        memory, score = same_subject, _overlap(point.content, same_subject.content)
     lowered = point.content.lower()
     if score >= 0.25 and any(n in lowered for n in NEGATIONS):
         return "supersede", memory.id
-    if score >= 0.5 and memory.kind == point.kind:
+    if memory.kind == point.kind and (score >= 0.5 or _subject(point.content) == _subject(memory.content) != ""):
         return "update", memory.id
     return "add", None
+
+
+# The words a statement opens with that say how the user stands, not what it is about.
+_STANCE = frozenset(terms("want like prefer love enjoy hate plan hope decide decided will going try usually always often now"))
+
+
+def _subject(text: str) -> str:
+    """What a statement is about, roughly: its first content stem after the stance words
+    ("I prefer to train in the evening" -> "train"). Two of the same kind about the same
+    subject are one memory changing, by this rule."""
+    return next((stem for stem in terms(text) if stem not in _STANCE), "")

@@ -12,7 +12,8 @@ X is reinforced). Here those decisions are checked and applied:
 - a point whose words are those of a known memory is `none`, whatever was decided;
 - **the user's own edit wins over older words**: a memory the user changed (edited, added,
   retracted) after the newest message this extraction read is not updated or superseded
-  by it; the point is dropped. A re-run of an old session, or a slow extraction of
+  by it, and words the user deleted or corrected away since are not added back; the point
+  is dropped. A re-run of an old session, or a slow extraction of
   messages sent before the edit, therefore never undoes the user's correction, while
   anything the user says *after* their edit still updates it as usual.
 """
@@ -72,13 +73,14 @@ async def apply(
     points: Sequence[ContextPoint],
     shown: Sequence[KnownMemory],
     edited_at: dict[str, datetime | None],
+    removed: dict[str, datetime],
     source: Source,
     said_at: datetime,
     now: datetime,
     expires_at: datetime | None,
 ) -> Consolidated:
     """Apply each point's decision (see the module docstring); `edited_at`: memory id -> the
-    user's last change. New memories go in one insert and repeats in one update, so a usual
+    user's last change; `removed`: words the user deleted or corrected -> when. New memories go in one insert and repeats in one update, so a usual
     extraction costs two round trips here; an update or a supersede costs its own."""
     by_id = {m.id: m for m in shown}
     by_key = {point_key(m.kind, m.content): m.id for m in shown}
@@ -87,6 +89,10 @@ async def apply(
     repeated: list[str] = []
     superseding: dict[int, str] = {}  # index of the new memory's point -> the memory it retires
     for point in points:
+        gone_at = removed.get(point_key(point.kind, point.content))
+        if gone_at is not None and _aware(gone_at) > _aware(said_at):  # words the user deleted or corrected since
+            out.counts["kept_user_edit"] += 1
+            continue
         action: MemoryAction = point.action if point.memory_id in by_id else "add"
         target = point.memory_id if action != "add" else None
         if (same := by_key.get(point_key(point.kind, point.content))) is not None:

@@ -41,3 +41,18 @@ async def forget_session(db: Database, redis: Any, timeout: float, user_id: str,
         await communities.mark_changed(db, user_id, datetime.now(UTC))  # regrouped by the nightly job
     await drop_and_rebuild(db, redis, timeout, user_id)
     return True
+
+
+async def retract_memory(db: Database, redis: Any, timeout: float, user_id: str, memory_id: str) -> bool:
+    """The user deletes a memory: retracted (its history kept, never in a prompt or a search
+    again), its words pulled from the sessions it came from (so `GET /api/v1/memory` agrees),
+    and the recall index dropped. False if the user has no such active memory."""
+    doc = await memories.find(db, user_id, memory_id)
+    if doc is None or not await memories.end(db, user_id, memory_id, "retracted", datetime.now(UTC), by="user"):
+        return False
+    for source in doc.get("sources", []):
+        for key in {doc["key"], *doc.get("replaced_keys", [])}:
+            if source.get("context_id"):
+                await contexts.remove_point(db, user_id, source["context_id"], key)
+    await drop_and_rebuild(db, redis, timeout, user_id)
+    return True

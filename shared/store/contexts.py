@@ -92,6 +92,8 @@ class KnownContexts:
         own = next((d for d in docs if d.get("session_id") == session_id), None)
         self.context_id: str | None = str(own["_id"]) if own else None
         self.covered_to: str | None = own["covered"]["last_message_id"] if own and own.get("covered") else None
+        # What this session's earlier extraction already found: consolidated then, not again.
+        self.own_keys: set[str] = {p["key"] for p in own.get("context_points", []) if "key" in p} if own else set()
         self.holder_of_key: dict[str, ObjectId] = {}
         # Newest first, so a key held by several contexts goes to the newest.
         for doc in sorted((d for d in docs if d.get("session_id") != session_id), key=_touched, reverse=True):
@@ -155,9 +157,10 @@ async def store_extraction(
                     "expires_at": expires_at,
                     "updated_at": now,
                     "reflected_at": None,  # new or rewritten: the next reflection reads it
-                    "memory_ids": [],  # set by consolidation: the memories these points made or touched
                 },
-                "$setOnInsert": {"created_at": now, "summary_id": None, "summarized_at": None},
+                # memory_ids: the memories this session's points made or touched, added to by
+                # each extraction of the session (a rewrite keeps the earlier ones).
+                "$setOnInsert": {"created_at": now, "summary_id": None, "summarized_at": None, "memory_ids": []},
             },
             upsert=True,
             return_document=ReturnDocument.AFTER,
@@ -324,7 +327,7 @@ async def watermarks(db: Database, user_ids: list[str], session_ids: list[str]) 
 
 async def set_memory_ids(db: Database, context_id: str, memory_ids: list[str]) -> None:
     """What the context's extraction found, by reference: the memories (shared/store/memories.py) it made or touched."""
-    await db[SESSION_CONTEXTS].update_one({"_id": ObjectId(context_id)}, {"$set": {"memory_ids": memory_ids}})
+    await db[SESSION_CONTEXTS].update_one({"_id": ObjectId(context_id)}, {"$addToSet": {"memory_ids": {"$each": memory_ids}}})
 
 
 async def memory_documents(db: Database, user_id: str) -> list[MemoryDoc]:

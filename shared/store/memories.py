@@ -202,8 +202,6 @@ async def revise(
         "decayed_at": now,
         "updated_at": now,
     }
-    if by == "user":
-        fields["user_edited_at"] = now
     if said_at is not None:
         fields["said_at"] = said_at
     if valid_from is not None:
@@ -213,6 +211,10 @@ async def revise(
     }
     if source:
         push["sources"] = source.model_dump()
+    if by == "user":
+        fields["user_edited_at"] = now
+        if current["key"] != fields["key"]:  # the words the user corrected: an older extraction must not bring them back
+            push["replaced_keys"] = current["key"]
     await db[MEMORIES].update_one({"_id": key, "user_id": user_id}, {"$set": fields, "$push": push})
     return True
 
@@ -266,10 +268,36 @@ async def find(db: Database, user_id: str, memory_id: str) -> dict[str, Any] | N
 
 
 async def active_known(db: Database, user_id: str) -> list[dict[str, Any]]:
-    """Every active memory's id, kind, content, and when the user last changed it."""
-    fields = {"kind": 1, "content": 1, "user_edited_at": 1}
-    docs: list[dict[str, Any]] = await db[MEMORIES].find({"user_id": user_id, "status": "active"}, fields).to_list(length=None)
+    """What consolidation needs: every active memory (id, kind, content, key, the user's last
+    change and the words the user corrected away), and every memory the user retracted (its key)."""
+    fields = {"kind": 1, "content": 1, "key": 1, "status": 1, "user_edited_at": 1, "replaced_keys": 1, "sources.session_id": 1}
+    query = {"user_id": user_id, "$or": [{"status": "active"}, {"status": "retracted", "user_edited_at": {"$ne": None}}]}
+    docs: list[dict[str, Any]] = await db[MEMORIES].find(query, fields).to_list(length=None)
     return docs
+
+
+def keys_from_session(known: list[dict[str, Any]], session_id: str) -> set[str]:
+    """The words this session already made memories of (whatever the user did to them since)."""
+    return {
+        key
+        for doc in known
+        if any(s.get("session_id") == session_id for s in doc.get("sources", []))
+        for key in (doc.get("key"), *doc.get("replaced_keys", []))
+        if key
+    }
+
+
+def words_the_user_removed(known: list[dict[str, Any]]) -> dict[str, datetime]:
+    """Point key -> when the user removed those words: retracted memories, corrected wordings."""
+    removed: dict[str, datetime] = {}
+    for doc in known:
+        edited = doc.get("user_edited_at")
+        if edited is None:
+            continue
+        keys = [*doc.get("replaced_keys", []), *([doc["key"]] if doc.get("status") == "retracted" and "key" in doc else [])]
+        for key in keys:
+            removed[key] = max(edited, removed.get(key, edited))
+    return removed
 
 
 def known_of(doc: dict[str, Any]) -> KnownMemory:
