@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from itertools import combinations
 
+from shared.memory.dates import MONTHS, WEEKDAYS
 from shared.memory.strength import point_key
 from shared.memory.text import terms
 from shared.models import (
@@ -45,27 +46,7 @@ PATTERNS: list[tuple[EntityKind, re.Pattern[str]]] = [
     ("goal", re.compile(r"\b(?:i want to|my goal is to|i plan to|i aim to|i hope to|i'd like to) ((?:[\w-]+ ?){1,5})", re.I)),
 ]
 EVENT = re.compile(rf"\b((?:{EVENTS})(?: race)?)\b", re.I)
-NOT_PLACES = {
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-}
+NOT_PLACES = {*MONTHS, *WEEKDAYS}  # capitalised, but not places
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
