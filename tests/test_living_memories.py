@@ -290,3 +290,24 @@ async def test_the_offline_rules_follow_a_routine_changing(db, settings, arq_poo
     assert sorted(await active(db, "u1")) == ["I prefer to cook on Saturdays now.", "I train every morning at 6."]
     await say(db, settings, arq_pool, "u1", "s4", "I no longer train in the morning.", offline)
     assert "I train every morning at 6." not in await active(db, "u1")
+
+
+async def test_summaries_and_reflections_read_memory_as_it_is_now(db, settings, arq_pool, stub_llm):
+    """A session's context keeps its memories by reference: a correction reaches the summary
+    and the reflection, a retracted or superseded fact does not."""
+    from shared.store import contexts, reflections
+    from shared.store.memories import end, revise
+
+    await say(db, settings, arq_pool, "u1", "s1", "I want to learn the piano")
+    await say(db, settings, arq_pool, "u1", "s2", "I decided to swim on Sundays")
+    by_content = {m["content"]: str(m["_id"]) for m in await db[MEMORIES].find({"user_id": "u1"}).to_list(None)}
+    await revise(
+        db, "u1", by_content["I want to learn the piano"], datetime.now(UTC), by="user", content="I want to learn the cello"
+    )
+    await end(db, "u1", by_content["I decided to swim on Sundays"], "retracted", datetime.now(UTC), by="user")
+
+    stored = await db[SESSION_CONTEXTS].find({"user_id": "u1"}).sort("created_at", 1).to_list(None)
+    digests = await contexts.digests(db, stored)
+    assert [[p.content for p in d.points] for d in digests] == [["I want to learn the cello"], []]
+    notes, _ = await reflections.notes_to_reflect_on(db, "u1", 10)
+    assert [p.content for n in notes for p in n.points] == ["I want to learn the cello"]

@@ -47,7 +47,7 @@ async def summarize_sessions(ctx: dict[str, Any], user_id: str) -> dict[str, Any
         await summaries.drop_pending(db, summary_id)
         return SummaryOutcome(success=True, reason="nothing_to_summarize").model_dump()
 
-    reply = await llm.summarize(contexts.digests(claimed))
+    reply = await llm.summarize(await contexts.digests(db, claimed))
     done = datetime.now(UTC)
     await summaries.finish(
         db,

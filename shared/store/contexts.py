@@ -23,6 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.memory.strength import decay_pipeline, point_key
 from shared.models import ContextNote, ContextPoint, MemoryDoc, RecalledPoint, SessionDigest
+from shared.store import memories
 from shared.store.mongo import CONTEXT_COUNTERS, SESSION_CONTEXTS, Database
 
 
@@ -225,15 +226,24 @@ async def claimed_by(db: Database, summary_id: ObjectId) -> list[StoredContext]:
     return docs
 
 
-def digests(contexts: list[StoredContext]) -> list[SessionDigest]:
-    return [
-        SessionDigest(
-            session_id=c["session_id"],
-            created_at=c["created_at"],
-            points=[RecalledPoint(kind=p["kind"], content=p["content"]) for p in c.get("context_points", [])],
-        )
-        for c in contexts
-    ]
+async def points_now(db: Database, docs: list[StoredContext]) -> dict[ObjectId, list[RecalledPoint]]:
+    """Each context's points as memory holds them now (one read): the current text of the
+    memories it made or touched, leaving out what was superseded or retracted since; a
+    context from before memories were records keeps its own points."""
+    current = await memories.active_points(db, [m for d in docs for m in d.get("memory_ids", [])])
+    out: dict[ObjectId, list[RecalledPoint]] = {}
+    for doc in docs:
+        if "memory_ids" in doc:
+            texts = [current[m] for m in dict.fromkeys(doc["memory_ids"]) if m in current]
+            out[doc["_id"]] = [RecalledPoint(kind=kind, content=content) for kind, content in texts]
+        else:
+            out[doc["_id"]] = [RecalledPoint(kind=p["kind"], content=p["content"]) for p in doc.get("context_points", [])]
+    return out
+
+
+async def digests(db: Database, contexts: list[StoredContext]) -> list[SessionDigest]:
+    points = await points_now(db, contexts)
+    return [SessionDigest(session_id=c["session_id"], created_at=c["created_at"], points=points[c["_id"]]) for c in contexts]
 
 
 async def mark_summarized(db: Database, summary_id: ObjectId, done: datetime) -> None:
@@ -265,18 +275,12 @@ async def notes_to_reflect_on(db: Database, user_id: str, limit: int) -> tuple[l
     """The user's newest `limit` contexts, oldest first, and how many of them are unread."""
     cursor = (
         db[SESSION_CONTEXTS]
-        .find({"user_id": user_id}, {"context_points": 1, "created_at": 1, "reflected_at": 1})
+        .find({"user_id": user_id}, {"context_points": 1, "memory_ids": 1, "created_at": 1, "reflected_at": 1})
         .sort("updated_at", -1)
     )
     docs = list(reversed(await cursor.to_list(length=limit)))
-    notes = [
-        ContextNote(
-            id=str(d["_id"]),
-            created_at=d["created_at"],
-            points=[RecalledPoint(kind=p["kind"], content=p["content"]) for p in d.get("context_points", [])],
-        )
-        for d in docs
-    ]
+    points = await points_now(db, docs)
+    notes = [ContextNote(id=str(d["_id"]), created_at=d["created_at"], points=points[d["_id"]]) for d in docs]
     return notes, sum(1 for d in docs if d.get("reflected_at") is None)
 
 

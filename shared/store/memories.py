@@ -259,6 +259,13 @@ async def reinforce_many(db: Database, user_id: str, memory_ids: list[str], now:
     await db[MEMORIES].update_many({"_id": {"$in": keys}, "user_id": user_id, "status": "active"}, update)
 
 
+async def active_points(db: Database, memory_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """Memory id -> (kind, content) of those still active: what summaries and reflections read."""
+    keys = [k for k in map(oid, memory_ids) if k is not None]
+    found = db[MEMORIES].find({"_id": {"$in": keys}, "status": "active"}, {"kind": 1, "content": 1})
+    return {str(d["_id"]): (d["kind"], d["content"]) async for d in found}
+
+
 async def find(db: Database, user_id: str, memory_id: str) -> dict[str, Any] | None:
     key = oid(memory_id)
     if key is None:
