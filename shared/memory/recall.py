@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
-
 from shared.memory.documents import load_user_memory
 from shared.memory.embeddings import Embedder, dense_scores
 from shared.memory.ranking import Probe, Query, Ranked, RecallIndex, build_index, candidates, rank
@@ -30,6 +28,7 @@ from shared.memory.recall_cache import rebuild_on_miss
 from shared.memory.text import words
 from shared.models import ChatMessage, MemoryDigest, RecalledInsight, RecalledPoint
 from shared.process.settings import Settings
+from shared.queue.arq_adapter.pool import QueuePool
 from shared.redis_structures.recall_index import RedisRecallIndex
 from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store.mongo import Database
@@ -47,7 +46,7 @@ class Recalled:
 
 
 async def _index_for(
-    db: Database, redis: Redis | None, user_id: str, query: Query, settings: Settings, now: datetime
+    db: Database, redis: QueuePool | None, user_id: str, query: Query, settings: Settings, now: datetime
 ) -> tuple[RecallIndex, Probe, bool]:
     if redis is not None:
         index = RedisRecallIndex(redis, user_id)
@@ -66,7 +65,7 @@ async def _index_for(
 
 async def rank_memories(
     db: Database,
-    redis: Redis | None,
+    redis: QueuePool | None,
     user_id: str,
     query: Query,
     settings: Settings,
@@ -132,7 +131,7 @@ async def recall(
     history: Sequence[ChatMessage] = (),
     now: datetime | None = None,
     *,
-    cache: Redis | None = None,
+    cache: QueuePool | None = None,
     embedder: Embedder | None = None,
 ) -> MemoryDigest:
     """The memory block for a reply to the newest user message in `history`."""
@@ -142,7 +141,7 @@ async def recall(
 
 
 async def search(
-    db: Database, redis: Redis | None, user_id: str, q: str, limit: int, settings: Settings, embedder: Embedder | None = None
+    db: Database, redis: QueuePool | None, user_id: str, q: str, limit: int, settings: Settings, embedder: Embedder | None = None
 ) -> list[Ranked]:
     """The user's memories that match `q`, ranked as the coach's recall ranks them."""
     recalled = await rank_memories(db, redis, user_id, Query.of(q), settings, embedder=embedder, query_text=q)

@@ -16,8 +16,8 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
-
+from shared.queue.arq_adapter.enqueue import enqueue
+from shared.queue.arq_adapter.pool import QueuePool
 from shared.queue.jobs import REBUILD_RECALL_CACHE, rebuild_recall_job_id
 from shared.redis_structures import recall_index
 from shared.redis_structures.unavailable import REDIS_DOWN
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 SCAN_BATCH = 500
 
 
-async def drop_and_rebuild(db: Database, redis: Redis, timeout: float, user_id: str) -> None:
+async def drop_and_rebuild(db: Database, redis: QueuePool, timeout: float, user_id: str) -> None:
     """What a change to the user's memory calls: the old index goes now, a new one follows.
 
     Never fails the caller: with Redis away the rebuild waits in the outbox (replayed by the
@@ -45,15 +45,15 @@ async def drop_and_rebuild(db: Database, redis: Redis, timeout: float, user_id: 
     await enqueue_or_store(db, redis, timeout, REBUILD_RECALL_CACHE, user_id, job_id=job_id)
 
 
-async def rebuild_on_miss(redis: Redis, user_id: str, now: datetime) -> None:
+async def rebuild_on_miss(redis: QueuePool, user_id: str, now: datetime) -> None:
     """A reply found no index: ask for one. One job per user and minute, however many replies miss."""
     try:
-        await redis.enqueue_job(REBUILD_RECALL_CACHE, user_id, _job_id=rebuild_recall_job_id(user_id, now, per_minute=True))  # type: ignore[attr-defined]
+        await enqueue(redis, REBUILD_RECALL_CACHE, user_id, job_id=rebuild_recall_job_id(user_id, now, per_minute=True))
     except REDIS_DOWN as exc:
         log.warning("could not enqueue a recall index rebuild for %s: %s", user_id, exc)
 
 
-async def drop_and_rebuild_everyone(db: Database, redis: Redis, timeout: float) -> int:
+async def drop_and_rebuild_everyone(db: Database, redis: QueuePool, timeout: float) -> int:
     """After decay (which touches every user): drop each index and enqueue its rebuild."""
     count = 0
     async for key in redis.scan_iter(match=f"{recall_index.PREFIX}*:meta", count=SCAN_BATCH):
