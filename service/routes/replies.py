@@ -43,6 +43,18 @@ RETRY_MS = 1_000  # how soon an EventSource reconnects after a dropped connectio
 REFUSAL_STATUS = {"rate_limited": 429, "budget_exhausted": 429, "busy": 409, "unavailable": 503}
 
 
+def accepted_response(outcome: Accepted, conversation_id: str | None) -> JSONResponse:
+    """202: the message (or the retry) is stored and its reply queued."""
+    accepted = ReplyAccepted(
+        conversation_id=conversation_id,
+        message_id=outcome.message_id,
+        reply_id=outcome.reply_id,
+        job_id=outcome.job_id,
+        stream_url=outcome.stream_url,
+    )
+    return JSONResponse(accepted.model_dump(), status_code=202)
+
+
 def refusal_response(outcome: Refused) -> JSONResponse:
     # `errors` names the refusal for programs: rate_limited, budget_exhausted (with
     # `resets_at`), busy, unavailable. Nothing was stored; Retry-After says when to resend.
@@ -68,14 +80,7 @@ async def post_message(request: Request) -> JSONResponse:
     outcome = await start_reply(state, principal, content, conversation.id)
     if not isinstance(outcome, Accepted):
         return refusal_response(outcome)
-    accepted = ReplyAccepted(
-        conversation_id=conversation.id,
-        message_id=outcome.message_id,
-        reply_id=outcome.reply_id,
-        job_id=outcome.job_id,
-        stream_url=outcome.stream_url,
-    )
-    return JSONResponse(accepted.model_dump(), status_code=202)
+    return accepted_response(outcome, conversation.id)
 
 
 async def _owned(request: Request) -> tuple[Reply, Principal]:

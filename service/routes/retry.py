@@ -13,9 +13,8 @@ from starlette.responses import JSONResponse, Response
 from service.errors import ApiError
 from service.idempotency import idempotent
 from service.principal import require_principal
-from service.reply_schemas import ReplyAccepted
 from service.reply_start import Accepted, AlreadyRetried, retry_reply
-from service.routes.replies import NOT_YOURS, refusal_response
+from service.routes.replies import NOT_YOURS, accepted_response, refusal_response
 from shared.store.replies import RETRYABLE, owned_reply
 
 
@@ -33,14 +32,7 @@ async def _retry(request: Request) -> JSONResponse:
         return JSONResponse(body, status_code=409)
     if not isinstance(outcome, Accepted):
         return refusal_response(outcome)
-    accepted = ReplyAccepted(
-        conversation_id=earlier.conversation_id,
-        message_id=outcome.message_id,
-        reply_id=outcome.reply_id,
-        job_id=outcome.job_id,
-        stream_url=outcome.stream_url,
-    )
-    return JSONResponse(accepted.model_dump(), status_code=202)
+    return accepted_response(outcome, earlier.conversation_id)
 
 
 async def retry(request: Request) -> Response:
