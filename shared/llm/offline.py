@@ -46,7 +46,13 @@ RULES: list[tuple[ContextKind, float, re.Pattern[str]]] = [
     ("preference", 0.6, re.compile(r"\b(i prefer|i like|i love|i enjoy|i hate|i dislike|i don't like)\b")),
     ("fact", 0.4, re.compile(r"\b(i am|i'm|i work|i live|i have|my name is)\b")),
     # The people of the user's life: "My sister Maya is getting married in Lisbon".
-    ("fact", 0.5, re.compile(r"\bmy (wife|husband|partner|sister|brother|mum|mom|mother|dad|father|son|daughter|friend|best friend|boss|kids?|children|family)\b")),
+    (
+        "fact",
+        0.5,
+        re.compile(
+            r"\bmy (wife|husband|partner|sister|brother|mum|mom|mother|dad|father|son|daughter|friend|best friend|boss|kids?|children|family)\b"
+        ),
+    ),
     # Routines: "I train every morning at 6", "I usually swim on Sundays".
     (
         "fact",
