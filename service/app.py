@@ -154,6 +154,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 reply_lease=ReplyLease(arq, settings),
                 idempotency_keys=IdempotencyKeys(arq, settings.idempotency_ttl_seconds),
                 user_events=user_events(streams_redis, settings),
+                stream_limits=StreamLimits(arq, settings),
             )
             resources.publish(app.state)
             relay = asyncio.create_task(
@@ -164,8 +165,7 @@ def create_app(settings: Settings | None = None, *, mongo_client: Any = None) ->
                 listen_for_logouts(settings.redis_url, resources.sockets, settings.redis_timeout_seconds)
             )
             stack.push_async_callback(cancel_and_wait, logouts)
-            app.state.stream_limits = StreamLimits(arq, settings)
-            for background in (reader.run(), app.state.stream_limits.keep_forever()):
+            for background in (reader.run(), resources.stream_limits.keep_forever()):
                 task = asyncio.create_task(background)
                 task.add_done_callback(stop_if_it_died)
                 stack.push_async_callback(cancel_and_wait, task)

@@ -31,6 +31,7 @@ from service.dashboard_charts import bar_chart
 from service.errors import ApiError
 from service.login import open_session, revoke_session
 from service.principal import Principal, Unauthorized, authenticate
+from service.resources import ServiceResources, resources_of
 from service.routes.operations import build_queue_view, cron_views, every_worker, list_recent_jobs
 from service.schemas import Credentials
 from shared.queue.job_history import last_hour
@@ -68,7 +69,7 @@ def login_page(request: Request, error: str | None = None, status_code: int = 20
     return templates.TemplateResponse(request, "login.html", {"error": error}, status_code=status_code)
 
 
-async def panels_context(state: Any) -> dict[str, Any]:
+async def panels_context(state: ServiceResources) -> dict[str, Any]:
     queue, workers, jobs, dead, (minutes, _), changes = await asyncio.gather(
         build_queue_view(state),
         every_worker(state),
@@ -99,7 +100,7 @@ async def admin_or_refusal(request: Request) -> tuple[Principal | None, Response
     principal = await signed_in(request)
     if principal is None:
         return None, login_page(request)
-    if not await has_role(request.app.state.db, principal.user_id, ADMIN):
+    if not await has_role(resources_of(request).db, principal.user_id, ADMIN):
         return principal, templates.TemplateResponse(request, "forbidden.html", {}, status_code=403)
     return principal, None
 
@@ -109,7 +110,7 @@ async def dashboard(request: Request) -> Response:
     if refusal is not None:
         return refusal
     assert principal is not None  # no refusal means a principal
-    state = request.app.state
+    state = resources_of(request)
     user = await find_by_id(state.db, principal.user_id)
     context = await panels_context(state)
     limits = await state.live_limits.current(fresh=True)  # Redis away: the values read last
@@ -133,7 +134,7 @@ async def panels(request: Request) -> Response:
         return PlainTextResponse("signed out", status_code=401)
     if refusal is not None:
         return refusal
-    return templates.TemplateResponse(request, "panels.html", await panels_context(request.app.state))
+    return templates.TemplateResponse(request, "panels.html", await panels_context(resources_of(request)))
 
 
 async def sign_in(request: Request) -> Response:

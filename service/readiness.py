@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from service.resources import resources_of
 from shared.queue.heartbeats import list_workers
 
 OK = "ok"
@@ -68,7 +69,7 @@ async def queue_workers(
 
 
 async def readiness(request: Request) -> JSONResponse:
-    state = request.app.state
+    state = resources_of(request)
     timeout = state.settings.readiness_timeout_seconds
     mongodb, redis = await asyncio.gather(check(state.db.command("ping"), timeout), check(state.arq.ping(), timeout))
     fresh: int | None = None

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from service.browser_session import clear_session_cookie
 from service.errors import ApiError
 from service.principal import require_principal
+from service.resources import resources_of
 from service.socket_registry import publish_logout
 from shared.memory.forget import forget_point, forget_session
 from shared.redis_structures.unavailable import REDIS_DOWN
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 async def export(request: Request) -> JSONResponse:
     principal = await require_principal(request)
-    exported = await export_account(request.app.state.db, principal.user_id)
+    exported = await export_account(resources_of(request).db, principal.user_id)
     if exported is None:
         raise ApiError(404, "no such account")
     headers = {"Content-Disposition": 'attachment; filename="coach-account.json"', "Cache-Control": "no-store"}
@@ -29,7 +30,7 @@ async def export(request: Request) -> JSONResponse:
 
 async def delete(request: Request) -> JSONResponse:
     principal = await require_principal(request)
-    state = request.app.state
+    state = resources_of(request)
     outcome = await delete_account(state.db, state.arq, state.settings, principal.user_id)
     if outcome is None:
         raise ApiError(404, "no such account")
@@ -48,7 +49,7 @@ async def delete(request: Request) -> JSONResponse:
 
 async def delete_point(request: Request) -> Response:
     principal = await require_principal(request)
-    state = request.app.state
+    state = resources_of(request)
     found = await forget_point(
         state.db,
         state.arq,
@@ -64,7 +65,7 @@ async def delete_point(request: Request) -> Response:
 
 async def delete_context(request: Request) -> Response:
     principal = await require_principal(request)
-    state = request.app.state
+    state = resources_of(request)
     found = await forget_session(
         state.db, state.arq, state.settings.redis_timeout_seconds, principal.user_id, request.path_params["context_id"]
     )

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 from service.browser_session import require_caller
 from service.errors import ApiError
 from service.principal import Principal
+from service.resources import resources_of
 from service.schemas import FailedJobs
 from shared.store.dead_letters import list_dead_letters, requeue, requeue_all
 from shared.store.job_owners import record_job_owner
@@ -21,7 +22,7 @@ from shared.store.users import ADMIN, has_role
 async def require_admin(request: Request) -> Principal:
     # A Bearer token, or the dashboard's session cookie (service/browser_session.py).
     principal = await require_caller(request)
-    if not await has_role(request.app.state.db, principal.user_id, ADMIN):
+    if not await has_role(resources_of(request).db, principal.user_id, ADMIN):
         raise ApiError(403, "admin only")
     return principal
 
@@ -30,12 +31,12 @@ async def failed_jobs(request: Request) -> JSONResponse:
     await require_admin(request)
     include_resolved = request.query_params.get("include_resolved") == "true"
     return JSONResponse(
-        FailedJobs(failed_jobs=await list_dead_letters(request.app.state.db, include_resolved)).model_dump(mode="json")
+        FailedJobs(failed_jobs=await list_dead_letters(resources_of(request).db, include_resolved)).model_dump(mode="json")
     )
 
 
 async def requeue_one(request: Request) -> JSONResponse:
-    state = request.app.state
+    state = resources_of(request)
     admin = await require_admin(request)
     job_id = await requeue(state.db, state.arq, state.settings, request.path_params["dead_letter_id"])
     if job_id is None:
@@ -46,5 +47,5 @@ async def requeue_one(request: Request) -> JSONResponse:
 
 async def requeue_every(request: Request) -> JSONResponse:
     await require_admin(request)
-    state = request.app.state
+    state = resources_of(request)
     return JSONResponse({"job_ids": await requeue_all(state.db, state.arq, state.settings)})

@@ -22,6 +22,7 @@ from service.principal import (
     require_principal,
     token_principal,
 )
+from service.resources import resources_of
 from service.schemas import Credentials
 from service.socket_registry import publish_logout
 from shared.store import sessions
@@ -32,10 +33,10 @@ from shared.store.users import create_user, find_by_id
 async def register(request: Request) -> JSONResponse:
     body = await parse_body(request, Credentials)
     # Counted before the hash: a refused registration costs no argon2 work.
-    await request.app.state.registration_throttle.admit(client_address(request))
-    password_hash = await request.app.state.passwords.hash(body.password)
+    await resources_of(request).registration_throttle.admit(client_address(request))
+    password_hash = await resources_of(request).passwords.hash(body.password)
     try:
-        user_id = await create_user(request.app.state.db, body.email, password_hash, datetime.now(UTC))
+        user_id = await create_user(resources_of(request).db, body.email, password_hash, datetime.now(UTC))
     except DuplicateKeyError:
         raise ApiError(409, "email is already registered", [{"field": "email", "message": "already registered"}]) from None
     return JSONResponse({"user_id": user_id}, status_code=201)
@@ -62,7 +63,7 @@ async def close_session(request: Request, token: str | None) -> dict[str, str]:
     """Revoke the token's session, close its sockets, queue its extraction (the API's logout
     and the chat page's sign-out, service/chat_page.py)."""
     principal = token_principal(request, token)
-    state = request.app.state
+    state = resources_of(request)
     now = datetime.now(UTC)
     # One statement checks the session and revokes it: durable in MongoDB before anything
     # else, so the token is dead even if the enqueue below fails, and a racing second
@@ -79,7 +80,7 @@ async def close_session(request: Request, token: str | None) -> dict[str, str]:
 
 async def me(request: Request) -> JSONResponse:
     principal = await require_principal(request)
-    user = await find_by_id(request.app.state.db, principal.user_id)
+    user = await find_by_id(resources_of(request).db, principal.user_id)
     if user is None:
         raise Unauthorized("user no longer exists")
     return JSONResponse(

@@ -24,6 +24,7 @@ from service.errors import ApiError, parse_body, parse_query
 from service.idempotency import idempotent
 from service.principal import require_principal
 from service.reply_schemas import VISIBLE_PATTERN, is_blank
+from service.resources import resources_of
 from shared.store.conversations import (
     Conversation,
     archive_conversation,
@@ -83,14 +84,14 @@ async def _create(request: Request) -> Response:
     principal = await require_principal(request)
     body = await parse_body(request, NewConversation)
     title = body.title.strip() if body.title else None
-    made = await create_conversation(request.app.state.db, principal.user_id, title)
+    made = await create_conversation(resources_of(request).db, principal.user_id, title)
     return JSONResponse(made.model_dump(mode="json"), status_code=201)
 
 
 async def _list(request: Request) -> Response:
     principal = await require_principal(request)
     query = parse_query(request.query_params, ConversationsQuery)
-    found = await list_conversations(request.app.state.db, principal.user_id, query.limit + 1, query.before)
+    found = await list_conversations(resources_of(request).db, principal.user_id, query.limit + 1, query.before)
     page, more = found[: query.limit], len(found) > query.limit
     body = ConversationList(conversations=page, next_before=page[-1].updated_at if more else None)
     return JSONResponse(body.model_dump(mode="json"))
@@ -106,7 +107,7 @@ async def _rename(request: Request) -> Response:
     principal = await require_principal(request)
     body = await parse_body(request, ConversationPatch)
     renamed = await rename_conversation(
-        request.app.state.db, request.path_params["conversation_id"], principal.user_id, body.title.strip()
+        resources_of(request).db, request.path_params["conversation_id"], principal.user_id, body.title.strip()
     )
     if renamed is None:
         raise ApiError(404, NOT_YOURS)
@@ -115,7 +116,7 @@ async def _rename(request: Request) -> Response:
 
 async def _archive(request: Request) -> Response:
     principal = await require_principal(request)
-    archived = await archive_conversation(request.app.state.db, request.path_params["conversation_id"], principal.user_id)
+    archived = await archive_conversation(resources_of(request).db, request.path_params["conversation_id"], principal.user_id)
     if archived is None:
         raise ApiError(404, NOT_YOURS)
     return JSONResponse(archived.model_dump(mode="json"))

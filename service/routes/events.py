@@ -18,13 +18,13 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from service.errors import ApiError
 from service.principal import require_principal
 from service.reply_start import stream_url
+from service.resources import ServiceResources, resources_of
 from service.routes.replies import RETRY_MS, SSE_HEADERS, LogoutWatch
 from shared.redis_structures.reply_stream import KeepAlive, is_entry_id
 from shared.redis_structures.unavailable import REDIS_DOWN
@@ -40,7 +40,7 @@ def sse(event_id: str, event: str, data: dict[str, Any]) -> str:
 
 async def events(request: Request) -> Response:
     principal = await require_principal(request)
-    state = request.app.state
+    state = resources_of(request)
     stream: UserEvents = state.user_events
     source, after = "Last-Event-ID", request.headers.get("last-event-id")
     if not after:
@@ -69,7 +69,7 @@ async def events(request: Request) -> Response:
     )
 
 
-async def _relay(state: State, user_id: str, session_id: str, after: str, opening: list[str]) -> AsyncIterator[str]:
+async def _relay(state: ServiceResources, user_id: str, session_id: str, after: str, opening: list[str]) -> AsyncIterator[str]:
     stream: UserEvents = state.user_events
     watch = LogoutWatch()
     state.sockets.add(session_id, watch)

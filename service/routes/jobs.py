@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 
 from service.browser_session import require_caller
 from service.errors import ApiError
+from service.resources import resources_of
 from shared.queue.arq_adapter.records import abort_and_wait
 from shared.queue.job_history import record_started
 from shared.queue.job_status import FINISHED, JobView, read_job
@@ -33,7 +34,7 @@ def view_response(view: JobView, status_code: int = 200) -> JSONResponse:
 async def relation(request: Request, job_id: str) -> str | None:
     """ "owner", "admin", or None: whom this job's status is for."""
     principal = await require_caller(request)
-    db = request.app.state.db
+    db = resources_of(request).db
     if await job_owner(db, job_id) == principal.user_id:
         return "owner"
     return "admin" if await has_role(db, principal.user_id, ADMIN) else None
@@ -44,7 +45,7 @@ async def may_see(request: Request, job_id: str) -> bool:
 
 
 async def job_status(request: Request) -> JSONResponse:
-    state, job_id = request.app.state, request.path_params["job_id"]
+    state, job_id = resources_of(request), request.path_params["job_id"]
     caller = await relation(request, job_id)
     if caller is None:
         raise ApiError(404, NOT_YOURS)
@@ -55,7 +56,7 @@ async def job_status(request: Request) -> JSONResponse:
 
 
 async def cancel_job(request: Request) -> JSONResponse:
-    state, job_id = request.app.state, request.path_params["job_id"]
+    state, job_id = resources_of(request), request.path_params["job_id"]
     if not await may_see(request, job_id):
         raise ApiError(404, NOT_YOURS)
     queue = queue_of_job_id(job_id, state.settings)

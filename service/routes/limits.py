@@ -9,13 +9,12 @@ limits it changes. Admins only; a bad value is 422 naming the field, nothing sto
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from service.errors import ApiError, parse_body
 from service.operations_schemas import LimitsView
+from service.resources import ServiceResources, resources_of
 from service.routes.admin import require_admin
 from shared.process import clock
 from shared.redis_structures.live_limits import LimitsChange
@@ -26,7 +25,7 @@ from shared.store.users import find_by_id
 CHANGES_SHOWN = 20
 
 
-async def limits_view(state: Any) -> LimitsView:
+async def limits_view(state: ServiceResources) -> LimitsView:
     live = state.live_limits
     try:
         now = await live.current(strict=True, fresh=True)
@@ -38,7 +37,7 @@ async def limits_view(state: Any) -> LimitsView:
 
 async def limits(request: Request) -> JSONResponse:
     admin = await require_admin(request)
-    state = request.app.state
+    state = resources_of(request)
     if request.method == "PUT":
         change = await parse_body(request, LimitsChange)
         if not change.fields():

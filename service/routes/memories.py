@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from service.errors import ApiError, parse_body, parse_query
 from service.principal import require_principal
+from service.resources import resources_of
 from shared.memory import forget
 from shared.memory.recall_cache import drop_and_rebuild
 from shared.models import ContextKind
@@ -74,7 +75,7 @@ class MemoryHistory(BaseModel):
 
 
 async def _changed(request: Request, user_id: str) -> None:
-    state = request.app.state
+    state = resources_of(request)
     await drop_and_rebuild(state.db, state.arq, state.settings.redis_timeout_seconds, user_id)
 
 
@@ -83,7 +84,7 @@ async def create_memory(request: Request) -> JSONResponse:
     body = await parse_body(request, NewMemory)
     now = datetime.now(UTC)
     memory_id = await memories.add(
-        request.app.state.db, principal.user_id, body.kind, body.content.strip(), body.importance, now, by="user"
+        resources_of(request).db, principal.user_id, body.kind, body.content.strip(), body.importance, now, by="user"
     )
     await _changed(request, principal.user_id)
     return JSONResponse(MemoryCreated(id=memory_id).model_dump(), status_code=201)
@@ -92,7 +93,7 @@ async def create_memory(request: Request) -> JSONResponse:
 async def list_memories(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     query = parse_query(request.query_params, MemoryQuery)
-    state = request.app.state
+    state = resources_of(request)
     docs, cursor = await memories.page(state.db, principal.user_id, query.status, query.limit, query.cursor)
     now, rate = datetime.now(UTC), state.settings.memory_decay_rate
     return JSONResponse(
@@ -101,7 +102,7 @@ async def list_memories(request: Request) -> JSONResponse:
 
 
 async def _owned(request: Request, user_id: str) -> dict[str, Any]:
-    doc = await memories.find(request.app.state.db, user_id, request.path_params["memory_id"])
+    doc = await memories.find(resources_of(request).db, user_id, request.path_params["memory_id"])
     if doc is None:
         raise ApiError(404, "no such memory")
     return doc
@@ -113,7 +114,7 @@ async def change_memory(request: Request) -> JSONResponse:
     body = await parse_body(request, MemoryChange)
     if doc["status"] != "active":
         raise ApiError(409, f"this memory is {doc['status']}: only an active memory can be changed")
-    state, now = request.app.state, datetime.now(UTC)
+    state, now = resources_of(request), datetime.now(UTC)
     content = body.content.strip() if body.content else None
     await memories.revise(
         state.db, principal.user_id, str(doc["_id"]), now, by="user", content=content, kind=body.kind, importance=body.importance
@@ -129,7 +130,7 @@ async def retract_memory(request: Request) -> Response:
     doc = await _owned(request, principal.user_id)
     if doc["status"] == "retracted":
         return Response(status_code=204)  # already: deleting twice is deleting
-    state = request.app.state
+    state = resources_of(request)
     await forget.retract_memory(state.db, state.arq, state.settings.redis_timeout_seconds, principal.user_id, str(doc["_id"]))
     return Response(status_code=204)
 

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 
 from service.errors import ApiError, parse_body, parse_query
 from service.principal import require_principal
+from service.resources import resources_of
 from service.schemas import Memory, MemoryGraph, ReflectionQueued
 from shared.memory.ranking import Reasons
 from shared.memory.recall import search
@@ -22,7 +23,7 @@ from shared.store.job_owners import record_job_owner
 
 async def list_memory(request: Request) -> JSONResponse:
     principal = await require_principal(request)
-    db, rate, now = request.app.state.db, request.app.state.settings.memory_decay_rate, datetime.now(UTC)
+    db, rate, now = resources_of(request).db, resources_of(request).settings.memory_decay_rate, datetime.now(UTC)
     memory = Memory(
         contexts=await context_views.context_views(db, principal.user_id, now, rate),
         summaries=await summaries.summary_views(db, principal.user_id, now, rate),
@@ -37,7 +38,7 @@ async def request_reflection(request: Request) -> JSONResponse:
     """Queue a reflection for the caller now (one new context is enough) and answer its job id.
     The same id while nothing changed, so repeated clicks make one reflection."""
     principal = await require_principal(request)
-    state = request.app.state
+    state = resources_of(request)
     job_id = await reflections.next_reflection_job_id(state.db, principal.user_id)
     await enqueue_reflection(state.db, state.arq, state.settings.redis_timeout_seconds, principal.user_id, job_id, force=True)
     await record_job_owner(state.db, job_id, principal.user_id)  # so GET /api/v1/jobs/{id} answers the caller
@@ -47,7 +48,7 @@ async def request_reflection(request: Request) -> JSONResponse:
 async def memory_graph(request: Request) -> JSONResponse:
     """The caller's entities, relations and communities; every query is filtered by the caller."""
     principal = await require_principal(request)
-    db = request.app.state.db
+    db = resources_of(request).db
     nodes = await entities.user_entities(db, principal.user_id)
     edges = await relations.user_relations(db, principal.user_id)
     groups = await communities.user_communities(db, principal.user_id)
@@ -88,7 +89,7 @@ async def search_memory(request: Request) -> JSONResponse:
     query = parse_query(request.query_params, SearchQuery)
     if not query.q.strip():
         raise ApiError(422, "q must not be blank", [{"field": "q", "message": "must not be blank"}])
-    state = request.app.state
+    state = resources_of(request)
     ranked = await search(state.db, state.arq, principal.user_id, query.q, query.limit, state.settings)
     results = [
         SearchResult(
@@ -119,7 +120,7 @@ async def split_entity(request: Request) -> JSONResponse:
     """`POST /api/v1/memory/graph/entities/{id}/split {alias}`: undo a merge the coach made."""
     principal = await require_principal(request)
     body = await parse_body(request, SplitRequest)
-    state = request.app.state
+    state = resources_of(request)
     new_id = await entities.split_alias(
         state.db, principal.user_id, request.path_params["entity_id"], body.alias, datetime.now(UTC)
     )

@@ -10,6 +10,7 @@ from service.conversation_choice import conversation_to_read
 from service.errors import parse_query
 from service.idempotency import idempotent
 from service.principal import require_principal
+from service.resources import resources_of
 from service.routes.replies import post_message
 from service.schemas import MessageList, MessagesQuery
 from shared.store.conversations import is_oldest
@@ -19,7 +20,7 @@ from shared.store.messages import recent_conversation_messages, recent_user_mess
 async def list_messages(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     query = parse_query(request.query_params, MessagesQuery)
-    db = request.app.state.db
+    db = resources_of(request).db
     conversation = await conversation_to_read(db, principal.user_id, query.conversation_id)
     if conversation is None:  # no conversation yet: whatever was said before conversations existed
         messages = await recent_user_messages(db, principal.user_id, query.limit)

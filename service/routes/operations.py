@@ -25,6 +25,7 @@ from service.operations_schemas import (
     Requeued,
     WorkerList,
 )
+from service.resources import ServiceResources, resources_of
 from service.routes.admin import require_admin
 from shared.queue.cron_schedule import next_run
 from shared.queue.heartbeats import list_workers
@@ -44,7 +45,7 @@ def reply(model: BaseModel) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"))
 
 
-async def build_queue_view(state: Any) -> QueueView:
+async def build_queue_view(state: ServiceResources) -> QueueView:
     settings = state.settings
     chat, background, (_, totals), dead, outbox = await asyncio.gather(
         scan_queue(state.arq, settings.chat_queue_name),
@@ -77,16 +78,16 @@ async def build_queue_view(state: Any) -> QueueView:
 
 async def queue(request: Request) -> JSONResponse:
     await require_admin(request)
-    return reply(await build_queue_view(request.app.state))
+    return reply(await build_queue_view(resources_of(request)))
 
 
 async def workers(request: Request) -> JSONResponse:
     await require_admin(request)
-    state = request.app.state
+    state = resources_of(request)
     return reply(WorkerList(workers=await every_worker(state)))
 
 
-async def every_worker(state: Any) -> list[Any]:
+async def every_worker(state: ServiceResources) -> list[Any]:
     """The workers of both queues: a worker process shows as one of each, unless it runs one."""
     return [w for name in all_queues(state.settings) for w in await list_workers(state.arq, name)]
 
@@ -101,7 +102,7 @@ def bounded_limit(raw: str | None) -> int:
     return limit
 
 
-async def list_recent_jobs(state: Any, status: str | None, function: str | None, limit: int) -> list[JobView]:
+async def list_recent_jobs(state: ServiceResources, status: str | None, function: str | None, limit: int) -> list[JobView]:
     """Jobs waiting in the queue, newest first, then those workers started lately."""
     candidates: list[str] = []
     for queue_name in all_queues(state.settings):
@@ -124,7 +125,9 @@ async def jobs(request: Request) -> JSONResponse:
     status = params.get("status") or None
     if status is not None and status not in STATUSES:
         raise ApiError(422, f"status must be one of {', '.join(STATUSES)}", [{"field": "status", "message": "unknown status"}])
-    found = await list_recent_jobs(request.app.state, status, params.get("function") or None, bounded_limit(params.get("limit")))
+    found = await list_recent_jobs(
+        resources_of(request), status, params.get("function") or None, bounded_limit(params.get("limit"))
+    )
     return reply(JobList(jobs=found))
 
 
@@ -145,7 +148,7 @@ async def crons(request: Request) -> JSONResponse:
 
 async def run_cron(request: Request) -> JSONResponse:
     admin = await require_admin(request)
-    name, state = request.path_params["name"], request.app.state
+    name, state = request.path_params["name"], resources_of(request)
     if name not in CRON_SCHEDULES:
         raise ApiError(404, "no cron job with that name")
     job_id = await enqueue_cron_now(state.arq, name, datetime.now(UTC))
@@ -164,7 +167,7 @@ RERUN_REFUSALS = {
 async def requeue_job(request: Request) -> JSONResponse:
     """The job's row on the dashboard: run a failed or cancelled job again (shared/queue/rerun.py)."""
     admin = await require_admin(request)
-    state = request.app.state
+    state = resources_of(request)
     outcome = await rerun(state.db, state.arq, state.settings, request.path_params["job_id"])
     if outcome in RERUN_REFUSALS:
         status_code, detail = RERUN_REFUSALS[outcome]
@@ -175,5 +178,5 @@ async def requeue_job(request: Request) -> JSONResponse:
 
 async def activity(request: Request) -> JSONResponse:
     await require_admin(request)
-    minutes, _ = await last_hour(request.app.state.arq)
+    minutes, _ = await last_hour(resources_of(request).arq)
     return reply(Activity(minutes=minutes))

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
-from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -30,6 +29,7 @@ from service.errors import ApiError, parse_body
 from service.principal import Principal, require_principal
 from service.reply_schemas import ActiveReply, ActiveStreams, NewMessage, ReplyAccepted, is_blank
 from service.reply_start import Accepted, Refused, start_reply, stream_url
+from service.resources import ServiceResources, resources_of
 from shared.queue.arq_adapter.control import request_abort
 from shared.redis_structures.reply_stream import START, KeepAlive, ReplyStreams, StreamEvent, is_entry_id
 from shared.redis_structures.unavailable import REDIS_DOWN
@@ -67,7 +67,7 @@ def refusal_response(outcome: Refused) -> JSONResponse:
 
 async def post_message(request: Request) -> JSONResponse:
     principal = await require_principal(request)
-    state = request.app.state
+    state = resources_of(request)
     body = await parse_body(request, NewMessage)
     content = body.content
     limit = state.settings.max_message_chars
@@ -85,7 +85,7 @@ async def post_message(request: Request) -> JSONResponse:
 
 async def _owned(request: Request) -> tuple[Reply, Principal]:
     principal = await require_principal(request)
-    reply = await owned_reply(request.app.state.db, request.path_params["reply_id"], principal.user_id)
+    reply = await owned_reply(resources_of(request).db, request.path_params["reply_id"], principal.user_id)
     if reply is None:
         raise ApiError(404, NOT_YOURS)
     return reply, principal
@@ -94,14 +94,14 @@ async def _owned(request: Request) -> tuple[Reply, Principal]:
 async def reply_status(request: Request) -> JSONResponse:
     reply, _ = await _owned(request)
     if reply.status not in FINISHED:  # the text so far lives in the stream until the end
-        streams: ReplyStreams = request.app.state.reply_streams
+        streams: ReplyStreams = resources_of(request).reply_streams
         reply.text, _ = await streams.text(reply.reply_id)
     return JSONResponse(reply.model_dump(mode="json"))
 
 
 async def cancel(request: Request) -> JSONResponse:
     reply, principal = await _owned(request)
-    user_id, state = principal.user_id, request.app.state
+    user_id, state = principal.user_id, resources_of(request)
     before = await cancel_reply(state.db, reply.reply_id, user_id, datetime.now(UTC))
     if before is None:
         raise ApiError(409, f"reply already finished: {await status_of(state.db, reply.reply_id)}")
@@ -126,7 +126,7 @@ async def reply(request: Request) -> Response:
 
 async def active_streams(request: Request) -> JSONResponse:
     principal = await require_principal(request)
-    replies = await active_replies(request.app.state.db, principal.user_id)
+    replies = await active_replies(resources_of(request).db, principal.user_id)
     body = ActiveStreams(
         replies=[
             ActiveReply(
@@ -149,7 +149,7 @@ def sse(event: StreamEvent) -> str:
 
 async def stream(request: Request) -> Response:
     reply, principal = await _owned(request)
-    state = request.app.state
+    state = resources_of(request)
     streams: ReplyStreams = state.reply_streams
     source, after = "Last-Event-ID", request.headers.get("last-event-id")
     if not after:
@@ -210,7 +210,7 @@ class LogoutWatch:
         self.logged_out = True
 
 
-async def events(state: State, reply_id: str, after: str, session_id: str) -> AsyncIterator[str]:
+async def events(state: ServiceResources, reply_id: str, after: str, session_id: str) -> AsyncIterator[str]:
     streams: ReplyStreams = state.reply_streams
     settings = state.settings
     watch = LogoutWatch()

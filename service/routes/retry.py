@@ -14,13 +14,14 @@ from service.errors import ApiError
 from service.idempotency import idempotent
 from service.principal import require_principal
 from service.reply_start import Accepted, AlreadyRetried, retry_reply
+from service.resources import resources_of
 from service.routes.replies import NOT_YOURS, accepted_response, refusal_response
 from shared.store.replies import RETRYABLE, owned_reply
 
 
 async def _retry(request: Request) -> JSONResponse:
     principal = await require_principal(request)
-    state = request.app.state
+    state = resources_of(request)
     earlier = await owned_reply(state.db, request.path_params["reply_id"], principal.user_id)
     if earlier is None:
         raise ApiError(404, NOT_YOURS)

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse
 
 from service.errors import parse_query
 from service.principal import require_principal
+from service.resources import resources_of
 from service.routes.admin import require_admin
 from shared.process import clock
 from shared.store.llm_usage import admin_usage, user_daily_usage
@@ -22,7 +23,7 @@ class UsageQuery(BaseModel):
 async def my_usage(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     query = parse_query(request.query_params, UsageQuery)
-    state = request.app.state
+    state = resources_of(request)
     report = await user_daily_usage(state.db, principal.user_id, clock.now().date(), query.days, state.settings.llm_prices)
     return JSONResponse(report.model_dump(mode="json"))
 
@@ -30,6 +31,6 @@ async def my_usage(request: Request) -> JSONResponse:
 async def all_usage(request: Request) -> JSONResponse:
     await require_admin(request)
     query = parse_query(request.query_params, UsageQuery)
-    state = request.app.state
+    state = resources_of(request)
     report = await admin_usage(state.db, clock.now().date(), query.days, state.settings.llm_prices)
     return JSONResponse(report.model_dump(mode="json"))
