@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from service.api_docs import documented, empty, error, html, text
 from service.browser_session import (
     check_origin,
     clear_session_cookie,
@@ -105,6 +106,12 @@ async def admin_or_refusal(request: Request) -> tuple[Principal | None, Response
     return principal, None
 
 
+@documented(
+    "GET",
+    "the operations dashboard (HTML): the sign-in form when signed out",
+    {200: html("the dashboard, or the sign-in form"), 403: html("signed in, not an admin")},
+    access="public",
+)
 async def dashboard(request: Request) -> Response:
     principal, refusal = await admin_or_refusal(request)
     if refusal is not None:
@@ -127,6 +134,12 @@ async def dashboard(request: Request) -> Response:
     )
 
 
+@documented(
+    "GET",
+    "the dashboard's panels (HTML), for its live refresh",
+    {200: html("the panels"), 401: text("not signed in"), 403: html("not an admin")},
+    access="public",
+)
 async def panels(request: Request) -> Response:
     """The panels alone, for the page's live refresh."""
     principal, refusal = await admin_or_refusal(request)
@@ -137,6 +150,20 @@ async def panels(request: Request) -> Response:
     return templates.TemplateResponse(request, "panels.html", await panels_context(resources_of(request)))
 
 
+@documented(
+    "POST",
+    "browser sign-in: sets the session cookie and redirects to /admin",
+    {
+        303: empty("signed in; Set-Cookie carries the session"),
+        401: html("wrong email or password: the form again"),
+        403: error("the Origin header does not name this site"),
+        408: error("body not received in time"),
+        413: error("body over the size limit"),
+        429: html("too many failed sign-ins: the form again"),
+    },
+    form=Credentials,
+    access="public",
+)
 async def sign_in(request: Request) -> Response:
     check_origin(request)  # no logging a victim into an attacker's account from elsewhere
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
@@ -153,6 +180,12 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
+@documented(
+    "POST",
+    "browser sign-out: revokes the session, clears the cookie",
+    {303: empty("signed out"), 403: error("the Origin header does not name this site")},
+    access="public",
+)
 async def sign_out(request: Request) -> Response:
     check_origin(request)
     principal = await signed_in(request)

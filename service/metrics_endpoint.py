@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_lat
 from starlette.requests import Request
 from starlette.responses import Response
 
+from service.api_docs import documented, text
 from service.principal import bearer_token
 from service.resources import ServiceResources, resources_of
 from service.routes.admin import require_admin
@@ -77,6 +78,12 @@ async def require_metrics_reader(request: Request) -> None:
     await require_admin(request)
 
 
+@documented(
+    "GET",
+    "Prometheus metrics (text exposition format); unless METRICS_PUBLIC: admins, or Bearer METRICS_TOKEN",
+    {200: text("metrics")},
+    access="admin",
+)
 async def metrics_endpoint(request: Request) -> Response:
     await require_metrics_reader(request)
     state = resources_of(request)

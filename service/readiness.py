@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from service.api_docs import documented, ok
 from service.resources import resources_of
 from shared.queue.heartbeats import list_workers
 
@@ -68,6 +69,12 @@ async def queue_workers(
     )
 
 
+@documented(
+    "GET",
+    "readiness: MongoDB and Redis answer, and a worker's heartbeat is fresh",
+    {200: ok(Readiness, "ready"), 503: ok(Readiness, "a part is failing; `checks` names it")},
+    access="public",
+)
 async def readiness(request: Request) -> JSONResponse:
     state = resources_of(request)
     timeout = state.settings.readiness_timeout_seconds

@@ -52,7 +52,20 @@ class MessagesQuery(BaseModel):
     conversation_id: str | None = Field(None, max_length=64, description="unset: the newest conversation")
 
 
+class FailedJobsQuery(BaseModel):
+    include_resolved: bool = Field(False, description="also the dead letters already requeued or resolved")
+
+
 # Response bodies: what the OpenAPI document promises, and schemathesis checks.
+
+
+class Health(BaseModel):
+    status: str
+
+
+class SignedIn(BaseModel):
+    user_id: str
+    email: str
 
 
 class ErrorItem(BaseModel):

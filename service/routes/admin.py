@@ -9,11 +9,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from service.api_docs import documented, error, ok
 from service.browser_session import require_caller
-from service.errors import ApiError
+from service.errors import ApiError, parse_query
 from service.principal import Principal
 from service.resources import resources_of
-from service.schemas import FailedJobs
+from service.schemas import FailedJobs, FailedJobsQuery, Requeued, RequeuedAll
 from shared.store.dead_letters import list_dead_letters, requeue, requeue_all
 from shared.store.job_owners import record_job_owner
 from shared.store.users import ADMIN, has_role
@@ -27,14 +28,18 @@ async def require_admin(request: Request) -> Principal:
     return principal
 
 
+@documented("GET", "dead letters", {200: ok(FailedJobs, "dead letters")}, query=FailedJobsQuery, access="admin")
 async def failed_jobs(request: Request) -> JSONResponse:
     await require_admin(request)
-    include_resolved = request.query_params.get("include_resolved") == "true"
+    query = parse_query(request.query_params, FailedJobsQuery)
     return JSONResponse(
-        FailedJobs(failed_jobs=await list_dead_letters(resources_of(request).db, include_resolved)).model_dump(mode="json")
+        FailedJobs(failed_jobs=await list_dead_letters(resources_of(request).db, query.include_resolved)).model_dump(mode="json")
     )
 
 
+@documented(
+    "POST", "requeue one dead letter", {200: ok(Requeued, "requeued"), 404: error("no such open dead letter")}, access="admin"
+)
 async def requeue_one(request: Request) -> JSONResponse:
     state = resources_of(request)
     admin = await require_admin(request)
@@ -45,6 +50,7 @@ async def requeue_one(request: Request) -> JSONResponse:
     return JSONResponse({"job_id": job_id})
 
 
+@documented("POST", "requeue every dead letter", {200: ok(RequeuedAll, "requeued")}, access="admin")
 async def requeue_every(request: Request) -> JSONResponse:
     await require_admin(request)
     state = resources_of(request)

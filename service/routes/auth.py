@@ -11,6 +11,7 @@ from pymongo.errors import DuplicateKeyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from service.api_docs import documented, error, ok
 from service.client_address import client_address
 from service.enqueue import enqueue_extraction
 from service.errors import ApiError, parse_body
@@ -23,13 +24,24 @@ from service.principal import (
     token_principal,
 )
 from service.resources import resources_of
-from service.schemas import Credentials
+from service.schemas import Credentials, LoggedIn, LoggedOut, Me, Registered, SessionInfo
 from service.socket_registry import publish_logout
 from shared.store import sessions
 from shared.store.job_owners import record_job_owner
 from shared.store.users import create_user, find_by_id
 
 
+@documented(
+    "POST",
+    "create an account",
+    {
+        201: ok(Registered, "created"),
+        409: error("email already registered"),
+        429: error("too many registrations from this address (REGISTRATIONS_PER_HOUR_PER_ADDRESS)", retry_after=True),
+    },
+    body=Credentials,
+    access="public",
+)
 async def register(request: Request) -> JSONResponse:
     body = await parse_body(request, Credentials)
     # Counted before the hash: a refused registration costs no argon2 work.
@@ -42,6 +54,17 @@ async def register(request: Request) -> JSONResponse:
     return JSONResponse({"user_id": user_id}, status_code=201)
 
 
+@documented(
+    "POST",
+    "open a session",
+    {
+        200: ok(LoggedIn, "logged in"),
+        401: error("wrong email or password"),
+        429: error("too many failed logins from this address or for this account", retry_after=True),
+    },
+    body=Credentials,
+    access="public",
+)
 async def login(request: Request) -> JSONResponse:
     body = await parse_body(request, Credentials)
     opened = await open_session(request, body.email, body.password)
@@ -55,6 +78,7 @@ async def login(request: Request) -> JSONResponse:
     )
 
 
+@documented("POST", "close the session and queue its extraction", {200: ok(LoggedOut, "logged out")})
 async def logout(request: Request) -> JSONResponse:
     return JSONResponse(await close_session(request, bearer_token(request)))
 
@@ -78,6 +102,7 @@ async def close_session(request: Request, token: str | None) -> dict[str, str]:
     return {"status": "logged_out", "session_id": principal.session_id, "job_id": job_id}
 
 
+@documented("GET", "the caller", {200: ok(Me, "the caller")})
 async def me(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     user = await find_by_id(resources_of(request).db, principal.user_id)
@@ -93,6 +118,7 @@ async def me(request: Request) -> JSONResponse:
     )
 
 
+@documented("GET", "is this token still good (authentication only)", {200: ok(SessionInfo, "valid")})
 async def session(request: Request) -> JSONResponse:
     """Is this token still good? Authentication and nothing else."""
     principal = await require_principal(request)

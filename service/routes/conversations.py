@@ -19,6 +19,7 @@ from pydantic.config import JsonDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from service.api_docs import IDEMPOTENCY_KEY, documented, error, ok
 from service.conversation_choice import NOT_YOURS
 from service.errors import ApiError, parse_body, parse_query
 from service.idempotency import idempotent
@@ -97,6 +98,24 @@ async def _list(request: Request) -> Response:
     return JSONResponse(body.model_dump(mode="json"))
 
 
+@documented(
+    "GET",
+    "the caller's conversations, latest activity first (archived ones left out)",
+    {200: ok(ConversationList, "a page"), 422: error("bad limit or before")},
+    query=ConversationsQuery,
+)
+@documented(
+    "POST",
+    "start a conversation; it becomes the newest (where messages go when they name none)",
+    {
+        201: ok(Conversation, "created"),
+        409: error("the first request with this Idempotency-Key is still being handled"),
+        422: error("a field is invalid, or the Idempotency-Key is malformed or was used with another body"),
+        503: error("Redis, which keeps the Idempotency-Keys, cannot be reached; nothing was stored"),
+    },
+    body=NewConversation,
+    headers=[IDEMPOTENCY_KEY],
+)
 async def conversations(request: Request) -> Response:
     if request.method == "POST":
         return await idempotent(request, "conversations", _create)
@@ -122,5 +141,16 @@ async def _archive(request: Request) -> Response:
     return JSONResponse(archived.model_dump(mode="json"))
 
 
+@documented(
+    "PATCH",
+    "rename the conversation",
+    {200: ok(Conversation, "renamed"), 404: error("no conversation with that id (or another user's)")},
+    body=ConversationPatch,
+)
+@documented(
+    "DELETE",
+    "archive the conversation: gone from the list, its messages kept; new messages to it are refused (409)",
+    {200: ok(Conversation, "archived"), 404: error("no conversation with that id (or another user's)")},
+)
 async def conversation(request: Request) -> Response:
     return await (_rename(request) if request.method == "PATCH" else _archive(request))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from service.api_docs import documented, error, ok
 from service.browser_session import require_caller
 from service.errors import ApiError
 from service.resources import resources_of
@@ -78,6 +79,21 @@ async def cancel_job(request: Request) -> JSONResponse:
     return view_response(view, 200 if view.status in FINISHED else 202)
 
 
+@documented(
+    "GET",
+    "a job the API handed the caller: status, times, tries, result",
+    {200: ok(JobView, "the job"), 404: error("no such job, or not the caller's")},
+)
+@documented(
+    "DELETE",
+    "cancel a queued or running job (its owner or an admin)",
+    {
+        200: ok(JobView, "cancelled (or it finished first)"),
+        202: ok(JobView, "cancel requested; the worker has not confirmed yet"),
+        404: error("no such job, or not the caller's"),
+        409: error("the job already finished, or still waits in the outbox"),
+    },
+)
 async def job(request: Request) -> JSONResponse:
     """One route for both methods, so a 405 lists them all in its Allow header."""
     return await (cancel_job(request) if request.method == "DELETE" else job_status(request))

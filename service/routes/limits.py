@@ -12,6 +12,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from service.api_docs import documented, error, ok
 from service.errors import ApiError, parse_body
 from service.operations_schemas import LimitsView
 from service.resources import ServiceResources, resources_of
@@ -35,6 +36,23 @@ async def limits_view(state: ServiceResources) -> LimitsView:
     return LimitsView(limits=now, starting=live.starting, changes=changes)
 
 
+@documented(
+    "GET",
+    "the limits in force, the environment's starting values, and the recent changes",
+    {200: ok(LimitsView, "limits"), 503: error("Redis is unreachable")},
+    access="admin",
+)
+@documented(
+    "PUT",
+    "change limits at run time (only those named); every process follows within LIMITS_REFRESH_SECONDS",
+    {
+        200: ok(LimitsView, "changed and recorded"),
+        422: error("a value out of range or not an integer, an unknown field, or no limit named"),
+        503: error("Redis is unreachable: nothing changed"),
+    },
+    body=LimitsChange,
+    access="admin",
+)
 async def limits(request: Request) -> JSONResponse:
     admin = await require_admin(request)
     state = resources_of(request)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from service.api_docs import documented, empty, error, ok
 from service.errors import ApiError, parse_body, parse_query
 from service.principal import require_principal
 from service.resources import resources_of
@@ -135,6 +136,11 @@ async def retract_memory(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@documented(
+    "GET",
+    "every version of a memory, oldest first",
+    {200: ok(MemoryHistory, "its history"), 404: error("no such memory of yours")},
+)
 async def memory_history(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     doc = await _owned(request, principal.user_id)
@@ -144,10 +150,38 @@ async def memory_history(request: Request) -> JSONResponse:
     return JSONResponse(history.model_dump(mode="json"))
 
 
+@documented(
+    "GET",
+    "the caller's memories by status, newest first, a page at a time",
+    {200: ok(MemoryPage, "a page"), 422: error("bad status, limit or cursor")},
+    query=MemoryQuery,
+)
+@documented(
+    "POST",
+    "remember something the user states",
+    {201: ok(MemoryCreated, "remembered"), 422: error("bad kind, content or importance")},
+    body=NewMemory,
+)
 async def points(request: Request) -> Response:
     """One route per path, so a 405 names every method the path takes."""
     return await (create_memory(request) if request.method == "POST" else list_memories(request))
 
 
+@documented(
+    "PATCH",
+    "correct a memory: a new version, with the old one kept in its history",
+    {
+        200: ok(MemoryView, "the memory as it is now"),
+        404: error("no such memory of yours"),
+        409: error("the memory is superseded or retracted"),
+        422: error("nothing to change, or a bad field"),
+    },
+    body=MemoryChange,
+)
+@documented(
+    "DELETE",
+    "retract a memory: never in a prompt or a search again; its history stays",
+    {204: empty("retracted"), 404: error("no such memory of yours")},
+)
 async def point(request: Request) -> Response:
     return await (change_memory(request) if request.method == "PATCH" else retract_memory(request))

@@ -8,11 +8,12 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service.errors import ApiError
+from service.api_docs import documented, error, ok
+from service.errors import ApiError, parse_query
 from service.operations_schemas import (
     Activity,
     CronList,
@@ -22,15 +23,15 @@ from service.operations_schemas import (
     JobList,
     QueueSection,
     QueueView,
-    Requeued,
     WorkerList,
 )
 from service.resources import ServiceResources, resources_of
 from service.routes.admin import require_admin
+from service.schemas import Requeued
 from shared.queue.cron_schedule import next_run
 from shared.queue.heartbeats import list_workers
 from shared.queue.job_history import last_hour, recent_jobs
-from shared.queue.job_status import STATUSES, JobView, read_job
+from shared.queue.job_status import JobView, Status, read_job
 from shared.queue.jobs import CRON_SCHEDULES, all_queues, enqueue_cron_now, queue_for, queue_of_job_id
 from shared.queue.queue_scan import scan_queue
 from shared.queue.rerun import rerun
@@ -76,11 +77,13 @@ async def build_queue_view(state: ServiceResources) -> QueueView:
     )
 
 
+@documented("GET", "the queue by function, dead letters, outbox", {200: ok(QueueView, "queue")}, access="admin")
 async def queue(request: Request) -> JSONResponse:
     await require_admin(request)
     return reply(await build_queue_view(resources_of(request)))
 
 
+@documented("GET", "workers from their heartbeats", {200: ok(WorkerList, "workers")}, access="admin")
 async def workers(request: Request) -> JSONResponse:
     await require_admin(request)
     state = resources_of(request)
@@ -92,14 +95,15 @@ async def every_worker(state: ServiceResources) -> list[Any]:
     return [w for name in all_queues(state.settings) for w in await list_workers(state.arq, name)]
 
 
-def bounded_limit(raw: str | None) -> int:
-    try:
-        limit = int(raw) if raw is not None else 50
-    except ValueError:
-        raise ApiError(422, "limit must be an integer", [{"field": "limit", "message": "not an integer"}]) from None
-    if not 1 <= limit <= MAX_JOBS_LISTED:
-        raise ApiError(422, f"limit must be 1 to {MAX_JOBS_LISTED}", [{"field": "limit", "message": "out of range"}])
-    return limit
+class JobsQuery(BaseModel):
+    status: Status | None = None
+    function: str | None = Field(None, description="only jobs of this function")
+    limit: int = Field(50, ge=1, le=MAX_JOBS_LISTED)
+
+    @field_validator("status", "function", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return value or None  # the dashboard's filter form sends `status=` for "any"
 
 
 async def list_recent_jobs(state: ServiceResources, status: str | None, function: str | None, limit: int) -> list[JobView]:
@@ -119,15 +123,17 @@ async def list_recent_jobs(state: ServiceResources, status: str | None, function
     return found
 
 
+@documented(
+    "GET",
+    "recent jobs: waiting ones first, then those workers started lately",
+    {200: ok(JobList, "jobs"), 422: error("bad status or limit")},
+    query=JobsQuery,
+    access="admin",
+)
 async def jobs(request: Request) -> JSONResponse:
     await require_admin(request)
-    params = request.query_params
-    status = params.get("status") or None
-    if status is not None and status not in STATUSES:
-        raise ApiError(422, f"status must be one of {', '.join(STATUSES)}", [{"field": "status", "message": "unknown status"}])
-    found = await list_recent_jobs(
-        resources_of(request), status, params.get("function") or None, bounded_limit(params.get("limit"))
-    )
+    query = parse_query(request.query_params, JobsQuery)
+    found = await list_recent_jobs(resources_of(request), query.status, query.function, query.limit)
     return reply(JobList(jobs=found))
 
 
@@ -141,11 +147,15 @@ def cron_views() -> list[CronView]:
     return [CronView(name=name, schedule=describe_schedule(s), next_run_at=next_run(name)) for name, s in CRON_SCHEDULES.items()]
 
 
+@documented("GET", "the cron jobs and their next run", {200: ok(CronList, "crons")}, access="admin")
 async def crons(request: Request) -> JSONResponse:
     await require_admin(request)
     return reply(CronList(crons=cron_views()))
 
 
+@documented(
+    "POST", "run a cron job now", {202: ok(CronStarted, "enqueued"), 404: error("no cron with that name")}, access="admin"
+)
 async def run_cron(request: Request) -> JSONResponse:
     admin = await require_admin(request)
     name, state = request.path_params["name"], resources_of(request)
@@ -164,6 +174,16 @@ RERUN_REFUSALS = {
 }
 
 
+@documented(
+    "POST",
+    "run a failed, dead-lettered or cancelled background job again (through its dead letter if it has one)",
+    {
+        202: ok(Requeued, "enqueued under a new id"),
+        404: error("no such job"),
+        409: error("not finished badly, a chat reply (its user retries it), or its arguments are gone"),
+    },
+    access="admin",
+)
 async def requeue_job(request: Request) -> JSONResponse:
     """The job's row on the dashboard: run a failed or cancelled job again (shared/queue/rerun.py)."""
     admin = await require_admin(request)
@@ -176,6 +196,7 @@ async def requeue_job(request: Request) -> JSONResponse:
     return JSONResponse(Requeued(job_id=outcome).model_dump(), status_code=202)
 
 
+@documented("GET", "jobs finished per minute over the last hour", {200: ok(Activity, "activity")}, access="admin")
 async def activity(request: Request) -> JSONResponse:
     await require_admin(request)
     minutes, _ = await last_hour(resources_of(request).arq)

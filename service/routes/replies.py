@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from service.api_docs import LAST_EVENT_ID, documented, error, event_stream, ok
 from service.conversation_choice import conversation_to_write
 from service.errors import ApiError, parse_body
 from service.principal import Principal, require_principal
@@ -120,10 +121,21 @@ async def cancel(request: Request) -> JSONResponse:
     return JSONResponse(found.model_dump(mode="json"))
 
 
+@documented(
+    "GET",
+    "the reply: status, text so far, usage and timings once done",
+    {200: ok(Reply, "the reply"), 404: error("no reply with that id (or another user's)")},
+)
+@documented(
+    "DELETE",
+    "cancel the reply: the worker stops the LLM stream; the stream ends with error `cancelled`",
+    {200: ok(Reply, "cancelled"), 404: error("no reply with that id (or another user's)"), 409: error("the reply already ended")},
+)
 async def reply(request: Request) -> Response:
     return await (cancel(request) if request.method == "DELETE" else reply_status(request))
 
 
+@documented("GET", "the caller's replies still queued or being written", {200: ok(ActiveStreams, "active replies")})
 async def active_streams(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     replies = await active_replies(resources_of(request).db, principal.user_id)
@@ -147,6 +159,21 @@ def sse(event: StreamEvent) -> str:
     return f"id: {event.id}\nevent: {event.event}\ndata: {json.dumps(event.data, separators=(',', ':'))}\n\n"
 
 
+@documented(
+    "GET",
+    "the reply's events as they are written; `Last-Event-ID` resumes after an event",
+    {
+        200: event_stream(
+            "Server-Sent Events: `chunk` ({text}) events, then one `done` ({message_id, usage, latency_ms, "
+            "first_chunk_ms, model}) or `error` ({code, detail}); each with an `id:`, and a keep-alive comment "
+            "every STREAM_KEEPALIVE_SECONDS"
+        ),
+        400: error("Last-Event-ID is not an event id"),
+        404: error("no reply with that id (or another user's)"),
+        410: error("the reply ended more than STREAM_TTL_SECONDS ago; its message is in /chat/messages"),
+    },
+    headers=[LAST_EVENT_ID],
+)
 async def stream(request: Request) -> Response:
     reply, principal = await _owned(request)
     state = resources_of(request)
