@@ -2,11 +2,16 @@
 
     python -m bench.overhead_worker product messages.json
     python -m bench.overhead_worker minimal messages.json
+    python -m bench.overhead_worker chat seed.json
 
 `product`: what `python -m worker run` runs (worker/run.py: its logging, `create_worker`
 with our functions and options, the real `extract_session_context` with its metered,
 limited LLM client), on an in-memory database seeded with the sessions' messages (an
 in-process stand-in cannot be shared, as in tests/support/seeded_worker.py).
+
+`chat`: the product's chat worker (`python -m worker run --chat`, its logging included) on
+an in-memory database seeded with `{"collection": [docs]}` (bench/replies.py's queued
+replies), for the CPU per reply start (`python -m bench.replies --cpu`).
 
 `minimal`: a plain `arq.Worker`, logging as arq's own CLI sets it up, whose one job makes
 the same Anthropic SDK call (the same system prompt, transcript, tool and tool choice,
@@ -94,6 +99,34 @@ def product(seed_path: str) -> None:
     worker.run()
 
 
+def chat(seed_path: str) -> None:
+    from shared.process.log_format import configure_logging
+    from tests.support.seeded_worker import DATES
+    from worker import resources
+    from worker.arq_options import CHAT_FUNCTIONS
+    from worker.resilient import create_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    configure_logging(settings.log_format)
+    collections: dict[str, list[dict[str, Any]]] = json.loads(Path(seed_path).read_text())
+    for docs in collections.values():
+        for doc in docs:
+            for name in DATES:
+                if isinstance(doc.get(name), str):
+                    doc[name] = datetime.fromisoformat(doc[name])
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        await resources.startup(ctx)
+        for name, docs in collections.items():
+            await ctx["db"][name].insert_many(docs)
+
+    ctx = {"settings": settings, "mongo_client": AsyncMongoMockClient(tz_aware=True)}
+    worker = create_worker(settings, queues="chat", on_startup=startup, ctx=ctx, functions=[*CHAT_FUNCTIONS, bench_snapshot])
+    Snapshots.worker = worker
+    worker.run()
+
+
 # -- the minimal worker -----------------------------------------------------------------
 
 
@@ -156,7 +189,7 @@ def minimal(seed_path: str) -> None:
 def main() -> None:
     kind, seed_path = sys.argv[1], sys.argv[2]
     METER.install()
-    {"product": product, "minimal": minimal}[kind](seed_path)
+    {"product": product, "chat": chat, "minimal": minimal}[kind](seed_path)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,12 @@ Messages API, and the product), the load generator being this process:
    SMALL at once.
 
 It writes its own section of docs/benchmarks.md (`--write`); `python -m bench` runs it too.
+
+`--cpu ROUNDS`: instead, the worker's CPU per reply start (issue 22): rounds of CONCURRENCY
+replies enqueued at once on a chat worker process (bench/overhead_worker.py `chat`: the
+product's chat worker and logging, the stand-in metered), the process's CPU and the
+stand-in's read by a snapshot job before and after each round; `--profile FILE` also
+samples the worker with py-spy during the rounds (bench/cpu_profile.py).
 """
 
 from __future__ import annotations
@@ -31,16 +37,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from arq import create_pool
+from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
 from redis.asyncio import Redis
 
-from bench import sections
+from bench import cpu_profile, sections
 from bench.harness import Stack, machine, peak_rss_mb, percentiles, wait_worker_ready
 from shared.queue.arq_adapter.enqueue import NUDGE_CAP
 from shared.queue.arq_adapter.keys import job_key, nudge_key
 from shared.queue.jobs import GENERATE_REPLY, reply_job_id
 from shared.redis_structures.reply_stream import START, KeepAlive, ReplyStreams
+
+CHAT_QUEUE = "arq:queue:chat"
 
 BEGIN, END = "<!-- replies: written by python -m bench.replies -->", "<!-- /replies -->"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -159,10 +167,11 @@ async def follow(streams: ReplyStreams, reply_id: str, enqueued: float) -> tuple
 
 
 class ChatWorker:
-    """A chat worker process on a store seeded with `count` queued replies, r0, r1, ..."""
+    """A chat worker process on a store seeded with `count` queued replies, r0, r1, ...
+    `module`: the process's `-m` arguments before the seed file's path."""
 
-    def __init__(self, stack: Stack, stub: str, count: int) -> None:
-        self.stack, self.stub, self.count = stack, stub, count
+    def __init__(self, stack: Stack, stub: str, count: int, module: tuple[str, ...] = ("tests.support.seeded_worker",)) -> None:
+        self.stack, self.stub, self.count, self.module = stack, stub, count, module
         self.next = 0
 
     async def start(self) -> asyncio.subprocess.Process:
@@ -173,7 +182,8 @@ class ChatWorker:
             "WORKER_CHAT_MAX_JOBS": str(2 * self.count),
             "LLM_MAX_CONCURRENCY": str(2 * self.count),  # the default 500 would cap the run, not measure it
         }
-        self.proc = await self.stack.worker("-m", "tests.support.seeded_worker", str(seed), "chat", **env)
+        args = (*self.module, str(seed), "chat") if self.module[0] == "tests.support.seeded_worker" else (*self.module, str(seed))
+        self.proc = await self.stack.worker("-m", *args, **env)
         await wait_worker_ready(self.redis_url, "arq:queue:chat", seconds=60)
         return self.proc
 
@@ -274,6 +284,68 @@ async def many_at_once(large: int) -> dict[str, Any]:
     }
 
 
+# -- the worker's CPU per reply start (--cpu) ---------------------------------------------
+
+
+class Snapshots:
+    """The chat worker's CPU and stand-in figures, read by a job (bench/overhead_worker.py)
+    once it has finished a number of replies: a reply's job goes on after its `done` event
+    (the reply lease, arq's finish, the job history)."""
+
+    def __init__(self, pool: ArqRedis) -> None:
+        self.pool = pool
+        self.taken = 0  # snapshot jobs finished: arq counts them with the replies
+
+    async def after_replies(self, replies: int) -> dict[str, Any]:
+        while True:
+            job = await self.pool.enqueue_job("bench_snapshot", _queue_name=CHAT_QUEUE)
+            assert job is not None
+            taken: dict[str, Any] = await job.result(timeout=60, poll_delay=0.01)
+            finished = taken["jobs_complete"] - self.taken
+            self.taken += 1
+            if finished >= replies:
+                return taken
+            await asyncio.sleep(0.05)
+
+
+async def cpu_per_reply(concurrency: int, rounds: int, profile: Path | None = None) -> dict[str, Any]:
+    async with Stack() as stack:
+        stub = await stack.stub_llm(0.0)
+        worker = ChatWorker(stack, stub, concurrency * (rounds + 1), module=("bench.overhead_worker", "chat"))
+        proc = await worker.start()
+        snapshots = Snapshots(await create_pool(RedisSettings.from_dsn(worker.redis_url)))
+        sampler = None
+        per_round: list[dict[str, float]] = []
+        try:
+            await worker.replies(concurrency)  # warm-up: connections, lazy imports, schemas
+            before = await snapshots.after_replies(concurrency)
+            sampler = await cpu_profile.start(proc.pid, profile) if profile else None
+            for n in range(2, rounds + 2):
+                outcomes = await worker.replies(concurrency)
+                assert all(ended for _, _, ended in outcomes), "a reply did not end with done"
+                after = await snapshots.after_replies(n * concurrency)
+                cpu = (after["cpu_seconds"] - before["cpu_seconds"]) * 1000 / concurrency
+                stand_in = sum(growth(before["stand_in"]["cpu_seconds"], after["stand_in"]["cpu_seconds"]).values())
+                stand_in = stand_in * 1000 / concurrency
+                per_round.append(
+                    {"cpu_ms": round(cpu, 2), "stand_in_ms": round(stand_in, 2), "less_stand_in_ms": round(cpu - stand_in, 2)}
+                )
+                before = after
+        finally:
+            if sampler is not None:
+                await cpu_profile.stop(sampler)
+            await snapshots.pool.aclose()
+    result: dict[str, Any] = {"concurrency": concurrency, "rounds": per_round}
+    if profile:
+        mean_cpu = sum(r["cpu_ms"] for r in per_round) / len(per_round)
+        result["profile"] = cpu_profile.summarize(profile, mean_cpu, ("generate_reply",), top=25)
+    return result
+
+
+def growth(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: after.get(name, 0) - before.get(name, 0) for name in after}
+
+
 # -- 3: the whole product, POST to the first SSE chunk ----------------------------------------
 
 
@@ -366,7 +438,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.replies", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
     parser.add_argument("--write", action="store_true", help="write the section into docs/benchmarks.md")
+    parser.add_argument("--cpu", type=int, metavar="ROUNDS", help="only the worker's CPU per reply start, over ROUNDS rounds")
+    parser.add_argument("--profile", type=Path, help="with --cpu: py-spy's raw samples of the worker go to this file")
     args = parser.parse_args()
+    if args.cpu:
+        sizes = QUICK if args.quick else FULL
+        print(json.dumps(asyncio.run(cpu_per_reply(sizes["concurrency"], args.cpu, args.profile)), indent=2))
+        return
     results = asyncio.run(run(**(QUICK if args.quick else FULL)))
     print(json.dumps(results, indent=2))
     print(section(results))
