@@ -43,6 +43,7 @@ from redis.asyncio import Redis
 
 from bench import cpu_profile, sections
 from bench.harness import Stack, machine, peak_rss_mb, percentiles, wait_worker_ready
+from bench.worker_overhead import command_counts
 from shared.queue.arq_adapter.enqueue import NUDGE_CAP
 from shared.queue.arq_adapter.keys import job_key, nudge_key
 from shared.queue.jobs import GENERATE_REPLY, reply_job_id
@@ -319,6 +320,7 @@ async def cpu_per_reply(concurrency: int, rounds: int, profile: Path | None = No
         try:
             await worker.replies(concurrency)  # warm-up: connections, lazy imports, schemas
             before = await snapshots.after_replies(concurrency)
+            commands_before = await command_counts(snapshots.pool)
             sampler = await cpu_profile.start(proc.pid, profile) if profile else None
             for n in range(2, rounds + 2):
                 outcomes = await worker.replies(concurrency)
@@ -331,11 +333,15 @@ async def cpu_per_reply(concurrency: int, rounds: int, profile: Path | None = No
                     {"cpu_ms": round(cpu, 2), "stand_in_ms": round(stand_in, 2), "less_stand_in_ms": round(cpu - stand_in, 2)}
                 )
                 before = after
+            commands = growth(commands_before, await command_counts(snapshots.pool))
         finally:
             if sampler is not None:
                 await cpu_profile.stop(sampler)
             await snapshots.pool.aclose()
-    result: dict[str, Any] = {"concurrency": concurrency, "rounds": per_round}
+    # The bench's own are in: each reply's enqueue (PSETEX, ZADD, LPUSH), its reader's XREADs,
+    # the snapshot jobs, the INFO readings.
+    per_reply = {name: round(n / (rounds * concurrency), 2) for name, n in sorted(commands.items(), key=lambda c: -c[1]) if n}
+    result: dict[str, Any] = {"concurrency": concurrency, "rounds": per_round, "redis_commands_per_reply": per_reply}
     if profile:
         mean_cpu = sum(r["cpu_ms"] for r in per_round) / len(per_round)
         result["profile"] = cpu_profile.summarize(profile, mean_cpu, ("generate_reply",), top=25)

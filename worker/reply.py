@@ -2,7 +2,8 @@
 
 The service stored the user's message, created the reply `queued` and enqueued this job on
 the chat queue. Here: claim the reply, stream the LLM's deltas into the reply's stream
-(shared/redis_structures/reply_stream.py) as they arrive, store the whole text as the assistant message and
+(shared/redis_structures/reply_stream.py) as they arrive (those arriving while a chunk is
+being appended go out together as the next: worker/coalesced_chunks.py), store the whole text as the assistant message and
 the reply `done` with its model, usage and timings, then write the stream's `done` event,
 so a client that sees `done` finds the message stored.
 
@@ -51,6 +52,7 @@ from shared.store.messages import (
 )
 from shared.store.replies import claim_reply, fail_reply, finish_reply, keep_cancelled_text, status_of
 from shared.store.sessions import still_open
+from worker.coalesced_chunks import CoalescedChunks
 from worker.reliability import is_transient
 
 log = logging.getLogger(__name__)
@@ -143,8 +145,17 @@ class ReplyWriter:
         )
         # aclosing: a cancelled job closes the LLM stream now, not when garbage-collected.
         async with contextlib.aclosing(self.ctx["llm"].stream_reply(history, memory, self.on_usage)) as deltas:
-            async for text in deltas:
-                await self.chunk(text)
+            chunks = CoalescedChunks(self.chunk)  # deltas that come during an append go out with the next
+            try:
+                async for text in deltas:
+                    chunks.add(text)
+            except asyncio.CancelledError:
+                await chunks.drop()
+                raise
+            except Exception:
+                await chunks.flush()  # the text so far is in the stream before the failure is told
+                raise
+            await chunks.flush()
 
     async def store(self, message_id: str | None = None) -> None:
         """The reply is whole: the message, the reply `done`, then the stream's `done` event."""
