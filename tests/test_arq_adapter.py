@@ -16,6 +16,7 @@ that changes what the override leans on fails a test instead of a production wor
 | handle_sig_wait_for_completion  | test_a_signal_drains_the_companion_worker_too                             |
 | heart_beat                      | test_the_poll_loop_publishes_heartbeats                                   |
 | close                           | test_close_without_redis_still_shuts_down                                 |
+| (arq's log lines, job_lines.py) | test_arqs_per_job_lines_are_left_out_and_its_failure_line_stays           |
 
 and test_the_overridden_arq_methods_are_the_ones_written_against pins their signatures.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
+import logging
 import pickle
 import signal
 import tomllib
@@ -38,6 +40,7 @@ from arq.connections import RedisSettings, create_pool
 
 from allinone.redis_process import RedisProcess, free_port
 from shared.queue.arq_adapter.enqueue import enqueue
+from shared.queue.arq_adapter.job_lines import ARQ_WORKER_LOGGER
 from shared.queue.arq_adapter.keys import job_key, nudge_key, result_key
 from shared.queue.arq_adapter.records import wait_for_result
 from shared.queue.arq_adapter.worker import ResilientWorker
@@ -151,6 +154,31 @@ async def test_a_lost_nudge_still_gets_the_job_run(redis_url):
     finally:
         await stopped(worker, task)
         await pool.aclose()
+
+
+async def refuse(ctx: dict[str, Any]) -> None:
+    raise ValueError("no")
+
+
+async def test_arqs_per_job_lines_are_left_out_and_its_failure_line_stays(redis_url, caplog):
+    """Our job wrapper writes the one line per job (worker/job_metrics.py); arq's start and
+    success lines, recognised by their templates (job_lines.py), would be two more."""
+    pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=QUEUE)
+    worker = worker_on(redis_url, functions=[remember, refuse])
+    task = asyncio.create_task(worker.async_run())
+    try:
+        with caplog.at_level(logging.INFO, logger=ARQ_WORKER_LOGGER):
+            await enqueue(pool, "remember", "quiet", job_id="quiet")
+            assert await wait_for_result(pool, "quiet", timeout=20) == "quiet"
+            await enqueue(pool, "refuse", job_id="refused")
+            with pytest.raises(ValueError):
+                await wait_for_result(pool, "refused", timeout=20)
+    finally:
+        await stopped(worker, task)
+        await pool.aclose()
+    lines = [r.getMessage() for r in caplog.records if r.name == ARQ_WORKER_LOGGER]
+    assert not any("quiet" in line for line in lines), lines
+    assert any("refused:refuse failed, ValueError: no" in line for line in lines), lines
 
 
 async def test_nudges_stay_few_when_no_worker_listens(redis_url):

@@ -14,7 +14,7 @@ from typing import Any
 from shared.process import metrics
 from shared.process.log_format import bind_log_context, log_context
 from shared.queue.arq_adapter.job_api import Retry
-from shared.queue.job_history import Outcome, record_outcome, record_started
+from shared.queue.job_history import Outcome, record_ended
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,8 @@ def observe_job(name: str, job: Job) -> Job:
         )
         redis = ctx.get("redis")
         metrics.JOBS_STARTED.labels(label).inc()
-        if redis is not None and ctx.get("job_id"):
-            await best_effort(record_started(redis, ctx["job_id"], name))
+        enqueued = ctx.get("enqueue_time")
+        queued = max(0.0, time.time() - enqueued.timestamp()) if enqueued is not None else 0.0
         started = time.perf_counter()
         outcome: Outcome = "failed"
         try:
@@ -72,11 +72,21 @@ def observe_job(name: str, job: Job) -> Job:
             duration = time.perf_counter() - started
             metrics.JOB_DURATION.labels(label).observe(duration)
             COUNTERS[outcome].labels(label).inc()
-            # arq logs its own line too; this one carries the outcome and duration as fields.
-            log.info("job %s %s in %.3f s", name, outcome, duration, extra={"duration": round(duration, 4)})
+            # The job's one line (arq's own per-job lines are left out: arq_adapter/job_lines.py).
+            log.info(
+                "job %s %s in %.3f s (%s, try %d, queued %.3f s)",
+                name,
+                outcome,
+                duration,
+                ctx.get("job_id"),
+                ctx.get("job_try", 1),
+                queued,
+                extra={"duration": round(duration, 4)},
+            )
             if redis is not None:
-                # Shielded: a cancelled job's outcome is still worth recording.
-                await asyncio.shield(best_effort(record_outcome(redis, name, outcome)))
+                # Shielded: a cancelled job's outcome is still worth recording. One round
+                # trip at the end: a running job is listed from arq's queue meanwhile.
+                await asyncio.shield(best_effort(record_ended(redis, ctx.get("job_id"), name, outcome)))
             log_context.reset(token)
 
     return observed

@@ -1,10 +1,16 @@
 """What the workers did lately, kept in Redis for the admin views and charts.
 
 arq keeps each job's own state and result, but no way to ask "what finished in the last
-hour" without reading every key. So each worker, as a job ends, adds to two small records:
+hour" without reading every key. So each worker, as a job ends, adds to two small records,
+in one round trip:
 
     coach:job-outcomes:<minute>   hash "<function>:<outcome>" -> count, expires after 2 h
     coach:jobs:recent             list of "<job id>\t<function>", newest first, capped
+
+A job is listed there once it has run (each try moves it to the front); until then, and
+while it runs, it is in arq's queue, which the job list reads first. The service lists a
+job it is cancelling at once (`record_started`): one aborted before it started would
+otherwise be listed nowhere.
 
 Both are best effort: a lost write only makes a chart a little low, never fails a job.
 """
@@ -41,9 +47,15 @@ async def record_started(redis: Redis, job_id: str, function: str) -> None:
         await pipe.execute()
 
 
-async def record_outcome(redis: Redis, function: str, outcome: Outcome) -> None:
+async def record_ended(redis: Redis, job_id: str | None, function: str, outcome: Outcome) -> None:
+    """A try of a job ended: counted in its minute, and the job at the front of the recent
+    list (a job without an id, run outside arq, is counted only)."""
     key = bucket_key(current_minute())
     async with redis.pipeline(transaction=False) as pipe:
+        if job_id:
+            pipe.lrem(RECENT_KEY, 0, f"{job_id}\t{function}")
+            pipe.lpush(RECENT_KEY, f"{job_id}\t{function}")
+            pipe.ltrim(RECENT_KEY, 0, RECENT_KEEP - 1)
         pipe.hincrby(key, f"{function}:{outcome}", 1)
         pipe.expire(key, BUCKET_KEEP_SECONDS)
         await pipe.execute()

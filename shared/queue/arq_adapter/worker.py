@@ -14,6 +14,8 @@ only what happens around Redis errors:
 - a cron whose enqueue failed keeps its due time and is enqueued when Redis returns;
 - every WORKER_HEARTBEAT_SECONDS the poll loop writes a heartbeat (shared/queue/heartbeats.py).
 
+Its per-job log lines are left out (job_lines.py): the job wrapper writes one per job.
+
 And one thing that is not about outages: wake on enqueue. arq sleeps `poll_delay` between
 polls, so a job waits half a poll on average before it starts. Here an idle worker blocks
 on its queue's nudge list instead (BLPOP, up to NUDGE_WAIT_POLLS poll delays), and every
@@ -42,6 +44,7 @@ from arq.connections import create_pool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError, WatchError
 
+from shared.queue.arq_adapter.job_lines import leave_out_per_job_lines
 from shared.queue.arq_adapter.keys import in_progress_key, nudge_key
 from shared.queue.arq_adapter.stop import stop_worker
 from shared.queue.heartbeats import (
@@ -73,6 +76,7 @@ class ResilientWorker(Worker):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        leave_out_per_job_lines()  # our job wrapper writes one line per job instead
         # Where jobs enqueued by this worker's jobs go (`ctx["redis"].enqueue_job`): the chat
         # worker's follow-ups (recall cache rebuilds, extractions) are background work.
         self.follow_up_queue = follow_up_queue or self.queue_name

@@ -1,0 +1,45 @@
+"""What every job leaves behind as it ends (worker/job_metrics.py): one log line saying
+which job, which try, how long it queued and ran, and how it ended; and its history
+(shared/queue/job_history.py) written in one round trip."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+
+from shared.queue.job_history import RECENT_KEY, bucket_key, current_minute, recent_jobs
+from worker.job_metrics import observe_job
+
+
+class CountingPipelines:
+    """A Redis client that counts the pipelines it sends (each one round trip)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis, self.pipelines = redis, 0
+
+    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+        self.pipelines += 1
+        return self.redis.pipeline(*args, **kwargs)
+
+
+async def test_a_job_writes_one_line_and_its_history_in_one_round_trip(redis_url, caplog):
+    async def job(ctx: dict[str, Any], user_id: str) -> str:
+        return user_id
+
+    redis = Redis.from_url(redis_url)
+    counting = CountingPipelines(redis)
+    ctx = {"redis": counting, "job_id": "ping:j1", "job_try": 2, "enqueue_time": datetime.now(UTC) - timedelta(seconds=3)}
+    try:
+        await redis.delete(RECENT_KEY, bucket_key(current_minute()))
+        with caplog.at_level(logging.INFO, logger="worker.job_metrics"):
+            assert await observe_job("ping", job)(ctx, "u1") == "u1"
+        assert counting.pipelines == 1
+        assert await recent_jobs(redis) == [("ping:j1", "ping")]
+        assert await redis.hget(bucket_key(current_minute()), "ping:complete") == b"1"
+    finally:
+        await redis.aclose()
+    [line] = [r.getMessage() for r in caplog.records if r.name == "worker.job_metrics"]
+    assert line.startswith("job ping complete in ") and "(ping:j1, try 2, queued 3." in line, line
