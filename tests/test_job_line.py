@@ -1,5 +1,6 @@
 """What every job leaves behind as it ends (worker/job_metrics.py): one log line saying
-which job, which try, how long it queued and ran, and how it ended; and its history
+which job, which try, how long it queued and ran, how it ended and what the job noted of
+itself (a reply: its size, model, tokens and timings); and its history
 (shared/queue/job_history.py) written in one round trip."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from shared.queue.job_history import RECENT_KEY, bucket_key, current_minute, recent_jobs
-from worker.job_metrics import observe_job
+from worker.job_metrics import note_on_job_line, observe_job
 
 
 class CountingPipelines:
@@ -27,6 +28,7 @@ class CountingPipelines:
 
 async def test_a_job_writes_one_line_and_its_history_in_one_round_trip(redis_url, caplog):
     async def job(ctx: dict[str, Any], user_id: str) -> str:
+        note_on_job_line(f"answered {user_id}")  # what a reply says of itself goes on the same line
         return user_id
 
     redis = Redis.from_url(redis_url)
@@ -43,3 +45,10 @@ async def test_a_job_writes_one_line_and_its_history_in_one_round_trip(redis_url
         await redis.aclose()
     [line] = [r.getMessage() for r in caplog.records if r.name == "worker.job_metrics"]
     assert line.startswith("job ping complete in ") and "(ping:j1, try 2, queued 3." in line, line
+    assert line.endswith(" s); answered u1"), line
+
+
+def test_a_note_outside_any_job_is_a_line_of_its_own(caplog):
+    with caplog.at_level(logging.INFO, logger="worker.job_metrics"):
+        note_on_job_line("reply r1 done: 5 chars")
+    assert [r.getMessage() for r in caplog.records] == ["reply r1 done: 5 chars"]

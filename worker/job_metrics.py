@@ -4,6 +4,7 @@ and the job's context on every log line it writes."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import logging
@@ -19,6 +20,9 @@ from shared.queue.job_history import Outcome, record_ended
 log = logging.getLogger(__name__)
 
 Job = Callable[..., Awaitable[Any]]
+# What a job says of how it went (a reply: its size, model, tokens, timings), said on the
+# job's one line as it ends rather than on a line of its own: a line per job.
+_notes: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("job_line_notes", default=None)
 HISTORY_TIMEOUT_SECONDS = 1.0
 # One warning a minute at most: with Redis away every job would otherwise add a line.
 HISTORY_WARNING_EVERY_SECONDS = 60.0
@@ -41,6 +45,15 @@ async def best_effort(write: Awaitable[None]) -> None:
             log.debug("job history not written: %s", exc)
 
 
+def note_on_job_line(text: str) -> None:
+    """Add `text` to the running job's line; outside a job it is a line of its own."""
+    notes = _notes.get()
+    if notes is None:
+        log.info("%s", text)
+    else:
+        notes.append(text)
+
+
 def observe_job(name: str, job: Job) -> Job:
     label = metrics.function_label(name)
     parameters = inspect.signature(job).parameters
@@ -56,6 +69,8 @@ def observe_job(name: str, job: Job) -> Job:
         metrics.JOBS_STARTED.labels(label).inc()
         enqueued = ctx.get("enqueue_time")
         queued = max(0.0, time.time() - enqueued.timestamp()) if enqueued is not None else 0.0
+        notes: list[str] = []
+        notes_token = _notes.set(notes)
         started = time.perf_counter()
         outcome: Outcome = "failed"
         try:
@@ -73,14 +88,16 @@ def observe_job(name: str, job: Job) -> Job:
             metrics.JOB_DURATION.labels(label).observe(duration)
             COUNTERS[outcome].labels(label).inc()
             # The job's one line (arq's own per-job lines are left out: arq_adapter/job_lines.py).
+            _notes.reset(notes_token)
             log.info(
-                "job %s %s in %.3f s (%s, try %d, queued %.3f s)",
+                "job %s %s in %.3f s (%s, try %d, queued %.3f s)%s",
                 name,
                 outcome,
                 duration,
                 ctx.get("job_id"),
                 ctx.get("job_try", 1),
                 queued,
+                "".join(f"; {note}" for note in notes),
                 extra={"duration": round(duration, 4)},
             )
             if redis is not None:

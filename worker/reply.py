@@ -53,6 +53,7 @@ from shared.store.messages import (
 from shared.store.replies import claim_reply, fail_reply, finish_reply, keep_cancelled_text, status_of
 from shared.store.sessions import still_open
 from worker.coalesced_chunks import CoalescedChunks
+from worker.job_metrics import note_on_job_line
 from worker.reliability import is_transient
 
 log = logging.getLogger(__name__)
@@ -196,15 +197,9 @@ class ReplyWriter:
                 "provider": self.ctx["llm"].name,
             },
         )
-        log.info(
-            "reply %s done: %d chars, model %s, %d+%d tokens, first chunk %s ms, total %.0f ms",
-            self.reply_id,
-            len(self.text),
-            self.model,
-            self.usage.input_tokens,
-            self.usage.output_tokens,
-            self.first_chunk_ms,
-            latency_ms,
+        note_on_job_line(
+            f"reply {self.reply_id} done: {len(self.text)} chars, model {self.model}, "
+            f"{self.usage.input_tokens}+{self.usage.output_tokens} tokens, first chunk {self.first_chunk_ms} ms, total {latency_ms:.0f} ms"
         )
         await self.extract_if_logged_out(message_id)
 

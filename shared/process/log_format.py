@@ -66,6 +66,10 @@ def configure_logging(log_format: str, level: int = logging.INFO, *, own_root: b
     elif own_root:
         for handler in root.handlers:
             handler.setFormatter(formatter)
+    # httpx says every request at INFO: a line per LLM call, one more per chat reply. Its
+    # failures reach us as exceptions, which our code logs; the calls' usage is recorded.
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
     # uvicorn's default config gives its loggers their own handlers (no time, own format).
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         for handler in logging.getLogger(name).handlers:
