@@ -8,7 +8,7 @@ that changes what the override leans on fails a test instead of a production wor
 | ------------------------------- | ------------------------------------------------------------------------- |
 | main                            | test_a_worker_started_before_redis_waits_for_it                           |
 | _poll_iteration                 | test_a_nudge_wakes_an_idle_worker, test_worker_outage_units (outages)     |
-| start_jobs                      | test_worker_outage_units: ..._does_not_use_up_a_job_slot, ..._during_a_pickups_watch_... |
+| start_jobs                      | test_two_workers_take_each_job_once_and_none_before_it_is_due, test_worker_outage_units: ..._does_not_use_up_a_job_slot, ..._during_a_pickup_... |
 | run_job                         | test_worker_outage_units: test_a_job_picked_up_as_redis_went_away_...     |
 | finish_job                      | test_a_finished_jobs_result_waits_for_redis                               |
 | finish_failed_job               | test_a_failed_pickups_record_waits_for_redis                              |
@@ -153,6 +153,36 @@ async def test_a_lost_nudge_still_gets_the_job_run(redis_url):
         assert await wait_for_result(pool, "not-nudged", timeout=20) == "polled"
     finally:
         await stopped(worker, task)
+        await pool.aclose()
+
+
+RUNS: dict[str, int] = {}
+
+
+async def count_run(ctx: dict[str, Any], key: str) -> None:
+    RUNS[key] = RUNS.get(key, 0) + 1
+    await asyncio.sleep(0.01)
+
+
+async def test_two_workers_take_each_job_once_and_none_before_it_is_due(redis_url):
+    """The pickup (arq_adapter/pickup.py) in place of arq's: as exclusive as its WATCH was."""
+    pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=QUEUE)
+    workers = [worker_on(redis_url, functions=[count_run], poll_delay=0.01, max_jobs=7) for _ in range(2)]
+    tasks = [asyncio.create_task(w.async_run()) for w in workers]
+    RUNS.clear()
+    try:
+        later = await pool.enqueue_job("count_run", "later", _job_id="later", _defer_by=30)
+        assert later is not None
+        ids = [await enqueue(pool, "count_run", f"job-{n}", job_id=f"job-{n}") for n in range(60)]
+        for job_id in ids:
+            assert job_id is not None
+            await wait_for_result(pool, job_id, timeout=20)
+        assert RUNS == {f"job-{n}": 1 for n in range(60)}
+        assert sum(w.jobs_complete for w in workers) == 60 and all(w.job_counter == 0 for w in workers)
+        assert await pool.zscore(QUEUE, "later") is not None  # still waiting for its time
+    finally:
+        for worker, task in zip(workers, tasks, strict=True):
+            await stopped(worker, task)
         await pool.aclose()
 
 

@@ -16,6 +16,7 @@ and nothing else:
 | options.py    | the keyword arguments arq's Worker takes, from ours                            |
 | worker.py     | `ResilientWorker`: arq's Worker with its overrides (outages, heartbeats, nudges) |
 | stop.py       | stopping an in-process worker the way SIGTERM does                             |
+| pickup.py     | a worker's pickup of a poll's jobs, one round trip (arq's is four a job)        |
 | job_lines.py  | arq's per-job start and success log lines, left out (one line per job is ours)  |
 
 Each override of arq's Worker is pinned by a test that fails if arq's behaviour under it

@@ -14,7 +14,9 @@ only what happens around Redis errors:
 - a cron whose enqueue failed keeps its due time and is enqueued when Redis returns;
 - every WORKER_HEARTBEAT_SECONDS the poll loop writes a heartbeat (shared/queue/heartbeats.py).
 
-Its per-job log lines are left out (job_lines.py): the job wrapper writes one per job.
+Two more that are about cost: a poll's jobs are taken in one round trip (pickup.py), not
+arq's four a job; and arq's per-job log lines are left out (job_lines.py): the job wrapper
+writes one per job.
 
 And one thing that is not about outages: wake on enqueue. arq sleeps `poll_delay` between
 polls, so a job waits half a poll on average before it starts. Here an idle worker blocks
@@ -41,11 +43,12 @@ from typing import Any, cast
 
 from arq import Worker
 from arq.connections import create_pool
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError, WatchError
+from arq.utils import timestamp_ms
+from redis.exceptions import ResponseError
 
 from shared.queue.arq_adapter.job_lines import leave_out_per_job_lines
 from shared.queue.arq_adapter.keys import in_progress_key, nudge_key
+from shared.queue.arq_adapter.pickup import pick_up
 from shared.queue.arq_adapter.stop import stop_worker
 from shared.queue.heartbeats import (
     WorkerHeartbeat,
@@ -199,26 +202,19 @@ class ResilientWorker(Worker):
     # -- jobs across an outage -------------------------------------------------------
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
-        # arq counts a job (counter and semaphore) before its Redis calls; if those fail the
-        # count would leak, and enough outages would leave the worker taking no jobs at all.
-        for job_id in job_ids:
-            if self.job_counter >= self.max_jobs:
-                return
-            counted = self.job_counter
-            try:
-                try:
-                    await super().start_jobs([job_id])
-                except WatchError as exc:
-                    # redis-py's word for a connection lost while arq's pickup WATCHes the
-                    # job's key: Redis went away. (A real race shows only at EXEC, which
-                    # arq handles itself.)
-                    if not isinstance(exc.__context__, REDIS_UNREACHABLE):
-                        raise
-                    raise RedisConnectionError(f"connection lost while picking up job {job_id.decode()}") from exc
-            except REDIS_UNREACHABLE:
-                if self.job_counter > counted and job_id.decode() not in self.tasks:
-                    self._release_sem_dec_counter_on_complete()
-                raise
+        # arq's pickup is four round trips a job; ours one for the poll's batch (pickup.py).
+        # Only as many as there are free slots are asked for; nothing is counted (arq's job
+        # counter and semaphore) before Redis answers, so a pickup lost to an outage leaks
+        # no slot.
+        free = self.max_jobs - self.job_counter
+        wanted = [job_id.decode() for job_id in job_ids[: max(0, free)]]
+        taken = await pick_up(self.pool, self.queue_name, wanted, timestamp_ms(), int(self.in_progress_timeout_s * 1000))
+        for job_id, score in taken:
+            await self.sem.acquire()  # free at once: the slots were counted above
+            self.job_counter += 1
+            task = self.loop.create_task(self.run_job(job_id, score))
+            task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+            self.tasks[job_id] = task
 
     async def run_job(self, job_id: str, score: int) -> None:
         try:
