@@ -39,24 +39,26 @@ async def test_a_requeued_background_job_goes_to_the_background_queue(db, settin
     assert job_id is not None and await arq_pool.zscore(settings.queue_name, job_id) is not None
 
 
-class UnconfirmedArq:
-    """arq's answer when the connection drops at EXEC: None, and nothing was queued."""
+class LostArq:
+    """A queue whose enqueue (one script, arq_adapter/enqueue.py) loses its connection
+    before Redis answers: nothing is known to be queued."""
 
-    async def enqueue_job(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    default_queue_name = "arq:queue"
+    job_serializer = None
+    expires_extra_ms = 86_400_000
 
-    async def exists(self, *keys: str) -> int:
-        return 0
+    async def evalsha(self, *args: Any) -> int:
+        raise RedisConnectionError("Connection closed by server.")
 
 
 async def test_an_unconfirmed_requeue_raises_and_leaves_the_dead_letter_open(db, settings):
     letter = await dead_letter(db, "summarize_sessions", ["u1"])
     with pytest.raises(RedisConnectionError):
-        await requeue(db, UnconfirmedArq(), settings, letter)
+        await requeue(db, LostArq(), settings, letter)
     doc = await db[FAILED_JOBS].find_one({})
     assert doc["requeued_at"] is None
 
 
 async def test_an_unconfirmed_cron_run_now_raises():
     with pytest.raises(RedisConnectionError):
-        await enqueue_cron_now(UnconfirmedArq(), "decay_memories", NOW)
+        await enqueue_cron_now(LostArq(), "decay_memories", NOW)

@@ -81,12 +81,12 @@ async def test_a_redis_that_never_answers_costs_logout_only_the_configured_timeo
         black_hole.close()
 
 
-async def test_an_enqueue_whose_connection_is_lost_at_exec_stays_in_the_outbox(mongo_client, settings):
-    """arq answers None both for an id already queued and for a connection lost at its EXEC;
-    the second queued nothing, so it is an outage: the job stays in the outbox, and the
-    relay keeps it there too."""
+async def test_an_enqueue_whose_connection_is_lost_stays_in_the_outbox(mongo_client, settings):
+    """The enqueue's script (arq_adapter/enqueue.py) sent, its answer lost: an outage, not
+    "already queued" (what arq's own enqueue answered for a connection lost at its EXEC).
+    The job stays in the outbox, and the relay keeps it there too."""
     db = mongo_client[settings.mongodb_db_name]
-    async with dropping_redis("EXEC") as url:
+    async with dropping_redis("EVALSHA") as url:
         arq = ArqRedis(ConnectionPool.from_url(url, socket_connect_timeout=0.5))
         try:
             enqueued = await enqueue_or_store(db, arq, 2.0, "extract_session_context", "u", "s", job_id="lost-at-exec")

@@ -19,6 +19,9 @@ async def result_of(arq_pool, job_id):
 
 
 async def test_chat_then_logout_stores_context_the_user_can_read(api, settings, mongo_client, stub_llm, arq_pool):
+    # Deltas a moment apart, as an LLM sends them: each goes out as it comes (deltas that
+    # arrive together would go out as one chunk: worker/coalesced_chunks.py).
+    stub_llm.chunk_delay = 0.02
     login = await api.new_user()
     replies = await api.chat(login, "I want to run a marathon in spring", "I will train three times a week")
     for frames in replies:

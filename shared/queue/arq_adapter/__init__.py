@@ -9,7 +9,7 @@ and nothing else:
 | ------------- | ------------------------------------------------------------------------------ |
 | keys.py       | arq's Redis key names (job, result, in-progress, retry, the abort set)         |
 | pool.py       | the queue's Redis handle (`QueuePool`, arq's ArqRedis) and how to open one      |
-| enqueue.py    | enqueueing, made sure (`enqueue_confirmed`), and the wake-up nudge beside it    |
+| enqueue.py    | enqueueing and the wake-up nudge beside it, in one round trip (a script)       |
 | records.py    | reading one job's record (status, definition, result) and queue entries        |
 | control.py    | aborting jobs, dropping waiting ones, handing a try back                       |
 | job_api.py    | what job code and schedules use: `Retry`, cron jobs, a schedule's next run     |
