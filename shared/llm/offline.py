@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from asyncio import sleep
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from shared.llm.base import UsageCallback
 from shared.llm.offline_memory import decide_by_rules, extract_graph, reflect
@@ -165,7 +165,7 @@ class OfflineProvider:
 
     async def stream_reply(
         self, history: Sequence[ChatMessage], memory: MemoryDigest, on_usage: UsageCallback | None = None
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         last_user = next((m.content for m in reversed(history) if m.role == "user"), "")
         for number, word in enumerate(write_reply(last_user, memory).split(" ")):
             if number and self.word_delay_seconds:
