@@ -86,7 +86,7 @@ def product(seed_path: str) -> None:
 
     async def startup(ctx: dict[str, Any]) -> None:
         await resources.startup(ctx)
-        await ctx["db"]["chat_messages"].insert_many(messages)
+        await resources.worker_resources(ctx).db["chat_messages"].insert_many(messages)
 
     ctx = {"settings": settings, "mongo_client": AsyncMongoMockClient(tz_aware=True)}
     worker = create_worker(settings, on_startup=startup, ctx=ctx, functions=[*FUNCTIONS, bench_snapshot])

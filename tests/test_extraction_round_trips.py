@@ -9,6 +9,7 @@ from shared.llm.anthropic_provider import AnthropicProvider
 from shared.store.messages import store_message
 from shared.store.mongo import CONTEXT_COUNTERS, MEMORIES, SESSION_CONTEXTS
 from tests.support.counting_db import CountingDatabase
+from tests.support.job_ctx import changed, job_ctx
 from worker.extract import extract_session_context
 
 
@@ -28,13 +29,13 @@ async def test_new_points_take_four_reads_sent_together_and_four_writes_and_an_u
         # A first session gives the user a stored context and a counter.
         stub_llm.points = [{"kind": "goal", "content": "Run a marathon", "importance": 0.8}]
         await session_with(db, "u", "s1", "I want to run a marathon")
-        first = await extract_session_context({"db": db, "settings": settings, "llm": llm, "redis": arq_pool}, "u", "s1")
+        first = await extract_session_context(job_ctx(settings, db, arq_pool, llm=llm), "u", "s1")
         assert first["reason"] == "extracted"
 
         stub_llm.points = [{"kind": "commitment", "content": "Swim on Sundays", "importance": 0.7}]
         await session_with(db, "u", "s2", "I will swim on Sundays")
         counting = CountingDatabase(db)
-        ctx = {"db": counting, "settings": settings, "llm": llm, "redis": arq_pool}
+        ctx = job_ctx(settings, counting, arq_pool, llm=llm)
         outcome = await extract_session_context(ctx, "u", "s2")
         assert outcome["reason"] == "extracted"
         assert counting.calls == [
@@ -59,13 +60,13 @@ async def test_new_points_take_four_reads_sent_together_and_four_writes_and_an_u
 async def test_a_point_said_again_reinforces_the_older_context_without_a_lookup(db, settings, arq_pool, stub_llm):
     llm = AnthropicProvider(settings)
     try:
-        ctx = {"db": db, "settings": settings, "llm": llm, "redis": arq_pool}
+        ctx = job_ctx(settings, db, arq_pool, llm=llm)
         stub_llm.points = [{"kind": "goal", "content": "Run a marathon", "importance": 0.8}]
         await session_with(db, "u", "s1", "I want to run a marathon")
         await extract_session_context(ctx, "u", "s1")
         await session_with(db, "u", "s2", "I still want to run a marathon!")
         counting = CountingDatabase(db)
-        outcome = await extract_session_context({**ctx, "db": counting}, "u", "s2")
+        outcome = await extract_session_context(changed(ctx, db=counting), "u", "s2")
         assert outcome["reason"] == "no_new_points"
         # The reads, the reinforcing update, the empty watermark, the memory reinforced: no
         # second read for the keys.

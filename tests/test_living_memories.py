@@ -15,6 +15,7 @@ from shared.llm.offline import OfflineProvider
 from shared.memory.migrate import migrate_contexts
 from shared.store.messages import store_message
 from shared.store.mongo import CHAT_MESSAGES, MEMORIES, SESSION_CONTEXTS
+from tests.support.job_ctx import job_ctx
 from tests.test_recall import context, prompt_memory
 from worker.extract import extract_session_context
 
@@ -36,9 +37,7 @@ async def say(db: Any, settings: Any, arq_pool: Any, user_id: str, session_id: s
     await store_message(db, user_id, session_id, "assistant", "Noted.")
     provider = llm or AnthropicProvider(settings)
     try:
-        return await extract_session_context(
-            {"db": db, "settings": settings, "llm": provider, "redis": arq_pool}, user_id, session_id
-        )
+        return await extract_session_context(job_ctx(settings, db, arq_pool, llm=provider), user_id, session_id)
     finally:
         if llm is None:
             await provider.aclose()
@@ -112,7 +111,7 @@ async def test_the_users_own_edit_is_not_undone_by_an_extraction_of_older_messag
 
     stub_llm.consolidate = shares_word("train", "update")
     provider = AnthropicProvider(settings)
-    await extract_session_context({"db": db, "settings": settings, "llm": provider, "redis": arq_pool}, login.user_id, "s2")
+    await extract_session_context(job_ctx(settings, db, arq_pool, llm=provider), login.user_id, "s2")
     assert await active(db, login.user_id) == ["I train at 7 now, not 6"]
 
     await say(db, settings, arq_pool, login.user_id, "s3", "I train at 8 these days", provider)  # said after the edit
@@ -261,9 +260,7 @@ async def test_a_session_extracted_again_does_not_bring_back_what_the_user_delet
     await store_message(db, login.user_id, "s0", "assistant", "Noted.")
     await db[CHAT_MESSAGES].update_many({"session_id": "s0"}, {"$set": {"timestamp": datetime.now(UTC) - timedelta(hours=1)}})
     provider = AnthropicProvider(settings)
-    outcome = await extract_session_context(
-        {"db": db, "settings": settings, "llm": provider, "redis": arq_pool}, login.user_id, "s0"
-    )
+    outcome = await extract_session_context(job_ctx(settings, db, arq_pool, llm=provider), login.user_id, "s0")
     await provider.aclose()
     assert outcome["reason"] in ("extracted", "no_new_points")
     assert "I want to learn the piano" not in await active(db, login.user_id)

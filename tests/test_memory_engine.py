@@ -23,6 +23,7 @@ from shared.redis_structures.recall_index import RedisRecallIndex
 from shared.store import communities, entities, relations
 from shared.store.messages import store_message
 from shared.store.mongo import COMMUNITIES, ENTITIES, REFLECTIONS, SESSION_CONTEXTS
+from tests.support.job_ctx import job_ctx
 from tests.support.settings import make_settings
 from tests.support.stub_llm import Failure
 from tests.support.worker import drain_queue
@@ -56,7 +57,7 @@ def context_doc(user_id: str, n: int, kind: str = "goal", content: str | None = 
 
 @pytest.fixture
 def ctx(db, settings, arq_pool):
-    return {"db": db, "settings": settings, "llm": AnthropicProvider(settings), "redis": arq_pool}
+    return job_ctx(settings, db, arq_pool, llm=AnthropicProvider(settings))
 
 
 def graph_answer(*names: str, relation: tuple[str, str] | None = None, kind: str = "event") -> dict:
@@ -219,14 +220,14 @@ async def test_the_hourly_cron_reflects_for_users_with_enough_new_contexts(setti
     await db[SESSION_CONTEXTS].insert_many(
         [context_doc("due", n) for n in range(3)] + [context_doc("early", n) for n in range(2)]
     )
-    ctx = {"db": db, "settings": settings, "redis": arq_pool}
+    ctx = job_ctx(settings, db, arq_pool)  # no LLM: these calls must not reach one
     assert await generate_reflections(ctx) == {"enqueued": 1}
     await drain_queue(settings, mongo_client)
     assert [r["user_id"] for r in await db[REFLECTIONS].find({}).to_list(None)] == ["due"]
     # Read contexts no longer count: the next run has nothing to do until three new ones.
     assert await generate_reflections(ctx) == {"enqueued": 0}
-    assert (await generate_reflection({**ctx, "llm": None}, "early"))["reason"] == "too_few_new_contexts"
-    assert (await generate_reflection({**ctx, "llm": None}, "nobody", True))["reason"] == "no_contexts"
+    assert (await generate_reflection(ctx, "early"))["reason"] == "too_few_new_contexts"
+    assert (await generate_reflection(ctx, "nobody", True))["reason"] == "no_contexts"
 
 
 async def test_post_reflections_queues_one_that_memory_shows_and_the_coach_uses(api, settings, mongo_client, stub_llm, arq_pool):
@@ -302,7 +303,7 @@ def test_louvain_on_a_fixed_graph_gives_the_expected_groups_twice():
     assert detect(entity_graph(nodes, [])) == []  # no relation, no community
 
 
-async def test_the_nightly_job_groups_changed_graphs_only_and_keeps_a_change_made_meanwhile(settings, db):
+async def test_the_nightly_job_groups_changed_graphs_only_and_keeps_a_change_made_meanwhile(settings, db, arq_pool):
     for user_id in ("u1", "u2"):
         named = [ExtractedEntity(name=n, kind="event") for n in ("Anna", "half marathon", "gym")]
         resolved = await entities.record_entities(db, user_id, named, "c1", T0, 92)
@@ -312,7 +313,7 @@ async def test_the_nightly_job_groups_changed_graphs_only_and_keeps_a_change_mad
         ]
         await relations.record_relations(db, user_id, stated, resolved, T0)
     await communities.mark_changed(db, "u1", T0)
-    result = await detect_communities({"db": db, "settings": settings}, now=T0 + timedelta(hours=1))
+    result = await detect_communities(job_ctx(settings, db, arq_pool), now=T0 + timedelta(hours=1))
     assert (result["users"], result["communities"]) == (1, 1)
     [group] = await communities.user_communities(db, "u1")
     assert group["label"].startswith("Anna") and len(group["entity_ids"]) == 3
@@ -411,7 +412,7 @@ async def test_redis_down_means_the_database_and_the_outbox_not_an_error(db, set
 async def test_offline_provider_builds_the_graph_reflects_and_groups(redis_url, mongo_client, arq_pool):
     settings = make_settings(redis_url, llm_provider="offline")
     db = mongo_client[settings.mongodb_db_name]
-    ctx = {"db": db, "settings": settings, "llm": OfflineProvider(), "redis": arq_pool}
+    ctx = job_ctx(settings, db, arq_pool, llm=OfflineProvider())
     lines = [
         "I want to run the Riverside half marathon race. I train with Anna every morning.",
         "I will run the half-marathon in April. My coach says rest matters.",

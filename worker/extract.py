@@ -23,6 +23,7 @@ from shared.store import contexts, memories
 from shared.store.contexts import Covered
 from shared.store.empty_extractions import record_empty_extraction
 from shared.store.memories import Source
+from worker.context import job_context
 from worker.graph import record_graph
 from worker.summarize import enqueue_summary_if_due
 
@@ -33,7 +34,8 @@ MIN_MESSAGES = 2
 
 
 async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id: str) -> dict[str, Any]:
-    db, llm, settings = ctx["db"], ctx["llm"], ctx["settings"]
+    resources = job_context(ctx).resources
+    db, llm, settings = resources.db, resources.llm, resources.settings
     attribute_llm_calls(user_id)  # usage records and the daily budget
     read = await read_extraction_input(db, user_id, session_id, TRANSCRIPT_LIMIT)
     messages, context_id = read.messages, read.known.context_id
@@ -91,7 +93,7 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
         await record_graph(db, settings, user_id, context_id or f"session:{session_id}", reply.extraction, now)
         if reply.extraction.points:  # reinforced points changed what recall ranks first
             await consolidate_into_memories(None)
-            await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
+            await drop_and_rebuild(db, resources.redis, settings.redis_timeout_seconds, user_id)
         log.info("session %s: %s (%d messages read)", session_id, reason, len(messages))
         return ExtractionOutcome(success=True, context_id=context_id, reason=reason).model_dump()
     stored = await contexts.store_extraction(
@@ -118,8 +120,8 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
     counts = await consolidate_into_memories(stored_id)
     log.info("session %s: memories %s", session_id, counts)
     await record_graph(db, settings, user_id, stored_id, reply.extraction, now)
-    await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
-    await tell_noted(ctx, user_id, len(new_points), "extraction")
+    await drop_and_rebuild(db, resources.redis, settings.redis_timeout_seconds, user_id)
+    await tell_noted(resources.user_events, user_id, len(new_points), "extraction")
     if is_new:  # a rewritten context was counted when it was new
-        await enqueue_summary_if_due(ctx, user_id, await contexts.count_new_context(db, user_id))
+        await enqueue_summary_if_due(resources, user_id, await contexts.count_new_context(db, user_id))
     return ExtractionOutcome(success=True, context_id=stored_id, reason="extracted").model_dump()

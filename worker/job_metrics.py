@@ -15,6 +15,7 @@ from shared.process import metrics
 from shared.process.log_format import bind_log_context, log_context
 from shared.queue.arq_adapter.job_api import Retry
 from shared.queue.job_history import Outcome, record_outcome, record_started
+from worker.context import job_context
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +50,14 @@ def observe_job(name: str, job: Job) -> Job:
     async def observed(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         # user_id / session_id by parameter name, for jobs that take them.
         named = dict(zip(list(parameters)[1:], args, strict=False)) | kwargs
+        context = job_context(ctx)
+        redis = context.resources.redis
         token = bind_log_context(
-            job_id=ctx.get("job_id"), function=name, user_id=named.get("user_id"), session_id=named.get("session_id")
+            job_id=context.job_id, function=name, user_id=named.get("user_id"), session_id=named.get("session_id")
         )
-        redis = ctx.get("redis")
         metrics.JOBS_STARTED.labels(label).inc()
-        if redis is not None and ctx.get("job_id"):
-            await best_effort(record_started(redis, ctx["job_id"], name))
+        if context.job_id:
+            await best_effort(record_started(redis, context.job_id, name))
         started = time.perf_counter()
         outcome: Outcome = "failed"
         try:
@@ -74,9 +76,8 @@ def observe_job(name: str, job: Job) -> Job:
             COUNTERS[outcome].labels(label).inc()
             # arq logs its own line too; this one carries the outcome and duration as fields.
             log.info("job %s %s in %.3f s", name, outcome, duration, extra={"duration": round(duration, 4)})
-            if redis is not None:
-                # Shielded: a cancelled job's outcome is still worth recording.
-                await asyncio.shield(best_effort(record_outcome(redis, name, outcome)))
+            # Shielded: a cancelled job's outcome is still worth recording.
+            await asyncio.shield(best_effort(record_outcome(redis, name, outcome)))
             log_context.reset(token)
 
     return observed

@@ -6,19 +6,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.memory.documents import load_user_memory
-from shared.memory.embeddings import HttpEmbedder, pack
+from shared.memory.embeddings import pack
 from shared.memory.ranking import build_index
 from shared.models import RecallCacheOutcome
 from shared.redis_structures import recall_index
 from shared.store import memory_vectors
+from worker.context import job_context
 
 
 async def rebuild_recall_cache(ctx: dict[str, Any], user_id: str) -> dict[str, Any]:
-    settings, db, redis = ctx["settings"], ctx["db"], ctx["redis"]
+    resources = job_context(ctx).resources
+    settings, db, redis, embedder = resources.settings, resources.db, resources.redis, resources.embedder
     seen = await recall_index.version(redis, user_id)  # before reading MongoDB: see recall_index.write
     memory = await load_user_memory(db, user_id)
     index = build_index(memory.docs, memory.entities, memory.summary, datetime.now(UTC), settings.memory_decay_rate)
-    embedder: HttpEmbedder | None = ctx.get("embedder")
     embedded = 0
     if embedder is not None:
         index.vecs = await memory_vectors.vectors_for(db, user_id, embedder.model, index.docs.values())

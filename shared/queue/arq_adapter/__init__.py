@@ -12,7 +12,8 @@ and nothing else:
 | enqueue.py    | enqueueing, made sure (`enqueue_confirmed`), and the wake-up nudge beside it    |
 | records.py    | reading one job's record (status, definition, result) and queue entries        |
 | control.py    | aborting jobs, dropping waiting ones, handing a try back                       |
-| job_api.py    | what job code and schedules use: `Retry`, cron jobs, a schedule's next run     |
+| job_api.py    | what job code and schedules use: `Retry`, cron jobs, a schedule's next run,    |
+|               | the keys arq puts in a job's ctx (its pool, the job's id and try)              |
 | options.py    | the keyword arguments arq's Worker takes, from ours                            |
 | worker.py     | `ResilientWorker`: arq's Worker with its overrides (outages, heartbeats, nudges) |
 | stop.py       | stopping an in-process worker the way SIGTERM does                             |
