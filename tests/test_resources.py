@@ -90,3 +90,22 @@ async def test_the_service_opens_no_llm_client(settings, mongo_client, monkeypat
     async with serve_app(create_app(settings, mongo_client=mongo_client)) as url, httpx.AsyncClient(base_url=url) as http:
         registered = await http.post("/api/v1/auth/register", json={"email": "a@example.com", "password": "correct horse"})
         assert registered.status_code == 201, registered.text
+
+
+async def test_a_job_context_is_the_startups_resources_and_arqs_job_fields(settings, arq_pool):
+    from tests.support.job_ctx import job_ctx
+    from worker.context import job_context
+
+    job = job_context(job_ctx(settings, None, arq_pool, job_id="j1", job_try=3))
+    assert (job.job_id, job.job_try, job.resources.redis) == ("j1", 3, arq_pool)
+    outside_arq = job_context(job_ctx(settings, None, arq_pool))
+    assert (outside_arq.job_id, outside_arq.job_try) == (None, 1)
+    with pytest.raises(RuntimeError, match="startup has not run"):
+        job_context({"redis": arq_pool, "job_id": "j1", "job_try": 1})
+
+
+async def test_the_worker_starts_only_with_arqs_pool_in_its_ctx(settings):
+    ctx: dict[str, Any] = {"settings": settings, "mongo_client": AsyncMongoMockClient(tz_aware=True)}
+    with pytest.raises(TypeError, match="not arq's pool"):
+        await worker.resources.startup(ctx)
+    assert worker.resources.EXIT_STACK not in ctx  # it failed before opening anything
