@@ -30,6 +30,10 @@ from shared.queue.heartbeats import list_workers
 OK = "ok"
 
 
+class Health(BaseModel):
+    status: str
+
+
 class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
     checks: dict[str, str]  # part -> "ok" or what is wrong with it
