@@ -30,8 +30,8 @@ async def test_registrations_past_the_hourly_limit_per_address_get_429_and_hash_
     app = create_app(settings, mongo_client=mongo_client)
     async with serve_app(app) as url, Api(url) as api:
         statuses = [(await register(api, new_email())).status_code for _ in range(3)]
-        hashes = OrderRecorder(app.state.passwords.hasher)
-        app.state.passwords.hasher = hashes
+        hashes = OrderRecorder(app.state.resources.passwords.hasher)
+        app.state.resources.passwords.hasher = hashes
         refused = await register(api, new_email())
         # Logins of the accounts made are not registrations: they still get in.
         users = await mongo_client[settings.mongodb_db_name][USERS].find({}, {"email": 1}).to_list(None)
@@ -75,7 +75,7 @@ async def test_a_login_goes_before_a_queue_of_registrations(redis_url, mongo_cli
     app = create_app(settings, mongo_client=mongo_client)
     async with serve_app(app) as url, Api(url) as api:
         user = await api.new_user()
-        passwords = app.state.passwords
+        passwords = app.state.resources.passwords
         recorder = OrderRecorder(passwords.hasher)
         passwords.hasher = recorder
         entered = 0
