@@ -1,7 +1,8 @@
-"""An extraction that stores new points makes five MongoDB round trips, three of them sent
-together: the reads before the LLM call (messages, watermarks, known point keys: plain
-indexed reads, not one $facet with two $lookups), the watermark upsert, and the
-unsummarized-context counter."""
+"""What an extraction that stores new points asks of MongoDB: four plain indexed reads sent
+together before the LLM call (messages, watermarks, known point keys, known memories; not
+one $facet with two $lookups), four writes (the context, the new memories at once, the
+context's memory ids, the unsummarized-context counter), and the recall index's refresh:
+five reads sent together. Three round trips' waits of reads, four of writes."""
 
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ async def session_with(db, user_id: str, session_id: str, text: str) -> None:
 
 
 READS = [("chat_messages", "find"), (SESSION_CONTEXTS, "find"), ("empty_extractions", "find_one"), (MEMORIES, "find")]
+# The user's recall index is refreshed inside the extraction (worker/recall_cache.py), not by
+# a job of its own: five reads of what recall ranks, sent together (one round trip's wait).
+REFRESH_READS = [
+    (MEMORIES, "find"),
+    (SESSION_CONTEXTS, "find"),
+    ("summaries", "find"),
+    ("reflections", "find_one"),
+    ("entities", "find"),
+]
 
 
 async def test_new_points_take_four_reads_sent_together_and_four_writes_and_an_up_to_date_session_the_reads(
@@ -43,6 +53,7 @@ async def test_new_points_take_four_reads_sent_together_and_four_writes_and_an_u
             (SESSION_CONTEXTS, "find_one_and_update"),
             (MEMORIES, "insert_many"),  # every new memory at once
             (SESSION_CONTEXTS, "update_one"),  # the context's memory ids
+            *REFRESH_READS,
             (CONTEXT_COUNTERS, "find_one_and_update"),
         ]
         assert (await db[CONTEXT_COUNTERS].find_one({"_id": "u"}))["unsummarized"] == 2
@@ -78,6 +89,7 @@ async def test_a_point_said_again_reinforces_the_older_context_without_a_lookup(
             "update_one",
             "update_one",
             "update_many",
+            *(name for _, name in REFRESH_READS),
         ]
         [memory] = await db[MEMORIES].find({}).to_list(None)
         assert memory["mentions"] == 2 and [s["session_id"] for s in memory["sources"]] == ["s1", "s2"]

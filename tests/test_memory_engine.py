@@ -23,7 +23,7 @@ from shared.redis_structures.recall_index import RedisRecallIndex
 from shared.store import communities, entities, relations
 from shared.store.messages import store_message
 from shared.store.mongo import COMMUNITIES, ENTITIES, REFLECTIONS, SESSION_CONTEXTS
-from tests.support.job_ctx import job_ctx
+from tests.support.job_ctx import changed, job_ctx
 from tests.support.settings import make_settings
 from tests.support.stub_llm import Failure
 from tests.support.worker import drain_queue
@@ -365,22 +365,50 @@ async def test_after_an_extraction_the_index_holds_the_new_points_before_the_nex
     assert "I want to swim a mile" in system and "marker from the index" not in system
 
 
-async def test_a_change_drops_the_old_index_at_once_and_a_rebuild_from_before_writes_nothing(ctx, db, arq_pool, stub_llm):
+async def test_a_change_drops_the_old_index_at_once_and_a_rebuild_from_before_writes_nothing(
+    ctx, db, arq_pool, stub_llm, settings
+):
     seen = await recall_index.version(arq_pool, "u1")
     assert await recall_index.write(arq_pool, "u1", marker_index("old"), seen, 60)
     await store_message(db, "u1", "s1", "user", "I want to learn Spanish")
     await store_message(db, "u1", "s1", "assistant", "Good.")
     await extract_session_context(ctx, "u1", "s1")
-    # Until the rebuild runs, a chat ranks from the database, never from the old index.
-    assert await RedisRecallIndex(arq_pool, "u1").probe([], []) is None
-    # A rebuild that read the database before that drop writes nothing.
+    # The extraction dropped the old index and wrote the new one itself: no job of its own.
+    index = RedisRecallIndex(arq_pool, "u1")
+    probe = await index.probe(["spanish"], [])
+    assert probe is not None and probe.n_docs == 1
+    assert [d.content for d in (await index.documents(list(probe.postings["spanish"]))).values()] == ["I want to learn Spanish"]
+    assert not await arq_pool.queued_jobs(queue_name=settings.queue_name)
+    # A rebuild that read the database before that change writes nothing.
     assert not await recall_index.write(arq_pool, "u1", marker_index("stale"), seen, 60)
-    assert await RedisRecallIndex(arq_pool, "u1").probe([], []) is None
+    assert (await index.probe([], [])).n_docs == 1
 
     seen = await recall_index.version(arq_pool, "u2")
     assert await recall_index.write(arq_pool, "u2", marker_index("old"), seen, 60)
     result = await decay_memories(ctx, now=datetime.now(UTC))
-    assert result["recall_caches_rebuilt"] == 1 and await RedisRecallIndex(arq_pool, "u2").probe([], []) is None
+    assert result["recall_caches_rebuilt"] == 2  # u1's, written by its extraction, and u2's
+    assert await RedisRecallIndex(arq_pool, "u2").probe([], []) is None
+
+
+async def test_an_extraction_that_cannot_refresh_the_index_leaves_it_to_a_rebuild_job(ctx, db, arq_pool, stub_llm, settings):
+    """The embeddings provider fails while the extraction refreshes the index: the
+    extraction's memory stands, the old index is gone, and a rebuild job is queued."""
+
+    class FailingEmbedder:
+        model = "failing"
+
+        async def embed(self, texts: list[str], purpose: str) -> list[list[float]]:
+            raise RuntimeError("embeddings provider down")
+
+    seen = await recall_index.version(arq_pool, "u1")
+    assert await recall_index.write(arq_pool, "u1", marker_index("old"), seen, 60)
+    await store_message(db, "u1", "s1", "user", "I want to learn Spanish")
+    await store_message(db, "u1", "s1", "assistant", "Good.")
+    outcome = await extract_session_context(changed(ctx, embedder=FailingEmbedder()), "u1", "s1")
+    assert outcome["reason"] == "extracted"
+    assert await RedisRecallIndex(arq_pool, "u1").probe([], []) is None  # never the old one
+    queued = await arq_pool.queued_jobs(queue_name=settings.queue_name)
+    assert [j.function for j in queued] == ["rebuild_recall_cache"] and queued[0].args == ("u1",)
 
 
 async def test_redis_down_means_the_database_and_the_outbox_not_an_error(db, settings):

@@ -1,8 +1,9 @@
 """`extract_session_context`: turn a session's messages into stored context points.
 
-An extraction that stores new points makes three MongoDB round trips: one read of everything
-it needs before the LLM call (shared/memory/extraction_input.py), the watermark upsert, and the
-user's unsummarized-context counter (only when the context is new). Reinforced points add
+An extraction that stores new points reads everything it needs before the LLM call at once
+(shared/memory/extraction_input.py), writes the context, the new memories and the context's
+memory ids, counts the context toward the next summary, and refreshes the user's recall
+index itself (worker/recall_cache.py: one job per extraction, not two). Reinforced points add
 one update each; the entity graph (worker/graph.py) adds its own.
 """
 
@@ -15,7 +16,6 @@ from typing import Any
 from shared.llm.attribution import attribute_llm_calls
 from shared.memory import consolidate
 from shared.memory.extraction_input import read_extraction_input
-from shared.memory.recall_cache import drop_and_rebuild
 from shared.memory.strength import expiry, point_key
 from shared.models import ExtractionOutcome
 from shared.redis_structures.user_events import tell_noted
@@ -25,6 +25,7 @@ from shared.store.empty_extractions import record_empty_extraction
 from shared.store.memories import Source
 from worker.context import job_context
 from worker.graph import record_graph
+from worker.recall_cache import drop_and_refresh
 from worker.summarize import enqueue_summary_if_due
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
         await record_graph(db, settings, user_id, context_id or f"session:{session_id}", reply.extraction, now)
         if reply.extraction.points:  # reinforced points changed what recall ranks first
             await consolidate_into_memories(None)
-            await drop_and_rebuild(db, resources.redis, settings.redis_timeout_seconds, user_id)
+            await drop_and_refresh(resources, user_id)
         log.info("session %s: %s (%d messages read)", session_id, reason, len(messages))
         return ExtractionOutcome(success=True, context_id=context_id, reason=reason).model_dump()
     stored = await contexts.store_extraction(
@@ -120,7 +121,7 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
     counts = await consolidate_into_memories(stored_id)
     log.info("session %s: memories %s", session_id, counts)
     await record_graph(db, settings, user_id, stored_id, reply.extraction, now)
-    await drop_and_rebuild(db, resources.redis, settings.redis_timeout_seconds, user_id)
+    await drop_and_refresh(resources, user_id)
     await tell_noted(resources.user_events, user_id, len(new_points), "extraction")
     if is_new:  # a rewritten context was counted when it was new
         await enqueue_summary_if_due(resources, user_id, await contexts.count_new_context(db, user_id))
