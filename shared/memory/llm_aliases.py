@@ -6,7 +6,8 @@ alias table cannot see. What the model says is a claim to check, not a fact: a m
 be wrong, a user's words can try to steer it, and a schema-following stub fills any string
 list with whatever the request holds. So an alias is taken only when
 
-- it looks like a name: at most `MAX_WORDS` words and `MAX_CHARS` characters;
+- it looks like a name: at most `MAX_WORDS` words and `MAX_CHARS` characters, not only
+  function words ("him", "that one");
 - it differs from the entity's own name (by matching key: "the Sarah" is "Sarah");
 - the user said it: its words occur, in order and whole, in the user's lines of the session;
 - the answer does not contradict itself: the alias is not another entity of the same
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared.memory.entity_resolution import match_key
-from shared.memory.text import name_key
+from shared.memory.text import name_key, terms
 from shared.models import ExtractedEntity
 
 MAX_WORDS = 4  # "New York City", "Aunt Mary Ellen": a name, not a sentence
@@ -32,8 +33,9 @@ MAX_PER_ENTITY = 3
 
 
 def looks_like_a_name(alias: str) -> bool:
+    """Short, and more than function words: "him" or "that one" would link every message that says them."""
     words = alias.split()
-    return 0 < len(words) <= MAX_WORDS and len(alias) <= MAX_CHARS
+    return 0 < len(words) <= MAX_WORDS and len(alias) <= MAX_CHARS and bool(terms(alias))
 
 
 def said_in(alias: str, spoken: str) -> bool:
