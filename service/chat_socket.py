@@ -55,6 +55,7 @@ from service.frames import (
 )
 from service.principal import Principal, Unauthorized, authenticate, token_principal
 from service.reply_start import Accepted, Refused, start_reply
+from service.resources import resources_of
 from service.socket_registry import CLOSE_UNAUTHORIZED
 from service.tokens import query_token
 from shared.process.metrics import WEBSOCKETS_OPEN
@@ -82,7 +83,7 @@ class ChatConnection:
     def __init__(self, ws: WebSocket, principal: Principal) -> None:
         self.ws = ws
         self.principal = principal
-        self.state = ws.app.state
+        self.state = resources_of(ws)
         self.id = uuid.uuid4().hex
         self.relay: asyncio.Task[None] | None = None
         self.ended = asyncio.Event()
@@ -287,7 +288,7 @@ async def chat_socket(ws: WebSocket) -> None:
         await ws.accept()
     except (WebSocketDisconnect, OSError):
         return  # gone during the handshake
-    state = ws.app.state
+    state = resources_of(ws)
     token = query_token(ws)
     try:
         principal = token_principal(ws, token)

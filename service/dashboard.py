@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from service.api_docs import documented, empty, error, html, text
 from service.browser_session import (
     check_origin,
     clear_session_cookie,
@@ -31,8 +32,9 @@ from service.dashboard_charts import bar_chart
 from service.errors import ApiError
 from service.login import open_session, revoke_session
 from service.principal import Principal, Unauthorized, authenticate
+from service.resources import ServiceResources, resources_of
+from service.routes.auth_schemas import Credentials
 from service.routes.operations import build_queue_view, cron_views, every_worker, list_recent_jobs
-from service.schemas import Credentials
 from shared.queue.job_history import last_hour
 from shared.queue.jobs import queue_of_job_id
 from shared.queue.rerun import RERUNNABLE
@@ -68,7 +70,7 @@ def login_page(request: Request, error: str | None = None, status_code: int = 20
     return templates.TemplateResponse(request, "login.html", {"error": error}, status_code=status_code)
 
 
-async def panels_context(state: Any) -> dict[str, Any]:
+async def panels_context(state: ServiceResources) -> dict[str, Any]:
     queue, workers, jobs, dead, (minutes, _), changes = await asyncio.gather(
         build_queue_view(state),
         every_worker(state),
@@ -99,17 +101,23 @@ async def admin_or_refusal(request: Request) -> tuple[Principal | None, Response
     principal = await signed_in(request)
     if principal is None:
         return None, login_page(request)
-    if not await has_role(request.app.state.db, principal.user_id, ADMIN):
+    if not await has_role(resources_of(request).db, principal.user_id, ADMIN):
         return principal, templates.TemplateResponse(request, "forbidden.html", {}, status_code=403)
     return principal, None
 
 
+@documented(
+    "GET",
+    "the operations dashboard (HTML): the sign-in form when signed out",
+    {200: html("the dashboard, or the sign-in form"), 403: html("signed in, not an admin")},
+    access="public",
+)
 async def dashboard(request: Request) -> Response:
     principal, refusal = await admin_or_refusal(request)
     if refusal is not None:
         return refusal
     assert principal is not None  # no refusal means a principal
-    state = request.app.state
+    state = resources_of(request)
     user = await find_by_id(state.db, principal.user_id)
     context = await panels_context(state)
     limits = await state.live_limits.current(fresh=True)  # Redis away: the values read last
@@ -126,6 +134,12 @@ async def dashboard(request: Request) -> Response:
     )
 
 
+@documented(
+    "GET",
+    "the dashboard's panels (HTML), for its live refresh",
+    {200: html("the panels"), 401: text("not signed in"), 403: html("not an admin")},
+    access="public",
+)
 async def panels(request: Request) -> Response:
     """The panels alone, for the page's live refresh."""
     principal, refusal = await admin_or_refusal(request)
@@ -133,9 +147,23 @@ async def panels(request: Request) -> Response:
         return PlainTextResponse("signed out", status_code=401)
     if refusal is not None:
         return refusal
-    return templates.TemplateResponse(request, "panels.html", await panels_context(request.app.state))
+    return templates.TemplateResponse(request, "panels.html", await panels_context(resources_of(request)))
 
 
+@documented(
+    "POST",
+    "browser sign-in: sets the session cookie and redirects to /admin",
+    {
+        303: empty("signed in; Set-Cookie carries the session"),
+        401: html("wrong email or password: the form again"),
+        403: error("the Origin header does not name this site"),
+        408: error("body not received in time"),
+        413: error("body over the size limit"),
+        429: html("too many failed sign-ins: the form again"),
+    },
+    form=Credentials,
+    access="public",
+)
 async def sign_in(request: Request) -> Response:
     check_origin(request)  # no logging a victim into an attacker's account from elsewhere
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
@@ -152,6 +180,12 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
+@documented(
+    "POST",
+    "browser sign-out: revokes the session, clears the cookie",
+    {303: empty("signed out"), 403: error("the Origin header does not name this site")},
+    access="public",
+)
 async def sign_out(request: Request) -> Response:
     check_origin(request)
     principal = await signed_in(request)

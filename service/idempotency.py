@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from service.errors import ApiError, error_response
 from service.principal import require_principal
+from service.resources import resources_of
 from shared.redis_structures.idempotency import Claimed, IdempotencyKeys, OtherBody, Replay, StillRunning, fingerprint
 from shared.redis_structures.unavailable import REDIS_DOWN
 
@@ -40,11 +41,11 @@ async def idempotent(request: Request, route: str, handler: Callable[[Request], 
     if not VALID_KEY.fullmatch(client_key):
         raise _field_error("must be 1 to 255 visible ASCII characters (a UUID, say)")
     principal = await require_principal(request)
-    keys: IdempotencyKeys = request.app.state.idempotency_keys
+    keys: IdempotencyKeys = resources_of(request).idempotency_keys
     print_ = fingerprint(request.method, request.url.path, await request.body())  # the body is cached for the handler
     user_id = principal.user_id
     try:
-        async with asyncio.timeout(request.app.state.settings.redis_timeout_seconds):
+        async with asyncio.timeout(resources_of(request).settings.redis_timeout_seconds):
             outcome = await keys.claim(user_id, route, client_key, print_)
     except REDIS_DOWN:
         return error_response(

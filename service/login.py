@@ -10,6 +10,7 @@ from starlette.requests import Request
 from service.client_address import client_address
 from service.credentials import issue_token
 from service.principal import Unauthorized
+from service.resources import resources_of
 from shared.store import sessions
 from shared.store.users import find_by_email
 
@@ -26,7 +27,7 @@ class OpenedSession:
 
 async def open_session(request: Request, email: str, password: str) -> OpenedSession:
     """Check the password (throttled) and open a session; Unauthorized if wrong."""
-    state = request.app.state
+    state = resources_of(request)
     # Throttled before the password is checked: a refused guess costs no argon2 work.
     attempt = state.login_throttle.attempt_for(client_address(request), email)
     await state.login_throttle.admit(attempt)
@@ -44,4 +45,4 @@ async def open_session(request: Request, email: str, password: str) -> OpenedSes
 
 async def revoke_session(request: Request, user_id: str, session_id: str) -> None:
     """Close a login session (the browser's sign-out); the token dies with it."""
-    await sessions.revoke_if_open(request.app.state.db, user_id, session_id, datetime.now(UTC))
+    await sessions.revoke_if_open(resources_of(request).db, user_id, session_id, datetime.now(UTC))

@@ -23,7 +23,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_lat
 from starlette.requests import Request
 from starlette.responses import Response
 
+from service.api_docs import documented, text
 from service.principal import bearer_token
+from service.resources import ServiceResources, resources_of
 from service.routes.admin import require_admin
 from shared.process import metrics
 from shared.queue.jobs import all_queues
@@ -37,7 +39,7 @@ SOURCE_UP = Gauge("coach_metrics_source_up", "Whether the last scrape could read
 STATES = ("queued", "deferred", "in_progress")
 
 
-async def refresh_queue_depth(state: Any) -> None:
+async def refresh_queue_depth(state: ServiceResources) -> None:
     by_function: dict[str, dict[str, int]] = {}
     for name, row in (await scan_queues(state.arq, all_queues(state.settings))).items():
         counts = by_function.setdefault(metrics.function_label(name), dict.fromkeys(STATES, 0))
@@ -49,13 +51,13 @@ async def refresh_queue_depth(state: Any) -> None:
             metrics.QUEUE_DEPTH.labels(label, field).set(value)
 
 
-async def refresh_store_gauges(state: Any) -> None:
+async def refresh_store_gauges(state: ServiceResources) -> None:
     outbox, dead = await asyncio.gather(outbox_size(state.db), count_open(state.db))
     metrics.OUTBOX_SIZE.set(outbox)
     metrics.DEAD_LETTERS_OPEN.set(dead)
 
 
-async def refreshed(source: str, refresh: Any, state: Any) -> None:
+async def refreshed(source: str, refresh: Any, state: ServiceResources) -> None:
     try:
         async with asyncio.timeout(state.settings.redis_timeout_seconds * 2):
             await refresh(state)
@@ -66,7 +68,7 @@ async def refreshed(source: str, refresh: Any, state: Any) -> None:
 
 
 async def require_metrics_reader(request: Request) -> None:
-    settings = request.app.state.settings
+    settings = resources_of(request).settings
     if settings.metrics_public:
         return
     token = bearer_token(request)
@@ -76,8 +78,14 @@ async def require_metrics_reader(request: Request) -> None:
     await require_admin(request)
 
 
+@documented(
+    "GET",
+    "Prometheus metrics (text exposition format); unless METRICS_PUBLIC: admins, or Bearer METRICS_TOKEN",
+    {200: text("metrics")},
+    access="admin",
+)
 async def metrics_endpoint(request: Request) -> Response:
     await require_metrics_reader(request)
-    state = request.app.state
+    state = resources_of(request)
     await asyncio.gather(refreshed("redis", refresh_queue_depth, state), refreshed("mongodb", refresh_store_gauges, state))
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

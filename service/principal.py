@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 from service.cookie_auth import check_origin, cookie_token
 from service.credentials import TokenError, read_token
 from service.errors import ApiError
+from service.resources import resources_of
 from shared.store.sessions import why_not_valid
 
 
@@ -32,14 +33,14 @@ def token_principal(conn: HTTPConnection, token: str | None) -> Principal:
     if not token:
         raise Unauthorized("missing access token")
     try:
-        user_id, session_id = read_token(conn.app.state.jwt_secret, token)
+        user_id, session_id = read_token(resources_of(conn).jwt_secret, token)
     except TokenError as exc:
         raise Unauthorized(str(exc)) from None
     return Principal(user_id=user_id, session_id=session_id)
 
 
 async def authenticate(conn: HTTPConnection, token: str | None) -> Principal:
-    state = conn.app.state
+    state = resources_of(conn)
     principal = token_principal(conn, token)
     user_id, session_id = principal.user_id, principal.session_id
     refusal = await why_not_valid(state.db, user_id, session_id, datetime.now(UTC))

@@ -23,9 +23,15 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from service.api_docs import documented, ok
+from service.resources import resources_of
 from shared.queue.heartbeats import list_workers
 
 OK = "ok"
+
+
+class Health(BaseModel):
+    status: str
 
 
 class Readiness(BaseModel):
@@ -67,8 +73,14 @@ async def queue_workers(
     )
 
 
+@documented(
+    "GET",
+    "readiness: MongoDB and Redis answer, and a worker's heartbeat is fresh",
+    {200: ok(Readiness, "ready"), 503: ok(Readiness, "a part is failing; `checks` names it")},
+    access="public",
+)
 async def readiness(request: Request) -> JSONResponse:
-    state = request.app.state
+    state = resources_of(request)
     timeout = state.settings.readiness_timeout_seconds
     mongodb, redis = await asyncio.gather(check(state.db.command("ping"), timeout), check(state.arq.ping(), timeout))
     fresh: int | None = None

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from starlette.datastructures import State
-
 from service.principal import Principal
+from service.resources import ServiceResources
 from shared.llm import LLMBudgetExhausted
 from shared.llm.budget import check_daily_budget
 from shared.queue.jobs import enqueue_reply, reply_job_id
@@ -78,7 +77,7 @@ def unavailable() -> Refused:
     )
 
 
-async def _admit(state: State, principal: Principal, session_id: str, reply_id: str) -> Refused | None:
+async def _admit(state: ServiceResources, principal: Principal, session_id: str, reply_id: str) -> Refused | None:
     """The user's messages-per-minute bucket, their daily token budget, the session's reply
     lease (taken for `reply_id` when nothing refuses)."""
     try:
@@ -111,7 +110,7 @@ async def _admit(state: State, principal: Principal, session_id: str, reply_id: 
 
 
 async def _queue_reply(
-    state: State,
+    state: ServiceResources,
     user_id: str,
     session_id: str,
     conversation_id: str | None,
@@ -140,7 +139,7 @@ async def _queue_reply(
     return Accepted(message_id=message_id, reply_id=reply_id, job_id=job_id)
 
 
-async def start_reply(state: State, principal: Principal, content: str, conversation_id: str) -> Accepted | Refused:
+async def start_reply(state: ServiceResources, principal: Principal, content: str, conversation_id: str) -> Accepted | Refused:
     """Every step that needs Redis refuses `unavailable` as soon as one finds it away, so a
     silent Redis costs the client one REDIS_TIMEOUT_SECONDS, not one per step."""
     reply_id = new_reply_id()
@@ -172,7 +171,7 @@ async def start_reply(state: State, principal: Principal, content: str, conversa
     return outcome
 
 
-async def retry_reply(state: State, principal: Principal, earlier: Reply) -> Accepted | Refused | AlreadyRetried:
+async def retry_reply(state: ServiceResources, principal: Principal, earlier: Reply) -> Accepted | Refused | AlreadyRetried:
     """A new reply to the message a failed or cancelled reply answered, in that reply's session
     (its lease, its history), through the same limits as a new message. A reply is retried
     once: the first retry marks it, so a second gets the first one's id (409)."""

@@ -8,7 +8,7 @@ that changes what the override leans on fails a test instead of a production wor
 | ------------------------------- | ------------------------------------------------------------------------- |
 | main                            | test_a_worker_started_before_redis_waits_for_it                           |
 | _poll_iteration                 | test_a_nudge_wakes_an_idle_worker, test_worker_outage_units (outages)     |
-| start_jobs                      | test_worker_outage_units: ..._does_not_use_up_a_job_slot, ..._during_a_pickups_watch_... |
+| start_jobs                      | test_worker_outage_units: ..._does_not_use_up_a_job_slot, ..._during_a_pickups_claim_..., test_the_claim_keeps_arqs_rules_... |
 | run_job                         | test_worker_outage_units: test_a_job_picked_up_as_redis_went_away_...     |
 | finish_job                      | test_a_finished_jobs_result_waits_for_redis                               |
 | finish_failed_job               | test_a_failed_pickups_record_waits_for_redis                              |

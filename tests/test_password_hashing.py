@@ -46,8 +46,8 @@ async def test_concurrent_logins_wait_for_a_hashing_slot_and_all_succeed(redis_u
     app = create_app(settings, mongo_client=mongo_client)
     async with serve_app(app) as url, Api(url) as api:
         users = [await api.new_user(password="pass-word-1") for _ in range(3)]
-        counting = CountingHasher(app.state.passwords.hasher)
-        app.state.passwords.hasher = counting
+        counting = CountingHasher(app.state.resources.passwords.hasher)
+        app.state.resources.passwords.hasher = counting
 
         logins = [
             api.http.post(

@@ -150,7 +150,7 @@ async def test_a_client_gone_before_its_4429_close_is_not_an_error(settings, mon
                 await asyncio.sleep(0.2)  # the reset reaches the server (same loop, loopback)
                 return False  # as if the user had MAX_SOCKETS_PER_USER open
 
-            app.state.chat_limits.open_socket = full
+            app.state.resources.chat_limits.open_socket = full
             ws = await websockets.connect(api.ws_url(login.token))
             ws.transport.abort()
             gone.set()

@@ -23,7 +23,7 @@ async def test_many_jobs_share_one_motor_client_and_run_concurrently(settings, m
         return mongo_client  # the test's database, so the jobs find their messages
 
     monkeypatch.setattr(shared.process.resources, "create_mongo_client", counting_client)
-    stub_llm.latency = 1.5  # room for all 40 to be prepared while the first still waits, on a busy machine
+    stub_llm.hold_until_in_flight = 40  # no answer until all 40 are open (or 30 s: then the assert below fails)
     sessions = [f"session-{i}" for i in range(40)]
     for session_id in sessions:
         user_id = f"user-of-{session_id}"  # one session each: no summary is due

@@ -19,11 +19,13 @@ from pydantic.config import JsonDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from service.api_docs import IDEMPOTENCY_KEY, documented, error, ok
 from service.conversation_choice import NOT_YOURS
 from service.errors import ApiError, parse_body, parse_query
 from service.idempotency import idempotent
 from service.principal import require_principal
-from service.reply_schemas import VISIBLE_PATTERN, is_blank
+from service.resources import resources_of
+from service.routes.reply_schemas import VISIBLE_PATTERN, is_blank
 from shared.store.conversations import (
     Conversation,
     archive_conversation,
@@ -83,19 +85,37 @@ async def _create(request: Request) -> Response:
     principal = await require_principal(request)
     body = await parse_body(request, NewConversation)
     title = body.title.strip() if body.title else None
-    made = await create_conversation(request.app.state.db, principal.user_id, title)
+    made = await create_conversation(resources_of(request).db, principal.user_id, title)
     return JSONResponse(made.model_dump(mode="json"), status_code=201)
 
 
 async def _list(request: Request) -> Response:
     principal = await require_principal(request)
     query = parse_query(request.query_params, ConversationsQuery)
-    found = await list_conversations(request.app.state.db, principal.user_id, query.limit + 1, query.before)
+    found = await list_conversations(resources_of(request).db, principal.user_id, query.limit + 1, query.before)
     page, more = found[: query.limit], len(found) > query.limit
     body = ConversationList(conversations=page, next_before=page[-1].updated_at if more else None)
     return JSONResponse(body.model_dump(mode="json"))
 
 
+@documented(
+    "GET",
+    "the caller's conversations, latest activity first (archived ones left out)",
+    {200: ok(ConversationList, "a page"), 422: error("bad limit or before")},
+    query=ConversationsQuery,
+)
+@documented(
+    "POST",
+    "start a conversation; it becomes the newest (where messages go when they name none)",
+    {
+        201: ok(Conversation, "created"),
+        409: error("the first request with this Idempotency-Key is still being handled"),
+        422: error("a field is invalid, or the Idempotency-Key is malformed or was used with another body"),
+        503: error("Redis, which keeps the Idempotency-Keys, cannot be reached; nothing was stored"),
+    },
+    body=NewConversation,
+    headers=[IDEMPOTENCY_KEY],
+)
 async def conversations(request: Request) -> Response:
     if request.method == "POST":
         return await idempotent(request, "conversations", _create)
@@ -106,7 +126,7 @@ async def _rename(request: Request) -> Response:
     principal = await require_principal(request)
     body = await parse_body(request, ConversationPatch)
     renamed = await rename_conversation(
-        request.app.state.db, request.path_params["conversation_id"], principal.user_id, body.title.strip()
+        resources_of(request).db, request.path_params["conversation_id"], principal.user_id, body.title.strip()
     )
     if renamed is None:
         raise ApiError(404, NOT_YOURS)
@@ -115,11 +135,22 @@ async def _rename(request: Request) -> Response:
 
 async def _archive(request: Request) -> Response:
     principal = await require_principal(request)
-    archived = await archive_conversation(request.app.state.db, request.path_params["conversation_id"], principal.user_id)
+    archived = await archive_conversation(resources_of(request).db, request.path_params["conversation_id"], principal.user_id)
     if archived is None:
         raise ApiError(404, NOT_YOURS)
     return JSONResponse(archived.model_dump(mode="json"))
 
 
+@documented(
+    "PATCH",
+    "rename the conversation",
+    {200: ok(Conversation, "renamed"), 404: error("no conversation with that id (or another user's)")},
+    body=ConversationPatch,
+)
+@documented(
+    "DELETE",
+    "archive the conversation: gone from the list, its messages kept; new messages to it are refused (409)",
+    {200: ok(Conversation, "archived"), 404: error("no conversation with that id (or another user's)")},
+)
 async def conversation(request: Request) -> Response:
     return await (_rename(request) if request.method == "PATCH" else _archive(request))

@@ -18,13 +18,15 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.datastructures import State
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from service.errors import ApiError
+from service.api_docs import LAST_EVENT_ID, documented, error, event_stream
+from service.errors import ApiError, parse_query
 from service.principal import require_principal
 from service.reply_start import stream_url
+from service.resources import ServiceResources, resources_of
 from service.routes.replies import RETRY_MS, SSE_HEADERS, LogoutWatch
 from shared.redis_structures.reply_stream import KeepAlive, is_entry_id
 from shared.redis_structures.unavailable import REDIS_DOWN
@@ -34,17 +36,39 @@ from shared.store.replies import active_replies
 log = logging.getLogger(__name__)
 
 
+class EventsQuery(BaseModel):
+    """`after` stands in for the Last-Event-ID header where a client cannot set headers."""
+
+    after: str | None = Field(None, description="resume after this event id (like 1700000000000-0); Last-Event-ID wins")
+
+
 def sse(event_id: str, event: str, data: dict[str, Any]) -> str:
     return f"id: {event_id}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
+@documented(
+    "GET",
+    "the caller's own events, from every tab and device; `Last-Event-ID` resumes after an event",
+    {
+        200: event_stream(
+            "Server-Sent Events, each with an `id:`: `ready` (a fresh connection), `reply` ({conversation_id, reply_id, "
+            "message_id, stream_url[, retry_of]}: replies still being written, then retries), `message` ({conversation_id, "
+            "message_id, content, reply_id, stream_url}: sent from any of the user's tabs or devices), `noted` ({count, "
+            "source}: an extraction or a reflection finished); a keep-alive comment every STREAM_KEEPALIVE_SECONDS"
+        ),
+        400: error("Last-Event-ID (or after) is not an event id"),
+        503: error("the event stream cannot be read right now"),
+    },
+    query=EventsQuery,
+    headers=[LAST_EVENT_ID],
+)
 async def events(request: Request) -> Response:
     principal = await require_principal(request)
-    state = request.app.state
+    state = resources_of(request)
     stream: UserEvents = state.user_events
     source, after = "Last-Event-ID", request.headers.get("last-event-id")
     if not after:
-        source, after = "after", request.query_params.get("after")
+        source, after = "after", parse_query(request.query_params, EventsQuery).after
     if after is not None and not is_entry_id(after):
         raise ApiError(400, f"{source} {after[:64]!r} is not an event id of this stream (like 1700000000000-0)")
     opening: list[str] = []
@@ -69,7 +93,7 @@ async def events(request: Request) -> Response:
     )
 
 
-async def _relay(state: State, user_id: str, session_id: str, after: str, opening: list[str]) -> AsyncIterator[str]:
+async def _relay(state: ServiceResources, user_id: str, session_id: str, after: str, opening: list[str]) -> AsyncIterator[str]:
     stream: UserEvents = state.user_events
     watch = LogoutWatch()
     state.sockets.add(session_id, watch)

@@ -11,8 +11,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from service.api_docs import documented, error, ok
 from service.browser_session import require_caller
 from service.errors import ApiError
+from service.resources import resources_of
 from shared.queue.arq_adapter.records import abort_and_wait
 from shared.queue.job_history import record_started
 from shared.queue.job_status import FINISHED, JobView, read_job
@@ -33,7 +35,7 @@ def view_response(view: JobView, status_code: int = 200) -> JSONResponse:
 async def relation(request: Request, job_id: str) -> str | None:
     """ "owner", "admin", or None: whom this job's status is for."""
     principal = await require_caller(request)
-    db = request.app.state.db
+    db = resources_of(request).db
     if await job_owner(db, job_id) == principal.user_id:
         return "owner"
     return "admin" if await has_role(db, principal.user_id, ADMIN) else None
@@ -44,7 +46,7 @@ async def may_see(request: Request, job_id: str) -> bool:
 
 
 async def job_status(request: Request) -> JSONResponse:
-    state, job_id = request.app.state, request.path_params["job_id"]
+    state, job_id = resources_of(request), request.path_params["job_id"]
     caller = await relation(request, job_id)
     if caller is None:
         raise ApiError(404, NOT_YOURS)
@@ -55,7 +57,7 @@ async def job_status(request: Request) -> JSONResponse:
 
 
 async def cancel_job(request: Request) -> JSONResponse:
-    state, job_id = request.app.state, request.path_params["job_id"]
+    state, job_id = resources_of(request), request.path_params["job_id"]
     if not await may_see(request, job_id):
         raise ApiError(404, NOT_YOURS)
     queue = queue_of_job_id(job_id, state.settings)
@@ -77,6 +79,21 @@ async def cancel_job(request: Request) -> JSONResponse:
     return view_response(view, 200 if view.status in FINISHED else 202)
 
 
+@documented(
+    "GET",
+    "a job the API handed the caller: status, times, tries, result",
+    {200: ok(JobView, "the job"), 404: error("no such job, or not the caller's")},
+)
+@documented(
+    "DELETE",
+    "cancel a queued or running job (its owner or an admin)",
+    {
+        200: ok(JobView, "cancelled (or it finished first)"),
+        202: ok(JobView, "cancel requested; the worker has not confirmed yet"),
+        404: error("no such job, or not the caller's"),
+        409: error("the job already finished, or still waits in the outbox"),
+    },
+)
 async def job(request: Request) -> JSONResponse:
     """One route for both methods, so a 405 lists them all in its Allow header."""
     return await (cancel_job(request) if request.method == "DELETE" else job_status(request))

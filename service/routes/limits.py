@@ -9,14 +9,14 @@ limits it changes. Admins only; a bad value is 422 naming the field, nothing sto
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from service.api_docs import documented, error, ok
 from service.errors import ApiError, parse_body
-from service.operations_schemas import LimitsView
+from service.resources import ServiceResources, resources_of
 from service.routes.admin import require_admin
+from service.routes.operations_schemas import LimitsView
 from shared.process import clock
 from shared.redis_structures.live_limits import LimitsChange
 from shared.redis_structures.unavailable import REDIS_DOWN
@@ -26,7 +26,7 @@ from shared.store.users import find_by_id
 CHANGES_SHOWN = 20
 
 
-async def limits_view(state: Any) -> LimitsView:
+async def limits_view(state: ServiceResources) -> LimitsView:
     live = state.live_limits
     try:
         now = await live.current(strict=True, fresh=True)
@@ -36,9 +36,26 @@ async def limits_view(state: Any) -> LimitsView:
     return LimitsView(limits=now, starting=live.starting, changes=changes)
 
 
+@documented(
+    "GET",
+    "the limits in force, the environment's starting values, and the recent changes",
+    {200: ok(LimitsView, "limits"), 503: error("Redis is unreachable")},
+    access="admin",
+)
+@documented(
+    "PUT",
+    "change limits at run time (only those named); every process follows within LIMITS_REFRESH_SECONDS",
+    {
+        200: ok(LimitsView, "changed and recorded"),
+        422: error("a value out of range or not an integer, an unknown field, or no limit named"),
+        503: error("Redis is unreachable: nothing changed"),
+    },
+    body=LimitsChange,
+    access="admin",
+)
 async def limits(request: Request) -> JSONResponse:
     admin = await require_admin(request)
-    state = request.app.state
+    state = resources_of(request)
     if request.method == "PUT":
         change = await parse_body(request, LimitsChange)
         if not change.fields():

@@ -19,8 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from service.api_docs import documented, empty, error, ok
 from service.errors import ApiError, parse_body, parse_query
 from service.principal import require_principal
+from service.resources import resources_of
 from shared.memory import forget
 from shared.memory.recall_cache import drop_and_rebuild
 from shared.models import ContextKind
@@ -74,7 +76,7 @@ class MemoryHistory(BaseModel):
 
 
 async def _changed(request: Request, user_id: str) -> None:
-    state = request.app.state
+    state = resources_of(request)
     await drop_and_rebuild(state.db, state.arq, state.settings.redis_timeout_seconds, user_id)
 
 
@@ -83,7 +85,7 @@ async def create_memory(request: Request) -> JSONResponse:
     body = await parse_body(request, NewMemory)
     now = datetime.now(UTC)
     memory_id = await memories.add(
-        request.app.state.db, principal.user_id, body.kind, body.content.strip(), body.importance, now, by="user"
+        resources_of(request).db, principal.user_id, body.kind, body.content.strip(), body.importance, now, by="user"
     )
     await _changed(request, principal.user_id)
     return JSONResponse(MemoryCreated(id=memory_id).model_dump(), status_code=201)
@@ -92,7 +94,7 @@ async def create_memory(request: Request) -> JSONResponse:
 async def list_memories(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     query = parse_query(request.query_params, MemoryQuery)
-    state = request.app.state
+    state = resources_of(request)
     docs, cursor = await memories.page(state.db, principal.user_id, query.status, query.limit, query.cursor)
     now, rate = datetime.now(UTC), state.settings.memory_decay_rate
     return JSONResponse(
@@ -101,7 +103,7 @@ async def list_memories(request: Request) -> JSONResponse:
 
 
 async def _owned(request: Request, user_id: str) -> dict[str, Any]:
-    doc = await memories.find(request.app.state.db, user_id, request.path_params["memory_id"])
+    doc = await memories.find(resources_of(request).db, user_id, request.path_params["memory_id"])
     if doc is None:
         raise ApiError(404, "no such memory")
     return doc
@@ -113,7 +115,7 @@ async def change_memory(request: Request) -> JSONResponse:
     body = await parse_body(request, MemoryChange)
     if doc["status"] != "active":
         raise ApiError(409, f"this memory is {doc['status']}: only an active memory can be changed")
-    state, now = request.app.state, datetime.now(UTC)
+    state, now = resources_of(request), datetime.now(UTC)
     content = body.content.strip() if body.content else None
     await memories.revise(
         state.db, principal.user_id, str(doc["_id"]), now, by="user", content=content, kind=body.kind, importance=body.importance
@@ -129,11 +131,16 @@ async def retract_memory(request: Request) -> Response:
     doc = await _owned(request, principal.user_id)
     if doc["status"] == "retracted":
         return Response(status_code=204)  # already: deleting twice is deleting
-    state = request.app.state
+    state = resources_of(request)
     await forget.retract_memory(state.db, state.arq, state.settings.redis_timeout_seconds, principal.user_id, str(doc["_id"]))
     return Response(status_code=204)
 
 
+@documented(
+    "GET",
+    "every version of a memory, oldest first",
+    {200: ok(MemoryHistory, "its history"), 404: error("no such memory of yours")},
+)
 async def memory_history(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     doc = await _owned(request, principal.user_id)
@@ -143,10 +150,38 @@ async def memory_history(request: Request) -> JSONResponse:
     return JSONResponse(history.model_dump(mode="json"))
 
 
+@documented(
+    "GET",
+    "the caller's memories by status, newest first, a page at a time",
+    {200: ok(MemoryPage, "a page"), 422: error("bad status, limit or cursor")},
+    query=MemoryQuery,
+)
+@documented(
+    "POST",
+    "remember something the user states",
+    {201: ok(MemoryCreated, "remembered"), 422: error("bad kind, content or importance")},
+    body=NewMemory,
+)
 async def points(request: Request) -> Response:
     """One route per path, so a 405 names every method the path takes."""
     return await (create_memory(request) if request.method == "POST" else list_memories(request))
 
 
+@documented(
+    "PATCH",
+    "correct a memory: a new version, with the old one kept in its history",
+    {
+        200: ok(MemoryView, "the memory as it is now"),
+        404: error("no such memory of yours"),
+        409: error("the memory is superseded or retracted"),
+        422: error("nothing to change, or a bad field"),
+    },
+    body=MemoryChange,
+)
+@documented(
+    "DELETE",
+    "retract a memory: never in a prompt or a search again; its history stays",
+    {204: empty("retracted"), 404: error("no such memory of yours")},
+)
 async def point(request: Request) -> Response:
     return await (change_memory(request) if request.method == "PATCH" else retract_memory(request))

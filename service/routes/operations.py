@@ -8,12 +8,15 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from service.errors import ApiError
-from service.operations_schemas import (
+from service.api_docs import documented, error, ok
+from service.errors import ApiError, parse_query
+from service.resources import ServiceResources, resources_of
+from service.routes.admin import Requeued, require_admin
+from service.routes.operations_schemas import (
     Activity,
     CronList,
     CronStarted,
@@ -22,14 +25,12 @@ from service.operations_schemas import (
     JobList,
     QueueSection,
     QueueView,
-    Requeued,
     WorkerList,
 )
-from service.routes.admin import require_admin
 from shared.queue.cron_schedule import next_run
 from shared.queue.heartbeats import list_workers
 from shared.queue.job_history import last_hour, recent_jobs
-from shared.queue.job_status import STATUSES, JobView, read_job
+from shared.queue.job_status import JobView, Status, read_job
 from shared.queue.jobs import CRON_SCHEDULES, all_queues, enqueue_cron_now, queue_for, queue_of_job_id
 from shared.queue.queue_scan import scan_queue
 from shared.queue.rerun import rerun
@@ -44,7 +45,7 @@ def reply(model: BaseModel) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"))
 
 
-async def build_queue_view(state: Any) -> QueueView:
+async def build_queue_view(state: ServiceResources) -> QueueView:
     settings = state.settings
     chat, background, (_, totals), dead, outbox = await asyncio.gather(
         scan_queue(state.arq, settings.chat_queue_name),
@@ -75,33 +76,36 @@ async def build_queue_view(state: Any) -> QueueView:
     )
 
 
+@documented("GET", "the queue by function, dead letters, outbox", {200: ok(QueueView, "queue")}, access="admin")
 async def queue(request: Request) -> JSONResponse:
     await require_admin(request)
-    return reply(await build_queue_view(request.app.state))
+    return reply(await build_queue_view(resources_of(request)))
 
 
+@documented("GET", "workers from their heartbeats", {200: ok(WorkerList, "workers")}, access="admin")
 async def workers(request: Request) -> JSONResponse:
     await require_admin(request)
-    state = request.app.state
+    state = resources_of(request)
     return reply(WorkerList(workers=await every_worker(state)))
 
 
-async def every_worker(state: Any) -> list[Any]:
+async def every_worker(state: ServiceResources) -> list[Any]:
     """The workers of both queues: a worker process shows as one of each, unless it runs one."""
     return [w for name in all_queues(state.settings) for w in await list_workers(state.arq, name)]
 
 
-def bounded_limit(raw: str | None) -> int:
-    try:
-        limit = int(raw) if raw is not None else 50
-    except ValueError:
-        raise ApiError(422, "limit must be an integer", [{"field": "limit", "message": "not an integer"}]) from None
-    if not 1 <= limit <= MAX_JOBS_LISTED:
-        raise ApiError(422, f"limit must be 1 to {MAX_JOBS_LISTED}", [{"field": "limit", "message": "out of range"}])
-    return limit
+class JobsQuery(BaseModel):
+    status: Status | None = None
+    function: str | None = Field(None, description="only jobs of this function")
+    limit: int = Field(50, ge=1, le=MAX_JOBS_LISTED)
+
+    @field_validator("status", "function", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return value or None  # the dashboard's filter form sends `status=` for "any"
 
 
-async def list_recent_jobs(state: Any, status: str | None, function: str | None, limit: int) -> list[JobView]:
+async def list_recent_jobs(state: ServiceResources, status: str | None, function: str | None, limit: int) -> list[JobView]:
     """Jobs waiting in the queue, newest first, then those workers started lately."""
     candidates: list[str] = []
     for queue_name in all_queues(state.settings):
@@ -118,13 +122,17 @@ async def list_recent_jobs(state: Any, status: str | None, function: str | None,
     return found
 
 
+@documented(
+    "GET",
+    "recent jobs: waiting ones first, then those workers started lately",
+    {200: ok(JobList, "jobs"), 422: error("bad status or limit")},
+    query=JobsQuery,
+    access="admin",
+)
 async def jobs(request: Request) -> JSONResponse:
     await require_admin(request)
-    params = request.query_params
-    status = params.get("status") or None
-    if status is not None and status not in STATUSES:
-        raise ApiError(422, f"status must be one of {', '.join(STATUSES)}", [{"field": "status", "message": "unknown status"}])
-    found = await list_recent_jobs(request.app.state, status, params.get("function") or None, bounded_limit(params.get("limit")))
+    query = parse_query(request.query_params, JobsQuery)
+    found = await list_recent_jobs(resources_of(request), query.status, query.function, query.limit)
     return reply(JobList(jobs=found))
 
 
@@ -138,14 +146,18 @@ def cron_views() -> list[CronView]:
     return [CronView(name=name, schedule=describe_schedule(s), next_run_at=next_run(name)) for name, s in CRON_SCHEDULES.items()]
 
 
+@documented("GET", "the cron jobs and their next run", {200: ok(CronList, "crons")}, access="admin")
 async def crons(request: Request) -> JSONResponse:
     await require_admin(request)
     return reply(CronList(crons=cron_views()))
 
 
+@documented(
+    "POST", "run a cron job now", {202: ok(CronStarted, "enqueued"), 404: error("no cron with that name")}, access="admin"
+)
 async def run_cron(request: Request) -> JSONResponse:
     admin = await require_admin(request)
-    name, state = request.path_params["name"], request.app.state
+    name, state = request.path_params["name"], resources_of(request)
     if name not in CRON_SCHEDULES:
         raise ApiError(404, "no cron job with that name")
     job_id = await enqueue_cron_now(state.arq, name, datetime.now(UTC))
@@ -161,10 +173,20 @@ RERUN_REFUSALS = {
 }
 
 
+@documented(
+    "POST",
+    "run a failed, dead-lettered or cancelled background job again (through its dead letter if it has one)",
+    {
+        202: ok(Requeued, "enqueued under a new id"),
+        404: error("no such job"),
+        409: error("not finished badly, a chat reply (its user retries it), or its arguments are gone"),
+    },
+    access="admin",
+)
 async def requeue_job(request: Request) -> JSONResponse:
     """The job's row on the dashboard: run a failed or cancelled job again (shared/queue/rerun.py)."""
     admin = await require_admin(request)
-    state = request.app.state
+    state = resources_of(request)
     outcome = await rerun(state.db, state.arq, state.settings, request.path_params["job_id"])
     if outcome in RERUN_REFUSALS:
         status_code, detail = RERUN_REFUSALS[outcome]
@@ -173,7 +195,8 @@ async def requeue_job(request: Request) -> JSONResponse:
     return JSONResponse(Requeued(job_id=outcome).model_dump(), status_code=202)
 
 
+@documented("GET", "jobs finished per minute over the last hour", {200: ok(Activity, "activity")}, access="admin")
 async def activity(request: Request) -> JSONResponse:
     await require_admin(request)
-    minutes, _ = await last_hour(request.app.state.arq)
+    minutes, _ = await last_hour(resources_of(request).arq)
     return reply(Activity(minutes=minutes))

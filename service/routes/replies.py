@@ -20,16 +20,17 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
-from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from service.api_docs import LAST_EVENT_ID, documented, error, event_stream, ok
 from service.conversation_choice import conversation_to_write
 from service.errors import ApiError, parse_body
 from service.principal import Principal, require_principal
-from service.reply_schemas import ActiveReply, ActiveStreams, NewMessage, ReplyAccepted, is_blank
 from service.reply_start import Accepted, Refused, start_reply, stream_url
+from service.resources import ServiceResources, resources_of
+from service.routes.reply_schemas import ActiveReply, ActiveStreams, NewMessage, ReplyAccepted, is_blank
 from shared.queue.arq_adapter.control import request_abort
 from shared.redis_structures.reply_stream import START, KeepAlive, ReplyStreams, StreamEvent, is_entry_id
 from shared.redis_structures.unavailable import REDIS_DOWN
@@ -67,7 +68,7 @@ def refusal_response(outcome: Refused) -> JSONResponse:
 
 async def post_message(request: Request) -> JSONResponse:
     principal = await require_principal(request)
-    state = request.app.state
+    state = resources_of(request)
     body = await parse_body(request, NewMessage)
     content = body.content
     limit = state.settings.max_message_chars
@@ -85,7 +86,7 @@ async def post_message(request: Request) -> JSONResponse:
 
 async def _owned(request: Request) -> tuple[Reply, Principal]:
     principal = await require_principal(request)
-    reply = await owned_reply(request.app.state.db, request.path_params["reply_id"], principal.user_id)
+    reply = await owned_reply(resources_of(request).db, request.path_params["reply_id"], principal.user_id)
     if reply is None:
         raise ApiError(404, NOT_YOURS)
     return reply, principal
@@ -94,14 +95,14 @@ async def _owned(request: Request) -> tuple[Reply, Principal]:
 async def reply_status(request: Request) -> JSONResponse:
     reply, _ = await _owned(request)
     if reply.status not in FINISHED:  # the text so far lives in the stream until the end
-        streams: ReplyStreams = request.app.state.reply_streams
+        streams: ReplyStreams = resources_of(request).reply_streams
         reply.text, _ = await streams.text(reply.reply_id)
     return JSONResponse(reply.model_dump(mode="json"))
 
 
 async def cancel(request: Request) -> JSONResponse:
     reply, principal = await _owned(request)
-    user_id, state = principal.user_id, request.app.state
+    user_id, state = principal.user_id, resources_of(request)
     before = await cancel_reply(state.db, reply.reply_id, user_id, datetime.now(UTC))
     if before is None:
         raise ApiError(409, f"reply already finished: {await status_of(state.db, reply.reply_id)}")
@@ -120,13 +121,24 @@ async def cancel(request: Request) -> JSONResponse:
     return JSONResponse(found.model_dump(mode="json"))
 
 
+@documented(
+    "GET",
+    "the reply: status, text so far, usage and timings once done",
+    {200: ok(Reply, "the reply"), 404: error("no reply with that id (or another user's)")},
+)
+@documented(
+    "DELETE",
+    "cancel the reply: the worker stops the LLM stream; the stream ends with error `cancelled`",
+    {200: ok(Reply, "cancelled"), 404: error("no reply with that id (or another user's)"), 409: error("the reply already ended")},
+)
 async def reply(request: Request) -> Response:
     return await (cancel(request) if request.method == "DELETE" else reply_status(request))
 
 
+@documented("GET", "the caller's replies still queued or being written", {200: ok(ActiveStreams, "active replies")})
 async def active_streams(request: Request) -> JSONResponse:
     principal = await require_principal(request)
-    replies = await active_replies(request.app.state.db, principal.user_id)
+    replies = await active_replies(resources_of(request).db, principal.user_id)
     body = ActiveStreams(
         replies=[
             ActiveReply(
@@ -147,9 +159,24 @@ def sse(event: StreamEvent) -> str:
     return f"id: {event.id}\nevent: {event.event}\ndata: {json.dumps(event.data, separators=(',', ':'))}\n\n"
 
 
+@documented(
+    "GET",
+    "the reply's events as they are written; `Last-Event-ID` resumes after an event",
+    {
+        200: event_stream(
+            "Server-Sent Events: `chunk` ({text}) events, then one `done` ({message_id, usage, latency_ms, "
+            "first_chunk_ms, model}) or `error` ({code, detail}); each with an `id:`, and a keep-alive comment "
+            "every STREAM_KEEPALIVE_SECONDS"
+        ),
+        400: error("Last-Event-ID is not an event id"),
+        404: error("no reply with that id (or another user's)"),
+        410: error("the reply ended more than STREAM_TTL_SECONDS ago; its message is in /chat/messages"),
+    },
+    headers=[LAST_EVENT_ID],
+)
 async def stream(request: Request) -> Response:
     reply, principal = await _owned(request)
-    state = request.app.state
+    state = resources_of(request)
     streams: ReplyStreams = state.reply_streams
     source, after = "Last-Event-ID", request.headers.get("last-event-id")
     if not after:
@@ -210,7 +237,7 @@ class LogoutWatch:
         self.logged_out = True
 
 
-async def events(state: State, reply_id: str, after: str, session_id: str) -> AsyncIterator[str]:
+async def events(state: ServiceResources, reply_id: str, after: str, session_id: str) -> AsyncIterator[str]:
     streams: ReplyStreams = state.reply_streams
     settings = state.settings
     watch = LogoutWatch()

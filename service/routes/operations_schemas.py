@@ -58,10 +58,6 @@ class CronStarted(BaseModel):
     job_id: str
 
 
-class Requeued(BaseModel):
-    job_id: str
-
-
 class Activity(BaseModel):
     minutes: list[MinuteOutcomes]
 
