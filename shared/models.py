@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, create_model
 
@@ -51,6 +51,13 @@ class ExtractedEntity(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     kind: EntityKind
+    # Other names the user gave it in the session ("NYC" for New York). A claim to check,
+    # not a fact: shared/memory/llm_aliases.py takes only what looks like a name and was said.
+    aliases: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list,
+        max_length=5,
+        description="other names the user used for this same entity in this session, as written; empty if none",
+    )
 
 
 class ExtractedRelation(BaseModel):

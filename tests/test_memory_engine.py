@@ -479,5 +479,6 @@ def test_the_extraction_schema_keeps_the_stub_sane():
 
     props = EXTRACTION_TOOL["input_schema"]["properties"]
     assert props["entities"]["maxItems"] == 30 and props["relations"]["maxItems"] == 30
+    assert props["entities"]["items"]["properties"]["aliases"]["maxItems"] == 5  # then checked (shared/memory/llm_aliases.py)
     assert EXTRACTION_TOOL["input_schema"]["required"] == ["points"]
     assert "$ref" not in json.dumps(EXTRACTION_TOOL)

@@ -49,9 +49,9 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
     # Consolidation (shared/memory/consolidate.py): the memories closest to what the user
     # said go to the LLM with their ids, so it can update, supersede or repeat them.
     known = read.memories
-    shown = await consolidate.closest(
-        [k for k in known if k["status"] == "active"], [m.content for m in messages if m.role == "user"]
-    )
+    user_lines = [m.content for m in messages if m.role == "user"]
+    user_text = "\n".join(user_lines)  # what an alias the LLM gives an entity must come from
+    shown = await consolidate.closest([k for k in known if k["status"] == "active"], user_lines)
     reply = await llm.extract_context(messages, shown)
     now = datetime.now(UTC)
     edited_at = {str(k["_id"]): k.get("user_edited_at") for k in known}
@@ -91,7 +91,7 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
         await record_empty_extraction(
             db, user_id, session_id, covered, reply.model, reason, now, expiry(now, settings.memory_ttl_days)
         )
-        await record_graph(db, settings, user_id, context_id or f"session:{session_id}", reply.extraction, now)
+        await record_graph(db, settings, user_id, context_id or f"session:{session_id}", reply.extraction, user_text, now)
         if reply.extraction.points:  # reinforced points changed what recall ranks first
             await consolidate_into_memories(None)
             await drop_and_refresh(resources, user_id)
@@ -120,7 +120,7 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
     )
     counts = await consolidate_into_memories(stored_id)
     log.info("session %s: memories %s", session_id, counts)
-    await record_graph(db, settings, user_id, stored_id, reply.extraction, now)
+    await record_graph(db, settings, user_id, stored_id, reply.extraction, user_text, now)
     await drop_and_refresh(resources, user_id)
     await tell_noted(resources.user_events, user_id, len(new_points), "extraction")
     if is_new:  # a rewritten context was counted when it was new

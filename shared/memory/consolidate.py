@@ -20,14 +20,17 @@ X is reinforced). Here those decisions are checked and applied:
 
 from __future__ import annotations
 
+import heapq
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.memory.dates import resolve
-from shared.memory.ranking import Query, build_index, candidates, rank
+from shared.memory.ranking import Probe, Query, bm25
 from shared.memory.strength import point_key
-from shared.models import ContextPoint, KnownMemory, MemoryAction, MemoryDoc
+from shared.models import ContextPoint, KnownMemory, MemoryAction
 from shared.store import memories
 from shared.store.memories import Source
 from shared.store.mongo import Database
@@ -35,28 +38,35 @@ from shared.store.mongo import Database
 CANDIDATES = 15  # known memories shown to the extraction
 
 
-async def closest(known: Sequence[dict[str, object]], texts: Sequence[str], limit: int = CANDIDATES) -> list[KnownMemory]:
-    """The active memories nearest to what the user said in the session."""
+async def closest(known: Sequence[dict[str, Any]], texts: Sequence[str], limit: int = CANDIDATES) -> list[KnownMemory]:
+    """The active memories nearest to what the user said in the session: BM25 over stems, as
+    recall scores them (`ranking.bm25`), with every memory its own stems stored.
+
+    Only the postings of the query's stems are built: a memory that shares none of them is
+    counted (its length, for the average) and passed over, nothing of it tokenised or
+    copied. Every memory weighs the same here (strength and importance do not rank what the
+    extraction is shown), so the best BM25 scores are the answer, ties in the order read."""
     if not known or not texts:
         return []
-    now = datetime.now(UTC)
-    docs = [
-        MemoryDoc(
-            id=str(k["_id"]),
-            source="point",
-            kind=str(k["kind"]),
-            content=str(k["content"]),
-            importance=1.0,
-            strength=1.0,
-            decayed_at=now,
-        )
-        for k in known
-    ]
-    index = build_index(docs, [], None, now, 1.0)
     query = Query.of(" ".join(texts))
-    lexical, _, _ = candidates(query, await index.probe(query.weights, ()))
-    ranked = rank(lexical, set(), {i: index.docs[i] for i in lexical}, now, 1.0)
-    return [KnownMemory(id=r.doc.id, kind=r.doc.kind, content=r.doc.content) for r in ranked[:limit]]
+    wanted = query.weights
+    postings: dict[str, dict[str, tuple[int, int]]] = {}
+    by_id: dict[str, dict[str, Any]] = {}
+    total = 0
+    for doc in known:
+        stems = memories.stems_of(doc)
+        total += len(stems)
+        hits = [stem for stem in stems if stem in wanted]
+        if not hits:
+            continue
+        doc_id = str(doc["_id"])
+        by_id[doc_id] = doc
+        for stem, tf in Counter(hits).items():
+            postings.setdefault(stem, {})[doc_id] = (tf, len(stems))
+    probe = Probe(n_docs=len(known), total_len=total, postings=postings, entities=[], core=[], insights=[], summary=None)
+    scores = bm25(wanted, probe)
+    best = heapq.nlargest(limit, scores, key=scores.__getitem__)
+    return [KnownMemory(id=i, kind=str(by_id[i]["kind"]), content=str(by_id[i]["content"])) for i in best]
 
 
 @dataclass
