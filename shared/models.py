@@ -232,6 +232,9 @@ class MemoryDoc(BaseModel):
     session_id: str | None = None
     said_at: datetime | None = None  # when the user said it (the newest message the extraction read)
     valid_from: date | None = None  # when it holds or happens, where the user said so ("my race is on 12 April")
+    # The content's stems where the store keeps them (a memory record's `terms`), so an index
+    # rebuild need not tokenise every memory again. Never stored in the index itself.
+    terms: list[str] | None = Field(default=None, exclude=True)
 
 
 class EntityNames(BaseModel):

@@ -94,3 +94,22 @@ async def test_an_edit_keeps_the_stems_in_step_with_the_words(db):
     assert [m.content for m in await consolidate.closest(await memories.active_known(db, "u1"), ["cycling"])] == [
         "I cycle on Sundays"
     ]
+
+
+async def test_an_index_built_from_stored_stems_is_the_one_built_from_the_words(db):
+    """A rebuild reads each memory's stored stems instead of tokenising it again: same
+    postings, and the stems never go into the index's documents (they are not recall's)."""
+    from datetime import UTC, datetime
+
+    from shared.memory.ranking import build_index
+    from shared.store import memories as memory_store
+
+    now = datetime.now(UTC)
+    for text in ["I run every morning at 6, running is my thing", "My sister Sara marries in June"]:
+        await memory_store.add(db, "u", "goal", text, 0.5, now, by="user")
+    stored = await memory_store.memory_documents(db, "u")
+    assert all(d.terms for d in stored)
+    from_words = [d.model_copy(update={"terms": None}) for d in stored]
+    built, rebuilt = build_index(stored, [], None, now, 0.95), build_index(from_words, [], None, now, 0.95)
+    assert built.postings == rebuilt.postings and built.total_len == rebuilt.total_len
+    assert "terms" not in stored[0].model_dump_json()

@@ -368,6 +368,8 @@ async def memory_documents(db: Database, user_id: str) -> list[MemoryDoc]:
         "sources": 1,
         "said_at": 1,
         "valid_from": 1,
+        "terms": 1,
+        "terms_version": 1,
     }
     docs = await db[MEMORIES].find({"user_id": user_id, "status": "active"}, fields).to_list(length=None)
     return [
@@ -382,6 +384,7 @@ async def memory_documents(db: Database, user_id: str) -> list[MemoryDoc]:
             session_id=d["sources"][-1]["session_id"] if d.get("sources") else None,
             said_at=d.get("said_at"),
             valid_from=d["valid_from"].date() if d.get("valid_from") else None,
+            terms=stems_of(d),
         )
         for d in docs
     ]
