@@ -289,6 +289,33 @@ async def test_the_offline_rules_follow_a_routine_changing(db, settings, arq_poo
     assert "I train every morning at 6." not in await active(db, "u1")
 
 
+async def test_the_offline_rules_keep_facts_that_only_share_a_person_or_a_routine(db, settings, arq_pool):
+    """Found from outside: "my sister is getting married" was overwritten by "my sister called
+    me"; a negation of the morning routine retired the evening one; questions were stored."""
+    offline = OfflineProvider()
+    await say(db, settings, arq_pool, "u1", "s1", "My sister Sara is getting married in June.", offline)
+    await say(db, settings, arq_pool, "u1", "s2", "My sister Sarah called me yesterday.", offline)
+    assert len(await active(db, "u1")) == 2  # two facts about one person, both kept
+    await say(db, settings, arq_pool, "u2", "s1", "I train every evening now.", offline)
+    await say(db, settings, arq_pool, "u2", "s2", "I no longer train every morning.", offline)
+    assert "I train every evening now." in await active(db, "u2")
+    await say(db, settings, arq_pool, "u3", "s1", "Where do I live? I now prefer running in the evening.", offline)
+    # u3's "s1" is read alone, though u1 had a session of that id too.
+    assert await active(db, "u3") == ["I now prefer running in the evening."]
+
+
+async def test_the_offline_coach_quotes_the_memory_the_message_is_about():
+    from shared.llm.offline import write_reply
+    from shared.models import MemoryDigest, RecalledPoint
+
+    points = [  # the strongest first, as the stable core puts it
+        RecalledPoint(kind="goal", content="I want to run a marathon"),
+        RecalledPoint(kind="fact", content="My sister Sara is getting married in June"),
+    ]
+    reply = write_reply("When is my sister's wedding? Is Sara married yet?", MemoryDigest(points=points))
+    assert "getting married in June" in reply and "marathon" not in reply
+
+
 async def test_summaries_and_reflections_read_memory_as_it_is_now(db, settings, arq_pool, stub_llm):
     """A session's context keeps its memories by reference: a correction reaches the summary
     and the reflection, a retracted or superseded fact does not."""

@@ -137,7 +137,7 @@ class ReplyWriter:
         if self.conversation_id is not None:  # the conversation's turns, whichever session said them
             history = await recent_conversation_messages(self.db, self.user_id, self.conversation_id, limit)
         else:
-            history = await recent_session_messages(self.db, self.session_id, limit)
+            history = await recent_session_messages(self.db, self.user_id, self.session_id, limit)
         memory = await recall(
             self.db, self.user_id, self.settings, history, cache=self.resources.redis, embedder=self.resources.embedder
         )

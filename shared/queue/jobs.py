@@ -100,7 +100,7 @@ async def enqueue_extraction(
     With Redis down the job waits in the outbox instead (shared/store/outbox.py). `newest_id`
     saves a query when the caller already knows the session's newest message.
     """
-    job_id = extract_job_id(session_id, newest_id or await newest_message_id(db, session_id))
+    job_id = extract_job_id(session_id, newest_id or await newest_message_id(db, user_id, session_id))
     await enqueue_or_store(db, arq, timeout, EXTRACT_SESSION_CONTEXT, user_id, session_id, job_id=job_id)
     return job_id
 
