@@ -73,7 +73,7 @@ async def measure(size: int, runs: int) -> dict[str, Any]:
             {},
             {},
             Source(session_id=f"s{n}"),
-            datetime.now(UTC),
+            consolidate.UserLines.of([(m.timestamp, m.content) for m in transcript]),
             datetime.now(UTC),
             None,
         )  # type: ignore[arg-type]

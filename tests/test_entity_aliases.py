@@ -142,3 +142,23 @@ async def test_record_entities_takes_only_the_aliases_it_is_given(db):
     assert (await graph(db, "u1"))["Robert"]["aliases"] == []
     await entities.record_entities(db, "u1", named, "c2", now, 92.0, {"Robert": ["Bob"]})
     assert (await graph(db, "u1"))["Robert"]["aliases"] == ["Bob"]
+
+
+async def test_a_split_holds_against_the_offline_alias_table_too(api, db, settings, arq_pool, stub_llm):
+    """Found from outside: "NYC" and "New York" merged by the alias table, the user split
+    them, and the next "New York" went back into NYC through the table."""
+    login = await api.new_user()
+    stub_llm.raw_tool_input = answer(("NYC", "place", []))
+    await say(db, settings, arq_pool, login.user_id, "s1", "I live in NYC")
+    stub_llm.raw_tool_input = answer(("New York", "place", []))
+    await say(db, settings, arq_pool, login.user_id, "s2", "New York is loud")
+    nyc = (await graph(db, login.user_id))["NYC"]
+    assert nyc["aliases"] == ["New York"]  # one place, by the alias table
+    split = await api.http.post(
+        f"/api/v1/memory/graph/entities/{nyc['_id']}/split", json={"alias": "New York"}, headers=login.headers
+    )
+    assert split.status_code == 201
+    await say(db, settings, arq_pool, login.user_id, "s3", "I work in New York")
+    after = await graph(db, login.user_id)
+    assert after["NYC"]["aliases"] == [] and after["NYC"]["mentions"] == 2
+    assert str(after["New York"]["_id"]) == split.json()["entity_id"] and after["New York"]["mentions"] >= 1

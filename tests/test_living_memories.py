@@ -96,8 +96,8 @@ async def test_a_repeat_reinforces_instead_of_adding(db, settings, arq_pool, stu
 
 
 async def test_the_users_own_edit_is_not_undone_by_an_extraction_of_older_messages(api, db, settings, arq_pool, stub_llm):
-    """The rule: a memory the user changed after the newest message an extraction read is
-    not updated or superseded by it; later words still update it."""
+    """The rule: a memory the user changed after a point was said (the newest user message
+    that says it) is not updated or superseded by that point; later words still update it."""
     login = await api.new_user()
     await say(db, settings, arq_pool, login.user_id, "s1", "I train every morning at 6")
     # Said before the edit, extracted after it (a slow or re-run extraction).
@@ -117,6 +117,52 @@ async def test_the_users_own_edit_is_not_undone_by_an_extraction_of_older_messag
     await say(db, settings, arq_pool, login.user_id, "s3", "I train at 8 these days", provider)  # said after the edit
     assert await active(db, login.user_id) == ["I train at 8 these days"]
     await provider.aclose()
+
+
+async def test_a_session_that_goes_on_after_the_edit_does_not_undo_it(api, db, settings, arq_pool, stub_llm):
+    """Found from outside: the user corrected a memory mid-session, then said something else
+    ("thanks"); the logout's extraction read the older sentence as newer than the edit,
+    because the session's newest message was."""
+    login = await api.new_user()
+    await say(db, settings, arq_pool, login.user_id, "s1", "I train every morning at 6")
+    await store_message(db, login.user_id, "s2", "user", "I train every day at noon")
+    await store_message(db, login.user_id, "s2", "assistant", "Noted.")
+    await db[CHAT_MESSAGES].update_many({"session_id": "s2"}, {"$set": {"timestamp": datetime.now(UTC) - timedelta(minutes=5)}})
+    [memory] = await db[MEMORIES].find({"user_id": login.user_id}).to_list(None)
+    path = f"/api/v1/memory/points/{memory['_id']}"
+    edited = await api.http.patch(path, json={"content": "I train every evening at 7"}, headers=login.headers)
+    assert edited.status_code == 200
+    await store_message(db, login.user_id, "s2", "user", "Hello there, thanks")  # after the edit, about nothing
+    await store_message(db, login.user_id, "s2", "assistant", "Any time.")
+
+    stub_llm.consolidate = shares_word("train", "update")
+    provider = AnthropicProvider(settings)
+    try:
+        await extract_session_context(job_ctx(settings, db, arq_pool, llm=provider), login.user_id, "s2")
+    finally:
+        await provider.aclose()
+    now_held = await active(db, login.user_id)  # the stub makes a point of every user line
+    assert "I train every evening at 7" in now_held and "I train every day at noon" not in now_held
+    assert (await db[MEMORIES].find_one({"_id": memory["_id"]}))["content"] == "I train every evening at 7"
+
+
+async def test_a_users_own_memory_gets_the_date_its_words_give_and_loses_one_they_no_longer_give(api):
+    """Found from outside: a POSTed "my race is next week" had no date, and a PATCH kept the
+    date of the words it replaced."""
+    login = await api.new_user()
+    today = datetime.now(UTC).date()
+    created = await api.http.post(
+        "/api/v1/memory/points", json={"kind": "fact", "content": "My race is next week"}, headers=login.headers
+    )
+    path = f"/api/v1/memory/points/{created.json()['id']}"
+    [memory] = (await api.http.get("/api/v1/memory/points", headers=login.headers)).json()["memories"]
+    assert memory["valid_from"] == (today + timedelta(weeks=1)).isoformat()
+    changed = await api.http.patch(path, json={"content": "The wedding is on 2027-01-16"}, headers=login.headers)
+    assert changed.json()["valid_from"] == "2027-01-16"
+    changed = await api.http.patch(path, json={"content": "I like my sister's cooking"}, headers=login.headers)
+    assert changed.json()["valid_from"] is None  # no date in these words: none kept from the old ones
+    changed = await api.http.patch(path, json={"importance": 0.9}, headers=login.headers)
+    assert changed.json()["valid_from"] is None and changed.json()["importance"] == 0.9
 
 
 async def test_the_owner_adds_edits_retracts_and_pages_through_memories(api, db, stub_llm):

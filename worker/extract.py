@@ -71,7 +71,7 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
             edited_at,
             removed,
             source,
-            newest.timestamp,
+            consolidate.UserLines.of([(m.timestamp, m.content) for m in messages if m.role == "user"]),
             now,
             expiry(now, settings.memory_ttl_days),
         )

@@ -110,6 +110,7 @@ class Draft(BaseModel):
     content: str
     importance: float
     valid_from: date | None = None
+    said_at: datetime | None = None  # when the user said it, where known per memory
 
 
 def _new_doc(
@@ -134,7 +135,7 @@ def _new_doc(
         "status": "active",
         "superseded_by": None,
         "sources": [source.model_dump()] if source else [],
-        "said_at": said_at or now,
+        "said_at": draft.said_at or said_at or now,
         "valid_from": _day(draft.valid_from),
         "valid_to": None,
         "created_at": now,
@@ -225,7 +226,8 @@ async def revise(
     }
     if said_at is not None:
         fields["said_at"] = said_at
-    if valid_from is not None:
+    if content != current["content"] or valid_from is not None:
+        # New words bring their own date, or none: a date the old words gave must not stay.
         fields["valid_from"] = _day(valid_from)
     push: dict[str, Any] = {
         "versions": _version(content, kind, importance, "active", now, by, source.session_id if source else None)
