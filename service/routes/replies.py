@@ -171,6 +171,7 @@ def sse(event: StreamEvent) -> str:
         400: error("Last-Event-ID is not an event id"),
         404: error("no reply with that id (or another user's)"),
         410: error("the reply ended more than STREAM_TTL_SECONDS ago; its message is in /chat/messages"),
+        503: error("Redis, which holds the reply's stream, cannot be reached right now"),
     },
     headers=[LAST_EVENT_ID],
 )
