@@ -31,7 +31,7 @@ from allinone.redis_process import RedisProcess
 from allinone.supervise import serve_beside_worker
 from service.app import create_app
 from service.header_timeout import protocol_for
-from service.schemas import Credentials
+from service.routes.auth_schemas import Credentials
 from shared.process.log_format import configure_logging
 from shared.process.runtime_file import withdraw
 from shared.process.settings import Settings, exit_on_settings_error, load_settings

@@ -1,7 +1,8 @@
 """5. `decay_memories` over many stored contexts: wall time and database round trips.
 
 Runs the real job against the in-process MongoDB stand-in (mongomock), counting every
-database call the job makes. The round trips must not grow with the number of contexts;
+database call the job makes, with a Redis of its own (the job drops the cached recall
+indexes; this Redis holds none, so that costs one SCAN). The round trips must not grow with the number of contexts;
 the wall time here is mongomock's pure-Python evaluation, an upper bound far above what a
 MongoDB server takes for the same update pipeline.
 """
@@ -14,8 +15,11 @@ from typing import Any
 
 from mongomock_motor import AsyncMongoMockClient
 
+from allinone.redis_process import RedisProcess
 from shared.process.settings import Settings
+from shared.queue.arq_adapter.pool import QueuePool, open_pool_at
 from shared.store.mongo import SESSION_CONTEXTS
+from tests.support.job_ctx import job_ctx
 from worker.decay import decay_memories
 
 
@@ -43,7 +47,7 @@ class CountingDatabase:
         return CountingCollection(self._db[name], self.calls)
 
 
-async def run_one(count: int) -> dict[str, Any]:
+async def run_one(count: int, redis: QueuePool) -> dict[str, Any]:
     db = AsyncMongoMockClient(tz_aware=True)["bench_decay"]
     t0 = datetime(2026, 1, 1, 2, tzinfo=UTC)
     docs = [
@@ -62,7 +66,7 @@ async def run_one(count: int) -> dict[str, Any]:
     ]
     await db[SESSION_CONTEXTS].insert_many(docs)
     counting = CountingDatabase(db)
-    ctx = {"db": counting, "settings": Settings(_env_file=None)}
+    ctx = job_ctx(Settings(_env_file=None), counting, redis)
     started = time.perf_counter()
     result = await decay_memories(ctx, now=t0 + timedelta(days=1))
     wall = time.perf_counter() - started
@@ -71,4 +75,9 @@ async def run_one(count: int) -> dict[str, Any]:
 
 
 async def run(sizes: list[int]) -> list[dict[str, Any]]:
-    return [await run_one(size) for size in sizes]
+    with RedisProcess() as server:
+        redis = await open_pool_at(server.url)
+        try:
+            return [await run_one(size, redis) for size in sizes]
+        finally:
+            await redis.aclose()

@@ -36,6 +36,7 @@ from shared.memory.strength import point_key
 from shared.models import ChatMessage, MemoryDigest
 from shared.process.settings import Settings
 from shared.store.mongo import COMMUNITIES, ENTITIES, REFLECTIONS, RELATIONS, SESSION_CONTEXTS, SUMMARIES, ensure_indexes
+from tests.support.job_ctx import job_ctx
 from worker.communities import detect_communities
 from worker.recall_cache import rebuild_recall_cache
 
@@ -87,7 +88,7 @@ async def bench_recall(users: int, reads: int) -> dict[str, Any]:
         redis = aioredis.from_url(server.url)
         try:
             user = f"u{users // 2}"
-            await rebuild_recall_cache({"settings": settings, "db": db, "redis": redis}, user)
+            await rebuild_recall_cache(job_ctx(settings, db, redis), user)
             history = [ChatMessage(id="q", role="user", content=f"{user} point 7", timestamp=datetime.now(UTC))]
             cached: list[float] = []
             database: list[float] = []
@@ -154,9 +155,12 @@ async def bench_communities(users: int, entities: int, batch: int) -> dict[str, 
     await db[COMMUNITIES].insert_many(
         [{"user_id": f"u{u}", "stale": True, "changed_at": T0, "groups": [], "computed_at": None} for u in range(users)]
     )
+    unused = aioredis.Redis()  # a job's ctx has one; this job never sends it a command
+    ctx = job_ctx(settings, db, unused)
     started = time.perf_counter()
-    result = await detect_communities({"db": db, "settings": settings}, now=T0 + timedelta(days=1))
+    result = await detect_communities(ctx, now=T0 + timedelta(days=1))
     wall = time.perf_counter() - started
+    await unused.aclose()
     assert result["users"] == users
     return {
         "users": users,

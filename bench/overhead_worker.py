@@ -91,7 +91,7 @@ def product(seed_path: str) -> None:
 
     async def startup(ctx: dict[str, Any]) -> None:
         await resources.startup(ctx)
-        await ctx["db"]["chat_messages"].insert_many(messages)
+        await resources.worker_resources(ctx).db["chat_messages"].insert_many(messages)
 
     ctx = {"settings": settings, "mongo_client": AsyncMongoMockClient(tz_aware=True)}
     worker = create_worker(settings, on_startup=startup, ctx=ctx, functions=[*FUNCTIONS, bench_snapshot])
@@ -119,7 +119,7 @@ def chat(seed_path: str) -> None:
     async def startup(ctx: dict[str, Any]) -> None:
         await resources.startup(ctx)
         for name, docs in collections.items():
-            await ctx["db"][name].insert_many(docs)
+            await resources.worker_resources(ctx).db[name].insert_many(docs)
 
     ctx = {"settings": settings, "mongo_client": AsyncMongoMockClient(tz_aware=True)}
     worker = create_worker(settings, queues="chat", on_startup=startup, ctx=ctx, functions=[*CHAT_FUNCTIONS, bench_snapshot])

@@ -33,6 +33,7 @@ from shared.memory.strength import current_strength, point_key
 from shared.models import ChatMessage
 from shared.process.settings import Settings
 from shared.store.mongo import SESSION_CONTEXTS, ensure_indexes
+from tests.support.job_ctx import job_ctx
 from worker.recall_cache import rebuild_recall_cache
 
 DOCS_MD = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -85,7 +86,7 @@ async def quality(users: int, settings: Settings, redis: Any, db: Any) -> dict[s
         data = generate(f"u{u}", seed=u)
         contexts = contexts_of(data.user_id, data.sessions, NOW - timedelta(days=SESSIONS))
         await db[SESSION_CONTEXTS].insert_many(contexts)
-        await rebuild_recall_cache({"settings": settings, "db": db, "redis": redis}, data.user_id)
+        await rebuild_recall_cache(job_ctx(settings, db, redis), data.user_id)
         text_of = {pid: t for session in data.sessions for pid, t in session}
         old10, old20 = (
             old_ranking(contexts, settings.memory_decay_rate, OLD_POINTS),
@@ -125,7 +126,7 @@ async def speed(sizes: list[int], reads: int, settings: Settings, redis: Any, db
             : max(1, size // 10)
         ]
         await db[SESSION_CONTEXTS].insert_many(contexts_of(user, sessions, NOW - timedelta(days=len(sessions))))
-        await rebuild_recall_cache({"settings": settings, "db": db, "redis": redis}, user)
+        await rebuild_recall_cache(job_ctx(settings, db, redis), user)
         timings: dict[str, list[float]] = {"index": [], "database": []}
         for n in range(reads):
             query, text = query_of(

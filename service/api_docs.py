@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from service.schemas import ErrorBody
+from service.errors import ErrorBody
 
 Access = Literal["public", "user", "admin"]
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])

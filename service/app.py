@@ -35,7 +35,7 @@ from service.errors import EXCEPTION_HANDLERS
 from service.login_throttle import LoginThrottle
 from service.metrics_endpoint import metrics_endpoint
 from service.openapi import build_openapi, serve_document
-from service.readiness import readiness
+from service.readiness import Health, readiness
 from service.registration_throttle import RegistrationThrottle
 from service.resources import ServiceResources, cancel_and_wait
 from service.routes import (
@@ -54,7 +54,6 @@ from service.routes import (
     retry,
     usage,
 )
-from service.schemas import Health
 from service.socket_registry import SocketRegistry, listen_for_logouts
 from service.stream_limits import StreamLimits
 from shared.process.log_format import configure_logging

@@ -21,7 +21,7 @@ from service.browser_session import check_origin, clear_session_cookie, cookie_t
 from service.errors import parse_body
 from service.login import open_session
 from service.routes.auth import close_session
-from service.schemas import Credentials, LoggedOut, SignedIn
+from service.routes.auth_schemas import Credentials, LoggedOut, SignedIn
 
 STATIC = Path(__file__).parent / "static" / "chat"
 # The page loads only its own files: no inline script, nothing from elsewhere.

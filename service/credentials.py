@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 JWT_ALGORITHM = "HS256"
 
 
-# The longest password the service takes (a 422 past it, service/schemas.py), so argon2
+# The longest password the service takes (a 422 past it, service/routes/auth_schemas.py), so argon2
 # never hashes more than 4 KiB of UTF-8 per attempt.
 MAX_PASSWORD_CHARS = 1_024
 

@@ -33,8 +33,8 @@ from service.errors import ApiError
 from service.login import open_session, revoke_session
 from service.principal import Principal, Unauthorized, authenticate
 from service.resources import ServiceResources, resources_of
+from service.routes.auth_schemas import Credentials
 from service.routes.operations import build_queue_view, cron_views, every_worker, list_recent_jobs
-from service.schemas import Credentials
 from shared.queue.job_history import last_hour
 from shared.queue.jobs import queue_of_job_id
 from shared.queue.rerun import RERUNNABLE

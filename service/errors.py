@@ -23,6 +23,16 @@ log = logging.getLogger(__name__)
 Model = TypeVar("Model", bound=BaseModel)
 
 
+class ErrorItem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    errors: list[ErrorItem]
+
+
 class ApiError(Exception):
     def __init__(self, status_code: int, detail: str, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(detail)

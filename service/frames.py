@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from service.reply_schemas import is_blank
+from service.routes.reply_schemas import is_blank
 from service.untrusted_json import NotJSON, RefusedJSON, load_untrusted_json
 from shared.redis_structures.reply_stream import START, is_entry_id
 

@@ -20,6 +20,7 @@ from collections.abc import Awaitable
 from typing import Any, Literal
 
 from pydantic import BaseModel
+from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -28,6 +29,10 @@ from service.resources import resources_of
 from shared.queue.heartbeats import list_workers
 
 OK = "ok"
+
+
+class Health(BaseModel):
+    status: str
 
 
 class Readiness(BaseModel):
@@ -48,7 +53,7 @@ async def check(probe: Awaitable[Any], timeout: float) -> str:
 
 
 async def queue_workers(
-    redis: Any, queue_name: str, timeout: float, *, this_process_only: bool = False
+    redis: Redis, queue_name: str, timeout: float, *, this_process_only: bool = False
 ) -> tuple[int | None, str]:
     """How many workers of the queue are fresh, and the check's verdict. `this_process_only`:
     the store is this process's memory, so a worker anywhere else does not share it."""

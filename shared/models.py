@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, create_model
 
@@ -51,6 +51,13 @@ class ExtractedEntity(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     kind: EntityKind
+    # Other names the user gave it in the session ("NYC" for New York). A claim to check,
+    # not a fact: shared/memory/llm_aliases.py takes only what looks like a name and was said.
+    aliases: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list,
+        max_length=5,
+        description="other names the user used for this same entity in this session, as written; empty if none",
+    )
 
 
 class ExtractedRelation(BaseModel):
@@ -225,6 +232,9 @@ class MemoryDoc(BaseModel):
     session_id: str | None = None
     said_at: datetime | None = None  # when the user said it (the newest message the extraction read)
     valid_from: date | None = None  # when it holds or happens, where the user said so ("my race is on 12 April")
+    # The content's stems where the store keeps them (a memory record's `terms`), so an index
+    # rebuild need not tokenise every memory again. Never stored in the index itself.
+    terms: list[str] | None = Field(default=None, exclude=True)
 
 
 class EntityNames(BaseModel):

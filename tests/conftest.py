@@ -114,6 +114,6 @@ async def arq_pool(settings: Settings) -> AsyncIterator[Any]:
 def ctx(db: Any, settings: Settings, arq_pool: Any) -> dict[str, Any]:
     """A job's ctx as the worker makes it: the test database, the stub LLM, the arq pool."""
     from shared.llm.anthropic_provider import AnthropicProvider
+    from tests.support.job_ctx import job_ctx
 
-    llm = AnthropicProvider(settings)
-    return {"db": db, "settings": settings, "llm": llm, "redis": arq_pool}
+    return job_ctx(settings, db, arq_pool, llm=AnthropicProvider(settings))

@@ -8,7 +8,7 @@ that changes what the override leans on fails a test instead of a production wor
 | ------------------------------- | ------------------------------------------------------------------------- |
 | main                            | test_a_worker_started_before_redis_waits_for_it                           |
 | _poll_iteration                 | test_a_nudge_wakes_an_idle_worker, test_worker_outage_units (outages)     |
-| start_jobs                      | test_two_workers_take_each_job_once_and_none_before_it_is_due, test_worker_outage_units: ..._does_not_use_up_a_job_slot, ..._during_a_pickup_... |
+| start_jobs                      | test_worker_outage_units: ..._does_not_use_up_a_job_slot, ..._during_a_pickups_claim_..., test_the_claim_keeps_arqs_rules_..., test_two_workers_take_each_job_once_and_none_before_it_is_due |
 | run_job                         | test_worker_outage_units: test_a_job_picked_up_as_redis_went_away_...     |
 | finish_job                      | test_a_finished_jobs_result_waits_for_redis                               |
 | finish_failed_job               | test_a_failed_pickups_record_waits_for_redis                              |
@@ -165,7 +165,7 @@ async def count_run(ctx: dict[str, Any], key: str) -> None:
 
 
 async def test_two_workers_take_each_job_once_and_none_before_it_is_due(redis_url):
-    """The pickup (arq_adapter/pickup.py) in place of arq's: as exclusive as its WATCH was."""
+    """The claim (arq_adapter/claim.py) in place of arq's pickup: as exclusive as its WATCH was."""
     pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=QUEUE)
     workers = [worker_on(redis_url, functions=[count_run], poll_delay=0.01, max_jobs=7) for _ in range(2)]
     tasks = [asyncio.create_task(w.async_run()) for w in workers]

@@ -11,7 +11,7 @@ import unicodedata
 import jsonschema_rs
 import pytest
 
-from service.reply_schemas import INVISIBLE, VISIBLE_PATTERN, is_blank
+from service.routes.reply_schemas import INVISIBLE, VISIBLE_PATTERN, is_blank
 from tests.support.client import read_reply
 
 INVISIBLE_MESSAGES = [

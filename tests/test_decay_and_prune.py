@@ -12,6 +12,7 @@ from arq import Worker
 from bson import ObjectId
 
 from shared.store.mongo import SESSION_CONTEXTS, SUMMARIES
+from tests.support.job_ctx import changed, job_ctx
 from tests.support.memory_docs import DAY, T0, context_doc
 from tests.support.settings import make_settings
 from tests.support.worker import drain_queue
@@ -65,11 +66,11 @@ async def test_decay_deletes_expired_and_faded_summarized_contexts(ctx, db):
     assert result[SESSION_CONTEXTS] == {"decayed": 4, "expired": 1, "faded": 1}
 
 
-async def test_decay_switched_off_changes_nothing(redis_url, mongo_client):
+async def test_decay_switched_off_changes_nothing(redis_url, mongo_client, arq_pool):
     settings = make_settings(redis_url, enable_memory_decay=False)
     db = mongo_client[settings.mongodb_db_name]
     await db[SESSION_CONTEXTS].insert_one(context_doc("u", 1, expires_at=T0))
-    assert (await decay_memories({"db": db, "settings": settings}, now=T0 + 5 * DAY))["skipped"] is True
+    assert (await decay_memories(job_ctx(settings, db, arq_pool), now=T0 + 5 * DAY))["skipped"] is True
     assert await strengths(db) == [1.0]
 
 
@@ -87,7 +88,7 @@ async def test_prune_deletes_only_old_contexts_a_summary_covers(ctx, db, redis_u
     assert sorted(d["session_id"] for d in await db[SESSION_CONTEXTS].find({}).to_list(None)) == ["u-s02", "u-s03", "u-s04"]
 
     off = make_settings(redis_url, memory_retention_days=0)
-    assert (await prune_memories({"db": db, "settings": off}, now=now + 1000 * DAY))["skipped"] is True
+    assert (await prune_memories(changed(ctx, settings=off), now=now + 1000 * DAY))["skipped"] is True
     assert await db[SESSION_CONTEXTS].count_documents({}) == 3
 
 

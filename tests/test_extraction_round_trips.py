@@ -1,7 +1,8 @@
-"""An extraction that stores new points makes five MongoDB round trips, three of them sent
-together: the reads before the LLM call (messages, watermarks, known point keys: plain
-indexed reads, not one $facet with two $lookups), the watermark upsert, and the
-unsummarized-context counter."""
+"""What an extraction that stores new points asks of MongoDB: four plain indexed reads sent
+together before the LLM call (messages, watermarks, known point keys, known memories; not
+one $facet with two $lookups), four writes (the context, the new memories at once, the
+context's memory ids, the unsummarized-context counter), and the recall index's refresh:
+five reads sent together. Three round trips' waits of reads, four of writes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from shared.llm.anthropic_provider import AnthropicProvider
 from shared.store.messages import store_message
 from shared.store.mongo import CONTEXT_COUNTERS, MEMORIES, SESSION_CONTEXTS
 from tests.support.counting_db import CountingDatabase
+from tests.support.job_ctx import changed, job_ctx
 from worker.extract import extract_session_context
 
 
@@ -18,6 +20,15 @@ async def session_with(db, user_id: str, session_id: str, text: str) -> None:
 
 
 READS = [("chat_messages", "find"), (SESSION_CONTEXTS, "find"), ("empty_extractions", "find_one"), (MEMORIES, "find")]
+# The user's recall index is refreshed inside the extraction (worker/recall_cache.py), not by
+# a job of its own: five reads of what recall ranks, sent together (one round trip's wait).
+REFRESH_READS = [
+    (MEMORIES, "find"),
+    (SESSION_CONTEXTS, "find"),
+    ("summaries", "find"),
+    ("reflections", "find_one"),
+    ("entities", "find"),
+]
 
 
 async def test_new_points_take_four_reads_sent_together_and_four_writes_and_an_up_to_date_session_the_reads(
@@ -28,13 +39,13 @@ async def test_new_points_take_four_reads_sent_together_and_four_writes_and_an_u
         # A first session gives the user a stored context and a counter.
         stub_llm.points = [{"kind": "goal", "content": "Run a marathon", "importance": 0.8}]
         await session_with(db, "u", "s1", "I want to run a marathon")
-        first = await extract_session_context({"db": db, "settings": settings, "llm": llm, "redis": arq_pool}, "u", "s1")
+        first = await extract_session_context(job_ctx(settings, db, arq_pool, llm=llm), "u", "s1")
         assert first["reason"] == "extracted"
 
         stub_llm.points = [{"kind": "commitment", "content": "Swim on Sundays", "importance": 0.7}]
         await session_with(db, "u", "s2", "I will swim on Sundays")
         counting = CountingDatabase(db)
-        ctx = {"db": counting, "settings": settings, "llm": llm, "redis": arq_pool}
+        ctx = job_ctx(settings, counting, arq_pool, llm=llm)
         outcome = await extract_session_context(ctx, "u", "s2")
         assert outcome["reason"] == "extracted"
         assert counting.calls == [
@@ -42,6 +53,7 @@ async def test_new_points_take_four_reads_sent_together_and_four_writes_and_an_u
             (SESSION_CONTEXTS, "find_one_and_update"),
             (MEMORIES, "insert_many"),  # every new memory at once
             (SESSION_CONTEXTS, "update_one"),  # the context's memory ids
+            *REFRESH_READS,
             (CONTEXT_COUNTERS, "find_one_and_update"),
         ]
         assert (await db[CONTEXT_COUNTERS].find_one({"_id": "u"}))["unsummarized"] == 2
@@ -59,13 +71,13 @@ async def test_new_points_take_four_reads_sent_together_and_four_writes_and_an_u
 async def test_a_point_said_again_reinforces_the_older_context_without_a_lookup(db, settings, arq_pool, stub_llm):
     llm = AnthropicProvider(settings)
     try:
-        ctx = {"db": db, "settings": settings, "llm": llm, "redis": arq_pool}
+        ctx = job_ctx(settings, db, arq_pool, llm=llm)
         stub_llm.points = [{"kind": "goal", "content": "Run a marathon", "importance": 0.8}]
         await session_with(db, "u", "s1", "I want to run a marathon")
         await extract_session_context(ctx, "u", "s1")
         await session_with(db, "u", "s2", "I still want to run a marathon!")
         counting = CountingDatabase(db)
-        outcome = await extract_session_context({**ctx, "db": counting}, "u", "s2")
+        outcome = await extract_session_context(changed(ctx, db=counting), "u", "s2")
         assert outcome["reason"] == "no_new_points"
         # The reads, the reinforcing update, the empty watermark, the memory reinforced: no
         # second read for the keys.
@@ -77,6 +89,7 @@ async def test_a_point_said_again_reinforces_the_older_context_without_a_lookup(
             "update_one",
             "update_one",
             "update_many",
+            *(name for _, name in REFRESH_READS),
         ]
         [memory] = await db[MEMORIES].find({}).to_list(None)
         assert memory["mentions"] == 2 and [s["session_id"] for s in memory["sources"]] == ["s1", "s2"]

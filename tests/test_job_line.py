@@ -12,6 +12,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from shared.queue.job_history import RECENT_KEY, bucket_key, current_minute, recent_jobs
+from tests.support.job_ctx import job_ctx
+from tests.support.settings import make_settings
 from worker.job_metrics import note_on_job_line, observe_job
 
 
@@ -25,6 +27,9 @@ class CountingPipelines:
         self.pipelines += 1
         return self.redis.pipeline(*args, **kwargs)
 
+    def __getattr__(self, name: str) -> Any:  # the rest as the client's
+        return getattr(self.redis, name)
+
 
 async def test_a_job_writes_one_line_and_its_history_in_one_round_trip(redis_url, caplog):
     async def job(ctx: dict[str, Any], user_id: str) -> str:
@@ -33,7 +38,8 @@ async def test_a_job_writes_one_line_and_its_history_in_one_round_trip(redis_url
 
     redis = Redis.from_url(redis_url)
     counting = CountingPipelines(redis)
-    ctx = {"redis": counting, "job_id": "ping:j1", "job_try": 2, "enqueue_time": datetime.now(UTC) - timedelta(seconds=3)}
+    ctx = job_ctx(make_settings(redis_url), None, counting, job_id="ping:j1", job_try=2)
+    ctx["enqueue_time"] = datetime.now(UTC) - timedelta(seconds=3)  # as arq's run_job adds it
     try:
         await redis.delete(RECENT_KEY, bucket_key(current_minute()))
         with caplog.at_level(logging.INFO, logger="worker.job_metrics"):

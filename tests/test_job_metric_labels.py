@@ -24,10 +24,10 @@ def test_every_job_the_worker_runs_has_its_own_label():
 
 
 @pytest.mark.parametrize("metric", ["coach_jobs_started_total", "coach_jobs_completed_total"])
-async def test_ping_is_counted(metric):
+async def test_ping_is_counted(metric, ctx):
     [ping] = [f for f in FUNCTIONS if f.__name__ == "ping"]
     before = sample(metric, "ping")
-    assert await ping({}) == "pong"
+    assert await ping(ctx) == "pong"
     assert sample(metric, "ping") == before + 1
 
 

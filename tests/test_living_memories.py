@@ -15,6 +15,7 @@ from shared.llm.offline import OfflineProvider
 from shared.memory.migrate import migrate_contexts
 from shared.store.messages import store_message
 from shared.store.mongo import CHAT_MESSAGES, MEMORIES, SESSION_CONTEXTS
+from tests.support.job_ctx import job_ctx
 from tests.test_recall import context, prompt_memory
 from worker.extract import extract_session_context
 
@@ -36,9 +37,7 @@ async def say(db: Any, settings: Any, arq_pool: Any, user_id: str, session_id: s
     await store_message(db, user_id, session_id, "assistant", "Noted.")
     provider = llm or AnthropicProvider(settings)
     try:
-        return await extract_session_context(
-            {"db": db, "settings": settings, "llm": provider, "redis": arq_pool}, user_id, session_id
-        )
+        return await extract_session_context(job_ctx(settings, db, arq_pool, llm=provider), user_id, session_id)
     finally:
         if llm is None:
             await provider.aclose()
@@ -97,8 +96,8 @@ async def test_a_repeat_reinforces_instead_of_adding(db, settings, arq_pool, stu
 
 
 async def test_the_users_own_edit_is_not_undone_by_an_extraction_of_older_messages(api, db, settings, arq_pool, stub_llm):
-    """The rule: a memory the user changed after the newest message an extraction read is
-    not updated or superseded by it; later words still update it."""
+    """The rule: a memory the user changed after a point was said (the newest user message
+    that says it) is not updated or superseded by that point; later words still update it."""
     login = await api.new_user()
     await say(db, settings, arq_pool, login.user_id, "s1", "I train every morning at 6")
     # Said before the edit, extracted after it (a slow or re-run extraction).
@@ -112,12 +111,58 @@ async def test_the_users_own_edit_is_not_undone_by_an_extraction_of_older_messag
 
     stub_llm.consolidate = shares_word("train", "update")
     provider = AnthropicProvider(settings)
-    await extract_session_context({"db": db, "settings": settings, "llm": provider, "redis": arq_pool}, login.user_id, "s2")
+    await extract_session_context(job_ctx(settings, db, arq_pool, llm=provider), login.user_id, "s2")
     assert await active(db, login.user_id) == ["I train at 7 now, not 6"]
 
     await say(db, settings, arq_pool, login.user_id, "s3", "I train at 8 these days", provider)  # said after the edit
     assert await active(db, login.user_id) == ["I train at 8 these days"]
     await provider.aclose()
+
+
+async def test_a_session_that_goes_on_after_the_edit_does_not_undo_it(api, db, settings, arq_pool, stub_llm):
+    """Found from outside: the user corrected a memory mid-session, then said something else
+    ("thanks"); the logout's extraction read the older sentence as newer than the edit,
+    because the session's newest message was."""
+    login = await api.new_user()
+    await say(db, settings, arq_pool, login.user_id, "s1", "I train every morning at 6")
+    await store_message(db, login.user_id, "s2", "user", "I train every day at noon")
+    await store_message(db, login.user_id, "s2", "assistant", "Noted.")
+    await db[CHAT_MESSAGES].update_many({"session_id": "s2"}, {"$set": {"timestamp": datetime.now(UTC) - timedelta(minutes=5)}})
+    [memory] = await db[MEMORIES].find({"user_id": login.user_id}).to_list(None)
+    path = f"/api/v1/memory/points/{memory['_id']}"
+    edited = await api.http.patch(path, json={"content": "I train every evening at 7"}, headers=login.headers)
+    assert edited.status_code == 200
+    await store_message(db, login.user_id, "s2", "user", "Hello there, thanks")  # after the edit, about nothing
+    await store_message(db, login.user_id, "s2", "assistant", "Any time.")
+
+    stub_llm.consolidate = shares_word("train", "update")
+    provider = AnthropicProvider(settings)
+    try:
+        await extract_session_context(job_ctx(settings, db, arq_pool, llm=provider), login.user_id, "s2")
+    finally:
+        await provider.aclose()
+    now_held = await active(db, login.user_id)  # the stub makes a point of every user line
+    assert "I train every evening at 7" in now_held and "I train every day at noon" not in now_held
+    assert (await db[MEMORIES].find_one({"_id": memory["_id"]}))["content"] == "I train every evening at 7"
+
+
+async def test_a_users_own_memory_gets_the_date_its_words_give_and_loses_one_they_no_longer_give(api):
+    """Found from outside: a POSTed "my race is next week" had no date, and a PATCH kept the
+    date of the words it replaced."""
+    login = await api.new_user()
+    today = datetime.now(UTC).date()
+    created = await api.http.post(
+        "/api/v1/memory/points", json={"kind": "fact", "content": "My race is next week"}, headers=login.headers
+    )
+    path = f"/api/v1/memory/points/{created.json()['id']}"
+    [memory] = (await api.http.get("/api/v1/memory/points", headers=login.headers)).json()["memories"]
+    assert memory["valid_from"] == (today + timedelta(weeks=1)).isoformat()
+    changed = await api.http.patch(path, json={"content": "The wedding is on 2027-01-16"}, headers=login.headers)
+    assert changed.json()["valid_from"] == "2027-01-16"
+    changed = await api.http.patch(path, json={"content": "I like my sister's cooking"}, headers=login.headers)
+    assert changed.json()["valid_from"] is None  # no date in these words: none kept from the old ones
+    changed = await api.http.patch(path, json={"importance": 0.9}, headers=login.headers)
+    assert changed.json()["valid_from"] is None and changed.json()["importance"] == 0.9
 
 
 async def test_the_owner_adds_edits_retracts_and_pages_through_memories(api, db, stub_llm):
@@ -261,9 +306,7 @@ async def test_a_session_extracted_again_does_not_bring_back_what_the_user_delet
     await store_message(db, login.user_id, "s0", "assistant", "Noted.")
     await db[CHAT_MESSAGES].update_many({"session_id": "s0"}, {"$set": {"timestamp": datetime.now(UTC) - timedelta(hours=1)}})
     provider = AnthropicProvider(settings)
-    outcome = await extract_session_context(
-        {"db": db, "settings": settings, "llm": provider, "redis": arq_pool}, login.user_id, "s0"
-    )
+    outcome = await extract_session_context(job_ctx(settings, db, arq_pool, llm=provider), login.user_id, "s0")
     await provider.aclose()
     assert outcome["reason"] in ("extracted", "no_new_points")
     assert "I want to learn the piano" not in await active(db, login.user_id)
@@ -290,6 +333,33 @@ async def test_the_offline_rules_follow_a_routine_changing(db, settings, arq_poo
     assert sorted(await active(db, "u1")) == ["I prefer to cook on Saturdays now.", "I train every morning at 6."]
     await say(db, settings, arq_pool, "u1", "s4", "I no longer train in the morning.", offline)
     assert "I train every morning at 6." not in await active(db, "u1")
+
+
+async def test_the_offline_rules_keep_facts_that_only_share_a_person_or_a_routine(db, settings, arq_pool):
+    """Found from outside: "my sister is getting married" was overwritten by "my sister called
+    me"; a negation of the morning routine retired the evening one; questions were stored."""
+    offline = OfflineProvider()
+    await say(db, settings, arq_pool, "u1", "s1", "My sister Sara is getting married in June.", offline)
+    await say(db, settings, arq_pool, "u1", "s2", "My sister Sarah called me yesterday.", offline)
+    assert len(await active(db, "u1")) == 2  # two facts about one person, both kept
+    await say(db, settings, arq_pool, "u2", "s1", "I train every evening now.", offline)
+    await say(db, settings, arq_pool, "u2", "s2", "I no longer train every morning.", offline)
+    assert "I train every evening now." in await active(db, "u2")
+    await say(db, settings, arq_pool, "u3", "s1", "Where do I live? I now prefer running in the evening.", offline)
+    # u3's "s1" is read alone, though u1 had a session of that id too.
+    assert await active(db, "u3") == ["I now prefer running in the evening."]
+
+
+async def test_the_offline_coach_quotes_the_memory_the_message_is_about():
+    from shared.llm.offline import write_reply
+    from shared.models import MemoryDigest, RecalledPoint
+
+    points = [  # the strongest first, as the stable core puts it
+        RecalledPoint(kind="goal", content="I want to run a marathon"),
+        RecalledPoint(kind="fact", content="My sister Sara is getting married in June"),
+    ]
+    reply = write_reply("When is my sister's wedding? Is Sara married yet?", MemoryDigest(points=points))
+    assert "getting married in June" in reply and "marathon" not in reply
 
 
 async def test_summaries_and_reflections_read_memory_as_it_is_now(db, settings, arq_pool, stub_llm):

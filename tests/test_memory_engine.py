@@ -23,6 +23,7 @@ from shared.redis_structures.recall_index import RedisRecallIndex
 from shared.store import communities, entities, relations
 from shared.store.messages import store_message
 from shared.store.mongo import COMMUNITIES, ENTITIES, REFLECTIONS, SESSION_CONTEXTS
+from tests.support.job_ctx import changed, job_ctx
 from tests.support.settings import make_settings
 from tests.support.stub_llm import Failure
 from tests.support.worker import drain_queue
@@ -56,7 +57,7 @@ def context_doc(user_id: str, n: int, kind: str = "goal", content: str | None = 
 
 @pytest.fixture
 def ctx(db, settings, arq_pool):
-    return {"db": db, "settings": settings, "llm": AnthropicProvider(settings), "redis": arq_pool}
+    return job_ctx(settings, db, arq_pool, llm=AnthropicProvider(settings))
 
 
 def graph_answer(*names: str, relation: tuple[str, str] | None = None, kind: str = "event") -> dict:
@@ -219,14 +220,14 @@ async def test_the_hourly_cron_reflects_for_users_with_enough_new_contexts(setti
     await db[SESSION_CONTEXTS].insert_many(
         [context_doc("due", n) for n in range(3)] + [context_doc("early", n) for n in range(2)]
     )
-    ctx = {"db": db, "settings": settings, "redis": arq_pool}
+    ctx = job_ctx(settings, db, arq_pool)  # no LLM: these calls must not reach one
     assert await generate_reflections(ctx) == {"enqueued": 1}
     await drain_queue(settings, mongo_client)
     assert [r["user_id"] for r in await db[REFLECTIONS].find({}).to_list(None)] == ["due"]
     # Read contexts no longer count: the next run has nothing to do until three new ones.
     assert await generate_reflections(ctx) == {"enqueued": 0}
-    assert (await generate_reflection({**ctx, "llm": None}, "early"))["reason"] == "too_few_new_contexts"
-    assert (await generate_reflection({**ctx, "llm": None}, "nobody", True))["reason"] == "no_contexts"
+    assert (await generate_reflection(ctx, "early"))["reason"] == "too_few_new_contexts"
+    assert (await generate_reflection(ctx, "nobody", True))["reason"] == "no_contexts"
 
 
 async def test_post_reflections_queues_one_that_memory_shows_and_the_coach_uses(api, settings, mongo_client, stub_llm, arq_pool):
@@ -302,7 +303,7 @@ def test_louvain_on_a_fixed_graph_gives_the_expected_groups_twice():
     assert detect(entity_graph(nodes, [])) == []  # no relation, no community
 
 
-async def test_the_nightly_job_groups_changed_graphs_only_and_keeps_a_change_made_meanwhile(settings, db):
+async def test_the_nightly_job_groups_changed_graphs_only_and_keeps_a_change_made_meanwhile(settings, db, arq_pool):
     for user_id in ("u1", "u2"):
         named = [ExtractedEntity(name=n, kind="event") for n in ("Anna", "half marathon", "gym")]
         resolved = await entities.record_entities(db, user_id, named, "c1", T0, 92)
@@ -312,7 +313,7 @@ async def test_the_nightly_job_groups_changed_graphs_only_and_keeps_a_change_mad
         ]
         await relations.record_relations(db, user_id, stated, resolved, T0)
     await communities.mark_changed(db, "u1", T0)
-    result = await detect_communities({"db": db, "settings": settings}, now=T0 + timedelta(hours=1))
+    result = await detect_communities(job_ctx(settings, db, arq_pool), now=T0 + timedelta(hours=1))
     assert (result["users"], result["communities"]) == (1, 1)
     [group] = await communities.user_communities(db, "u1")
     assert group["label"].startswith("Anna") and len(group["entity_ids"]) == 3
@@ -364,22 +365,50 @@ async def test_after_an_extraction_the_index_holds_the_new_points_before_the_nex
     assert "I want to swim a mile" in system and "marker from the index" not in system
 
 
-async def test_a_change_drops_the_old_index_at_once_and_a_rebuild_from_before_writes_nothing(ctx, db, arq_pool, stub_llm):
+async def test_a_change_drops_the_old_index_at_once_and_a_rebuild_from_before_writes_nothing(
+    ctx, db, arq_pool, stub_llm, settings
+):
     seen = await recall_index.version(arq_pool, "u1")
     assert await recall_index.write(arq_pool, "u1", marker_index("old"), seen, 60)
     await store_message(db, "u1", "s1", "user", "I want to learn Spanish")
     await store_message(db, "u1", "s1", "assistant", "Good.")
     await extract_session_context(ctx, "u1", "s1")
-    # Until the rebuild runs, a chat ranks from the database, never from the old index.
-    assert await RedisRecallIndex(arq_pool, "u1").probe([], []) is None
-    # A rebuild that read the database before that drop writes nothing.
+    # The extraction dropped the old index and wrote the new one itself: no job of its own.
+    index = RedisRecallIndex(arq_pool, "u1")
+    probe = await index.probe(["spanish"], [])
+    assert probe is not None and probe.n_docs == 1
+    assert [d.content for d in (await index.documents(list(probe.postings["spanish"]))).values()] == ["I want to learn Spanish"]
+    assert not await arq_pool.queued_jobs(queue_name=settings.queue_name)
+    # A rebuild that read the database before that change writes nothing.
     assert not await recall_index.write(arq_pool, "u1", marker_index("stale"), seen, 60)
-    assert await RedisRecallIndex(arq_pool, "u1").probe([], []) is None
+    assert (await index.probe([], [])).n_docs == 1
 
     seen = await recall_index.version(arq_pool, "u2")
     assert await recall_index.write(arq_pool, "u2", marker_index("old"), seen, 60)
     result = await decay_memories(ctx, now=datetime.now(UTC))
-    assert result["recall_caches_rebuilt"] == 1 and await RedisRecallIndex(arq_pool, "u2").probe([], []) is None
+    assert result["recall_caches_rebuilt"] == 2  # u1's, written by its extraction, and u2's
+    assert await RedisRecallIndex(arq_pool, "u2").probe([], []) is None
+
+
+async def test_an_extraction_that_cannot_refresh_the_index_leaves_it_to_a_rebuild_job(ctx, db, arq_pool, stub_llm, settings):
+    """The embeddings provider fails while the extraction refreshes the index: the
+    extraction's memory stands, the old index is gone, and a rebuild job is queued."""
+
+    class FailingEmbedder:
+        model = "failing"
+
+        async def embed(self, texts: list[str], purpose: str) -> list[list[float]]:
+            raise RuntimeError("embeddings provider down")
+
+    seen = await recall_index.version(arq_pool, "u1")
+    assert await recall_index.write(arq_pool, "u1", marker_index("old"), seen, 60)
+    await store_message(db, "u1", "s1", "user", "I want to learn Spanish")
+    await store_message(db, "u1", "s1", "assistant", "Good.")
+    outcome = await extract_session_context(changed(ctx, embedder=FailingEmbedder()), "u1", "s1")
+    assert outcome["reason"] == "extracted"
+    assert await RedisRecallIndex(arq_pool, "u1").probe([], []) is None  # never the old one
+    queued = await arq_pool.queued_jobs(queue_name=settings.queue_name)
+    assert [j.function for j in queued] == ["rebuild_recall_cache"] and queued[0].args == ("u1",)
 
 
 async def test_redis_down_means_the_database_and_the_outbox_not_an_error(db, settings):
@@ -411,7 +440,7 @@ async def test_redis_down_means_the_database_and_the_outbox_not_an_error(db, set
 async def test_offline_provider_builds_the_graph_reflects_and_groups(redis_url, mongo_client, arq_pool):
     settings = make_settings(redis_url, llm_provider="offline")
     db = mongo_client[settings.mongodb_db_name]
-    ctx = {"db": db, "settings": settings, "llm": OfflineProvider(), "redis": arq_pool}
+    ctx = job_ctx(settings, db, arq_pool, llm=OfflineProvider())
     lines = [
         "I want to run the Riverside half marathon race. I train with Anna every morning.",
         "I will run the half-marathon in April. My coach says rest matters.",
@@ -450,5 +479,6 @@ def test_the_extraction_schema_keeps_the_stub_sane():
 
     props = EXTRACTION_TOOL["input_schema"]["properties"]
     assert props["entities"]["maxItems"] == 30 and props["relations"]["maxItems"] == 30
+    assert props["entities"]["items"]["properties"]["aliases"]["maxItems"] == 5  # then checked (shared/memory/llm_aliases.py)
     assert EXTRACTION_TOOL["input_schema"]["required"] == ["points"]
     assert "$ref" not in json.dumps(EXTRACTION_TOOL)

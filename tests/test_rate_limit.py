@@ -27,11 +27,12 @@ async def test_a_token_bucket_allows_its_capacity_then_says_how_long_to_wait(red
 
 
 async def test_a_token_bucket_refills_with_time_and_takes_tokens_given_back(redis):
-    bucket = TokenBucket(redis, "test:bucket", capacity=2, period_seconds=0.2)
+    bucket = TokenBucket(redis, "test:bucket", capacity=2, period_seconds=2)  # a token a second
     assert [(await bucket.take("k")).allowed for _ in range(3)] == [True, True, False]
-    await asyncio.sleep(0.15)
-    assert (await bucket.take("k")).allowed
-    assert not (await bucket.take("k")).allowed
+    async with asyncio.timeout(5):  # a token comes back with time
+        while not (await bucket.take("k")).allowed:
+            await asyncio.sleep(0.05)
+    assert not (await bucket.take("k")).allowed  # and only the one: the next is a second away
     await bucket.give_back("k")
     assert (await bucket.take("k")).allowed
 
@@ -42,13 +43,13 @@ async def test_a_token_bucket_refuses_a_cost_above_its_capacity(redis):
 
 
 async def test_a_lease_semaphore_holds_limit_places_and_a_holder_that_stops_refreshing_loses_its_place(redis):
-    sockets = LeaseSemaphore(redis, "test:sockets", limit=2, lease_seconds=0.3)
+    sockets = LeaseSemaphore(redis, "test:sockets", limit=2, lease_seconds=1.0)
     assert await sockets.acquire("user", "a")
     assert await sockets.acquire("user", "b")
     assert not await sockets.acquire("user", "c")
     assert await sockets.acquire("user", "a")  # a holder asking again keeps its place
     # "b" dies without releasing (a killed process); "a" keeps refreshing.
-    for _ in range(4):
+    for _ in range(12):  # 1.2 s: past b's lease, refreshed well within a's
         await asyncio.sleep(0.1)
         assert await sockets.refresh("user", "a")
     assert await sockets.holders("user") == 1

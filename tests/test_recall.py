@@ -16,6 +16,7 @@ from shared.memory.recall import rank_memories
 from shared.memory.strength import point_key
 from shared.redis_structures.recall_index import RedisRecallIndex
 from shared.store.mongo import SESSION_CONTEXTS
+from tests.support.job_ctx import job_ctx
 from tests.support.servers import serve_app
 from tests.support.worker import drain_queue
 
@@ -217,7 +218,7 @@ async def test_an_embeddings_provider_adds_meaning_and_its_failure_costs_only_th
     await db[SESSION_CONTEXTS].insert_many([context("u1", 0, [WEDDING]), context("u1", 1, SMALL_TALK)])
     async with serve_app(embeddings_app(calls, fail)) as base_url:
         embedder = HttpEmbedder(f"{base_url}/v1", "key", "stub-embed", 2.0)
-        ctx = {"db": db, "settings": settings, "redis": arq_pool, "embedder": embedder}
+        ctx = job_ctx(settings, db, arq_pool, embedder=embedder)
         outcome = await rebuild_recall_cache(ctx, "u1")
         assert outcome["written"] and outcome["embedded"] == 6
         assert calls[-1]["input_type"] == "document" and calls[-1]["model"] == "stub-embed"

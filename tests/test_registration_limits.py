@@ -46,16 +46,24 @@ async def test_registrations_past_the_hourly_limit_per_address_get_429_and_hash_
 
 class OrderRecorder:
     """Wraps the real hasher: records which calls start, in order; each takes a moment so
-    that queued calls really wait."""
+    that queued calls really wait. With `hold_hashes_for_verify`, a hash (a registration)
+    does not finish before a verify (a login) has started, at most 10 s: whether the login
+    overtakes the queue then depends on the slots alone, not on how fast this machine is."""
 
-    def __init__(self, hasher: Any) -> None:
+    def __init__(self, hasher: Any, *, hold_hashes_for_verify: bool = False) -> None:
         self.hasher = hasher
         self.lock = threading.Lock()
         self.order: list[str] = []
+        self.verify_started = threading.Event()
+        self.hold_hashes_for_verify = hold_hashes_for_verify
 
     def _run(self, name: str, work: Any, *args: Any) -> Any:
         with self.lock:
             self.order.append(name)
+        if name == "verify":
+            self.verify_started.set()
+        elif self.hold_hashes_for_verify:
+            self.verify_started.wait(timeout=10)
         time.sleep(0.03)
         return work(*args)
 
@@ -76,7 +84,7 @@ async def test_a_login_goes_before_a_queue_of_registrations(redis_url, mongo_cli
     async with serve_app(app) as url, Api(url) as api:
         user = await api.new_user()
         passwords = app.state.resources.passwords
-        recorder = OrderRecorder(passwords.hasher)
+        recorder = OrderRecorder(passwords.hasher, hold_hashes_for_verify=True)
         passwords.hasher = recorder
         entered = 0
         hash_registration = passwords.hash

@@ -18,9 +18,11 @@ import websockets
 from shared.redis_structures.reply_stream import stream_key
 from shared.store.mongo import CHAT_MESSAGES, REPLIES, SESSION_CONTEXTS
 from tests.support.client import Api, Login
+from tests.support.job_ctx import job_ctx
 from tests.support.running_worker import running_worker, wait_for
 from tests.support.sse import read_events
 from tests.support.stub_llm import Failure
+from worker.resources import worker_resources
 
 REPLY = "one two three four five six seven eight"
 
@@ -332,15 +334,13 @@ async def test_the_rate_limit_counts_http_and_socket_messages_alike(api, setting
             assert frame["code"] == "rate_limited" and frame["retry_after"] >= 1
 
 
-async def test_cleanup_fails_stuck_replies_and_removes_streams_without_expiry(ctx, db, redis_url):
-    from shared.redis_structures.reply_lease import ReplyLease
-    from shared.redis_structures.reply_stream import open_streams_redis, reply_streams
+async def test_cleanup_fails_stuck_replies_and_removes_streams_without_expiry(settings, db, redis_url, arq_pool):
+    from shared.redis_structures.reply_stream import open_streams_redis
     from shared.store.replies import create_reply
     from worker.cleanup_streams import cleanup_streams
 
-    settings = ctx["settings"]
     streams_redis = open_streams_redis(redis_url, 1.0, 1.0)
-    ctx.update(reply_streams=reply_streams(streams_redis, settings), reply_lease=ReplyLease(ctx["redis"], settings))
+    ctx = job_ctx(settings, db, arq_pool, streams_redis=streams_redis)
     now = datetime.now(UTC)
     long_ago = now - timedelta(days=1)
     await create_reply(db, "stuck", "u1", "s1", "m1", "generate_reply:stuck", long_ago)
@@ -349,7 +349,7 @@ async def test_cleanup_fails_stuck_replies_and_removes_streams_without_expiry(ct
     await db[REPLIES].update_one({"_id": "fresh"}, {"$set": {"status": "generating", "started_at": now}})
     await create_reply(db, "old-done", "u1", "s3", "m3", "generate_reply:old-done", long_ago)
     await db[REPLIES].update_one({"_id": "old-done"}, {"$set": {"status": "done", "finished_at": long_ago}})
-    streams = ctx["reply_streams"]
+    streams = worker_resources(ctx).reply_streams
     await streams_redis.xadd(stream_key("stuck"), {"event": "chunk", "data": '{"text":"half"}'})
     await streams_redis.xadd(stream_key("old-done"), {"event": "done", "data": "{}"})  # its expiry was lost
     await streams_redis.xadd(stream_key("fresh"), {"event": "chunk", "data": '{"text":"on its way"}'})

@@ -12,6 +12,7 @@ from bson import ObjectId
 from shared.process.settings import SettingsError, load_settings
 from shared.queue.jobs import enqueue_extraction, extract_job_id
 from shared.store.mongo import CHAT_MESSAGES, EMPTY_EXTRACTIONS, FAILED_JOBS, SESSION_CONTEXTS, SESSIONS, SUMMARIES
+from tests.support.job_ctx import job_ctx
 from tests.support.settings import make_settings
 from tests.support.worker import drain_queue
 from worker.sweep import sweep_sessions
@@ -58,7 +59,7 @@ async def extract_now(db, arq_pool, settings, mongo_client, session_id: str) -> 
 
 
 async def test_sweep_extracts_ended_sessions_once_and_leaves_the_rest(settings, mongo_client, db, stub_llm, arq_pool):
-    ctx = {"db": db, "settings": settings, "redis": arq_pool}
+    ctx = job_ctx(settings, db, arq_pool)
     idle = await open_session(db, "idle", last_said=40 * MINUTE)
     expired = await open_session(db, "expired", last_said=2 * MINUTE, expires_in=-MINUTE)
     active = await open_session(db, "active", last_said=2 * MINUTE)
@@ -85,7 +86,7 @@ async def test_sweep_is_bounded_per_run_and_skips_dead_letters(redis_url, mongo_
         redis_url, llm_provider="anthropic", anthropic_api_key="k", anthropic_base_url=stub_llm.url, session_sweep_batch=2
     )
     db = mongo_client[settings.mongodb_db_name]
-    ctx = {"db": db, "settings": settings, "redis": arq_pool}
+    ctx = job_ctx(settings, db, arq_pool)
     sessions = [await open_session(db, f"s{n}", last_said=(50 - n) * MINUTE) for n in range(3)]
     failed = await open_session(db, "failed", last_said=60 * MINUTE)
     newest = await db[CHAT_MESSAGES].find_one({"session_id": failed, "role": "assistant"})
@@ -107,7 +108,7 @@ async def test_sweep_is_bounded_per_run_and_skips_dead_letters(redis_url, mongo_
 
 
 async def test_zero_points_store_nothing_count_nothing_and_are_not_read_again(settings, mongo_client, db, stub_llm, arq_pool):
-    ctx = {"db": db, "settings": settings, "redis": arq_pool}
+    ctx = job_ctx(settings, db, arq_pool)
     user = "user-quiet"
     await db[SESSION_CONTEXTS].insert_many(  # one short of the summary threshold
         [

@@ -8,6 +8,7 @@ from bson import ObjectId
 
 from shared.store.messages import store_message
 from shared.store.mongo import SESSION_CONTEXTS, SUMMARIES
+from tests.support.job_ctx import job_ctx
 from tests.support.memory_docs import T0, add_contexts
 from tests.support.settings import make_settings
 from tests.support.worker import drain_queue
@@ -73,13 +74,13 @@ async def test_a_run_that_died_after_claiming_is_resumed(ctx, db, stub_llm):
     assert (await db[SUMMARIES].find_one({"_id": stale}))["status"] == "done"
 
 
-async def test_offline_provider_summarizes_too(redis_url, mongo_client):
+async def test_offline_provider_summarizes_too(redis_url, mongo_client, arq_pool):
     from shared.llm.offline import OfflineProvider
 
     settings = make_settings(redis_url, llm_provider="offline")
     db = mongo_client[settings.mongodb_db_name]
     await add_contexts(db, "u", 8)
-    outcome = await summarize_sessions({"db": db, "settings": settings, "llm": OfflineProvider()}, "u")
+    outcome = await summarize_sessions(job_ctx(settings, db, arq_pool, llm=OfflineProvider()), "u")
     summary = await db[SUMMARIES].find_one({})
     assert outcome["covered"] == 3
     assert summary["key_points"] == ["goal: goal number 0", "goal: goal number 1", "goal: goal number 2"]

@@ -23,7 +23,7 @@ async def test_many_jobs_share_one_motor_client_and_run_concurrently(settings, m
         return mongo_client  # the test's database, so the jobs find their messages
 
     monkeypatch.setattr(shared.process.resources, "create_mongo_client", counting_client)
-    stub_llm.latency = 1.5  # room for all 40 to be prepared while the first still waits, on a busy machine
+    stub_llm.hold_until_in_flight = 40  # no answer until all 40 are open (or 30 s: then the assert below fails)
     sessions = [f"session-{i}" for i in range(40)]
     for session_id in sessions:
         user_id = f"user-of-{session_id}"  # one session each: no summary is due
@@ -39,8 +39,8 @@ async def test_many_jobs_share_one_motor_client_and_run_concurrently(settings, m
     await runner.close()
 
     assert len(made) == 1
-    # 40 extractions, each followed by the rebuild of its user's recall cache.
-    assert runner.jobs_complete == 80 and runner.jobs_failed == 0
+    # 40 extractions, each refreshing its user's recall index itself (no job of its own).
+    assert runner.jobs_complete == 40 and runner.jobs_failed == 0
     assert await db[SESSION_CONTEXTS].count_documents({}) == 40
     # All 40 LLM calls were open at once on the worker's one event loop.
     assert stub_llm.max_in_flight == 40

@@ -116,10 +116,10 @@ async def test_a_failover_replica_that_refuses_writes_is_one_outage_not_one_per_
     assert sum("Redis is back" in r.getMessage() for r in caplog.records) == 1
 
 
-async def test_redis_going_away_during_a_pickup_is_an_outage_not_a_crash():
-    """The pickup (one script for the poll's jobs, arq_adapter/pickup.py) loses its
-    connection: an outage the poll loop rides out, and no job slot is used up. (arq's own
-    pickup raised redis-py's WatchError there, which arq does not catch: the worker died.)"""
+async def test_redis_going_away_during_a_pickups_claim_is_an_outage_that_leaks_no_slot():
+    """The pickup's one round trip (the claim script, shared/queue/arq_adapter/claim.py)
+    finds the connection closed: the worker sees an outage, and no job slot stays taken.
+    (arq's own pickup died here: it WATCHed, and redis-py raised WatchError.)"""
     async with dropping_redis("EVALSHA") as url:
         pool = ArqRedis(ConnectionPool.from_url(url, socket_connect_timeout=0.5))
         worker = ResilientWorker(functions=[ping], redis_pool=pool, queue_name="q", handle_signals=False, max_jobs=3)
@@ -130,3 +130,37 @@ async def test_redis_going_away_during_a_pickup_is_an_outage_not_a_crash():
             assert worker.job_counter == 0 and worker.sem._value == worker.max_jobs + 1
         finally:
             await pool.aclose()
+
+
+async def test_the_claim_keeps_arqs_rules_for_which_job_starts(redis_url):
+    """What arq's WATCH/MULTI pickup decided, the one-round-trip claim decides the same way:
+    a job starts once however many workers see it; not while it runs elsewhere, not before
+    it is due, not once it has left the queue."""
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    queue = f"claim-test-{free_port()}"
+    workers = [
+        ResilientWorker(functions=[ping], redis_pool=pool, queue_name=queue, handle_signals=False, poll_delay=0.01)
+        for _ in range(3)
+    ]
+    try:
+        await pool.enqueue_job("ping", _job_id="due", _queue_name=queue)
+        await pool.enqueue_job("ping", _job_id="later", _queue_name=queue, _defer_by=60)
+        # Three workers race for the same ids, "gone" never queued: one claim wins, once.
+        await asyncio.gather(*(w.start_jobs([b"due", b"later", b"gone"]) for w in workers))
+        started = [job_id for w in workers for job_id in w.tasks]
+        assert started == ["due"]
+        await asyncio.gather(*(t for w in workers for t in w.tasks.values()))
+        await asyncio.sleep(0)  # the tasks' done callbacks give their slots back
+        assert all(w.job_counter == 0 and w.sem._value == w.max_jobs + 1 for w in workers)  # no slot held
+        # While a job's in-progress mark stands (another worker runs it), nobody claims it.
+        await pool.enqueue_job("ping", _job_id="busy", _queue_name=queue)
+        await pool.psetex("arq:in-progress:busy", 60_000, b"1")
+        await workers[0].start_jobs([b"busy"])
+        assert "busy" not in workers[0].tasks
+    finally:
+        for w in workers:
+            w.tasks.clear()
+        await pool.aclose()

@@ -15,10 +15,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.process.settings import Settings
-from shared.redis_structures.reply_lease import ReplyLease
 from shared.redis_structures.reply_stream import ReplyStreams, stream_key
+from shared.store.mongo import Database
 from shared.store.replies import fail_stuck, finished_before
+from worker.context import job_context
 
 log = logging.getLogger(__name__)
 
@@ -27,22 +27,21 @@ SCAN_BATCH = 500
 
 async def cleanup_streams(ctx: dict[str, Any], now: datetime | None = None) -> dict[str, int]:
     now = now or datetime.now(UTC)
-    settings: Settings = ctx["settings"]
-    streams: ReplyStreams = ctx["reply_streams"]
-    lease: ReplyLease = ctx["reply_lease"]
-    stuck = await fail_stuck(ctx["db"], now - timedelta(seconds=settings.job_budget_seconds), now)
+    resources = job_context(ctx).resources
+    settings, streams, lease = resources.settings, resources.reply_streams, resources.reply_lease
+    stuck = await fail_stuck(resources.db, now - timedelta(seconds=settings.job_budget_seconds), now)
     for reply_id, session_id in stuck:
         _, terminal = await streams.text(reply_id)
         if terminal is None:
             await streams.append(reply_id, "error", {"code": "timed_out", "detail": "the worker writing this reply stopped"})
         await lease.free(session_id, reply_id)
-    removed = await remove_streams_without_expiry(ctx["db"], streams, now - timedelta(seconds=settings.stream_ttl_seconds))
+    removed = await remove_streams_without_expiry(resources.db, streams, now - timedelta(seconds=settings.stream_ttl_seconds))
     if stuck or removed:
         log.info("cleanup_streams: %d stuck replies failed, %d streams without expiry removed", len(stuck), removed)
     return {"stuck_failed": len(stuck), "streams_removed": removed}
 
 
-async def remove_streams_without_expiry(db: Any, streams: ReplyStreams, finished_cutoff: datetime) -> int:
+async def remove_streams_without_expiry(db: Database, streams: ReplyStreams, finished_cutoff: datetime) -> int:
     redis = streams.redis
     prefix = stream_key("")
     removed = 0
@@ -57,7 +56,7 @@ async def remove_streams_without_expiry(db: Any, streams: ReplyStreams, finished
     return removed
 
 
-async def _remove_batch(db: Any, streams: ReplyStreams, keys: list[str], prefix: str, finished_cutoff: datetime) -> int:
+async def _remove_batch(db: Database, streams: ReplyStreams, keys: list[str], prefix: str, finished_cutoff: datetime) -> int:
     async with streams.redis.pipeline(transaction=False) as pipe:
         for key in keys:
             pipe.ttl(key)

@@ -11,12 +11,14 @@ from typing import Any
 
 from shared.memory.community_detection import detect, entity_graph
 from shared.store import communities, entities, relations
+from worker.context import job_context
 
 log = logging.getLogger(__name__)
 
 
 async def detect_communities(ctx: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    db, settings = ctx["db"], ctx["settings"]
+    resources = job_context(ctx).resources
+    db, settings = resources.db, resources.settings
     now = now or datetime.now(UTC)
     users = groups = 0
     louvain_s = 0.0

@@ -14,12 +14,14 @@ from typing import Any
 from shared.memory.recall_cache import drop_and_rebuild, drop_and_rebuild_everyone
 from shared.store import contexts, memories, reflections, summaries
 from shared.store.mongo import MEMORIES, REFLECTIONS, SESSION_CONTEXTS, SUMMARIES
+from worker.context import job_context
 
 log = logging.getLogger(__name__)
 
 
 async def decay_memories(ctx: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    db, settings = ctx["db"], ctx["settings"]
+    resources = job_context(ctx).resources
+    db, settings = resources.db, resources.settings
     if not settings.enable_memory_decay:
         return {"skipped": True, "reason": "ENABLE_MEMORY_DECAY is false"}
     now = now or datetime.now(UTC)
@@ -32,22 +34,22 @@ async def decay_memories(ctx: dict[str, Any], now: datetime | None = None) -> di
         MEMORIES: {"decayed": await memories.decay(db, rate, now), "expired": await memories.delete_expired(db, now)},
     }
     result[SESSION_CONTEXTS]["faded"] = await contexts.delete_faded(db, settings.memory_strength_floor)
-    if "redis" in ctx:  # what was deleted may sit in cached digests
-        result["recall_caches_rebuilt"] = await drop_and_rebuild_everyone(db, ctx["redis"], settings.redis_timeout_seconds)
+    # What was deleted may sit in cached digests.
+    result["recall_caches_rebuilt"] = await drop_and_rebuild_everyone(db, resources.redis, settings.redis_timeout_seconds)
     log.info("decay_memories: %s", result)
     return result
 
 
 async def prune_memories(ctx: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    db, settings = ctx["db"], ctx["settings"]
+    resources = job_context(ctx).resources
+    db, settings = resources.db, resources.settings
     if settings.memory_retention_days == 0:
         return {"skipped": True, "reason": "MEMORY_RETENTION_DAYS is 0"}
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(days=settings.memory_retention_days)
     touched = await contexts.users_with_summarized_before(db, cutoff)
     pruned = await contexts.prune_summarized_before(db, cutoff)
-    if "redis" in ctx:  # their recall indexes still hold what was pruned
-        for user_id in touched:
-            await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
+    for user_id in touched:  # their recall indexes still hold what was pruned
+        await drop_and_rebuild(db, resources.redis, settings.redis_timeout_seconds, user_id)
     log.info("prune_memories: %d contexts older than %s deleted", pruned, cutoff.date())
     return {"skipped": False, "pruned": pruned}

@@ -1,8 +1,9 @@
 """`extract_session_context`: turn a session's messages into stored context points.
 
-An extraction that stores new points makes three MongoDB round trips: one read of everything
-it needs before the LLM call (shared/memory/extraction_input.py), the watermark upsert, and the
-user's unsummarized-context counter (only when the context is new). Reinforced points add
+An extraction that stores new points reads everything it needs before the LLM call at once
+(shared/memory/extraction_input.py), writes the context, the new memories and the context's
+memory ids, counts the context toward the next summary, and refreshes the user's recall
+index itself (worker/recall_cache.py: one job per extraction, not two). Reinforced points add
 one update each; the entity graph (worker/graph.py) adds its own.
 """
 
@@ -15,7 +16,6 @@ from typing import Any
 from shared.llm.attribution import attribute_llm_calls
 from shared.memory import consolidate
 from shared.memory.extraction_input import read_extraction_input
-from shared.memory.recall_cache import drop_and_rebuild
 from shared.memory.strength import expiry, point_key
 from shared.models import ExtractionOutcome
 from shared.redis_structures.user_events import tell_noted
@@ -23,7 +23,9 @@ from shared.store import contexts, memories
 from shared.store.contexts import Covered
 from shared.store.empty_extractions import record_empty_extraction
 from shared.store.memories import Source
+from worker.context import job_context
 from worker.graph import record_graph
+from worker.recall_cache import drop_and_refresh
 from worker.summarize import enqueue_summary_if_due
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,8 @@ MIN_MESSAGES = 2
 
 
 async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id: str) -> dict[str, Any]:
-    db, llm, settings = ctx["db"], ctx["llm"], ctx["settings"]
+    resources = job_context(ctx).resources
+    db, llm, settings = resources.db, resources.llm, resources.settings
     attribute_llm_calls(user_id)  # usage records and the daily budget
     read = await read_extraction_input(db, user_id, session_id, TRANSCRIPT_LIMIT)
     messages, context_id = read.messages, read.known.context_id
@@ -46,9 +49,9 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
     # Consolidation (shared/memory/consolidate.py): the memories closest to what the user
     # said go to the LLM with their ids, so it can update, supersede or repeat them.
     known = read.memories
-    shown = await consolidate.closest(
-        [k for k in known if k["status"] == "active"], [m.content for m in messages if m.role == "user"]
-    )
+    user_lines = [m.content for m in messages if m.role == "user"]
+    user_text = "\n".join(user_lines)  # what an alias the LLM gives an entity must come from
+    shown = await consolidate.closest([k for k in known if k["status"] == "active"], user_lines)
     reply = await llm.extract_context(messages, shown)
     now = datetime.now(UTC)
     edited_at = {str(k["_id"]): k.get("user_edited_at") for k in known}
@@ -68,7 +71,7 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
             edited_at,
             removed,
             source,
-            newest.timestamp,
+            consolidate.UserLines.of([(m.timestamp, m.content) for m in messages if m.role == "user"]),
             now,
             expiry(now, settings.memory_ttl_days),
         )
@@ -88,10 +91,10 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
         await record_empty_extraction(
             db, user_id, session_id, covered, reply.model, reason, now, expiry(now, settings.memory_ttl_days)
         )
-        await record_graph(db, settings, user_id, context_id or f"session:{session_id}", reply.extraction, now)
+        await record_graph(db, settings, user_id, context_id or f"session:{session_id}", reply.extraction, user_text, now)
         if reply.extraction.points:  # reinforced points changed what recall ranks first
             await consolidate_into_memories(None)
-            await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
+            await drop_and_refresh(resources, user_id)
         log.info("session %s: %s (%d messages read)", session_id, reason, len(messages))
         return ExtractionOutcome(success=True, context_id=context_id, reason=reason).model_dump()
     stored = await contexts.store_extraction(
@@ -117,9 +120,9 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
     )
     counts = await consolidate_into_memories(stored_id)
     log.info("session %s: memories %s", session_id, counts)
-    await record_graph(db, settings, user_id, stored_id, reply.extraction, now)
-    await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
-    await tell_noted(ctx, user_id, len(new_points), "extraction")
+    await record_graph(db, settings, user_id, stored_id, reply.extraction, user_text, now)
+    await drop_and_refresh(resources, user_id)
+    await tell_noted(resources.user_events, user_id, len(new_points), "extraction")
     if is_new:  # a rewritten context was counted when it was new
-        await enqueue_summary_if_due(ctx, user_id, await contexts.count_new_context(db, user_id))
+        await enqueue_summary_if_due(resources, user_id, await contexts.count_new_context(db, user_id))
     return ExtractionOutcome(success=True, context_id=stored_id, reason="extracted").model_dump()

@@ -16,6 +16,7 @@ from shared.process import metrics
 from shared.process.log_format import bind_log_context, log_context
 from shared.queue.arq_adapter.job_api import Retry
 from shared.queue.job_history import Outcome, record_ended
+from worker.context import job_context
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +63,13 @@ def observe_job(name: str, job: Job) -> Job:
     async def observed(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         # user_id / session_id by parameter name, for jobs that take them.
         named = dict(zip(list(parameters)[1:], args, strict=False)) | kwargs
+        context = job_context(ctx)
+        redis = context.resources.redis
         token = bind_log_context(
-            job_id=ctx.get("job_id"), function=name, user_id=named.get("user_id"), session_id=named.get("session_id")
+            job_id=context.job_id, function=name, user_id=named.get("user_id"), session_id=named.get("session_id")
         )
-        redis = ctx.get("redis")
         metrics.JOBS_STARTED.labels(label).inc()
-        enqueued = ctx.get("enqueue_time")
+        enqueued = context.enqueued_at
         queued = max(0.0, time.time() - enqueued.timestamp()) if enqueued is not None else 0.0
         notes: list[str] = []
         notes_token = _notes.set(notes)
@@ -94,16 +96,15 @@ def observe_job(name: str, job: Job) -> Job:
                 name,
                 outcome,
                 duration,
-                ctx.get("job_id"),
-                ctx.get("job_try", 1),
+                context.job_id,
+                context.job_try,
                 queued,
                 "".join(f"; {note}" for note in notes),
                 extra={"duration": round(duration, 4)},
             )
-            if redis is not None:
-                # Shielded: a cancelled job's outcome is still worth recording. One round
-                # trip at the end: a running job is listed from arq's queue meanwhile.
-                await asyncio.shield(best_effort(record_ended(redis, ctx.get("job_id"), name, outcome)))
+            # Shielded: a cancelled job's outcome is still worth recording. One round trip at
+            # the end: a running job is listed from arq's queue meanwhile.
+            await asyncio.shield(best_effort(record_ended(redis, context.job_id, name, outcome)))
             log_context.reset(token)
 
     return observed

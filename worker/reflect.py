@@ -18,22 +18,25 @@ from shared.models import ReflectionOutcome
 from shared.queue.jobs import enqueue_reflection
 from shared.redis_structures.user_events import tell_noted
 from shared.store import reflections
+from worker.context import job_context
 
 log = logging.getLogger(__name__)
 
 
 async def generate_reflections(ctx: dict[str, Any]) -> dict[str, Any]:
-    db, settings = ctx["db"], ctx["settings"]
+    resources = job_context(ctx).resources
+    db, settings = resources.db, resources.settings
     due = await reflections.users_due(db, settings.reflection_min_new_contexts, settings.reflection_batch)
     for user_id in due:
         job_id = await reflections.next_reflection_job_id(db, user_id)
-        await enqueue_reflection(db, ctx["redis"], settings.redis_timeout_seconds, user_id, job_id)
+        await enqueue_reflection(db, resources.redis, settings.redis_timeout_seconds, user_id, job_id)
     log.info("generate_reflections: %d users due", len(due))
     return {"enqueued": len(due)}
 
 
 async def generate_reflection(ctx: dict[str, Any], user_id: str, force: bool = False) -> dict[str, Any]:
-    db, llm, settings = ctx["db"], ctx["llm"], ctx["settings"]
+    resources = job_context(ctx).resources
+    db, llm, settings = resources.db, resources.llm, resources.settings
     attribute_llm_calls(user_id)  # usage records and the daily budget
     notes, unread = await reflections.notes_to_reflect_on(db, user_id, settings.reflection_contexts)
     if not notes:
@@ -44,8 +47,8 @@ async def generate_reflection(ctx: dict[str, Any], user_id: str, force: bool = F
     reply = await llm.reflect(notes)
     now = datetime.now(UTC)
     reflection_id = await reflections.store_reflection(db, user_id, reply, notes, now, settings.memory_ttl_days)
-    await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
-    await tell_noted(ctx, user_id, len(reply.draft.insights), "reflection")
+    await drop_and_rebuild(db, resources.redis, settings.redis_timeout_seconds, user_id)
+    await tell_noted(resources.user_events, user_id, len(reply.draft.insights), "reflection")
     log.info(
         "user %s: reflection %s, %d insights over %d contexts", user_id, reflection_id, len(reply.draft.insights), len(notes)
     )

@@ -35,6 +35,7 @@ from shared.process.settings import Settings
 from shared.queue.arq_adapter.control import hand_back_try as arq_hand_back_try
 from shared.queue.arq_adapter.job_api import Retry
 from shared.store.dead_letters import dead_letter_of, record_dead_letter, resolve
+from worker.context import JobContext, job_context
 from worker.job_metrics import observe_job
 
 log = logging.getLogger(__name__)
@@ -62,20 +63,19 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, LLMTransientError | ConnectionFailure | TimeoutError | RedisConnectionError | RedisTimeoutError)
 
 
-async def write_dead_letter(ctx: dict[str, Any], name: str, args: tuple[Any, ...], kwargs: dict[str, Any], error: str) -> None:
+async def write_dead_letter(context: JobContext, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], error: str) -> None:
     try:
         await record_dead_letter(
-            ctx["db"], name, ctx.get("job_id"), args, kwargs, ctx.get("job_try", 1), error, datetime.now(UTC)
+            context.resources.db, name, context.job_id, args, kwargs, context.job_try, error, datetime.now(UTC)
         )
     except Exception:  # the database may be what failed; the log keeps the record then
         log.exception("could not store dead letter for %s%r: %s", name, args, error)
 
 
-async def hand_back_try(ctx: dict[str, Any]) -> None:
+async def hand_back_try(context: JobContext) -> None:
     """arq counts a try at each pickup (INCR of its retry key); take this one back."""
-    job_id = ctx.get("job_id")
-    if job_id and ctx.get("redis") is not None:
-        await arq_hand_back_try(ctx["redis"], job_id)
+    if context.job_id:
+        await arq_hand_back_try(context.resources.redis, context.job_id)
 
 
 def reliable(job: Job) -> Job:
@@ -84,14 +84,14 @@ def reliable(job: Job) -> Job:
 
     @functools.wraps(job)
     async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        settings: Settings = ctx["settings"]
+        context = job_context(ctx)
+        settings, job_try = context.resources.settings, context.job_try
         try:
             signature.bind(ctx, *args, **kwargs)
         except TypeError as exc:
             error = f"{name} does not take these arguments: {exc}"
-            await write_dead_letter(ctx, name, args, kwargs, error)
+            await write_dead_letter(context, name, args, kwargs, error)
             raise JobArgumentsError(error) from None
-        job_try = ctx.get("job_try", 1)
         try:
             # Our own time limit, inside arq's, so that running long is a retry, not the end.
             async with asyncio.timeout(settings.job_timeout_seconds):
@@ -99,7 +99,7 @@ def reliable(job: Job) -> Job:
         except Retry:
             raise
         except LLMDeferred as exc:
-            await hand_back_try(ctx)
+            await hand_back_try(context)
             delay = exc.retry_after + random.uniform(0, 1)  # jitter: deferred together, not back together
             log.info("%s deferred %.1fs, try not counted: %s", name, delay, exc)
             raise Retry(defer=delay) from exc
@@ -110,11 +110,11 @@ def reliable(job: Job) -> Job:
                 log.warning("%s try %d/%d failed (%s); retrying in %.2fs", name, job_try, settings.job_max_tries, error, delay)
                 raise Retry(defer=delay) from exc
             log.error("%s failed for good after %d tries: %s", name, job_try, error)
-            await write_dead_letter(ctx, name, args, kwargs, error)
+            await write_dead_letter(context, name, args, kwargs, error)
             raise
-        dead = dead_letter_of(ctx.get("job_id"))
+        dead = dead_letter_of(context.job_id)
         if dead is not None:
-            await resolve(ctx["db"], dead, datetime.now(UTC))
+            await resolve(context.resources.db, dead, datetime.now(UTC))
         return result
 
     return observe_job(name, run)

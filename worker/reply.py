@@ -39,10 +39,8 @@ from shared.llm import LLMBudgetExhausted, LLMDeferred, LLMError
 from shared.llm.attribution import attribute_llm_calls
 from shared.memory.recall import recall
 from shared.models import TokenUsage
-from shared.process.settings import Settings
 from shared.queue import jobs
-from shared.redis_structures.reply_lease import ReplyLease
-from shared.redis_structures.reply_stream import EventName, ReplyStreams
+from shared.redis_structures.reply_stream import EventName
 from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store.messages import (
     message_of_reply,
@@ -53,8 +51,10 @@ from shared.store.messages import (
 from shared.store.replies import claim_reply, fail_reply, finish_reply, keep_cancelled_text, status_of
 from shared.store.sessions import still_open
 from worker.coalesced_chunks import CoalescedChunks
+from worker.context import JobContext, job_context
 from worker.job_metrics import note_on_job_line
 from worker.reliability import is_transient
+from worker.resources import WorkerResources
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,11 @@ def _now() -> datetime:
 class ReplyWriter:
     """One reply being written: its stream, its text so far, its ending (exactly one)."""
 
-    def __init__(self, ctx: dict[str, Any], doc: dict[str, Any]) -> None:
-        self.ctx = ctx
-        self.db = ctx["db"]
-        self.settings: Settings = ctx["settings"]
-        self.streams: ReplyStreams = ctx["reply_streams"]
+    def __init__(self, resources: WorkerResources, doc: dict[str, Any]) -> None:
+        self.resources = resources
+        self.db = resources.db
+        self.settings = resources.settings
+        self.streams = resources.reply_streams
         self.reply_id: str = doc["_id"]
         self.user_id: str = doc["user_id"]
         self.session_id: str = doc["session_id"]
@@ -140,12 +140,12 @@ class ReplyWriter:
         if self.conversation_id is not None:  # the conversation's turns, whichever session said them
             history = await recent_conversation_messages(self.db, self.user_id, self.conversation_id, limit)
         else:
-            history = await recent_session_messages(self.db, self.session_id, limit)
+            history = await recent_session_messages(self.db, self.user_id, self.session_id, limit)
         memory = await recall(
-            self.db, self.user_id, self.settings, history, cache=self.ctx.get("redis"), embedder=self.ctx.get("embedder")
+            self.db, self.user_id, self.settings, history, cache=self.resources.redis, embedder=self.resources.embedder
         )
         # aclosing: a cancelled job closes the LLM stream now, not when garbage-collected.
-        async with contextlib.aclosing(self.ctx["llm"].stream_reply(history, memory, self.on_usage)) as deltas:
+        async with contextlib.aclosing(self.resources.llm.stream_reply(history, memory, self.on_usage)) as deltas:
             chunks = CoalescedChunks(self.chunk)  # deltas that come during an append go out with the next
             try:
                 async for text in deltas:
@@ -194,7 +194,7 @@ class ReplyWriter:
                 "latency_ms": latency_ms,
                 "first_chunk_ms": self.first_chunk_ms,
                 "model": self.model,
-                "provider": self.ctx["llm"].name,
+                "provider": self.resources.llm.name,
             },
         )
         note_on_job_line(
@@ -219,30 +219,31 @@ class ReplyWriter:
         if await still_open(self.db, [self.session_id], _now()):
             return  # the logout (or the session sweep) will extract it, reply included
         job_id = await jobs.enqueue_extraction(
-            self.db, self.ctx["redis"], self.settings.redis_timeout_seconds, self.user_id, self.session_id, newest_id
+            self.db, self.resources.redis, self.settings.redis_timeout_seconds, self.user_id, self.session_id, newest_id
         )
         log.info("reply %s finished after its session ended: extraction %s enqueued", self.reply_id, job_id)
 
 
-def will_be_retried(ctx: dict[str, Any], exc: Exception) -> bool:
+def will_be_retried(job: JobContext, exc: Exception) -> bool:
     """worker/reliability.py retries this failure: transient, and tries are left."""
-    return is_transient(exc) and ctx.get("job_try", 1) < ctx["settings"].job_max_tries
+    return is_transient(exc) and job.job_try < job.resources.settings.job_max_tries
 
 
 async def generate_reply(ctx: dict[str, Any], reply_id: str) -> str:
     """Write the reply; returns how it ended (the job's result)."""
-    db = ctx["db"]
+    job = job_context(ctx)
+    db = job.resources.db
     doc = await claim_reply(db, reply_id, _now())
     if doc is None:
         return "not_active"  # cancelled before it started, or already finished
-    writer = ReplyWriter(ctx, doc)
+    writer = ReplyWriter(job.resources, doc)
     attribute_llm_calls(writer.user_id)  # this task's LLM calls: recorded and budgeted for this user
     ending = "retry"  # until it ends, the session's reply lease stays with the job
     try:
-        ending = await _write(ctx, writer)
+        ending = await _write(job, writer)
         return ending
     except Exception as exc:
-        if will_be_retried(ctx, exc):
+        if will_be_retried(job, exc):
             raise  # tried again (worker/reliability.py); a try that finds text sent ends it `interrupted`
         ending = "failed"  # for good: the listeners must not wait for an end that never comes
         try:
@@ -268,8 +269,7 @@ async def generate_reply(ctx: dict[str, Any], reply_id: str) -> str:
         raise
     finally:
         if ending != "retry":
-            lease: ReplyLease = ctx["reply_lease"]
-            await asyncio.shield(lease.free(writer.session_id, reply_id))
+            await asyncio.shield(job.resources.reply_lease.free(writer.session_id, reply_id))
 
 
 async def _after_an_earlier_try(writer: ReplyWriter) -> str | None:
@@ -291,7 +291,7 @@ async def _after_an_earlier_try(writer: ReplyWriter) -> str | None:
     return None
 
 
-async def _write(ctx: dict[str, Any], writer: ReplyWriter) -> str:
+async def _write(job: JobContext, writer: ReplyWriter) -> str:
     if writer.attempt > 1 and (ending := await _after_an_earlier_try(writer)) is not None:
         return ending
     try:
@@ -307,7 +307,7 @@ async def _write(ctx: dict[str, Any], writer: ReplyWriter) -> str:
         await writer.fail("rate_limited", "the coach is busy; try again shortly", retry_after=max(1, round(exc.retry_after)))
         return "failed"
     except LLMError as exc:
-        if not writer.parts and will_be_retried(ctx, exc):
+        if not writer.parts and will_be_retried(job, exc):
             raise  # nothing sent yet: worker/reliability.py retries it with backoff
         log.warning("reply %s failed after %d chunks: %s", writer.reply_id, len(writer.parts), exc)
         detail = "the coach could not finish this reply; try again" if writer.parts else "the coach could not answer; try again"

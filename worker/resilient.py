@@ -8,6 +8,7 @@ from typing import Any, Literal
 from shared.process.settings import Settings
 from shared.queue.arq_adapter.worker import ResilientWorker
 from worker.arq_options import chat_worker_options, worker_options
+from worker.resources import worker_resources
 
 Queues = Literal["all", "background", "chat"]
 
@@ -33,5 +34,5 @@ def create_worker(settings: Settings, *, queues: Queues = "all", **overrides: An
 
 def companion_ctx(ctx: dict[str, Any]) -> dict[str, Any]:
     """The chat worker's ctx: one MongoDB client and one LLM client for both workers."""
-    resources = ctx["resources"]
+    resources = worker_resources(ctx)
     return {"settings": resources.settings, "mongo_client": resources.mongo_client, "llm": resources.llm}

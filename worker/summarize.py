@@ -17,19 +17,21 @@ from shared.memory.strength import expiry
 from shared.models import SummaryOutcome
 from shared.queue.jobs import enqueue_summary
 from shared.store import contexts, summaries
+from worker.context import job_context
+from worker.resources import WorkerResources
 
 log = logging.getLogger(__name__)
 
 
-async def enqueue_summary_if_due(ctx: dict[str, Any], user_id: str, unsummarized: int) -> str | None:
-    db, settings = ctx["db"], ctx["settings"]
-    if unsummarized < settings.summarize_threshold:
+async def enqueue_summary_if_due(resources: WorkerResources, user_id: str, unsummarized: int) -> str | None:
+    if unsummarized < resources.settings.summarize_threshold:
         return None
-    return await enqueue_summary(ctx["redis"], user_id, await summaries.count_for_user(db, user_id))
+    return await enqueue_summary(resources.redis, user_id, await summaries.count_for_user(resources.db, user_id))
 
 
 async def summarize_sessions(ctx: dict[str, Any], user_id: str) -> dict[str, Any]:
-    db, llm, settings = ctx["db"], ctx["llm"], ctx["settings"]
+    resources = job_context(ctx).resources
+    db, llm, settings = resources.db, resources.llm, resources.settings
     attribute_llm_calls(user_id)  # usage records and the daily budget
     now = datetime.now(UTC)
     lease = timedelta(seconds=settings.job_timeout_seconds)
@@ -61,7 +63,6 @@ async def summarize_sessions(ctx: dict[str, Any], user_id: str) -> dict[str, Any
         expiry(done, settings.memory_ttl_days),
     )
     await contexts.mark_summarized(db, summary_id, done)
-    if "redis" in ctx:  # the digest's summary is now this one
-        await drop_and_rebuild(db, ctx["redis"], settings.redis_timeout_seconds, user_id)
+    await drop_and_rebuild(db, resources.redis, settings.redis_timeout_seconds, user_id)  # the digest's summary is now this one
     log.info("user %s: summary %s covers %d sessions", user_id, summary_id, len(claimed))
     return SummaryOutcome(success=True, summary_id=str(summary_id), covered=len(claimed), reason="summarized").model_dump()

@@ -28,6 +28,7 @@ from shared.store.dead_letters import open_dead_job_ids
 from shared.store.empty_extractions import empty_watermarks
 from shared.store.messages import recent_sessions
 from shared.store.mongo import Database
+from worker.context import job_context
 from worker.extract import MIN_MESSAGES
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,8 @@ async def not_dead(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, A
 
 
 async def sweep_sessions(ctx: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    db, settings = ctx["db"], ctx["settings"]
+    resources = job_context(ctx).resources
+    db, settings = resources.db, resources.settings
     now = now or datetime.now(UTC)
     idle_cutoff = now - timedelta(minutes=settings.session_idle_minutes)
     since = now - timedelta(hours=settings.session_sweep_lookback_hours)
@@ -78,7 +80,7 @@ async def sweep_sessions(ctx: dict[str, Any], now: datetime | None = None) -> di
         due = await not_dead(db, await uncovered(db, await ended(db, rows, idle_cutoff, now)))
         for row in due[:room]:
             await enqueue_extraction(
-                db, ctx["redis"], settings.redis_timeout_seconds, row["user_id"], row["_id"], str(row["last_id"])
+                db, resources.redis, settings.redis_timeout_seconds, row["user_id"], row["_id"], str(row["last_id"])
             )
         return min(len(due), room)
 

@@ -6,6 +6,7 @@ operator command; checked on every request, so a revoke takes effect at once.
 
 from __future__ import annotations
 
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -14,10 +15,25 @@ from service.browser_session import require_caller
 from service.errors import ApiError, parse_query
 from service.principal import Principal
 from service.resources import resources_of
-from service.schemas import FailedJobs, FailedJobsQuery, Requeued, RequeuedAll
-from shared.store.dead_letters import list_dead_letters, requeue, requeue_all
+from shared.store.dead_letters import DeadLetterView, list_dead_letters, requeue, requeue_all
 from shared.store.job_owners import record_job_owner
 from shared.store.users import ADMIN, has_role
+
+
+class FailedJobsQuery(BaseModel):
+    include_resolved: bool = Field(False, description="also the dead letters already requeued or resolved")
+
+
+class FailedJobs(BaseModel):
+    failed_jobs: list[DeadLetterView]
+
+
+class Requeued(BaseModel):
+    job_id: str
+
+
+class RequeuedAll(BaseModel):
+    job_ids: list[str]
 
 
 async def require_admin(request: Request) -> Principal:

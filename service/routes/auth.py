@@ -24,7 +24,7 @@ from service.principal import (
     token_principal,
 )
 from service.resources import resources_of
-from service.schemas import Credentials, LoggedIn, LoggedOut, Me, Registered, SessionInfo
+from service.routes.auth_schemas import Credentials, LoggedIn, LoggedOut, Me, Registered, SessionInfo
 from service.socket_registry import publish_logout
 from shared.store import sessions
 from shared.store.job_owners import record_job_owner

@@ -24,8 +24,8 @@ from service.conversation_choice import NOT_YOURS
 from service.errors import ApiError, parse_body, parse_query
 from service.idempotency import idempotent
 from service.principal import require_principal
-from service.reply_schemas import VISIBLE_PATTERN, is_blank
 from service.resources import resources_of
+from service.routes.reply_schemas import VISIBLE_PATTERN, is_blank
 from shared.store.conversations import (
     Conversation,
     archive_conversation,

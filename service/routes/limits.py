@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse
 
 from service.api_docs import documented, error, ok
 from service.errors import ApiError, parse_body
-from service.operations_schemas import LimitsView
 from service.resources import ServiceResources, resources_of
 from service.routes.admin import require_admin
+from service.routes.operations_schemas import LimitsView
 from shared.process import clock
 from shared.redis_structures.live_limits import LimitsChange
 from shared.redis_structures.unavailable import REDIS_DOWN

@@ -24,6 +24,7 @@ from service.errors import ApiError, parse_body, parse_query
 from service.principal import require_principal
 from service.resources import resources_of
 from shared.memory import forget
+from shared.memory.dates import resolve
 from shared.memory.recall_cache import drop_and_rebuild
 from shared.models import ContextKind
 from shared.store import memories
@@ -84,8 +85,16 @@ async def create_memory(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     body = await parse_body(request, NewMemory)
     now = datetime.now(UTC)
+    content = body.content.strip()
     memory_id = await memories.add(
-        resources_of(request).db, principal.user_id, body.kind, body.content.strip(), body.importance, now, by="user"
+        resources_of(request).db,
+        principal.user_id,
+        body.kind,
+        content,
+        body.importance,
+        now,
+        by="user",
+        valid_from=resolve(content, now.date()),  # "my race is next week", as of now
     )
     await _changed(request, principal.user_id)
     return JSONResponse(MemoryCreated(id=memory_id).model_dump(), status_code=201)
@@ -118,7 +127,15 @@ async def change_memory(request: Request) -> JSONResponse:
     state, now = resources_of(request), datetime.now(UTC)
     content = body.content.strip() if body.content else None
     await memories.revise(
-        state.db, principal.user_id, str(doc["_id"]), now, by="user", content=content, kind=body.kind, importance=body.importance
+        state.db,
+        principal.user_id,
+        str(doc["_id"]),
+        now,
+        by="user",
+        content=content,
+        kind=body.kind,
+        importance=body.importance,
+        valid_from=resolve(content, now.date()) if content else None,  # "next week", as of the edit
     )
     await _changed(request, principal.user_id)
     changed = await memories.find(state.db, principal.user_id, str(doc["_id"]))

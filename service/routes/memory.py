@@ -13,13 +13,34 @@ from service.api_docs import documented, error, ok
 from service.errors import ApiError, parse_body, parse_query
 from service.principal import require_principal
 from service.resources import resources_of
-from service.schemas import Memory, MemoryGraph, ReflectionQueued
 from shared.memory.ranking import Reasons
 from shared.memory.recall import search
 from shared.memory.recall_cache import drop_and_rebuild
 from shared.queue.jobs import enqueue_reflection
 from shared.store import communities, context_views, entities, reflections, relations, summaries
+from shared.store.communities import CommunityView
+from shared.store.context_views import ContextView
+from shared.store.entities import EntityView
 from shared.store.job_owners import record_job_owner
+from shared.store.reflections import ReflectionView
+from shared.store.relations import RelationView
+from shared.store.summaries import SummaryView
+
+
+class Memory(BaseModel):
+    contexts: list[ContextView]
+    summaries: list[SummaryView]
+    reflections: list[ReflectionView]
+
+
+class ReflectionQueued(BaseModel):
+    job_id: str
+
+
+class MemoryGraph(BaseModel):
+    nodes: list[EntityView]
+    edges: list[RelationView]
+    communities: list[CommunityView]
 
 
 @documented("GET", "the caller's contexts, summaries and reflections", {200: ok(Memory, "memory")})

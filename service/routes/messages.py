@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -11,12 +12,24 @@ from service.conversation_choice import conversation_to_read
 from service.errors import parse_query
 from service.idempotency import idempotent
 from service.principal import require_principal
-from service.reply_schemas import NewMessage, ReplyAccepted
 from service.resources import resources_of
 from service.routes.replies import post_message
-from service.schemas import MessageList, MessagesQuery
+from service.routes.reply_schemas import NewMessage, ReplyAccepted
+from shared.models import ChatMessage
 from shared.store.conversations import is_oldest
 from shared.store.messages import recent_conversation_messages, recent_user_messages
+
+
+class MessagesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt parameter is an error, not ignored
+
+    limit: int = Field(50, ge=1, le=200)
+    conversation_id: str | None = Field(None, max_length=64, description="unset: the newest conversation")
+
+
+class MessageList(BaseModel):
+    conversation_id: str | None = Field(description="the conversation shown; null before the first one")
+    messages: list[ChatMessage]
 
 
 async def list_messages(request: Request) -> JSONResponse:

@@ -14,7 +14,9 @@ from starlette.responses import JSONResponse
 
 from service.api_docs import documented, error, ok
 from service.errors import ApiError, parse_query
-from service.operations_schemas import (
+from service.resources import ServiceResources, resources_of
+from service.routes.admin import Requeued, require_admin
+from service.routes.operations_schemas import (
     Activity,
     CronList,
     CronStarted,
@@ -25,9 +27,6 @@ from service.operations_schemas import (
     QueueView,
     WorkerList,
 )
-from service.resources import ServiceResources, resources_of
-from service.routes.admin import require_admin
-from service.schemas import Requeued
 from shared.queue.cron_schedule import next_run
 from shared.queue.heartbeats import list_workers
 from shared.queue.job_history import last_hour, recent_jobs

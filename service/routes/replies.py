@@ -28,9 +28,9 @@ from service.api_docs import LAST_EVENT_ID, documented, error, event_stream, ok
 from service.conversation_choice import conversation_to_write
 from service.errors import ApiError, parse_body
 from service.principal import Principal, require_principal
-from service.reply_schemas import ActiveReply, ActiveStreams, NewMessage, ReplyAccepted, is_blank
 from service.reply_start import Accepted, Refused, start_reply, stream_url
 from service.resources import ServiceResources, resources_of
+from service.routes.reply_schemas import ActiveReply, ActiveStreams, NewMessage, ReplyAccepted, is_blank
 from shared.queue.arq_adapter.control import request_abort
 from shared.redis_structures.reply_stream import START, KeepAlive, ReplyStreams, StreamEvent, is_entry_id
 from shared.redis_structures.unavailable import REDIS_DOWN
@@ -171,6 +171,7 @@ def sse(event: StreamEvent) -> str:
         400: error("Last-Event-ID is not an event id"),
         404: error("no reply with that id (or another user's)"),
         410: error("the reply ended more than STREAM_TTL_SECONDS ago; its message is in /chat/messages"),
+        503: error("Redis, which holds the reply's stream, cannot be reached right now"),
     },
     headers=[LAST_EVENT_ID],
 )

@@ -14,10 +14,10 @@ from service.api_docs import IDEMPOTENCY_KEY, documented, error, ok
 from service.errors import ApiError
 from service.idempotency import idempotent
 from service.principal import require_principal
-from service.reply_schemas import ReplyAccepted
 from service.reply_start import Accepted, AlreadyRetried, retry_reply
 from service.resources import resources_of
 from service.routes.replies import NOT_YOURS, accepted_response, refusal_response
+from service.routes.reply_schemas import ReplyAccepted
 from shared.store.replies import RETRYABLE, owned_reply
 
 

@@ -6,7 +6,7 @@ answer is a JSON object we validate with pydantic. Chat replies stream.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import anthropic
@@ -210,7 +210,7 @@ class AnthropicProvider:
 
     async def stream_reply(
         self, history: Sequence[ChatMessage], memory: MemoryDigest, on_usage: UsageCallback | None = None
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         # The raw event stream, not the SDK's `messages.stream()` helper: that one rebuilds
         # the whole message snapshot on every event, which was the largest single CPU cost
         # of a reply in the worker (py-spy, bench/replies.py). Text comes from the

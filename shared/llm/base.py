@@ -6,7 +6,7 @@ Errors are split by what the caller should do next: a transient one is worth ret
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -56,7 +56,7 @@ class LLMProvider(Protocol):
 
     def stream_reply(
         self, history: Sequence[ChatMessage], memory: MemoryDigest, on_usage: UsageCallback | None = None
-    ) -> AsyncIterator[str]: ...
+    ) -> AsyncGenerator[str, None]: ...  # a reader that stops early closes it (aclose), and the call with it
 
     async def aclose(self) -> None: ...
 

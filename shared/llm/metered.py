@@ -13,9 +13,10 @@ nothing is limited.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from shared.llm.attribution import current_llm_user
@@ -151,7 +152,7 @@ class MeteredLLM:
 
     async def stream_reply(
         self, history: Sequence[Any], memory: Any, on_usage: UsageCallback | None = None
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         # The whole stream is one call; its latency is to the last delta, its usage the
         # provider's final count.
         user_id = current_llm_user()
@@ -169,9 +170,12 @@ class MeteredLLM:
         async with self._admitted("chat", estimate) as admission:
             started = time.perf_counter()
             try:
-                async for delta in self.inner.stream_reply(history, memory, collect):
-                    streamed.append(delta)
-                    yield delta
+                # aclosing: a reader that stops early closes the provider's stream now, not when
+                # the abandoned generator is collected.
+                async with contextlib.aclosing(self.inner.stream_reply(history, memory, collect)) as deltas:
+                    async for delta in deltas:
+                        streamed.append(delta)
+                        yield delta
                 outcome = "ok"
             except (asyncio.CancelledError, GeneratorExit):
                 outcome = "cancelled"  # DELETE on the reply, a worker shutting down, the reader gone

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from asyncio import sleep
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from shared.llm.base import UsageCallback
 from shared.llm.offline_memory import decide_by_rules, extract_graph, reflect
+from shared.memory.text import terms
 from shared.models import (
     ChatMessage,
     ContextExtraction,
@@ -43,8 +44,8 @@ RULES: list[tuple[ContextKind, float, re.Pattern[str]]] = [
     ("decision", 0.8, re.compile(r"\b(i decided|i have decided|i've decided|i chose|i'm going with)\b")),
     ("commitment", 0.8, re.compile(r"\b(i will|i'll|i promise|i commit|i'm going to|i am going to)\b")),
     ("insight", 0.7, re.compile(r"\b(i realized|i realised|i learned|i learnt|i noticed|i see now)\b")),
-    ("preference", 0.6, re.compile(r"\b(i prefer|i like|i love|i enjoy|i hate|i dislike|i don't like)\b")),
-    ("fact", 0.4, re.compile(r"\b(i am|i'm|i work|i live|i have|my name is)\b")),
+    ("preference", 0.6, re.compile(r"\bi (?:now |really |still |also )?(prefer|like|love|enjoy|hate|dislike|don't like)\b")),
+    ("fact", 0.4, re.compile(r"\b(i am|i'm|i work|i live|i moved|i have|my name is)\b")),
     # The people of the user's life: "My sister Maya is getting married in Lisbon".
     (
         "fact",
@@ -85,7 +86,7 @@ def extract_points(transcript: Sequence[ChatMessage]) -> list[ContextPoint]:
         if message.role != "user":
             continue
         for sentence in _sentences(message.content):
-            found = classify(sentence)
+            found = None if sentence.rstrip().endswith("?") else classify(sentence)  # a question states nothing
             if found is None:
                 continue
             key = (found[0], sentence.lower())
@@ -115,7 +116,9 @@ def write_reply(user_text: str, memory: MemoryDigest) -> str:
     else:
         parts.append("I hear you.")
     if memory.points:
-        earlier = memory.points[0]
+        # The memory nearest to what was just said (recall ranked it in), else the strongest.
+        said = set(terms(user_text))
+        earlier = max(memory.points, key=lambda p: len(said & set(terms(p.content))))
         parts.append(f"From an earlier session I remember your {earlier.kind}: {_quoted(earlier.content)}.")
     if memory.summary:
         parts.append(_ended(f"In short, so far: {memory.summary.removeprefix(OFFLINE_LABEL).strip()}"))
@@ -165,7 +168,7 @@ class OfflineProvider:
 
     async def stream_reply(
         self, history: Sequence[ChatMessage], memory: MemoryDigest, on_usage: UsageCallback | None = None
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         last_user = next((m.content for m in reversed(history) if m.role == "user"), "")
         for number, word in enumerate(write_reply(last_user, memory).split(" ")):
             if number and self.word_delay_seconds:

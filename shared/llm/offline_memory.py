@@ -163,15 +163,42 @@ def decide_by_rules(point: ContextPoint, known: Sequence[KnownMemory]) -> tuple[
         return "add", None
     score, memory = best
     subject = _subject(point.content)
-    same_subject = next((m for m in known if m.kind == point.kind and subject and _subject(m.content) == subject), None)
+    same_subject = next(
+        (m for m in known if m.kind == point.kind and subject and _changes_the_same_thing(point.content, m.content)), None
+    )
     if score < 0.5 and same_subject is not None:
         memory, score = same_subject, _overlap(point.content, same_subject.content)
     lowered = point.content.lower()
-    if score >= 0.25 and any(n in lowered for n in NEGATIONS):
+    # "I no longer train every morning" retires the morning routine, not "I train every
+    # evening now": a negation supersedes only a memory that holds what it negates.
+    if score >= 0.25 and any(n in lowered for n in NEGATIONS) and _negates(point.content, memory.content):
         return "supersede", memory.id
-    if memory.kind == point.kind and (score >= 0.5 or _subject(point.content) == _subject(memory.content) != ""):
+    if memory.kind == point.kind and (score >= 0.5 or _changes_the_same_thing(point.content, memory.content)):
         return "update", memory.id
     return "add", None
+
+
+# Statements about one of the user's people are many facts, not one changing: "my sister is
+# getting married" and "my sister called me" are both kept.
+_PEOPLE = frozenset(
+    terms(
+        "wife husband partner sister brother mum mom mother dad father son daughter friend boss kid kids children family parents"
+    )
+)
+
+
+_NEGATION_STEMS = frozenset(stem for phrase in NEGATIONS for stem in terms(phrase))
+
+
+def _negates(new: str, old: str) -> bool:
+    """Most of what the negation is about (its words less the negating ones) is in `old`."""
+    about = set(terms(new)) - _NEGATION_STEMS
+    return bool(about) and len(about & set(terms(old))) / len(about) >= 0.75
+
+
+def _changes_the_same_thing(new: str, old: str) -> bool:
+    subject = _subject(new)
+    return subject != "" and subject not in _PEOPLE and subject == _subject(old)
 
 
 # The words a statement opens with that say how the user stands, not what it is about.

@@ -23,8 +23,10 @@ REFLECTION_INSTRUCTIONS = (
 
 ENTITY_INSTRUCTIONS = (
     " Also list the entities the user names (people, goals, habits, events, places), each "
-    "under the name the user uses, proper names capitalized and other words lowercase, and "
-    "the relations between them, naming both ends exactly as in the entity list."
+    "under the name the user uses, proper names capitalized and other words lowercase, with "
+    "the other names the user used for that same entity in this session as its aliases "
+    '("NYC" for New York, "Jen" for Jennifer; none if there are none), and the relations '
+    "between them, naming both ends exactly as in the entity list."
 )
 
 

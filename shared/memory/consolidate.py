@@ -11,23 +11,30 @@ X is reinforced). Here those decisions are checked and applied:
   it was not shown, nor another user's);
 - a point whose words are those of a known memory is `none`, whatever was decided;
 - **the user's own edit wins over older words**: a memory the user changed (edited, added,
-  retracted) after the newest message this extraction read is not updated or superseded
-  by it, and words the user deleted or corrected away since are not added back; the point
-  is dropped. A re-run of an old session, or a slow extraction of
-  messages sent before the edit, therefore never undoes the user's correction, while
-  anything the user says *after* their edit still updates it as usual.
+  retracted) after the point was said is not updated or superseded by it, and words the
+  user deleted or corrected away since are not added back; the point is dropped. When a
+  point was said is the time of the newest user message that says it (`UserLines`: half
+  of its stems or more in that message), else of the session's newest user message. A
+  re-run of an old session, a slow extraction of messages sent before the edit, or a
+  session that went on after the edit with other things ("thanks!") therefore never undoes
+  the user's correction, while anything the user says *after* their edit still updates it.
 """
 
 from __future__ import annotations
 
+import heapq
+import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.memory.dates import resolve
-from shared.memory.ranking import Query, build_index, candidates, rank
+from shared.memory.ranking import Probe, Query, bm25
 from shared.memory.strength import point_key
-from shared.models import ContextPoint, KnownMemory, MemoryAction, MemoryDoc
+from shared.memory.text import terms
+from shared.models import ContextPoint, KnownMemory, MemoryAction
 from shared.store import memories
 from shared.store.memories import Source
 from shared.store.mongo import Database
@@ -35,28 +42,54 @@ from shared.store.mongo import Database
 CANDIDATES = 15  # known memories shown to the extraction
 
 
-async def closest(known: Sequence[dict[str, object]], texts: Sequence[str], limit: int = CANDIDATES) -> list[KnownMemory]:
-    """The active memories nearest to what the user said in the session."""
+@dataclass(frozen=True)
+class UserLines:
+    """The session's user messages, to tell when each point was said."""
+
+    lines: tuple[tuple[datetime, frozenset[str]], ...]
+    newest: datetime  # the newest user message's time: a point no single message says
+
+    @classmethod
+    def of(cls, said: Sequence[tuple[datetime, str]]) -> UserLines:
+        lines = tuple((_aware(at), frozenset(terms(text))) for at, text in said)
+        return cls(lines, max((at for at, _ in lines), default=datetime.now(UTC)))
+
+    def said_at(self, content: str) -> datetime:
+        stems = set(terms(content))
+        needed = max(1, math.ceil(len(stems) / 2))
+        saying = [at for at, words in self.lines if len(stems & words) >= needed]
+        return max(saying) if saying and stems else self.newest
+
+
+async def closest(known: Sequence[dict[str, Any]], texts: Sequence[str], limit: int = CANDIDATES) -> list[KnownMemory]:
+    """The active memories nearest to what the user said in the session: BM25 over stems, as
+    recall scores them (`ranking.bm25`), with every memory its own stems stored.
+
+    Only the postings of the query's stems are built: a memory that shares none of them is
+    counted (its length, for the average) and passed over, nothing of it tokenised or
+    copied. Every memory weighs the same here (strength and importance do not rank what the
+    extraction is shown), so the best BM25 scores are the answer, ties in the order read."""
     if not known or not texts:
         return []
-    now = datetime.now(UTC)
-    docs = [
-        MemoryDoc(
-            id=str(k["_id"]),
-            source="point",
-            kind=str(k["kind"]),
-            content=str(k["content"]),
-            importance=1.0,
-            strength=1.0,
-            decayed_at=now,
-        )
-        for k in known
-    ]
-    index = build_index(docs, [], None, now, 1.0)
     query = Query.of(" ".join(texts))
-    lexical, _, _ = candidates(query, await index.probe(query.weights, ()))
-    ranked = rank(lexical, set(), {i: index.docs[i] for i in lexical}, now, 1.0)
-    return [KnownMemory(id=r.doc.id, kind=r.doc.kind, content=r.doc.content) for r in ranked[:limit]]
+    wanted = query.weights
+    postings: dict[str, dict[str, tuple[int, int]]] = {}
+    by_id: dict[str, dict[str, Any]] = {}
+    total = 0
+    for doc in known:
+        stems = memories.stems_of(doc)
+        total += len(stems)
+        hits = [stem for stem in stems if stem in wanted]
+        if not hits:
+            continue
+        doc_id = str(doc["_id"])
+        by_id[doc_id] = doc
+        for stem, tf in Counter(hits).items():
+            postings.setdefault(stem, {})[doc_id] = (tf, len(stems))
+    probe = Probe(n_docs=len(known), total_len=total, postings=postings, entities=[], core=[], insights=[], summary=None)
+    scores = bm25(wanted, probe)
+    best = heapq.nlargest(limit, scores, key=scores.__getitem__)
+    return [KnownMemory(id=i, kind=str(by_id[i]["kind"]), content=str(by_id[i]["content"])) for i in best]
 
 
 @dataclass
@@ -75,7 +108,7 @@ async def apply(
     edited_at: dict[str, datetime | None],
     removed: dict[str, datetime],
     source: Source,
-    said_at: datetime,
+    said: UserLines,
     now: datetime,
     expires_at: datetime | None,
 ) -> Consolidated:
@@ -88,7 +121,9 @@ async def apply(
     new: list[tuple[int, ContextPoint]] = []
     repeated: list[str] = []
     superseding: dict[int, str] = {}  # index of the new memory's point -> the memory it retires
+    new_said_at: list[datetime] = []
     for point in points:
+        said_at = said.said_at(point.content)
         gone_at = removed.get(point_key(point.kind, point.content))
         if gone_at is not None and _aware(gone_at) > _aware(said_at):  # words the user deleted or corrected since
             out.counts["kept_user_edit"] += 1
@@ -126,14 +161,15 @@ async def apply(
             if action == "supersede" and target:
                 superseding[len(out.memory_ids)] = target
             new.append((len(out.memory_ids), point))
+            new_said_at.append(said_at)
             out.memory_ids.append("")  # filled in below
     drafts = [
-        memories.Draft(kind=p.kind, content=p.content, importance=p.importance, valid_from=resolve(p.content, said_at.date()))
-        for _, p in new
+        memories.Draft(
+            kind=p.kind, content=p.content, importance=p.importance, valid_from=resolve(p.content, at.date()), said_at=at
+        )
+        for (_, p), at in zip(new, new_said_at, strict=True)
     ]
-    made = await memories.add_many(
-        db, user_id, drafts, now, by="extraction", source=source, said_at=said_at, expires_at=expires_at
-    )
+    made = await memories.add_many(db, user_id, drafts, now, by="extraction", source=source, expires_at=expires_at)
     for (slot, _), memory_id in zip(new, made, strict=True):
         out.memory_ids[slot] = memory_id
         if slot in superseding:

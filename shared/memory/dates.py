@@ -55,6 +55,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"\b{_N} (day|week|month|year)s? ago\b"), "ago"),
     (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)? (?:of )?{_MONTH}\b(?: (\d{{4}}))?"), "day_month"),
     (re.compile(rf"\b{_MONTH} (\d{{1,2}})(?:st|nd|rd|th)?\b(?:,? (\d{{4}}))?"), "month_day"),
+    (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), "iso"),  # 2027-01-16, as a form or a calendar writes it
 ]
 
 
@@ -125,6 +126,11 @@ def _resolve_one(kind: str, m: re.Match[str], said: date) -> date | None:
         if unit == "month":
             return _add_months(said, sign * n)
         return date(said.year + sign * n, said.month, min(said.day, 28))
+    if kind == "iso":
+        try:
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            return None
     if kind == "day_month":
         return _upcoming(said, _month_index(m.group(2)), int(m.group(1)), m.group(3))
     if kind == "month_day":

@@ -94,10 +94,15 @@ def resolve_name(key: str, kind: str, candidates: Mapping[int, tuple[str, str]],
     one-word name, a close spelling among people only ("Sara" is "Sarah"), because short
     names sit below the spelling threshold while a kind and a first letter in common make
     the match safe."""
+    # The same key first, before the alias table: after a user split "New York" from "NYC",
+    # "New York" is the entity of its own name, not NYC's again through the table.
+    for index, (other, _) in candidates.items():
+        if other == key:
+            return index, "the same name"
     wanted = canonical_key(key)
     for index, (other, _) in candidates.items():
         if canonical_key(other) == wanted:
-            return index, "the same name" if other == key else f"known alias ({key} = {other})"
+            return index, f"known alias ({key} = {other})"
     spelled = best_match(key, {i: k for i, (k, _) in candidates.items()}, threshold)
     if spelled is not None:
         return spelled, f"spelling {fuzz.ratio(key, candidates[spelled][0]):.0f} >= {threshold:.0f}"

@@ -36,7 +36,7 @@ class ExtractionInput:
 
 async def read_extraction_input(db: Database, user_id: str, session_id: str, limit: int) -> ExtractionInput:
     messages, contexts, empty_covered_to, known_memories = await asyncio.gather(
-        recent_session_messages(db, session_id, limit),
+        recent_session_messages(db, user_id, session_id, limit),
         user_context_keys(db, user_id),
         empty_watermark(db, user_id, session_id),
         memories.active_known(db, user_id),

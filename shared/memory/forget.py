@@ -11,14 +11,14 @@ and rebuilt so the coach stops using what was forgotten at once.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from shared.memory.recall_cache import drop_and_rebuild
+from shared.queue.arq_adapter.pool import QueuePool
 from shared.store import communities, contexts, entities, memories, relations
 from shared.store.mongo import Database
 
 
-async def forget_point(db: Database, redis: Any, timeout: float, user_id: str, context_id: str, key: str) -> bool:
+async def forget_point(db: Database, redis: QueuePool, timeout: float, user_id: str, context_id: str, key: str) -> bool:
     """Remove one point from one of the user's contexts. False if there was none."""
     if not await contexts.remove_point(db, user_id, context_id, key):
         return False
@@ -27,7 +27,7 @@ async def forget_point(db: Database, redis: Any, timeout: float, user_id: str, c
     return True
 
 
-async def forget_session(db: Database, redis: Any, timeout: float, user_id: str, context_id: str) -> bool:
+async def forget_session(db: Database, redis: QueuePool, timeout: float, user_id: str, context_id: str) -> bool:
     """Remove a whole session's memory (its context) and what the graph learned only from it."""
     session_id = await contexts.delete_context(db, user_id, context_id)
     if session_id is None:
@@ -43,7 +43,7 @@ async def forget_session(db: Database, redis: Any, timeout: float, user_id: str,
     return True
 
 
-async def retract_memory(db: Database, redis: Any, timeout: float, user_id: str, memory_id: str) -> bool:
+async def retract_memory(db: Database, redis: QueuePool, timeout: float, user_id: str, memory_id: str) -> bool:
     """The user deletes a memory: retracted (its history kept, never in a prompt or a search
     again), its words pulled from the sessions it came from (so `GET /api/v1/memory` agrees),
     and the recall index dropped. False if the user has no such active memory."""

@@ -4,8 +4,9 @@ Contexts stored by the earlier code hold their points inline and have no `memory
 Each such point becomes a memory (or, when the user already has an active memory with the
 same words, one more source of it), keeping its importance, strength, decay time, mention
 count and when it was said; the context then lists the memory ids. A context that lists
-them is done, so running the migration again changes nothing. Run by `python -m worker
-migrate` (worker/migrate_cli.py); safe while the service and workers run: a context
+them is done, so running the migration again changes nothing. Memories written before they
+kept the stems of their words get them (`store_missing_terms`), once. Run by `python -m
+worker migrate` (worker/migrate_cli.py); safe while the service and workers run: a context
 extracted meanwhile is written the new way already.
 """
 
@@ -18,7 +19,7 @@ from bson import ObjectId
 from pydantic import BaseModel
 
 from shared.memory.strength import point_key
-from shared.store.memories import Draft, Source, add_many, reinforce_many
+from shared.store.memories import Draft, Source, add_many, reinforce_many, store_missing_terms
 from shared.store.mongo import MEMORIES, SESSION_CONTEXTS, Database
 
 
@@ -26,6 +27,7 @@ class MigrationReport(BaseModel):
     contexts: int = 0
     memories_created: int = 0
     memories_reinforced: int = 0
+    memories_given_terms: int = 0  # stems stored with memories written without them (shared/store/memories.py)
     users: list[str] = []
 
 
@@ -40,6 +42,7 @@ async def migrate_contexts(db: Database, batch: int = 500) -> MigrationReport:
             await _migrate_one(db, doc, report)
             users.add(doc["user_id"])
     report.users = sorted(users)
+    report.memories_given_terms = await store_missing_terms(db)
     return report
 
 

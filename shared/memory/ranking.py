@@ -21,6 +21,7 @@ way, so both rank alike. A reply asks in two steps, each one Redis round trip:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -205,7 +206,7 @@ def build_index(
     stems_of: dict[str, set[str]] = {}
     total = 0
     for doc in docs:
-        counts = term_counts(doc.content)
+        counts = Counter(doc.terms) if doc.terms is not None else term_counts(doc.content)
         length = sum(counts.values())
         total += length
         stems_of[doc.id] = set(counts)

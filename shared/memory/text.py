@@ -34,6 +34,12 @@ STOPWORDS = frozenset(
 )
 
 
+# Bump when `terms` changes (the stop words, the stemmer, the word pattern): memories keep
+# the stems of their words with the version that made them (shared/store/memories.py), and
+# stems of another version are computed again rather than trusted.
+TERMS_VERSION = 1
+
+
 def words(text: str) -> list[str]:
     """The text's words, normalised (NFKC, case-folded), in order, stop words kept."""
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())

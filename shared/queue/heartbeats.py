@@ -17,10 +17,12 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Awaitable
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 from pydantic import BaseModel
+from redis.asyncio import Redis
 
 # A worker that missed this many beats in a row is stale; its record stays visible (marked
 # stale) for four times as long, then expires.
@@ -63,7 +65,7 @@ def record_ttl_seconds(interval_seconds: float) -> float:
     return max(1.0, interval_seconds * STALE_AFTER_BEATS * KEEP_STALE_FOR)
 
 
-async def write_heartbeat(redis: Any, beat: WorkerHeartbeat) -> None:
+async def write_heartbeat(redis: Redis, beat: WorkerHeartbeat) -> None:
     ttl_ms = int(record_ttl_seconds(beat.interval_seconds) * 1000)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.psetex(record_key(beat.queue_name, beat.worker_id), ttl_ms, beat.model_dump_json())
@@ -71,16 +73,18 @@ async def write_heartbeat(redis: Any, beat: WorkerHeartbeat) -> None:
         await pipe.execute()
 
 
-async def remove_heartbeat(redis: Any, queue_name: str, worker_id: str) -> None:
+async def remove_heartbeat(redis: Redis, queue_name: str, worker_id: str) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         pipe.delete(record_key(queue_name, worker_id))
         pipe.srem(index_key(queue_name), worker_id)
         await pipe.execute()
 
 
-async def list_workers(redis: Any, queue_name: str) -> list[WorkerStatus]:
+async def list_workers(redis: Redis, queue_name: str) -> list[WorkerStatus]:
     """Every worker with a record on this queue, freshest first; `stale` marks missed beats."""
-    ids = [i.decode() if isinstance(i, bytes) else i for i in await redis.smembers(index_key(queue_name))]
+    # redis-py types its commands for its sync and async clients at once; on Redis they are awaitables.
+    members = await cast(Awaitable[set[bytes | str]], redis.smembers(index_key(queue_name)))
+    ids = [i.decode() if isinstance(i, bytes) else i for i in members]
     if not ids:
         return []
     async with redis.pipeline(transaction=False) as pipe:
@@ -99,11 +103,11 @@ async def list_workers(redis: Any, queue_name: str) -> list[WorkerStatus]:
             WorkerStatus(**beat.model_dump(), age_seconds=round(age, 3), stale=age > beat.interval_seconds * STALE_AFTER_BEATS)
         )
     if gone:
-        await redis.srem(index_key(queue_name), *gone)
+        await cast(Awaitable[int], redis.srem(index_key(queue_name), *gone))
     return sorted(workers, key=lambda w: w.age_seconds)
 
 
-async def fresh_workers(redis: Any, queue_name: str) -> tuple[int, int]:
+async def fresh_workers(redis: Redis, queue_name: str) -> tuple[int, int]:
     """(fresh, known) worker counts for a queue."""
     workers = await list_workers(redis, queue_name)
     return sum(not w.stale for w in workers), len(workers)

@@ -32,6 +32,7 @@ from typing import Any
 
 from shared.process.settings import Settings
 from shared.queue.arq_adapter.enqueue import enqueue, enqueue_confirmed
+from shared.queue.arq_adapter.pool import QueuePool
 from shared.store.messages import newest_message_id
 from shared.store.mongo import Database
 from shared.store.outbox import enqueue_or_store
@@ -91,7 +92,7 @@ def manual_cron_job_id(name: str, now: datetime) -> str:
 
 
 async def enqueue_extraction(
-    db: Database, arq: Any, timeout: float, user_id: str, session_id: str, newest_id: str | None = None
+    db: Database, arq: QueuePool, timeout: float, user_id: str, session_id: str, newest_id: str | None = None
 ) -> str:
     """Enqueue the extraction under the session's job id and return that id: what logout,
     socket close and the session sweep all do.
@@ -99,12 +100,12 @@ async def enqueue_extraction(
     With Redis down the job waits in the outbox instead (shared/store/outbox.py). `newest_id`
     saves a query when the caller already knows the session's newest message.
     """
-    job_id = extract_job_id(session_id, newest_id or await newest_message_id(db, session_id))
+    job_id = extract_job_id(session_id, newest_id or await newest_message_id(db, user_id, session_id))
     await enqueue_or_store(db, arq, timeout, EXTRACT_SESSION_CONTEXT, user_id, session_id, job_id=job_id)
     return job_id
 
 
-async def enqueue_summary(arq: Any, user_id: str, summaries_so_far: int) -> str:
+async def enqueue_summary(arq: QueuePool, user_id: str, summaries_so_far: int) -> str:
     """Enqueue the user's next summarization; its job id. Called by the worker only (no outbox:
     a failed enqueue fails the extraction job, which arq retries)."""
     job_id = summary_job_id(user_id, summaries_so_far)
@@ -112,7 +113,7 @@ async def enqueue_summary(arq: Any, user_id: str, summaries_so_far: int) -> str:
     return job_id
 
 
-async def enqueue_cron_now(arq: Any, name: str, now: datetime) -> str:
+async def enqueue_cron_now(arq: QueuePool, name: str, now: datetime) -> str:
     """Run a cron job once, now (the admin API and dashboard); its job id."""
     if name not in CRON_SCHEDULES:
         raise KeyError(name)
@@ -121,7 +122,9 @@ async def enqueue_cron_now(arq: Any, name: str, now: datetime) -> str:
     return job_id
 
 
-async def enqueue_by_name(arq: Any, settings: Settings, name: str, args: list[Any], now: datetime | None = None) -> str | None:
+async def enqueue_by_name(
+    arq: QueuePool, settings: Settings, name: str, args: list[Any], now: datetime | None = None
+) -> str | None:
     """The operator CLI's `enqueue NAME ARGS...`, on the job's own queue: the job's id, or
     None if the id is taken."""
     extra = [now] if now is not None and name in TAKES_NOW else []
@@ -142,7 +145,9 @@ def rebuild_recall_job_id(user_id: str, now: datetime, *, per_minute: bool = Fal
     return f"{REBUILD_RECALL_CACHE}:{user_id}:{'miss:' if per_minute else ''}{stamp}"
 
 
-async def enqueue_reflection(db: Database, arq: Any, timeout: float, user_id: str, job_id: str, *, force: bool = False) -> str:
+async def enqueue_reflection(
+    db: Database, arq: QueuePool, timeout: float, user_id: str, job_id: str, *, force: bool = False
+) -> str:
     """Enqueue one user's reflection under `job_id` (reflection_job_id, counted by
     shared/store/reflections.py); with Redis down it waits in the outbox. Its id."""
     await enqueue_or_store(db, arq, timeout, GENERATE_REFLECTION, user_id, force, job_id=job_id)
@@ -183,7 +188,7 @@ def queue_of_job_id(job_id: str, settings: Settings) -> str:
     return settings.chat_queue_name if job_id.startswith(f"{GENERATE_REPLY}:") else settings.queue_name
 
 
-async def enqueue_reply(arq: Any, settings: Settings, reply_id: str) -> str:
+async def enqueue_reply(arq: QueuePool, settings: Settings, reply_id: str) -> str:
     """Enqueue the writing of a reply on the chat queue; its job id. No outbox: a reply is
     read from Redis as it is written, so with Redis away there is nothing to wait for and
     the caller says so (503) instead."""

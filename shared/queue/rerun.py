@@ -10,10 +10,11 @@ reply belongs to its user, who retries it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from shared.process.settings import Settings
 from shared.queue.arq_adapter.enqueue import enqueue_confirmed
+from shared.queue.arq_adapter.pool import QueuePool
 from shared.queue.arq_adapter.records import job_record
 from shared.queue.job_status import read_job
 from shared.queue.jobs import queue_of_job_id
@@ -30,7 +31,7 @@ def rerun_job_id(job_id: str, now: datetime) -> str:
     return f"{RERUN_PREFIX}{job_id}:{int(now.timestamp() * 1000)}"
 
 
-async def rerun(db: Database, arq: Any, settings: Settings, job_id: str) -> str | Refusal:
+async def rerun(db: Database, arq: QueuePool, settings: Settings, job_id: str) -> str | Refusal:
     """The new job's id, or why not."""
     queue = queue_of_job_id(job_id, settings)
     if queue == settings.chat_queue_name:

@@ -1,20 +1,25 @@
 """Each user's recall index in Redis: what a reply ranks memory from, in two round trips.
 
-Keys, all under one hash tag per user (`recall:v2:{<user>}:...`, so a Redis Cluster keeps a
+Keys, all under one hash tag per user (`recall:v3:{<user>}:...`, so a Redis Cluster keeps a
 user's index on one node):
     meta         hash: n (documents), total_len (stems), core, insights (JSON id lists), summary
     docs         hash: document id -> MemoryDoc JSON
-    t:<stem>     hash: document id -> "tf,length" (a posting list)
+    post         hash: stem -> its posting list, JSON {document id: [tf, length]}
     names        hash: entity name key -> EntityLink JSON (every alias is a key)
     vec          hash: document id -> float32 vector bytes (only with an embeddings provider)
-    stems        set: every stem with a posting list (what a rebuild deletes)
     ver          counter: bumped by every drop; a rebuild that read MongoDB before the
                  drop finds it changed and writes nothing (WATCH), so a forgotten memory is
                  never written back by a rebuild that started before it was forgotten.
 
-The index is rebuilt whole by the `rebuild_recall_cache` job (worker/recall_cache.py) from
-MongoDB, and dropped (meta deleted, ver bumped) by every change to the user's memory. A
-reply that finds no meta ranks from MongoDB instead (shared/memory/recall.py).
+One hash of posting lists rather than a key per stem (v2): a rebuild writes a fixed number
+of keys whatever the user's vocabulary (two commands a stem before: an extraction that
+refreshed a 500-stem index sent a thousand), and a reply reads its message's stems with one
+HMGET.
+
+The index is rebuilt whole (worker/recall_cache.py) from MongoDB, by the extraction that
+changed the memory or by the `rebuild_recall_cache` job, and dropped (meta deleted, ver
+bumped) by every change to the user's memory. A reply that finds no meta ranks from MongoDB
+instead (shared/memory/recall.py).
 """
 
 from __future__ import annotations
@@ -30,20 +35,19 @@ from redis.exceptions import WatchError
 from shared.memory.ranking import BuiltIndex, EntityLink, Probe
 from shared.models import MemoryDoc
 
-PREFIX = "recall:v2:"
-LEGACY_PREFIX = "recall:v1:"  # the digest cache this index replaced: account deletion removes it too
+PREFIX = "recall:v3:"
+# What earlier versions kept, removed at account deletion too: the v1 digest cache, and v2's
+# fixed keys (its per-stem keys expire on their own, RECALL_CACHE_TTL_SECONDS).
+LEGACY_PREFIX = "recall:v1:"
+V2_PREFIX = "recall:v2:"
 
 
 def _key(user_id: str, part: str) -> str:
     return f"{PREFIX}{{{user_id}}}:{part}"
 
 
-def stem_key(user_id: str, stem: str) -> str:
-    return _key(user_id, f"t:{stem}")
-
-
 def fixed_keys(user_id: str) -> list[str]:
-    return [_key(user_id, p) for p in ("meta", "docs", "names", "vec", "stems")]
+    return [_key(user_id, p) for p in ("meta", "docs", "post", "names", "vec")]
 
 
 async def version(redis: Redis, user_id: str) -> bytes | None:
@@ -61,11 +65,8 @@ async def drop(redis: Redis, user_id: str) -> None:
 
 async def delete_all(redis: Redis, user_id: str) -> None:
     """Every key of the user's index (account deletion)."""
-    stems = await cast(Awaitable[set[bytes]], redis.smembers(_key(user_id, "stems")))
-    keys = [*fixed_keys(user_id), _key(user_id, "ver"), f"{LEGACY_PREFIX}{user_id}"]
-    keys += [stem_key(user_id, s.decode()) for s in stems]
-    for start in range(0, len(keys), 1000):
-        await redis.delete(*keys[start : start + 1000])
+    v2 = [f"{V2_PREFIX}{{{user_id}}}:{part}" for part in ("meta", "docs", "names", "vec", "stems", "ver")]
+    await redis.delete(*fixed_keys(user_id), _key(user_id, "ver"), f"{LEGACY_PREFIX}{user_id}", *v2)
 
 
 async def write(
@@ -78,23 +79,21 @@ async def write(
 ) -> bool:
     """Replace the user's index with `index`, atomically; False (nothing written) if the
     index was dropped since `seen_version` was read."""
-    ver_key, stems_key = _key(user_id, "ver"), _key(user_id, "stems")
+    ver_key = _key(user_id, "ver")
     async with redis.pipeline(transaction=True) as pipe:
         await pipe.watch(ver_key)
         if await pipe.get(ver_key) != seen_version:
             return False
-        old_stems = await cast(Awaitable[set[bytes]], pipe.smembers(stems_key))
         pipe.multi()  # type: ignore[no-untyped-call]
-        pipe.delete(*fixed_keys(user_id), *(stem_key(user_id, s.decode()) for s in old_stems))
+        pipe.delete(*fixed_keys(user_id))
         written = [*fixed_keys(user_id)]
         if index.docs:
             pipe.hset(_key(user_id, "docs"), mapping={i: d.model_dump_json() for i, d in index.docs.items()})
-        for stem, postings in index.postings.items():
-            key = stem_key(user_id, stem)
-            pipe.hset(key, mapping={i: f"{tf},{length}" for i, (tf, length) in postings.items()})
-            pipe.expire(key, ttl_seconds)
         if index.postings:
-            pipe.sadd(stems_key, *index.postings)
+            pipe.hset(
+                _key(user_id, "post"),
+                mapping={stem: json.dumps(postings, separators=(",", ":")) for stem, postings in index.postings.items()},
+            )
         if index.links:
             pipe.hset(_key(user_id, "names"), mapping={k: json.dumps(asdict(v)) for k, v in index.links.items()})
         if vectors:
@@ -127,8 +126,8 @@ class RedisRecallIndex:
         stems, names = list(stems), list(names)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(_key(self.user_id, "meta"))
-            for stem in stems:
-                pipe.hgetall(stem_key(self.user_id, stem))
+            if stems:
+                pipe.hmget(_key(self.user_id, "post"), stems)
             if names:
                 pipe.hmget(_key(self.user_id, "names"), names)
             replies = await pipe.execute()
@@ -136,9 +135,9 @@ class RedisRecallIndex:
         if not meta:
             return None
         postings: dict[str, dict[str, tuple[int, int]]] = {}
-        for stem, raw in zip(stems, replies[1 : 1 + len(stems)], strict=True):
+        for stem, raw in zip(stems, replies[1] if stems else [], strict=True):
             if raw:
-                postings[stem] = {i.decode(): _posting(v) for i, v in raw.items()}
+                postings[stem] = {i: (tf, length) for i, (tf, length) in json.loads(raw).items()}
         found = [
             EntityLink(**{**json.loads(v), "docs": tuple(json.loads(v)["docs"])}) for v in (replies[-1] if names else []) if v
         ]
@@ -163,8 +162,3 @@ class RedisRecallIndex:
             return {}
         raw = await cast(Awaitable[list[bytes | None]], self.redis.hmget(_key(self.user_id, "vec"), list(ids)))
         return {i: v for i, v in zip(ids, raw, strict=True) if v}
-
-
-def _posting(raw: bytes) -> tuple[int, int]:
-    tf, length = raw.split(b",")
-    return int(tf), int(length)

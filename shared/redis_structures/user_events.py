@@ -98,11 +98,9 @@ class UserEvents:
         await self.redis.delete(events_key(user_id))
 
 
-async def tell_noted(ctx: dict[str, Any], user_id: str, count: int, source: Literal["extraction", "reflection"]) -> None:
-    """A job's "the coach noted N things" to the user's open pages (a worker's ctx has
-    `user_events`; a job called alone, in a test, may not)."""
-    events: UserEvents | None = ctx.get("user_events")
-    if events is not None and count:
+async def tell_noted(events: UserEvents, user_id: str, count: int, source: Literal["extraction", "reflection"]) -> None:
+    """A job's "the coach noted N things" to the user's open pages (nothing when it noted nothing)."""
+    if count:
         await events.publish(user_id, "noted", {"count": count, "source": source})
 
 

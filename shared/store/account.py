@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from shared.process.settings import Settings
 from shared.queue.arq_adapter.control import drop_definitions, request_abort
+from shared.queue.arq_adapter.pool import QueuePool
 from shared.queue.jobs import queue_of_job_id
 from shared.redis_structures import recall_index
 from shared.redis_structures.unavailable import REDIS_DOWN
@@ -115,7 +116,7 @@ async def export_account(db: AsyncIOMotorDatabase[Any], user_id: str) -> Account
     return AccountExport(exported_at=datetime.now(UTC), user=plain(user), collections=collections)
 
 
-async def cancel_queued_jobs(db: AsyncIOMotorDatabase[Any], arq: Any, settings: Settings, user_id: str) -> int:
+async def cancel_queued_jobs(db: AsyncIOMotorDatabase[Any], arq: QueuePool, settings: Settings, user_id: str) -> int:
     """Take the user's waiting jobs off the queue and out of the outbox; ask arq to abort any
     already running. A job enqueued without an owner record (a cron's) is not the user's."""
     job_ids = [doc["_id"] for doc in await db[JOB_OWNERS].find({"user_id": user_id}, {"_id": 1}).to_list(length=None)]
@@ -154,7 +155,7 @@ async def cancel_queued_jobs(db: AsyncIOMotorDatabase[Any], arq: Any, settings: 
 
 
 async def delete_account(
-    db: AsyncIOMotorDatabase[Any], arq: Any, settings: Settings, user_id: str
+    db: AsyncIOMotorDatabase[Any], arq: QueuePool, settings: Settings, user_id: str
 ) -> tuple[AccountDeleted, list[str], list[str]] | None:
     """What went, the sessions that were open (the caller closes their sockets) and the
     replies that went (the caller deletes their streams)."""

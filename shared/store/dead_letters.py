@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from shared.process.settings import Settings
 from shared.queue.arq_adapter.enqueue import enqueue_confirmed
+from shared.queue.arq_adapter.pool import QueuePool
 from shared.queue.jobs import CHAT_JOBS, GENERATE_REPLY, queue_for
 from shared.store.mongo import FAILED_JOBS, Database
 
@@ -113,7 +114,7 @@ async def list_dead_letters(db: Database, include_resolved: bool = False, limit:
     ]
 
 
-async def requeue(db: Database, arq: Any, settings: Settings, dead_letter_id: str) -> str | None:
+async def requeue(db: Database, arq: QueuePool, settings: Settings, dead_letter_id: str) -> str | None:
     """Enqueue the dead job again under a fresh id, on the queue whose workers run it (a
     reply on the chat queue); None if there is no such open dead letter. An enqueue Redis
     did not confirm raises, and the dead letter stays as it was."""
@@ -135,7 +136,7 @@ async def requeue(db: Database, arq: Any, settings: Settings, dead_letter_id: st
     return job_id
 
 
-async def requeue_all(db: Database, arq: Any, settings: Settings) -> list[str]:
+async def requeue_all(db: Database, arq: QueuePool, settings: Settings) -> list[str]:
     ids = [str(d["_id"]) for d in await db[FAILED_JOBS].find({"resolved_at": None}, {"_id": 1}).to_list(length=None)]
     return [job_id for dead in ids if (job_id := await requeue(db, arq, settings, dead))]
 

@@ -8,6 +8,7 @@ against one user's entities only, so nothing of one user can merge into another'
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TypedDict
 
@@ -16,12 +17,13 @@ from bson.errors import InvalidId
 from pydantic import BaseModel
 from pymongo import ReturnDocument
 
-from shared.memory.entity_resolution import match_key, resolve_name
+from shared.memory.entity_resolution import canonical_key, match_key, resolve_name
 from shared.models import EntityNames, ExtractedEntity
 from shared.store import entity_merges
 from shared.store.mongo import ENTITIES, Database
 
 CONTEXTS_KEPT = 20  # newest contexts an entity remembers it came from
+LLM_ALIAS = "llm alias"  # why a merge the model named (shared/memory/llm_aliases.py) was made
 
 
 class StoredEntity(TypedDict):
@@ -48,9 +50,23 @@ class EntityView(BaseModel):
 
 
 async def record_entities(
-    db: Database, user_id: str, named: list[ExtractedEntity], context_id: str, now: datetime, threshold: float
+    db: Database,
+    user_id: str,
+    named: list[ExtractedEntity],
+    context_id: str,
+    now: datetime,
+    threshold: float,
+    aliases: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, ObjectId]:
-    """Resolve each name against the user's entities and count one mention; returns name -> entity id."""
+    """Resolve each name against the user's entities and count one mention; returns name -> entity id.
+
+    `aliases`: entity name -> other names the LLM gave it, already checked against the
+    session (shared/memory/llm_aliases.py). Here they are checked against the graph: an
+    alias that resolves to one of the user's entities is never a reason to join two
+    entities. A new name whose alias names exactly one known entity of its kind is that
+    entity; an alias no entity has yet becomes the entity's. Each such merge is recorded
+    (why: "llm alias"), and a user can split it like any other.
+    """
     stored = await db[ENTITIES].find({"user_id": user_id}, {"keys": 1, "kind": 1, "name": 1}).to_list(length=None)
     owners: list[ObjectId] = []
     candidates: dict[int, tuple[str, str]] = {}
@@ -66,7 +82,8 @@ async def record_entities(
         if entity.name in resolved:
             continue
         key = match_key(entity.name)
-        match = resolve_name(key, entity.kind, candidates, threshold)
+        said = [(alias, match_key(alias)) for alias in (aliases or {}).get(entity.name, ())]
+        match = resolve_name(key, entity.kind, candidates, threshold) or _through_alias(entity, said, candidates, owners)
         if match is not None:
             index, why = match
             entity_id = owners[index]
@@ -100,15 +117,46 @@ async def record_entities(
                 },
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
-                projection={"_id": 1},
+                projection={"_id": 1, "name": 1},
             )
             entity_id = doc["_id"]
+            canonical[entity_id] = doc.get("name", entity.name)
         if (key, entity.kind) not in candidates.values():
             candidates[len(owners)] = (key, entity.kind)
             owners.append(entity_id)
         counted.add(entity_id)
         resolved[entity.name] = entity_id
+        for alias, alias_key in said:
+            if resolve_name(alias_key, entity.kind, candidates, threshold) is not None:
+                continue  # already this entity's name, or another entity's: never joined on the model's word
+            why = f"{LLM_ALIAS} ({alias} = {entity.name})"
+            await entity_merges.record(db, user_id, str(entity_id), alias, canonical[entity_id], why, now)
+            await db[ENTITIES].update_one(
+                {"_id": entity_id, "user_id": user_id}, {"$addToSet": {"aliases": alias, "keys": alias_key}}
+            )
+            candidates[len(owners)] = (alias_key, entity.kind)
+            owners.append(entity_id)
+            resolved.setdefault(alias, entity_id)  # a relation may name it so
     return resolved
+
+
+def _through_alias(
+    entity: ExtractedEntity, said: list[tuple[str, str]], candidates: Mapping[int, tuple[str, str]], owners: list[ObjectId]
+) -> tuple[int, str] | None:
+    """A new name is a known entity when its aliases name that one entity exactly (or through
+    the alias table), an entity of its own kind, and no other. Spelling alone is not enough
+    here: a model's claim on top of a guess is two guesses."""
+    found: dict[ObjectId, tuple[int, str]] = {}
+    for alias, alias_key in said:
+        for index, (key, _) in candidates.items():
+            if canonical_key(key) == canonical_key(alias_key):
+                found.setdefault(owners[index], (index, alias))
+    if len(found) != 1:
+        return None  # none, or two entities: which one the model meant is not for us to guess
+    [(index, alias)] = found.values()
+    if candidates[index][1] != entity.kind:
+        return None
+    return index, f"{LLM_ALIAS} ({entity.name} = {alias})"
 
 
 async def user_entities(db: Database, user_id: str) -> list[StoredEntity]:

@@ -2,7 +2,7 @@
 
 One record per name merged into an entity: the user, the entity, the name merged, the
 entity's canonical name, why (the same through the alias table, spelling, a person's name
-spelled alike), when, by what (`extraction`), and `split_at` once the user undid it
+spelled alike, "llm alias": the model named it another name of the entity), when, by what (`extraction`), and `split_at` once the user undid it
 (`POST /api/v1/memory/graph/entities/{id}/split`).
 """
 

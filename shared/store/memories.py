@@ -6,7 +6,13 @@ A stored memory:
     sources [{session_id, context_id}], said_at (when the user said it), valid_from /
     valid_to (when it holds, where the user said so), created_at, updated_at,
     user_edited_at (the user's own last change), expires_at,
-    versions [{content, kind, importance, status, changed_at, changed_by, session_id}]
+    versions [{content, kind, importance, status, changed_at, changed_by, session_id}],
+    terms (the content's stems, as recall counts them) and terms_version
+
+The stems are kept so consolidation can rank a user's memories at every extraction without
+tokenising each again (shared/memory/consolidate.py). They are written with the content;
+a memory of an earlier version has them computed when read, and stored by `python -m worker
+migrate` (`store_missing_terms`).
 
 Every change appends a version, so `history` shows how a memory came to be what it is.
 Only `active` memories reach a prompt or a search (shared/memory/documents.py).
@@ -20,9 +26,10 @@ from typing import Any, Literal
 from bson import ObjectId
 from bson.errors import InvalidId
 from pydantic import BaseModel
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 
 from shared.memory.strength import current_strength, decay_pipeline, point_key
+from shared.memory.text import TERMS_VERSION, terms
 from shared.models import KnownMemory, MemoryDoc
 from shared.store.mongo import MEMORIES, Database
 
@@ -78,6 +85,18 @@ def _day(value: date | None) -> datetime | None:
     return None if value is None else datetime.combine(value, time())
 
 
+def _terms(content: str) -> dict[str, Any]:
+    return {"terms": terms(content), "terms_version": TERMS_VERSION}
+
+
+def stems_of(doc: dict[str, Any]) -> list[str]:
+    """A memory's stems: those stored with it, or, written by an earlier version, its content's."""
+    stored: list[str] | None = doc.get("terms")
+    if stored is not None and doc.get("terms_version") == TERMS_VERSION:
+        return stored
+    return terms(doc["content"])
+
+
 def _version(
     content: str, kind: str, importance: float, status: Status, now: datetime, by: ChangedBy, session_id: str | None
 ) -> dict[str, Any]:
@@ -91,6 +110,7 @@ class Draft(BaseModel):
     content: str
     importance: float
     valid_from: date | None = None
+    said_at: datetime | None = None  # when the user said it, where known per memory
 
 
 def _new_doc(
@@ -107,6 +127,7 @@ def _new_doc(
         "kind": draft.kind,
         "content": draft.content,
         "key": point_key(draft.kind, draft.content),
+        **_terms(draft.content),
         "importance": draft.importance,
         "strength": 1.0,
         "decayed_at": now,
@@ -114,7 +135,7 @@ def _new_doc(
         "status": "active",
         "superseded_by": None,
         "sources": [source.model_dump()] if source else [],
-        "said_at": said_at or now,
+        "said_at": draft.said_at or said_at or now,
         "valid_from": _day(draft.valid_from),
         "valid_to": None,
         "created_at": now,
@@ -197,6 +218,7 @@ async def revise(
         "content": content,
         "kind": kind,
         "key": point_key(kind, content),
+        **_terms(content),
         "importance": importance,
         "strength": 1.0,
         "decayed_at": now,
@@ -204,7 +226,8 @@ async def revise(
     }
     if said_at is not None:
         fields["said_at"] = said_at
-    if valid_from is not None:
+    if content != current["content"] or valid_from is not None:
+        # New words bring their own date, or none: a date the old words gave must not stay.
         fields["valid_from"] = _day(valid_from)
     push: dict[str, Any] = {
         "versions": _version(content, kind, importance, "active", now, by, source.session_id if source else None)
@@ -277,10 +300,35 @@ async def find(db: Database, user_id: str, memory_id: str) -> dict[str, Any] | N
 async def active_known(db: Database, user_id: str) -> list[dict[str, Any]]:
     """What consolidation needs: every active memory (id, kind, content, key, the user's last
     change and the words the user corrected away), and every memory the user retracted (its key)."""
-    fields = {"kind": 1, "content": 1, "key": 1, "status": 1, "user_edited_at": 1, "replaced_keys": 1, "sources.session_id": 1}
+    fields = {
+        "kind": 1,
+        "content": 1,
+        "key": 1,
+        "terms": 1,
+        "terms_version": 1,
+        "status": 1,
+        "user_edited_at": 1,
+        "replaced_keys": 1,
+        "sources.session_id": 1,
+    }
     query = {"user_id": user_id, "$or": [{"status": "active"}, {"status": "retracted", "user_edited_at": {"$ne": None}}]}
     docs: list[dict[str, Any]] = await db[MEMORIES].find(query, fields).to_list(length=None)
     return docs
+
+
+async def store_missing_terms(db: Database, batch: int = 500) -> int:
+    """Store the stems of every memory written without them (or by another `TERMS_VERSION`);
+    how many. In `_id` order, one bulk write per batch; running it again finds nothing to do."""
+    done, after = 0, None
+    stale = {"terms_version": {"$ne": TERMS_VERSION}}  # missing too
+    while True:
+        query = stale if after is None else {"$and": [stale, {"_id": {"$gt": after}}]}
+        docs = await db[MEMORIES].find(query, {"content": 1}).sort("_id", 1).to_list(length=batch)
+        if not docs:
+            return done
+        await db[MEMORIES].bulk_write([UpdateOne({"_id": d["_id"]}, {"$set": _terms(d["content"])}) for d in docs])
+        done += len(docs)
+        after = docs[-1]["_id"]
 
 
 def keys_from_session(known: list[dict[str, Any]], session_id: str) -> set[str]:
@@ -322,6 +370,8 @@ async def memory_documents(db: Database, user_id: str) -> list[MemoryDoc]:
         "sources": 1,
         "said_at": 1,
         "valid_from": 1,
+        "terms": 1,
+        "terms_version": 1,
     }
     docs = await db[MEMORIES].find({"user_id": user_id, "status": "active"}, fields).to_list(length=None)
     return [
@@ -336,6 +386,7 @@ async def memory_documents(db: Database, user_id: str) -> list[MemoryDoc]:
             session_id=d["sources"][-1]["session_id"] if d.get("sources") else None,
             said_at=d.get("said_at"),
             valid_from=d["valid_from"].date() if d.get("valid_from") else None,
+            terms=stems_of(d),
         )
         for d in docs
     ]

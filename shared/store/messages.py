@@ -53,15 +53,18 @@ async def delete_message(db: Database, message_id: str) -> None:
     await db[CHAT_MESSAGES].delete_one({"_id": ObjectId(message_id)})
 
 
-async def recent_session_messages(db: Database, session_id: str, limit: int) -> list[ChatMessage]:
-    """The session's newest `limit` messages, oldest first: on the (session_id, timestamp, _id) index."""
-    cursor = db[CHAT_MESSAGES].find({"session_id": session_id}).sort([("timestamp", -1), ("_id", -1)]).limit(limit)
+async def recent_session_messages(db: Database, user_id: str, session_id: str, limit: int) -> list[ChatMessage]:
+    """The user's session's newest `limit` messages, oldest first: on the (session_id, timestamp,
+    _id) index; the user too, so a session id never reads another user's words."""
+    cursor = (
+        db[CHAT_MESSAGES].find({"session_id": session_id, "user_id": user_id}).sort([("timestamp", -1), ("_id", -1)]).limit(limit)
+    )
     docs = await cursor.to_list(length=limit)
     return [_to_model(doc) for doc in reversed(docs)]
 
 
-async def newest_message_id(db: Database, session_id: str) -> str | None:
-    latest = await recent_session_messages(db, session_id, 1)
+async def newest_message_id(db: Database, user_id: str, session_id: str) -> str | None:
+    latest = await recent_session_messages(db, user_id, session_id, 1)
     return latest[0].id if latest else None
 
 

@@ -18,13 +18,14 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.queue.arq_adapter.enqueue import enqueue_confirmed
+from shared.queue.arq_adapter.pool import QueuePool
 from shared.redis_structures.unavailable import REDIS_DOWN
 from shared.store.mongo import OUTBOX, Database
 
 log = logging.getLogger(__name__)
 
 
-async def enqueue_or_store(db: Database, arq: Any, timeout: float, function: str, *args: Any, job_id: str) -> bool:
+async def enqueue_or_store(db: Database, arq: QueuePool, timeout: float, function: str, *args: Any, job_id: str) -> bool:
     """Enqueue now if Redis answers in time, else keep it in the outbox. True if enqueued now."""
     try:
         async with asyncio.timeout(timeout):
@@ -39,7 +40,7 @@ async def enqueue_or_store(db: Database, arq: Any, timeout: float, function: str
     return False
 
 
-async def relay_outbox(db: Database, arq: Any, timeout: float, batch: int = 100) -> int:
+async def relay_outbox(db: Database, arq: QueuePool, timeout: float, batch: int = 100) -> int:
     """Replay the oldest waiting enqueues; stops at the first Redis failure. Returns how many went."""
     sent = 0
     for entry in await db[OUTBOX].find({}).sort("created_at", 1).to_list(length=batch):
@@ -55,7 +56,7 @@ async def relay_outbox(db: Database, arq: Any, timeout: float, batch: int = 100)
     return sent
 
 
-async def relay_forever(db: Database, arq: Any, timeout: float, interval: float) -> None:
+async def relay_forever(db: Database, arq: QueuePool, timeout: float, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:

@@ -43,7 +43,7 @@ def main(seed_path: str, queues: Queues = "all") -> None:
     async def startup(ctx: dict[str, Any]) -> None:
         await resources.startup(ctx)
         for name, docs in collections.items():
-            await ctx["db"][name].insert_many(docs)
+            await resources.worker_resources(ctx).db[name].insert_many(docs)
         print("seeded-worker ready", flush=True)
 
     settings = load_settings()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import re
@@ -74,6 +75,12 @@ class StubLLM:
     reported_output_tokens: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    # Concurrency tests: each request waits until this many are open at once (at most
+    # hold_timeout), so "all N were in flight together" holds on a slow machine without
+    # guessing a latency long enough.
+    hold_until_in_flight: int | None = None
+    hold_timeout: float = 30.0
+    all_in: asyncio.Event | None = None
     # Chat streams: how many are open now, how many the client left before the end, and
     # when the last one ended (time.time(), for benchmarks in another process).
     streams_open: int = 0
@@ -195,6 +202,13 @@ def create_stub_app(stub: StubLLM) -> Starlette:
         stub.in_flight += 1
         stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
         try:
+            if stub.hold_until_in_flight:
+                stub.all_in = stub.all_in or asyncio.Event()
+                if stub.in_flight >= stub.hold_until_in_flight:
+                    stub.all_in.set()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(stub.hold_timeout):
+                        await stub.all_in.wait()
             if stub.latency:
                 await asyncio.sleep(stub.latency)
             if stub.failures:

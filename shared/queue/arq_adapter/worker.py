@@ -14,9 +14,8 @@ only what happens around Redis errors:
 - a cron whose enqueue failed keeps its due time and is enqueued when Redis returns;
 - every WORKER_HEARTBEAT_SECONDS the poll loop writes a heartbeat (shared/queue/heartbeats.py).
 
-Two more that are about cost: a poll's jobs are taken in one round trip (pickup.py), not
-arq's four a job; and arq's per-job log lines are left out (job_lines.py): the job wrapper
-writes one per job.
+One more that is about cost: arq's per-job log lines are left out (job_lines.py); the job
+wrapper writes one line per job.
 
 And one thing that is not about outages: wake on enqueue. arq sleeps `poll_delay` between
 polls, so a job waits half a poll on average before it starts. Here an idle worker blocks
@@ -46,9 +45,9 @@ from arq.connections import create_pool
 from arq.utils import timestamp_ms
 from redis.exceptions import ResponseError
 
+from shared.queue.arq_adapter.claim import JobClaimer
 from shared.queue.arq_adapter.job_lines import leave_out_per_job_lines
 from shared.queue.arq_adapter.keys import in_progress_key, nudge_key
-from shared.queue.arq_adapter.pickup import pick_up
 from shared.queue.arq_adapter.stop import stop_worker
 from shared.queue.heartbeats import (
     WorkerHeartbeat,
@@ -94,6 +93,8 @@ class ResilientWorker(Worker):
         self.nudge_wait_seconds = self.poll_delay_s * NUDGE_WAIT_POLLS
         self.idle_poll_seconds, self.poll_delay_s = self.poll_delay_s, 0
         self._not_started: dict[str, float] = {}  # job id -> when its start failed
+        self._claimer: JobClaimer | None = None
+        self._claimer_pool: Any = None
         # The chat queue's worker when this process drains both queues (worker/resilient.py),
         # made from this worker's ctx once on_startup has filled it.
         self.make_companion: Callable[[dict[str, Any]], ResilientWorker] | None = None
@@ -202,19 +203,34 @@ class ResilientWorker(Worker):
     # -- jobs across an outage -------------------------------------------------------
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
-        # arq's pickup is four round trips a job; ours one for the poll's batch (pickup.py).
-        # Only as many as there are free slots are asked for; nothing is counted (arq's job
-        # counter and semaphore) before Redis answers, so a pickup lost to an outage leaks
-        # no slot.
-        free = self.max_jobs - self.job_counter
-        wanted = [job_id.decode() for job_id in job_ids[: max(0, free)]]
-        taken = await pick_up(self.pool, self.queue_name, wanted, timestamp_ms(), int(self.in_progress_timeout_s * 1000))
-        for job_id, score in taken:
-            await self.sem.acquire()  # free at once: the slots were counted above
+        """arq's pickup with its four round trips made one (claim.py), and a count that does
+        not leak: arq counts a job (counter and semaphore) before its Redis calls, and if those
+        failed, enough outages would leave the worker taking no jobs at all."""
+        for job_id_b in job_ids:
+            await self.sem.acquire()
+            if self.job_counter >= self.max_jobs:
+                self.sem.release()
+                return
             self.job_counter += 1
+            job_id = job_id_b.decode()
+            try:
+                score = await self.claimer().claim(
+                    self.queue_name, job_id, int(self.in_progress_timeout_s * 1000), timestamp_ms()
+                )
+            except BaseException:
+                self._release_sem_dec_counter_on_complete()
+                raise
+            if score is None:  # running elsewhere, gone, or not due yet: as arq skips it
+                self._release_sem_dec_counter_on_complete()
+                continue
             task = self.loop.create_task(self.run_job(job_id, score))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
+
+    def claimer(self) -> JobClaimer:
+        if self._claimer is None or self._claimer_pool is not self.pool:
+            self._claimer, self._claimer_pool = JobClaimer(self.pool), self.pool
+        return self._claimer
 
     async def run_job(self, job_id: str, score: int) -> None:
         try:

@@ -1,4 +1,5 @@
-"""HTTP request and response bodies."""
+"""The bodies of signing up, in and out (service/routes/auth.py, and the chat page's and the
+dashboard's cookie sign-in, which take the same credentials)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,6 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from service.credentials import MAX_PASSWORD_CHARS
-from shared.models import ChatMessage
-from shared.store.communities import CommunityView
-from shared.store.context_views import ContextView
-from shared.store.dead_letters import DeadLetterView
-from shared.store.entities import EntityView
-from shared.store.reflections import ReflectionView
-from shared.store.relations import RelationView
-from shared.store.summaries import SummaryView
 from shared.store.users import normalise_email
 
 
@@ -45,39 +38,6 @@ class Credentials(BaseModel):
         return normalise_email(value) if isinstance(value, str) else value
 
 
-class MessagesQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a misspelt parameter is an error, not ignored
-
-    limit: int = Field(50, ge=1, le=200)
-    conversation_id: str | None = Field(None, max_length=64, description="unset: the newest conversation")
-
-
-class FailedJobsQuery(BaseModel):
-    include_resolved: bool = Field(False, description="also the dead letters already requeued or resolved")
-
-
-# Response bodies: what the OpenAPI document promises, and schemathesis checks.
-
-
-class Health(BaseModel):
-    status: str
-
-
-class SignedIn(BaseModel):
-    user_id: str
-    email: str
-
-
-class ErrorItem(BaseModel):
-    field: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    detail: str
-    errors: list[ErrorItem]
-
-
 class Registered(BaseModel):
     user_id: str
 
@@ -107,34 +67,6 @@ class SessionInfo(BaseModel):
     session_id: str
 
 
-class MessageList(BaseModel):
-    conversation_id: str | None = Field(description="the conversation shown; null before the first one")
-    messages: list[ChatMessage]
-
-
-class Memory(BaseModel):
-    contexts: list[ContextView]
-    summaries: list[SummaryView]
-    reflections: list[ReflectionView]
-
-
-class ReflectionQueued(BaseModel):
-    job_id: str
-
-
-class MemoryGraph(BaseModel):
-    nodes: list[EntityView]
-    edges: list[RelationView]
-    communities: list[CommunityView]
-
-
-class FailedJobs(BaseModel):
-    failed_jobs: list[DeadLetterView]
-
-
-class Requeued(BaseModel):
-    job_id: str
-
-
-class RequeuedAll(BaseModel):
-    job_ids: list[str]
+class SignedIn(BaseModel):
+    user_id: str
+    email: str
