@@ -238,27 +238,22 @@ def _why(r: dict[str, Any]) -> str:
     p, m = r["product"], r["minimal"]
     return f"""**Why the goal is missed, and what was left alone.**
 - **Most of the gap is the MongoDB stand-in.** mongomock has no indexes: each of the product's
-  {p["mongodb_round_trips_per_job"]:.0f} round trips per job scans its whole collection in the worker's own process, the
-  read of the session (`chat_messages.aggregate`, a `$facet` with two `$lookup`s) above all, and its cost
-  grows with the data (more sessions seeded, more CPU per job). On a MongoDB server these are indexed
-  lookups in another process. They are not free there either: each round trip costs the driver CPU
+  {p["mongodb_round_trips_per_job"]:.0f} calls per job (reads sent together count one each here) scans its whole
+  collection in the worker's own process, and its cost grows with the data. On a MongoDB server these are
+  indexed lookups in another process. They are not free there either: each round trip costs the driver CPU
   (BSON, Motor's hand-off to its thread pool) that neither column includes. The product makes
   {p["mongodb_round_trips_per_job"]:.0f} to the minimal worker's {m["mongodb_round_trips_per_job"]:.0f}, so the ratio less the stand-in is a lower bound for a server.
-- **Less the stand-in, the rest is the product's features, none of them large alone.** Every extraction
-  that stores a context enqueues a recall-cache rebuild (shared/memory/recall_cache.py), so the worker runs
-  {p["jobs_run"] / p["jobs"]:.0f} jobs per extraction: twice arq's pickup, result and log lines ("outside any job"), twice the
-  wrappers (Prometheus metrics, two job-history pipelines, a log line with the job's context), and most
-  of the extra Redis commands. Inside the extraction, beside the same SDK call, are the LLM metering
-  (the limiter's one EVALSHA, the `llm_usage` record), the entity graph, the context counter and the
-  cache drop and enqueue. Logging is some of it: the product writes arq's two lines per job plus its
-  own outcome line and the extraction's, to the minimal worker's two.
-- **No cheap, clearly safe win was found, so nothing was changed.** Folding the rebuild into the
-  extraction would save one job's bookkeeping (roughly the minimal worker's "outside any job" figure)
-  but changes when the cache is rebuilt and what a failed rebuild retries; one job-history write per
-  job instead of two would drop running jobs from the admin view's recent list; fewer log lines
-  would change what operators see. By the profile's figures (an estimate, not measured) the three
-  together would take roughly a third off the product's CPU less the stand-in: still above 1.5x the
-  minimal worker, whose job does nothing but the call and one insert."""
+- **Less the stand-in, the rest is the product's features, none of them large alone.** The worker runs
+  {p["jobs_run"] / p["jobs"]:.0f} job per extraction (the extraction refreshes its user's recall index itself,
+  worker/recall_cache.py): one pickup (one script call, shared/queue/arq_adapter/claim.py), one job line,
+  one job-history pipeline. Inside the extraction, beside the same SDK call, are consolidation (the closest
+  memories shown to the LLM, a larger prompt: the input tokens above), the LLM metering (the limiter's
+  one EVALSHA, the `llm_usage` record), the entity graph, the context counter, the recall index's
+  rebuild (its reads, building the index, one MULTI) and the "noted" event to the user's pages.
+- **Left alone.** The recall index is rebuilt whole at each extraction (cheap for this bench's users,
+  who have a few memories; it grows with the user's memories, about 13 ms of build at 1,000); an
+  update in place would make this flat. The reads after the LLM call (graph, counter) are not sent
+  together with the index's."""
 
 
 def section(r: dict[str, Any], command: str) -> str:

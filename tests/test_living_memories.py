@@ -165,6 +165,22 @@ async def test_a_users_own_memory_gets_the_date_its_words_give_and_loses_one_the
     assert changed.json()["valid_from"] is None and changed.json()["importance"] == 0.9
 
 
+async def test_deleting_a_memory_pulls_every_wording_it_had_from_the_sessions(api, db, settings, arq_pool, stub_llm):
+    """Found from outside: a memory updated by a later session, then deleted, still showed
+    its first wording in the first session's context (GET /api/v1/memory, the export)."""
+    login = await api.new_user()
+    await say(db, settings, arq_pool, login.user_id, "s1", "I live in NYC")
+    stub_llm.consolidate = shares_word("live", "update")
+    await say(db, settings, arq_pool, login.user_id, "s2", "I live in New York now")
+    [memory] = await db[MEMORIES].find({"user_id": login.user_id}).to_list(None)
+    assert memory["content"] == "I live in New York now" and len(memory["versions"]) == 2
+    deleted = await api.http.delete(f"/api/v1/memory/points/{memory['_id']}", headers=login.headers)
+    assert deleted.status_code == 204
+    shown = (await api.http.get("/api/v1/memory", headers=login.headers)).json()
+    words = [p["content"] for c in shown["contexts"] for p in c["points"]]
+    assert "I live in NYC" not in words and "I live in New York now" not in words
+
+
 async def test_the_owner_adds_edits_retracts_and_pages_through_memories(api, db, stub_llm):
     owner, stranger = await api.new_user(), await api.new_user()
     created = await api.http.post(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shared.memory.recall_cache import drop_and_rebuild
+from shared.memory.strength import point_key
 from shared.queue.arq_adapter.pool import QueuePool
 from shared.store import communities, contexts, entities, memories, relations
 from shared.store.mongo import Database
@@ -50,8 +51,11 @@ async def retract_memory(db: Database, redis: QueuePool, timeout: float, user_id
     doc = await memories.find(db, user_id, memory_id)
     if doc is None or not await memories.end(db, user_id, memory_id, "retracted", datetime.now(UTC), by="user"):
         return False
+    # Every wording it had: a session's context keeps the words its extraction found, which a
+    # later consolidation or the user's edit may have changed since.
+    worded = {point_key(v["kind"], v["content"]) for v in doc.get("versions", [])}
     for source in doc.get("sources", []):
-        for key in {doc["key"], *doc.get("replaced_keys", [])}:
+        for key in {doc["key"], *doc.get("replaced_keys", []), *worded}:
             if source.get("context_id"):
                 await contexts.remove_point(db, user_id, source["context_id"], key)
     await drop_and_rebuild(db, redis, timeout, user_id)
