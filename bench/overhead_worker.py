@@ -80,18 +80,14 @@ def load_seed(path: str) -> list[dict[str, Any]]:
 
 def product(seed_path: str) -> None:
     from shared.process.log_format import configure_logging
-    from worker import resources
+    from tests.support.seeded_worker import seeding_startup
     from worker.arq_options import FUNCTIONS
     from worker.resilient import create_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()
     configure_logging(settings.log_format)
-    messages = load_seed(seed_path)
-
-    async def startup(ctx: dict[str, Any]) -> None:
-        await resources.startup(ctx)
-        await resources.worker_resources(ctx).db["chat_messages"].insert_many(messages)
+    startup = seeding_startup({"chat_messages": load_seed(seed_path)})
 
     ctx = {"settings": settings, "mongo_client": AsyncMongoMockClient(tz_aware=True)}
     worker = create_worker(settings, on_startup=startup, ctx=ctx, functions=[*FUNCTIONS, bench_snapshot])
@@ -101,26 +97,15 @@ def product(seed_path: str) -> None:
 
 def chat(seed_path: str) -> None:
     from shared.process.log_format import configure_logging
-    from tests.support.seeded_worker import DATES
-    from worker import resources
+    from tests.support.seeded_worker import load_seed as load_collections
+    from tests.support.seeded_worker import seeding_startup
     from worker.arq_options import CHAT_FUNCTIONS
     from worker.resilient import create_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()
     configure_logging(settings.log_format)
-    collections: dict[str, list[dict[str, Any]]] = json.loads(Path(seed_path).read_text())
-    for docs in collections.values():
-        for doc in docs:
-            for name in DATES:
-                if isinstance(doc.get(name), str):
-                    doc[name] = datetime.fromisoformat(doc[name])
-
-    async def startup(ctx: dict[str, Any]) -> None:
-        await resources.startup(ctx)
-        for name, docs in collections.items():
-            await resources.worker_resources(ctx).db[name].insert_many(docs)
-
+    startup = seeding_startup(load_collections(seed_path))
     ctx = {"settings": settings, "mongo_client": AsyncMongoMockClient(tz_aware=True)}
     worker = create_worker(settings, queues="chat", on_startup=startup, ctx=ctx, functions=[*CHAT_FUNCTIONS, bench_snapshot])
     Snapshots.worker = worker

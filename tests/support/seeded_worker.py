@@ -30,8 +30,8 @@ from worker.resilient import Queues, create_worker
 DATES = ("timestamp", "created_at", "started_at", "expires_at")
 
 
-def main(seed_path: str, queues: Queues = "all") -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+def load_seed(seed_path: str) -> dict[str, list[dict[str, Any]]]:
+    """The seed file's documents by collection, their DATES as datetimes."""
     seed = json.loads(Path(seed_path).read_text())
     collections: dict[str, list[dict[str, Any]]] = {"chat_messages": seed} if isinstance(seed, list) else seed
     for docs in collections.values():
@@ -39,13 +39,25 @@ def main(seed_path: str, queues: Queues = "all") -> None:
             for name in DATES:
                 if isinstance(doc.get(name), str):
                     doc[name] = datetime.fromisoformat(doc[name])
+    return collections
+
+
+def seeding_startup(collections: dict[str, list[dict[str, Any]]], announce: str | None = None) -> Any:
+    """arq's on_startup: the worker's resources, then the seed into its in-memory database."""
 
     async def startup(ctx: dict[str, Any]) -> None:
         await resources.startup(ctx)
         for name, docs in collections.items():
             await resources.worker_resources(ctx).db[name].insert_many(docs)
-        print("seeded-worker ready", flush=True)
+        if announce:
+            print(announce, flush=True)
 
+    return startup
+
+
+def main(seed_path: str, queues: Queues = "all") -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    startup = seeding_startup(load_seed(seed_path), announce="seeded-worker ready")
     settings = load_settings()
     ctx = {"settings": settings, "mongo_client": AsyncMongoMockClient(tz_aware=True)}
     create_worker(settings, queues=queues, on_startup=startup, ctx=ctx).run()
