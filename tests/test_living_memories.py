@@ -376,6 +376,7 @@ async def test_the_offline_coach_quotes_the_memory_the_message_is_about():
     ]
     reply = write_reply("When is my sister's wedding? Is Sara married yet?", MemoryDigest(points=points))
     assert "getting married in June" in reply and "marathon" not in reply
+    assert "I noted" not in reply  # questions, not something to note
 
 
 async def test_summaries_and_reflections_read_memory_as_it_is_now(db, settings, arq_pool, stub_llm):

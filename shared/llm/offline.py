@@ -79,6 +79,11 @@ def classify(sentence: str) -> tuple[ContextKind, float] | None:
     return None
 
 
+def statement_kind(sentence: str) -> tuple[ContextKind, float] | None:
+    """What a sentence states, as `classify` reads it; a question states nothing."""
+    return None if sentence.rstrip().endswith("?") else classify(sentence)
+
+
 def extract_points(transcript: Sequence[ChatMessage]) -> list[ContextPoint]:
     points: list[ContextPoint] = []
     seen: set[tuple[str, str]] = set()
@@ -86,7 +91,7 @@ def extract_points(transcript: Sequence[ChatMessage]) -> list[ContextPoint]:
         if message.role != "user":
             continue
         for sentence in _sentences(message.content):
-            found = None if sentence.rstrip().endswith("?") else classify(sentence)  # a question states nothing
+            found = statement_kind(sentence)
             if found is None:
                 continue
             key = (found[0], sentence.lower())
@@ -109,7 +114,7 @@ def _ended(text: str) -> str:
 
 def write_reply(user_text: str, memory: MemoryDigest) -> str:
     parts = [OFFLINE_LABEL]
-    recognised = [(found[0], s) for s in _sentences(user_text) if (found := classify(s)) is not None]
+    recognised = [(found[0], s) for s in _sentences(user_text) if (found := statement_kind(s)) is not None]
     if recognised:
         kind, sentence = recognised[0]
         parts.append(f"I noted that as a {kind}: {_quoted(sentence)}.")
