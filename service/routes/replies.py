@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from service.api_docs import LAST_EVENT_ID, documented, error, event_stream, ok
+from service.api_docs import LAST_EVENT_ID, documented, empty, error, event_stream, ok
 from service.conversation_choice import conversation_to_write
 from service.errors import ApiError, parse_body
 from service.principal import Principal, require_principal
@@ -168,6 +168,7 @@ def sse(event: StreamEvent) -> str:
             "first_chunk_ms, model}) or `error` ({code, detail}); each with an `id:`, and a keep-alive comment "
             "every STREAM_KEEPALIVE_SECONDS"
         ),
+        204: empty("nothing comes after the given event: an EventSource stops reconnecting"),
         400: error("Last-Event-ID is not an event id"),
         404: error("no reply with that id (or another user's)"),
         410: error("the reply ended more than STREAM_TTL_SECONDS ago; its message is in /chat/messages"),
