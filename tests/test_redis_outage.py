@@ -19,7 +19,7 @@ from arq.jobs import Job
 
 from allinone.redis_process import free_port
 from tests.support.client import Api, say
-from tests.support.processes import job_starts, readyz_status, start, stop, until_readyz
+from tests.support.processes import job_runs, readyz_status, start, stop, until_readyz
 from tests.support.redis_restart import RestartableRedis
 from tests.support.settings import JWT_SECRET
 from tests.support.stub_llm import Failure
@@ -150,7 +150,7 @@ async def test_allinone_rides_out_a_redis_restart(tmp_path, stub_llm):
                 # returned, so it will never run again, and nothing is left queued.
                 pool = await create_pool(RedisSettings.from_dsn(redis_server.url))
                 try:
-                    [a_job] = [job for job in job_starts(log_path.read_text()) if a.session_id in job]
+                    [a_job] = [job for job in job_runs(log_path.read_text()) if a.session_id in job]
                     # Recorded once the worker's wait for Redis ends: read it when it is there.
                     info = await until_result(Job(a_job, pool))
                     assert info is not None and info.success and info.job_try == 1
@@ -166,10 +166,10 @@ async def test_allinone_rides_out_a_redis_restart(tmp_path, stub_llm):
             code = await stop(proc)
     text = log_path.read_text()
     assert code == 0, text
-    starts = job_starts(text)
-    assert set(pings) <= set(starts) and c_job in starts
-    assert [job for job, n in starts.items() if n > 1] == [], "a job ran twice"
-    assert sum("extract_session_context" in job for job in starts) == 3
+    runs = job_runs(text)
+    assert set(pings) <= set(runs) and c_job in runs
+    assert [job for job, n in runs.items() if n > 1] == [], "a job ran twice"
+    assert sum("extract_session_context" in job for job in runs) == 3
     assert len(stub_llm.extraction_requests) == 3
     # One warning when Redis went, one line when it came back: not one per poll.
     assert_one_warning_each(text)
@@ -201,8 +201,8 @@ async def test_standalone_worker_rides_out_a_redis_restart(tmp_path):
             code = await stop(proc)
     text = log_path.read_text()
     assert code == 0, text
-    starts = job_starts(text)
-    assert set(before + queued + after) <= set(starts)
-    assert [job for job, n in starts.items() if n > 1] == [], "a job ran twice"
+    runs = job_runs(text)
+    assert set(before + queued + after) <= set(runs)
+    assert [job for job, n in runs.items() if n > 1] == [], "a job ran twice"
     assert_one_warning_each(text)
     assert "Traceback" not in text, text

@@ -154,9 +154,10 @@ async def until_readyz(url: str, status: int, proc: subprocess.Popen, log_path: 
     await wait_for(answered, seconds, every=0.1, what=f"/readyz answering {status}")
 
 
-def job_starts(log_text: str) -> Counter[str]:
-    """How many times arq started each job (`→ <job id>:<function>(...)`), by job id."""
-    return Counter(m.group(1) for m in re.finditer(r"→ (\S+):\w+\(", log_text))
+def job_runs(log_text: str) -> Counter[str]:
+    """How many times each job ran, by job id: the worker's one line per job
+    (`job <function> <outcome> in <s> s (<job id>, try <n>, ...)`, worker/job_metrics.py)."""
+    return Counter(m.group(1) for m in re.finditer(r"\bjob \w+ \w+ in [\d.]+ s \((\S+), try \d+", log_text))
 
 
 def start_seeded_worker(
