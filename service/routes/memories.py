@@ -27,8 +27,9 @@ from shared.memory import forget
 from shared.memory.dates import resolve
 from shared.memory.recall_cache import drop_and_rebuild
 from shared.models import ContextKind
-from shared.store import memories
-from shared.store.memories import MemoryView, Status, Version
+from shared.store import memories, memory_views
+from shared.store.memories import Status, Version
+from shared.store.memory_views import MemoryView
 
 
 class NewMemory(BaseModel):
@@ -104,10 +105,10 @@ async def list_memories(request: Request) -> JSONResponse:
     principal = await require_principal(request)
     query = parse_query(request.query_params, MemoryQuery)
     state = resources_of(request)
-    docs, cursor = await memories.page(state.db, principal.user_id, query.status, query.limit, query.cursor)
+    docs, cursor = await memory_views.page(state.db, principal.user_id, query.status, query.limit, query.cursor)
     now, rate = datetime.now(UTC), state.settings.memory_decay_rate
     return JSONResponse(
-        MemoryPage(memories=[memories.view(d, now, rate) for d in docs], next_cursor=cursor).model_dump(mode="json")
+        MemoryPage(memories=[memory_views.view(d, now, rate) for d in docs], next_cursor=cursor).model_dump(mode="json")
     )
 
 
@@ -140,7 +141,7 @@ async def change_memory(request: Request) -> JSONResponse:
     await _changed(request, principal.user_id)
     changed = await memories.find(state.db, principal.user_id, str(doc["_id"]))
     assert changed is not None
-    return JSONResponse(memories.view(changed, now, state.settings.memory_decay_rate).model_dump(mode="json"))
+    return JSONResponse(memory_views.view(changed, now, state.settings.memory_decay_rate).model_dump(mode="json"))
 
 
 async def retract_memory(request: Request) -> Response:
