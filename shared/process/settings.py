@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.process.settings_groups import (
@@ -27,17 +27,6 @@ from shared.process.settings_groups import (
 )
 from shared.process.settings_processes import DEFAULT_RUNTIME_DIR, ServingSettings, WorkerProcessSettings
 
-# The groups, in the order docs/configuration.md shows them.
-SETTING_GROUPS = (
-    StorageSettings,
-    LLMSettings,
-    LLMTrafficSettings,
-    AuthSettings,
-    ChatSettings,
-    MemorySettings,
-    WorkerProcessSettings,
-    ServingSettings,
-)
 __all__ = ["DEFAULT_RUNTIME_DIR", "IN_MEMORY_MONGODB_URI", "SETTING_GROUPS", "ModelPrice", "Settings", "SettingsError"]
 
 
@@ -180,6 +169,10 @@ class Settings(
     @property
     def uses_in_memory_mongodb(self) -> bool:
         return self.mongodb_uri == IN_MEMORY_MONGODB_URI
+
+
+# The groups, in the order docs/configuration.md shows them: the bases of Settings.
+SETTING_GROUPS: tuple[type[BaseModel], ...] = tuple(base for base in Settings.__bases__ if base is not BaseSettings)
 
 
 class SettingsError(Exception):
