@@ -10,31 +10,25 @@ The keys and their meaning are arq's (keys.py); only the way of asking changes.
 
 from __future__ import annotations
 
-from typing import Any
-
 from redis.asyncio import Redis
 
 from shared.queue.arq_adapter.keys import in_progress_key
+from shared.queue.arq_adapter.scripts import Script
 
 # KEYS: the in-progress mark, the queue's sorted set. ARGV: the job id, the mark's time to
 # live (ms), the worker's clock (ms). Answers the job's score (its due time), or nothing when
 # it is not ours to start: running elsewhere, gone from the queue, or not yet due (a retry
 # deferred, or re-enqueued with a delay by another worker).
-CLAIM = """
+CLAIM = Script("""
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if not score or tonumber(score) > tonumber(ARGV[3]) then return false end
 redis.call('PSETEX', KEYS[1], ARGV[2], '1')
 return score
-"""
+""")
 
 
-class JobClaimer:
-    """One registered script per pool: EVALSHA, loading it again after a Redis restart."""
-
-    def __init__(self, redis: Redis) -> None:
-        self.script: Any = redis.register_script(CLAIM)
-
-    async def claim(self, queue_name: str, job_id: str, in_progress_ms: int, now_ms: int) -> int | None:
-        score = await self.script(keys=[in_progress_key(job_id), queue_name], args=[job_id, in_progress_ms, now_ms])
-        return None if score is None else int(float(score))
+async def claim(redis: Redis, queue_name: str, job_id: str, in_progress_ms: int, now_ms: int) -> int | None:
+    """The job's score (its due time) if this worker now holds it, else None."""
+    score = await CLAIM.run(redis, [in_progress_key(job_id), queue_name], [job_id, in_progress_ms, now_ms])
+    return None if score is None else int(float(score))

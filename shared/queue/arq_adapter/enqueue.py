@@ -17,16 +17,15 @@ queued" (arq answers None for both when the connection is lost at its EXEC).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 from uuid import uuid4
 
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
-from redis.exceptions import NoScriptError
 
 from shared.queue.arq_adapter.keys import job_key, nudge_key, result_key
 from shared.queue.arq_adapter.pool import QueuePool
+from shared.queue.arq_adapter.scripts import Script
 
 # More nudges than this waiting wake no more workers than this; the list stays small even
 # when no worker listens.
@@ -34,7 +33,7 @@ NUDGE_CAP = 64
 
 # KEYS: job, result, queue, nudge list; ARGV: the job key's lifetime (ms), the definition,
 # the score, the job id, the nudge list's last index. 1 if queued, 0 if the id is known.
-ENQUEUE = """
+ENQUEUE = Script("""
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
   return 0
 end
@@ -43,8 +42,7 @@ redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
 redis.call('LPUSH', KEYS[4], 1)
 redis.call('LTRIM', KEYS[4], 0, ARGV[5])
 return 1
-"""
-ENQUEUE_SHA = hashlib.sha1(ENQUEUE.encode()).hexdigest()
+""")
 
 
 async def enqueue(
@@ -58,10 +56,7 @@ async def enqueue(
     definition = serialize_job(function, args, kwargs, None, now, serializer=pool.job_serializer)
     keys = [job_key(job_id), result_key(job_id), queue, nudge_key(queue)]
     argv: list[Any] = [pool.expires_extra_ms, definition, now, job_id, NUDGE_CAP - 1]
-    try:
-        queued = await pool.evalsha(ENQUEUE_SHA, len(keys), *keys, *argv)  # type: ignore[misc]  # redis-py types sync and async as one
-    except NoScriptError:  # a Redis that has not seen it yet (or restarted): sent whole once
-        queued = await pool.eval(ENQUEUE, len(keys), *keys, *argv)  # type: ignore[misc]
+    queued = await ENQUEUE.run(pool, keys, argv)
     return job_id if int(queued) == 1 else None
 
 

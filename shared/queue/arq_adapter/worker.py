@@ -45,7 +45,7 @@ from arq.connections import create_pool
 from arq.utils import timestamp_ms
 from redis.exceptions import ResponseError
 
-from shared.queue.arq_adapter.claim import JobClaimer
+from shared.queue.arq_adapter.claim import claim
 from shared.queue.arq_adapter.job_lines import leave_out_per_job_lines
 from shared.queue.arq_adapter.keys import in_progress_key, nudge_key
 from shared.queue.arq_adapter.stop import stop_worker
@@ -93,8 +93,6 @@ class ResilientWorker(Worker):
         self.nudge_wait_seconds = self.poll_delay_s * NUDGE_WAIT_POLLS
         self.idle_poll_seconds, self.poll_delay_s = self.poll_delay_s, 0
         self._not_started: dict[str, float] = {}  # job id -> when its start failed
-        self._claimer: JobClaimer | None = None
-        self._claimer_pool: Any = None
         # The chat queue's worker when this process drains both queues (worker/resilient.py),
         # made from this worker's ctx once on_startup has filled it.
         self.make_companion: Callable[[dict[str, Any]], ResilientWorker] | None = None
@@ -214,9 +212,7 @@ class ResilientWorker(Worker):
             self.job_counter += 1
             job_id = job_id_b.decode()
             try:
-                score = await self.claimer().claim(
-                    self.queue_name, job_id, int(self.in_progress_timeout_s * 1000), timestamp_ms()
-                )
+                score = await claim(self.pool, self.queue_name, job_id, int(self.in_progress_timeout_s * 1000), timestamp_ms())
             except BaseException:
                 self._release_sem_dec_counter_on_complete()
                 raise
@@ -226,11 +222,6 @@ class ResilientWorker(Worker):
             task = self.loop.create_task(self.run_job(job_id, score))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
-
-    def claimer(self) -> JobClaimer:
-        if self._claimer is None or self._claimer_pool is not self.pool:
-            self._claimer, self._claimer_pool = JobClaimer(self.pool), self.pool
-        return self._claimer
 
     async def run_job(self, job_id: str, score: int) -> None:
         try:
