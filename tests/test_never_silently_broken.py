@@ -12,6 +12,7 @@ import signal
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 import websockets
 
@@ -154,8 +155,11 @@ async def test_the_allinones_private_redis_killed_comes_back_and_the_product_wit
         os.kill(first, signal.SIGKILL)
         async with Api(allinone.url) as api:
             async with asyncio.timeout(30):  # a bound: Redis restarted, the workers back
-                while (await api.http.get("/readyz")).status_code != 200:
-                    await asyncio.sleep(0.2)
+                try:
+                    while (await api.http.get("/readyz")).status_code != 200:
+                        await asyncio.sleep(0.2)
+                except httpx.TransportError:  # the process is gone: say why
+                    raise AssertionError(allinone.output()[1]) from None
             login = await api.new_user()
             accepted = await api.http.post("/api/v1/chat/messages", json={"content": "still there?"}, headers=login.headers)
             assert accepted.status_code == 202, accepted.text

@@ -13,7 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from allinone.redis_process import free_port
 from shared.queue.arq_adapter.worker import ResilientWorker
-from tests.support.dropping_redis import dropping_redis
+from tests.support.dropping_redis import dropping_redis, redis_dropping_once
 from worker.ping import ping
 from worker.reliability import is_transient
 
@@ -164,3 +164,30 @@ async def test_the_claim_keeps_arqs_rules_for_which_job_starts(redis_url):
         for w in workers:
             w.tasks.clear()
         await pool.aclose()
+
+
+async def test_redis_going_away_between_connecting_and_the_first_poll_is_ridden_out(redis_url):
+    """arq reads Redis's INFO after connecting and before its first poll; a Redis that went
+    away right then ended arq's worker, and with it the all-in-one (the chat queue's worker
+    starts a moment after the background one, so a restart of Redis could catch it there)."""
+    from arq import create_pool
+    from arq.connections import RedisSettings
+    from arq.jobs import Job
+
+    async with redis_dropping_once(redis_url, "INFO") as flaky_url:
+        worker = ResilientWorker(
+            functions=[ping], redis_settings=RedisSettings.from_dsn(flaky_url), queue_name="q", handle_signals=False
+        )
+        task = asyncio.create_task(worker.main())
+        live = await create_pool(RedisSettings.from_dsn(redis_url))
+        try:
+            await live.enqueue_job("ping", _job_id="after-the-drop", _queue_name="q")
+            result = asyncio.create_task(Job("after-the-drop", live, _queue_name="q").result(timeout=10))
+            await asyncio.wait([task, result], return_when=asyncio.FIRST_COMPLETED)
+            assert not task.done(), task.exception()
+            assert await result == "pong"
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await worker.close()
+            await live.aclose()

@@ -1,6 +1,7 @@
 """Redis on a bad day, on demand: one that speaks just enough RESP for arq's pickup and
 enqueue and closes the connection when it receives one chosen command (`dropping_redis`),
-and one that never answers a command (`silent_redis`, a stalled server).
+and one that never answers a command (`silent_redis`, a stalled server); and a proxy to a
+real Redis that drops one connection at one chosen command (`redis_dropping_once`).
 
 `dropping_redis` answers every command as an empty Redis would (no keys, no scores); MULTI
 queues what follows until EXEC. `drop_at` names the command that finds the connection closed.
@@ -78,5 +79,43 @@ async def silent_redis() -> AsyncIterator[tuple[str, list[list[bytes]]]]:
     server = await asyncio.start_server(listen, "127.0.0.1", 0)
     try:
         yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0", received
+    finally:
+        server.close()
+
+
+@contextlib.asynccontextmanager
+async def redis_dropping_once(real_url: str, drop_at: str) -> AsyncIterator[str]:
+    """Yields the redis:// URL of a proxy to a real Redis that closes the first connection to
+    send `drop_at` (say "INFO") as it arrives: Redis going away at that one moment, then back."""
+    upstream_host, upstream_port = real_url.split("//")[1].split("/")[0].split(":")
+    dropped = False
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal dropped
+        up_reader, up_writer = await asyncio.open_connection(upstream_host, int(upstream_port))
+
+        async def answers() -> None:
+            while data := await up_reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+
+        copying = asyncio.create_task(answers())
+        try:
+            while (command := await read_command(reader)) is not None:
+                if command[0].upper() == drop_at.encode() and not dropped:
+                    dropped = True
+                    return
+                up_writer.write(b"*%d\r\n" % len(command) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in command))
+                await up_writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            copying.cancel()
+            up_writer.close()
+            writer.close()
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    try:
+        yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0"
     finally:
         server.close()

@@ -4,7 +4,8 @@ arq's own Worker dies on the first Redis error of its poll loop: a Redis restart
 seconds ends every worker, and in the all-in-one nothing notices. This subclass changes
 only what happens around Redis errors:
 
-- start-up waits for Redis (capped backoff) instead of giving up after one retry;
+- start-up waits for Redis (capped backoff) instead of giving up after one retry, up to
+  its first poll (arq reads Redis's INFO in between);
 - a poll that cannot reach Redis logs ONE warning, stops taking jobs, probes Redis with
   backoff capped at WORKER_REDIS_RETRY_CAP_SECONDS, and logs once more when it is back;
 - jobs already running carry on; recording a finished job waits for Redis rather than
@@ -41,8 +42,9 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from arq import Worker
-from arq.connections import create_pool
-from arq.utils import timestamp_ms
+from arq.connections import create_pool, log_redis_info
+from arq.utils import poll, timestamp_ms
+from arq.worker import logger as arq_log
 from redis.exceptions import ResponseError
 
 from shared.queue.arq_adapter.claim import claim
@@ -78,6 +80,8 @@ class ResilientWorker(Worker):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        if self.burst:
+            raise ValueError("ResilientWorker runs until stopped; burst mode is arq's Worker's")
         leave_out_per_job_lines()  # our job wrapper writes one line per job instead
         # Where jobs enqueued by this worker's jobs go (`ctx["redis"].enqueue_job`): the chat
         # worker's follow-ups (recall cache rebuilds, extractions) are background work.
@@ -103,9 +107,18 @@ class ResilientWorker(Worker):
     # -- connecting and reconnecting -------------------------------------------------
 
     async def main(self) -> None:
+        """arq's main less burst mode, with Redis errors ridden out up to the first poll (and
+        from there by _poll_iteration): a Redis that went away between connecting and the
+        first poll ended arq's worker."""
         if self._pool is None:
             self._pool = await self._connect()
-        await super().main()
+        arq_log.info("Starting worker for %d functions: %s", len(self.functions), ", ".join(self.functions))
+        await self._until_redis_answers(lambda: log_redis_info(self.pool, arq_log.info))
+        self.ctx["redis"] = self.pool
+        if self.on_startup:
+            await self.on_startup(self.ctx)  # it opens clients; it sends Redis nothing
+        async for _ in poll(self.poll_delay_s):
+            await self._poll_iteration()
 
     async def _connect(self) -> Any:
         settings = self.redis_settings
