@@ -205,12 +205,16 @@ async def test_deleting_with_redis_down_still_deletes_and_empties_the_outbox(db,
 
 
 async def test_deleting_an_account_with_no_jobs_drops_its_recall_index(db, settings, arq_pool):
-    from shared.redis_structures.recall_index import fixed_keys
+    from shared.redis_structures import recall_index
     from shared.store.account import delete_account
 
     now = datetime.now(UTC)
     await db["users"].insert_one({"_id": "u-cached", "email": "cached@example.com", "password_hash": "x", "created_at": now})
-    keys = fixed_keys("u-cached")
-    await arq_pool.set(keys[0], "the user's memory")
+    await recall_index.drop(arq_pool, "u-cached")  # a version counter
+    assert await recall_index.write(arq_pool, "u-cached", marker_index("the user's memory"), "1", 60)
+    legacy = "recall:v3:{u-cached}:meta"  # an index an earlier version wrote
+    await arq_pool.set(legacy, "the user's memory")
+    keys = [recall_index.index_key("u-cached"), "recall:v4:{u-cached}:ver", legacy]
+    assert await arq_pool.exists(*keys) == 3
     assert await delete_account(db, arq_pool, settings, "u-cached") is not None
     assert await arq_pool.exists(*keys) == 0

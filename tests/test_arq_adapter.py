@@ -65,6 +65,7 @@ WRITTEN_AGAINST = {
     "heart_beat": "(self) -> None",
     "close": "(self) -> None",
     "_release_sem_dec_counter_on_complete": "(self) -> None",
+    "_cancel_aborted_jobs": "(self) -> None",
 }
 
 
@@ -151,6 +152,29 @@ async def test_a_lost_nudge_still_gets_the_job_run(redis_url):
         assert job is not None
         assert await pool.llen(nudge_key(QUEUE)) == 0
         assert await wait_for_result(pool, "not-nudged", timeout=20) == "polled"
+    finally:
+        await stopped(worker, task)
+        await pool.aclose()
+
+
+async def long_job(ctx: dict[str, Any]) -> None:
+    await asyncio.sleep(60)
+
+
+async def test_an_abort_cancels_the_running_job_and_leaves_the_abort_set(redis_url):
+    """The abort check (one ZRANGE a poll, not arq's MULTI of two) still does arq's work."""
+    pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=QUEUE)
+    worker = worker_on(redis_url, functions=[long_job], poll_delay=0.05, allow_abort_jobs=True)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        job = await pool.enqueue_job("long_job", _job_id="stop-me")
+        assert job is not None
+        async with asyncio.timeout(10):
+            while "stop-me" not in worker.job_tasks:
+                await asyncio.sleep(0.01)
+        assert await job.abort(timeout=10)  # arq's own client call: it waits for the result
+        assert worker.jobs_failed == 1 and "stop-me" not in worker.aborting_tasks
+        assert await pool.zcard("arq:abort") == 0
     finally:
         await stopped(worker, task)
         await pool.aclose()

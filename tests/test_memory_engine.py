@@ -335,6 +335,32 @@ def marker_index(content: str) -> object:
     return build_index([doc], [], None, now, 0.95)
 
 
+async def test_an_index_larger_than_one_scripts_arguments_is_written_whole(arq_pool):
+    """The write is one script call; Lua unpacks its HSET arguments in chunks (recall_index.py),
+    so 3,000 memories (some 9,000 fields) arrive whole, the last of them too."""
+    now = datetime.now(UTC)
+    docs = [
+        MemoryDoc(
+            id=f"m:{n}",
+            source="point",
+            kind="fact",
+            content=f"note {n} about topic{n}",
+            importance=0.5,
+            strength=1.0,
+            decayed_at=now,
+        )
+        for n in range(3000)
+    ]
+    built = build_index(docs, [], None, now, 0.95)
+    assert await recall_index.write(arq_pool, "big", built, await recall_index.version(arq_pool, "big"), 60)
+    index = RedisRecallIndex(arq_pool, "big")
+    probe = await index.probe(["topic2999", "note"], [])
+    assert probe is not None and probe.n_docs == 3000 and len(probe.postings["note"]) == 3000
+    [last] = (await index.documents(list(probe.postings["topic2999"]))).values()
+    assert last.content == "note 2999 about topic2999"
+    assert 0 < await arq_pool.ttl(recall_index.index_key("big")) <= 60
+
+
 async def test_after_an_extraction_the_index_holds_the_new_points_before_the_next_chat(
     api, settings, mongo_client, stub_llm, arq_pool
 ):

@@ -35,8 +35,13 @@ async def rebuild_recall_cache(ctx: dict[str, Any], user_id: str) -> dict[str, A
 
 
 async def refresh_recall_index(resources: WorkerResources, user_id: str) -> RecallCacheOutcome:
+    seen = await recall_index.version(resources.redis, user_id)  # before reading MongoDB: see recall_index.write
+    return await rebuild_index(resources, user_id, seen)
+
+
+async def rebuild_index(resources: WorkerResources, user_id: str, seen: str | None) -> RecallCacheOutcome:
+    """From MongoDB as it is now; written only if the index's version is still `seen`."""
     settings, db, redis, embedder = resources.settings, resources.db, resources.redis, resources.embedder
-    seen = await recall_index.version(redis, user_id)  # before reading MongoDB: see recall_index.write
     memory = await load_user_memory(db, user_id)
     index = build_index(memory.docs, memory.entities, memory.summary, datetime.now(UTC), settings.memory_decay_rate)
     embedded = 0
@@ -66,8 +71,8 @@ async def drop_and_refresh(resources: WorkerResources, user_id: str) -> None:
     settings = resources.settings
     try:
         async with asyncio.timeout(settings.redis_timeout_seconds):
-            await recall_index.drop(resources.redis, user_id)
-        await refresh_recall_index(resources, user_id)
+            seen = await recall_index.drop(resources.redis, user_id)
+        await rebuild_index(resources, user_id, seen)  # the drop's version: no read of it
     except Exception as exc:  # Redis away, the embeddings provider failing: the job's work stands
         log.warning("recall index of %s not refreshed here (%s); a rebuild job will", user_id, type(exc).__name__)
         await drop_and_rebuild(resources.db, resources.redis, settings.redis_timeout_seconds, user_id)

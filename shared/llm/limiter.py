@@ -51,8 +51,6 @@ CHAT = "chat"
 KEY_PREFIX = "llm:limit"
 
 ADMIT = """
-local now_t = redis.call('TIME')
-local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)
 local window = tonumber(ARGV[1])
 local req_limit = tonumber(ARGV[2])
 local tok_limit = tonumber(ARGV[3])
@@ -61,8 +59,12 @@ local keep = tonumber(ARGV[5])
 local wait = math.max(0, redis.call('PTTL', KEYS[3]))
 if ARGV[7] == '1' then wait = math.max(wait, redis.call('PTTL', KEYS[4])) end
 if wait > 0 then return {0, wait} end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+-- No limits in force (the default): only the provider's pauses above apply.
+if req_limit <= 0 and tok_limit <= 0 then return {1, 0} end
+local now_t = redis.call('TIME')
+local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)
+if req_limit > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window) end
+if tok_limit > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window) end
 if req_limit > 0 then
   local allowed = math.max(1, math.floor(req_limit * (1 - keep)))
   local n = redis.call('ZCARD', KEYS[1])

@@ -56,9 +56,8 @@ async def rebuild_on_miss(redis: QueuePool, user_id: str, now: datetime) -> None
 async def drop_and_rebuild_everyone(db: Database, redis: QueuePool, timeout: float) -> int:
     """After decay (which touches every user): drop each index and enqueue its rebuild."""
     count = 0
-    async for key in redis.scan_iter(match=f"{recall_index.PREFIX}*:meta", count=SCAN_BATCH):
-        name = key.decode() if isinstance(key, bytes) else key
-        user_id = name.removeprefix(recall_index.PREFIX + "{").removesuffix("}:meta")
+    async for key in redis.scan_iter(match=recall_index.index_key("*"), count=SCAN_BATCH):
+        user_id = recall_index.user_of(key.decode() if isinstance(key, bytes) else key)
         await drop_and_rebuild(db, redis, timeout, user_id)
         count += 1
     return count

@@ -1,25 +1,24 @@
 """Each user's recall index in Redis: what a reply ranks memory from, in two round trips.
 
-Keys, all under one hash tag per user (`recall:v3:{<user>}:...`, so a Redis Cluster keeps a
-user's index on one node):
-    meta         hash: n (documents), total_len (stems), core, insights (JSON id lists), summary
-    docs         hash: document id -> MemoryDoc JSON
-    post         hash: stem -> its posting list, JSON {document id: [tf, length]}
-    names        hash: entity name key -> EntityLink JSON (every alias is a key)
-    vec          hash: document id -> float32 vector bytes (only with an embeddings provider)
-    ver          counter: bumped by every drop; a rebuild that read MongoDB before the
-                 drop finds it changed and writes nothing (WATCH), so a forgotten memory is
-                 never written back by a rebuild that started before it was forgotten.
+Two keys per user, under one hash tag (`recall:v4:{<user>}:...`, so a Redis Cluster keeps
+them on one node):
+    idx   hash, its fields by prefix:
+            meta          JSON: n (documents), total_len (stems), core, insights, summary
+            d:<doc id>    MemoryDoc JSON
+            p:<stem>      the stem's posting list, JSON {document id: [tf, length]}
+            n:<name key>  EntityLink JSON (every alias is a key)
+            v:<doc id>    float32 vector bytes (only with an embeddings provider)
+    ver   counter: bumped by every drop; a rebuild that read MongoDB before the drop finds
+          it changed and writes nothing, so a forgotten memory is never written back by a
+          rebuild that started before it was forgotten.
 
-One hash of posting lists rather than a key per stem (v2): a rebuild writes a fixed number
-of keys whatever the user's vocabulary (two commands a stem before: an extraction that
-refreshed a 500-stem index sent a thousand), and a reply reads its message's stems with one
-HMGET.
+One hash (v4) rather than a hash per part (v3) or a key per stem (v2): a rebuild is one
+script call that deletes, fills and expires one key, a drop is two commands, and a reply's
+probe (meta, its message's stems, the names it mentions) is one HMGET, atomic by itself.
 
 The index is rebuilt whole (worker/recall_cache.py) from MongoDB, by the extraction that
-changed the memory or by the `rebuild_recall_cache` job, and dropped (meta deleted, ver
-bumped) by every change to the user's memory. A reply that finds no meta ranks from MongoDB
-instead (shared/memory/recall.py).
+changed the memory or by the `rebuild_recall_cache` job, and dropped by every change to the
+user's memory. A reply that finds no meta ranks from MongoDB instead (shared/memory/recall.py).
 """
 
 from __future__ import annotations
@@ -30,89 +29,106 @@ from dataclasses import asdict
 from typing import cast
 
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
 
 from shared.memory.ranking import BuiltIndex, EntityLink, Probe
 from shared.models import MemoryDoc
+from shared.redis_structures.script import Script
 
-PREFIX = "recall:v3:"
-# What earlier versions kept, removed at account deletion too: the v1 digest cache, and v2's
-# fixed keys (its per-stem keys expire on their own, RECALL_CACHE_TTL_SECONDS).
+PREFIX = "recall:v4:"
+# What earlier versions kept, removed at account deletion too: the v1 digest cache, v2's and
+# v3's fixed keys (v2's per-stem keys expire on their own, RECALL_CACHE_TTL_SECONDS).
 LEGACY_PREFIX = "recall:v1:"
-V2_PREFIX = "recall:v2:"
+OLDER_LAYOUTS = {
+    "recall:v2:": ("meta", "docs", "names", "vec", "stems", "ver"),
+    "recall:v3:": ("meta", "docs", "post", "names", "vec", "ver"),
+}
+META = "meta"
+# HSET's arguments per call inside the write script: Lua's unpack() has a stack limit.
+HSET_CHUNK = 2000
+
+# KEYS: ver, idx. ARGV: the version the rebuild saw ("" for none), the time to live (s),
+# then field, value pairs. 1 when written, 0 when the index was dropped since.
+WRITE = Script(
+    """
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+for i = 3, #ARGV, HSET_CHUNK do
+  redis.call('HSET', KEYS[2], unpack(ARGV, i, math.min(i + HSET_CHUNK - 1, #ARGV)))
+end
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+""".replace("HSET_CHUNK", str(HSET_CHUNK))
+)
 
 
 def _key(user_id: str, part: str) -> str:
     return f"{PREFIX}{{{user_id}}}:{part}"
 
 
-def fixed_keys(user_id: str) -> list[str]:
-    return [_key(user_id, p) for p in ("meta", "docs", "post", "names", "vec")]
+def index_key(user_id: str) -> str:
+    return _key(user_id, "idx")
 
 
-async def version(redis: Redis, user_id: str) -> bytes | None:
-    raw: bytes | None = await redis.get(_key(user_id, "ver"))
-    return raw
+def user_of(index_key: str) -> str:
+    return index_key.removeprefix(PREFIX + "{").removesuffix("}:idx")
 
 
-async def drop(redis: Redis, user_id: str) -> None:
-    """The index no longer answers; a rebuild in flight from before this call writes nothing."""
-    async with redis.pipeline(transaction=True) as pipe:
+def _decoded(raw: bytes | None) -> str | None:
+    return raw.decode() if raw is not None else None
+
+
+async def version(redis: Redis, user_id: str) -> str | None:
+    """Read before reading MongoDB for a rebuild; `write` compares it."""
+    return _decoded(await redis.get(_key(user_id, "ver")))
+
+
+async def drop(redis: Redis, user_id: str) -> str:
+    """The index no longer answers; a rebuild in flight from before this call writes nothing.
+    Returns the new version, which a rebuild that reads MongoDB after this call may use.
+
+    Sent together but not as a transaction: whatever runs between the two commands, a
+    rebuild's write either comes before the bump (and is deleted) or finds it."""
+    async with redis.pipeline(transaction=False) as pipe:
         pipe.incr(_key(user_id, "ver"))
-        pipe.delete(_key(user_id, "meta"))
-        await pipe.execute()
+        pipe.delete(index_key(user_id))
+        bumped, _ = await pipe.execute()
+    return str(bumped)
 
 
 async def delete_all(redis: Redis, user_id: str) -> None:
-    """Every key of the user's index (account deletion)."""
-    v2 = [f"{V2_PREFIX}{{{user_id}}}:{part}" for part in ("meta", "docs", "names", "vec", "stems", "ver")]
-    await redis.delete(*fixed_keys(user_id), _key(user_id, "ver"), f"{LEGACY_PREFIX}{user_id}", *v2)
+    """Every key of the user's index (account deletion), in every layout it has had."""
+    older = [f"{prefix}{{{user_id}}}:{part}" for prefix, parts in OLDER_LAYOUTS.items() for part in parts]
+    await redis.delete(index_key(user_id), _key(user_id, "ver"), f"{LEGACY_PREFIX}{user_id}", *older)
 
 
 async def write(
     redis: Redis,
     user_id: str,
     index: BuiltIndex,
-    seen_version: bytes | None,
+    seen_version: str | None,
     ttl_seconds: int,
     vectors: dict[str, bytes] | None = None,
 ) -> bool:
-    """Replace the user's index with `index`, atomically; False (nothing written) if the
-    index was dropped since `seen_version` was read."""
-    ver_key = _key(user_id, "ver")
-    async with redis.pipeline(transaction=True) as pipe:
-        await pipe.watch(ver_key)
-        if await pipe.get(ver_key) != seen_version:
-            return False
-        pipe.multi()  # type: ignore[no-untyped-call]
-        pipe.delete(*fixed_keys(user_id))
-        written = [*fixed_keys(user_id)]
-        if index.docs:
-            pipe.hset(_key(user_id, "docs"), mapping={i: d.model_dump_json() for i, d in index.docs.items()})
-        if index.postings:
-            pipe.hset(
-                _key(user_id, "post"),
-                mapping={stem: json.dumps(postings, separators=(",", ":")) for stem, postings in index.postings.items()},
-            )
-        if index.links:
-            pipe.hset(_key(user_id, "names"), mapping={k: json.dumps(asdict(v)) for k, v in index.links.items()})
-        if vectors:
-            pipe.hset(_key(user_id, "vec"), mapping=vectors)
-        meta = {
-            "n": len(index.docs),
-            "total_len": index.total_len,
-            "core": json.dumps(index.core),
-            "insights": json.dumps(index.insights),
-            "summary": json.dumps(index.summary),
-        }
-        pipe.hset(_key(user_id, "meta"), mapping=meta)  # last: a reader sees the index whole or not at all
-        for key in written:
-            pipe.expire(key, ttl_seconds)
-        try:
-            await pipe.execute()
-        except WatchError:
-            return False
-    return True
+    """Replace the user's index with `index`, atomically (one script call); False (nothing
+    written) if the index was dropped since `seen_version` was read."""
+    meta = {
+        "n": len(index.docs),
+        "total_len": index.total_len,
+        "core": index.core,
+        "insights": index.insights,
+        "summary": index.summary,
+    }
+    fields: list[str | bytes] = [META, json.dumps(meta)]
+    for doc_id, doc in index.docs.items():
+        fields += [f"d:{doc_id}", doc.model_dump_json()]
+    for stem, postings in index.postings.items():
+        fields += [f"p:{stem}", json.dumps(postings, separators=(",", ":"))]
+    for name, link in index.links.items():
+        fields += [f"n:{name}", json.dumps(asdict(link))]
+    for doc_id, vector in (vectors or {}).items():
+        fields += [f"v:{doc_id}", vector]
+    keys = [_key(user_id, "ver"), index_key(user_id)]
+    return bool(await WRITE.run(redis, keys, [seen_version or "", ttl_seconds, *fields]))
 
 
 class RedisRecallIndex:
@@ -122,43 +138,40 @@ class RedisRecallIndex:
         self.redis, self.user_id = redis, user_id
 
     async def probe(self, stems: Iterable[str], names: Iterable[str]) -> Probe | None:
-        """One round trip (MULTI: a consistent snapshot): meta, postings, named entities. None: no index."""
+        """One command (HMGET: one snapshot): meta, postings, named entities. None: no index."""
         stems, names = list(stems), list(names)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hgetall(_key(self.user_id, "meta"))
-            if stems:
-                pipe.hmget(_key(self.user_id, "post"), stems)
-            if names:
-                pipe.hmget(_key(self.user_id, "names"), names)
-            replies = await pipe.execute()
-        meta = {k.decode(): v for k, v in replies[0].items()}
-        if not meta:
+        fields = [META, *(f"p:{s}" for s in stems), *(f"n:{n}" for n in names)]
+        raw = await cast(Awaitable[list[bytes | None]], self.redis.hmget(index_key(self.user_id), fields))
+        if raw[0] is None:
             return None
+        meta = json.loads(raw[0])
         postings: dict[str, dict[str, tuple[int, int]]] = {}
-        for stem, raw in zip(stems, replies[1] if stems else [], strict=True):
-            if raw:
-                postings[stem] = {i: (tf, length) for i, (tf, length) in json.loads(raw).items()}
+        for stem, value in zip(stems, raw[1 : 1 + len(stems)], strict=True):
+            if value:
+                postings[stem] = {i: (tf, length) for i, (tf, length) in json.loads(value).items()}
         found = [
-            EntityLink(**{**json.loads(v), "docs": tuple(json.loads(v)["docs"])}) for v in (replies[-1] if names else []) if v
+            EntityLink(**{**link, "docs": tuple(link["docs"])}) for link in (json.loads(v) for v in raw[1 + len(stems) :] if v)
         ]
         return Probe(
             n_docs=int(meta["n"]),
             total_len=int(meta["total_len"]),
             postings=postings,
             entities=list({e.id: e for e in found}.values()),
-            core=json.loads(meta["core"]),
-            insights=json.loads(meta["insights"]),
-            summary=json.loads(meta["summary"]),
+            core=meta["core"],
+            insights=meta["insights"],
+            summary=meta["summary"],
         )
 
     async def documents(self, ids: Sequence[str]) -> dict[str, MemoryDoc]:
         if not ids:
             return {}
-        raw = await cast(Awaitable[list[bytes | None]], self.redis.hmget(_key(self.user_id, "docs"), list(ids)))
+        fields = [f"d:{i}" for i in ids]
+        raw = await cast(Awaitable[list[bytes | None]], self.redis.hmget(index_key(self.user_id), fields))
         return {i: MemoryDoc.model_validate_json(v) for i, v in zip(ids, raw, strict=True) if v}
 
     async def vectors(self, ids: Sequence[str]) -> dict[str, bytes]:
         if not ids:
             return {}
-        raw = await cast(Awaitable[list[bytes | None]], self.redis.hmget(_key(self.user_id, "vec"), list(ids)))
+        fields = [f"v:{i}" for i in ids]
+        raw = await cast(Awaitable[list[bytes | None]], self.redis.hmget(index_key(self.user_id), fields))
         return {i: v for i, v in zip(ids, raw, strict=True) if v}

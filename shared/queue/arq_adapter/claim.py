@@ -13,7 +13,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from shared.queue.arq_adapter.keys import in_progress_key
-from shared.queue.arq_adapter.scripts import Script
+from shared.redis_structures.script import Script
 
 # KEYS: the in-progress mark, the queue's sorted set. ARGV: the job id, the mark's time to
 # live (ms), the worker's clock (ms). Answers the job's score (its due time), or nothing when

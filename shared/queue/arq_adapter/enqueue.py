@@ -25,7 +25,7 @@ from arq.utils import timestamp_ms
 
 from shared.queue.arq_adapter.keys import job_key, nudge_key, result_key
 from shared.queue.arq_adapter.pool import QueuePool
-from shared.queue.arq_adapter.scripts import Script
+from shared.redis_structures.script import Script
 
 # More nudges than this waiting wake no more workers than this; the list stays small even
 # when no worker listens.

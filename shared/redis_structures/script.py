@@ -1,6 +1,7 @@
-"""Running one of the adapter's Lua scripts: by its SHA, sent whole only to a Redis that has
-not seen it yet (a new or restarted server). Scripts are atomic by Redis's own rule, which is
-what lets the adapter do arq's multi-round-trip transactions in one (enqueue.py, claim.py)."""
+"""Running one of our Lua scripts: by its SHA, sent whole only to a Redis that has not seen it
+yet (a new or restarted server). Scripts are atomic by Redis's own rule, which is what lets a
+check-then-write be one round trip instead of WATCH, read, MULTI, EXEC: the arq adapter's
+enqueue and claim (shared/queue/arq_adapter/), the recall index's write (recall_index.py)."""
 
 from __future__ import annotations
 
