@@ -249,11 +249,18 @@ def _why(r: dict[str, Any]) -> str:
   one job-history pipeline. Inside the extraction, beside the same SDK call, are consolidation (the closest
   memories shown to the LLM, a larger prompt: the input tokens above), the LLM metering (the limiter's
   one EVALSHA, the `llm_usage` record), the entity graph, the context counter, the recall index's
-  rebuild (its reads, building the index, one MULTI) and the "noted" event to the user's pages.
+  rebuild (its reads, building the index, one script call) and the "noted" event to the user's pages.
+- **Redis: arq's own commands are most of what is left.** Of the product's Redis commands per job,
+  arq's job protocol is the larger part, the same as the minimal worker's: the enqueue (this bench
+  enqueues through arq's own `enqueue_job` for both), the job's read and retry count at its start
+  (one MULTI of four), its result and clean-up at its end (one MULTI of four). The product's own: the
+  claim (one script), the limiter's pause check (one script, two PTTLs), the recall index (a drop of
+  two commands, a write of one script), the "noted" event (XADD, EXPIRE) and the job history (five).
 - **Left alone.** The recall index is rebuilt whole at each extraction (cheap for this bench's users,
   who have a few memories; it grows with the user's memories, about 13 ms of build at 1,000); an
   update in place would make this flat. The reads after the LLM call (graph, counter) are not sent
-  together with the index's."""
+  together with the index's; arq's start-of-job reads are not folded into the claim script (that
+  means replacing arq's `run_job`, some 150 lines)."""
 
 
 def section(r: dict[str, Any], command: str) -> str:

@@ -99,3 +99,31 @@ async def test_a_point_said_again_reinforces_the_older_context_without_a_lookup(
         assert (await db[CONTEXT_COUNTERS].find_one({"_id": "u"}))["unsummarized"] == 1
     finally:
         await llm.aclose()
+
+
+async def test_a_users_first_context_makes_its_counter_without_a_recount_and_older_contexts_are_recounted(
+    db, settings, arq_pool, stub_llm
+):
+    """The counter is recounted only when it may be younger than the user's contexts."""
+    llm = AnthropicProvider(settings)
+    try:
+        stub_llm.points = [{"kind": "goal", "content": "Run a marathon", "importance": 0.8}]
+        await session_with(db, "new", "s1", "I want to run a marathon")
+        counting = CountingDatabase(db)
+        assert (await extract_session_context(job_ctx(settings, counting, arq_pool, llm=llm), "new", "s1"))[
+            "reason"
+        ] == "extracted"
+        assert (SESSION_CONTEXTS, "count_documents") not in counting.calls
+        assert (await db[CONTEXT_COUNTERS].find_one({"_id": "new"}))["unsummarized"] == 1
+
+        # A user whose contexts were stored before counters existed: two unsummarized, no counter.
+        await session_with(db, "old", "s1", "I want to run a marathon")
+        await extract_session_context(job_ctx(settings, db, arq_pool, llm=llm), "old", "s1")
+        await db[SESSION_CONTEXTS].insert_one({"user_id": "old", "session_id": "s0", "summary_id": None})
+        await db[CONTEXT_COUNTERS].delete_one({"_id": "old"})
+        stub_llm.points = [{"kind": "commitment", "content": "Swim on Sundays", "importance": 0.7}]
+        await session_with(db, "old", "s2", "I will swim on Sundays")
+        await extract_session_context(job_ctx(settings, db, arq_pool, llm=llm), "old", "s2")
+        assert (await db[CONTEXT_COUNTERS].find_one({"_id": "old"}))["unsummarized"] == 3
+    finally:
+        await llm.aclose()

@@ -124,5 +124,6 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
     await drop_and_refresh(resources, user_id)
     await tell_noted(resources.user_events, user_id, len(new_points), "extraction")
     if is_new:  # a rewritten context was counted when it was new
-        await enqueue_summary_if_due(resources, user_id, await contexts.count_new_context(db, user_id))
+        count = await contexts.count_new_context(db, user_id, had_other_contexts=read.known.other_sessions > 0)
+        await enqueue_summary_if_due(resources, user_id, count)
     return ExtractionOutcome(success=True, context_id=stored_id, reason="extracted").model_dump()

@@ -92,6 +92,7 @@ class KnownContexts:
     def __init__(self, docs: list[dict[str, Any]], session_id: str) -> None:
         own = next((d for d in docs if d.get("session_id") == session_id), None)
         self.context_id: str | None = str(own["_id"]) if own else None
+        self.other_sessions = len(docs) - (own is not None)  # how many contexts the user's other sessions have
         self.covered_to: str | None = own["covered"]["last_message_id"] if own and own.get("covered") else None
         # What this session's earlier extraction already found: consolidated then, not again.
         self.own_keys: set[str] = {p["key"] for p in own.get("context_points", []) if "key" in p} if own else set()
@@ -187,13 +188,18 @@ async def unsummarized_count(db: Database, user_id: str) -> int:
 # that expired unsummarized) is corrected there.
 
 
-async def count_new_context(db: Database, user_id: str) -> int:
-    """One more unsummarized context for the user; the new count (one round trip)."""
+async def count_new_context(db: Database, user_id: str, had_other_contexts: bool = True) -> int:
+    """One more unsummarized context for the user; the new count (one round trip).
+
+    A counter just made (the count is 1) may be younger than the user's contexts: those
+    stored before counters existed count too, so it is recounted, unless the caller knows
+    the user had no other context (`had_other_contexts`, read before this one was stored):
+    any context stored since was counted by the code that stored it."""
     doc = await db[CONTEXT_COUNTERS].find_one_and_update(
         {"_id": user_id}, {"$inc": {"unsummarized": 1}}, upsert=True, return_document=ReturnDocument.AFTER
     )
     count = int(doc["unsummarized"])
-    if count == 1:  # a counter just made: contexts stored before it existed count too
+    if count == 1 and had_other_contexts:
         count = await recount_unsummarized(db, user_id)
     return count
 
