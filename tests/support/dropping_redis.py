@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 EMPTY_ANSWERS = {b"EXISTS": b":0\r\n", b"ZSCORE": b"$-1\r\n", b"GET": b"$-1\r\n"}
 
@@ -26,6 +26,18 @@ async def read_command(reader: asyncio.StreamReader) -> list[bytes] | None:
         size = int((await reader.readline())[1:])
         parts.append((await reader.readexactly(size + 2))[:-2])
     return parts
+
+
+@contextlib.asynccontextmanager
+async def listening(
+    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> AsyncIterator[str]:
+    """A loopback server for `handler` on a free port, as a redis:// URL."""
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    try:
+        yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0"
+    finally:
+        server.close()
 
 
 @contextlib.asynccontextmanager
@@ -50,11 +62,8 @@ async def dropping_redis(drop_at: str) -> AsyncIterator[str]:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    try:
-        yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0"
-    finally:
-        server.close()
+    async with listening(serve) as url:
+        yield url
 
 
 @contextlib.asynccontextmanager
@@ -76,11 +85,8 @@ async def silent_redis() -> AsyncIterator[tuple[str, list[list[bytes]]]]:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(listen, "127.0.0.1", 0)
-    try:
-        yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0", received
-    finally:
-        server.close()
+    async with listening(listen) as url:
+        yield url, received
 
 
 @contextlib.asynccontextmanager
@@ -114,8 +120,5 @@ async def redis_dropping_once(real_url: str, drop_at: str) -> AsyncIterator[str]
             up_writer.close()
             writer.close()
 
-    server = await asyncio.start_server(relay, "127.0.0.1", 0)
-    try:
-        yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0"
-    finally:
-        server.close()
+    async with listening(relay) as url:
+        yield url
