@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from service.untrusted_json import NotJSON, RefusedJSON, load_untrusted_json
@@ -107,7 +107,15 @@ async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal error")
 
 
+async def handle_client_gone(request: Request, exc: Exception) -> JSONResponse:
+    """The client closed the connection before its body was read: nobody is left to answer,
+    and it is not the service's error (logged as one, any client could fill the log)."""
+    log.info("client closed the connection before its request body arrived: %s %s", request.method, request.url.path)
+    return error_response(400, "the connection closed before the request body arrived")
+
+
 EXCEPTION_HANDLERS = {
+    ClientDisconnect: handle_client_gone,
     ApiError: handle_api_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,

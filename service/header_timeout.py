@@ -77,6 +77,7 @@ class HeaderTimeout:
         timeout, max_line, max_total = configured()
         self.header_limit = self.header_timeout_seconds or timeout
         self.head = HeadMeter(self.max_header_line_bytes or max_line, self.max_header_bytes or max_total)
+        self.head_begun = True  # the meter counts a head the parser has not begun yet (see on_message_begin)
         self.header_timer: asyncio.TimerHandle | None = None
         self.refused_at: float | None = None
         self.discarded = 0
@@ -90,6 +91,7 @@ class HeaderTimeout:
             self.start_header_timer()  # the first bytes of a new request on a kept-alive connection
         if not self.head.in_head and self.awaiting_headers():
             self.head.restart()
+            self.head_begun = True
         if (over := self.head.feed(data)) is not None:
             self.refuse_headers(over)
             return
@@ -99,8 +101,13 @@ class HeaderTimeout:
             self.stop_header_timer()  # headers in, or upgraded to a WebSocket
 
     def on_message_begin(self) -> None:
-        # httptools only: a pipelined request begins while the last one is answered.
-        if not self.head.in_head:
+        # httptools only. The parser begins the message whose head the meter is counting
+        # already (data_received fed it first); any later one in the same bytes is a
+        # pipelined request, whose head may go on in the next reads. (Restarting for the
+        # first too made a body that came in a later read count as a header line: 431.)
+        if self.head_begun:
+            self.head_begun = False
+        else:
             self.head.restart()
         super().on_message_begin()  # type: ignore[misc]
 

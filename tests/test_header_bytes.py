@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import pytest
 import websockets
@@ -96,6 +97,53 @@ async def test_heads_within_the_limits_and_big_bodies_are_served(service):
         # The connection is kept alive: the next request's head is counted afresh.
         for _ in range(3):
             assert (await api.http.get("/healthz", headers=headers)).status_code == 200
+
+
+async def test_a_body_that_arrives_after_its_head_is_not_counted_as_a_header_line(service):
+    """Seen from outside: the head in one read, then 18 KB of JSON body with no line feed in a
+    later one (a chat message of 1,500 emoji, escaped) got 431 from the httptools parser, as
+    if the body were a header line, and the app logged the client's disconnect as an error."""
+    body = json.dumps({"email": "\U0001f3c3" * 1500 + "@example.com", "password": "whatever"}).encode()
+    assert len(body) > LINE and b"\n" not in body
+    host, port = service.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        head = b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        writer.write(head + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body))
+        await writer.drain()
+        await asyncio.sleep(0.05)  # the head is read (and parsed) on its own
+        writer.write(body)
+        await writer.drain()
+        status, answer = status_and_body(await asyncio.wait_for(reader.read(), 10))
+    finally:
+        writer.close()
+    assert status in (401, 422), answer  # answered as a login, not refused as a head
+
+
+async def test_a_pipelined_request_with_a_huge_header_is_refused_after_the_first_is_answered(service):
+    """Two requests in one write, the second's header line going on in later writes."""
+    first = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    raw, _ = await send_until_closed(
+        service, first + b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ", b"a" * 4096, flood_bytes=2 * 1024 * 1024
+    )
+    assert raw.startswith(b"HTTP/1.1 200"), raw[:200]
+    status, body = status_and_body(raw[raw.index(b"HTTP/1.1 431") :])
+    assert status == 431 and "header line is over 16384 bytes" in body["detail"]
+
+
+async def test_a_client_gone_before_its_body_is_not_logged_as_a_server_error(service, caplog):
+    caplog.set_level(logging.INFO)
+    host, port = service.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"{" * 10)
+    await writer.drain()
+    writer.close()
+    async with asyncio.timeout(10):
+        while not any(
+            "closed the connection before its request body" in r.getMessage() or r.levelname == "ERROR" for r in caplog.records
+        ):
+            await asyncio.sleep(0.01)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
 
 
 def test_the_meter_counts_lines_split_across_chunks_and_ignores_leading_blank_lines():
