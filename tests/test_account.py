@@ -80,6 +80,7 @@ async def test_export_holds_every_document_and_delete_leaves_none(api, settings,
     queued_job = (await api.logout(second))["job_id"]
     assert await arq_pool.zscore(settings.queue_name, queued_job) is not None
     third = await api.login(user.email, user.password, user.user_id)
+    await db["context_counters"].insert_one({"_id": user.user_id, "unsummarized": 1})  # keyed by the user, as extractions make it
     async with api.connect(third) as socket:
         deleted = await api.http.delete("/api/v1/account", headers=user.headers)
         assert deleted.status_code == 200, deleted.text
@@ -93,7 +94,8 @@ async def test_export_holds_every_document_and_delete_leaves_none(api, settings,
     # Nothing of the user's is left in any collection, listed or not; the other user keeps all.
     for name in await db.list_collection_names():
         assert await db[name].count_documents({"user_id": user.user_id}) == 0, name
-    assert await db["users"].count_documents({"_id": user.user_id}) == 0
+    for name in await db.list_collection_names():  # nor keyed by the user's id (users, context_counters)
+        assert await db[name].count_documents({"_id": user.user_id}) == 0, name
     for name in ("summaries", "reflections", "communities", "llm_usage", "replies"):
         assert await db[name].count_documents({"user_id": other.user_id}) == 1, name
     assert await arq_pool.zscore(settings.queue_name, queued_job) is None

@@ -19,7 +19,7 @@ from shared.memory.extraction_input import read_extraction_input
 from shared.memory.strength import expiry, point_key
 from shared.models import ExtractionOutcome
 from shared.redis_structures.user_events import tell_noted
-from shared.store import contexts, memories
+from shared.store import context_counters, contexts, memories
 from shared.store.contexts import Covered
 from shared.store.empty_extractions import record_empty_extraction
 from shared.store.memories import Source
@@ -124,6 +124,6 @@ async def extract_session_context(ctx: dict[str, Any], user_id: str, session_id:
     await drop_and_refresh(resources, user_id)
     await tell_noted(resources.user_events, user_id, len(new_points), "extraction")
     if is_new:  # a rewritten context was counted when it was new
-        count = await contexts.count_new_context(db, user_id, had_other_contexts=read.known.other_sessions > 0)
+        count = await context_counters.count_new_context(db, user_id, had_other_contexts=read.known.other_sessions > 0)
         await enqueue_summary_if_due(resources, user_id, count)
     return ExtractionOutcome(success=True, context_id=stored_id, reason="extracted").model_dump()

@@ -16,7 +16,7 @@ from shared.memory.recall_cache import drop_and_rebuild
 from shared.memory.strength import expiry
 from shared.models import SummaryOutcome
 from shared.queue.jobs import enqueue_summary
-from shared.store import contexts, summaries
+from shared.store import context_counters, contexts, summaries
 from worker.context import job_context
 from worker.resources import WorkerResources
 
@@ -42,7 +42,7 @@ async def summarize_sessions(ctx: dict[str, Any], user_id: str) -> dict[str, Any
             return SummaryOutcome(success=True, reason="nothing_to_summarize").model_dump()
         summary_id = await summaries.insert_pending(db, user_id, now, lease)
         await contexts.claim(db, to_cover, summary_id)
-        await contexts.recount_unsummarized(db, user_id)  # the counter, exact again
+        await context_counters.recount_unsummarized(db, user_id)  # the counter, exact again
 
     claimed = await contexts.claimed_by(db, summary_id)
     if not claimed:  # a concurrent run claimed every one of them first

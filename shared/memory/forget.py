@@ -1,22 +1,52 @@
-"""Forgetting on request: a user deletes one stored point, or a whole session's memory.
+"""Forgetting on request: a user deletes a memory, one stored point, or a whole session's
+memory; or corrects a memory, which forgets its old words.
 
-Both are owner-only (every filter names the user), and both leave memory consistent the
+Each is owner-only (every filter names the user), and each leaves memory consistent the
 way the memory engine expects (docs/architecture.md, memory engine): a deleted context's
 mentions leave the entity graph (`entities.forget_context`), entities no context names any
 more take their relations with them (`relations.forget_entities`), the communities are
 marked for regrouping (`communities.mark_changed`), and the user's recall cache is dropped
 and rebuilt so the coach stops using what was forgotten at once.
+
+What was derived from the sessions concerned goes too (`withdraw_derived`): a reflection's
+insights and a summary may quote what the user deleted or corrected, in words no rule can
+match for sure (an LLM's paraphrase). The insights that cite those sessions are pulled and
+the sessions are left for the next reflection; a finished summary that covers them is
+deleted and its sessions wait for the next summary. Both are written again from memory as
+it is now (shared/store/contexts.py, `points_now`). A session already pruned after its
+summary loses that summary's narrative; its memories stay, as records of their own.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
 
 from shared.memory.recall_cache import drop_and_rebuild
 from shared.memory.strength import point_key
 from shared.queue.arq_adapter.pool import QueuePool
-from shared.store import communities, contexts, entities, memories, relations
+from shared.store import communities, context_counters, contexts, entities, memories, reflections, relations, summaries
 from shared.store.mongo import Database
+
+
+async def withdraw_derived(db: Database, user_id: str, context_ids: list[str]) -> None:
+    """Insights citing these contexts, and finished summaries covering them, go (see above)."""
+    ids = sorted({c for c in context_ids if ObjectId.is_valid(c)})
+    if not ids:
+        return
+    if await reflections.drop_insights_citing(db, user_id, ids):
+        await contexts.mark_reflected(db, user_id, [ObjectId(c) for c in ids], None)
+    withdrawn = await summaries.delete_covering(db, user_id, [ObjectId(c) for c in ids])
+    if withdrawn:
+        await contexts.unclaim(db, user_id, withdrawn)
+        await context_counters.recount_unsummarized(db, user_id)
+
+
+def source_contexts(memory: dict[str, Any]) -> list[str]:
+    """The contexts a memory came from (its sessions' extractions)."""
+    return [s["context_id"] for s in memory.get("sources", []) if s.get("context_id")]
 
 
 async def forget_point(db: Database, redis: QueuePool, timeout: float, user_id: str, context_id: str, key: str) -> bool:
@@ -24,6 +54,7 @@ async def forget_point(db: Database, redis: QueuePool, timeout: float, user_id: 
     if not await contexts.remove_point(db, user_id, context_id, key):
         return False
     await memories.retract_from_context(db, user_id, context_id, key, datetime.now(UTC))
+    await withdraw_derived(db, user_id, [context_id])
     await drop_and_rebuild(db, redis, timeout, user_id)
     return True
 
@@ -34,6 +65,7 @@ async def forget_session(db: Database, redis: QueuePool, timeout: float, user_id
     if session_id is None:
         return False
     await memories.retract_from_context(db, user_id, context_id, None, datetime.now(UTC))
+    await withdraw_derived(db, user_id, [context_id])
     # The graph names a context by its id, or by its session before the context was stored.
     orphans = await entities.forget_context(db, user_id, context_id)
     orphans += await entities.forget_context(db, user_id, f"session:{session_id}")
@@ -58,5 +90,6 @@ async def retract_memory(db: Database, redis: QueuePool, timeout: float, user_id
         for key in {doc["key"], *doc.get("replaced_keys", []), *worded}:
             if source.get("context_id"):
                 await contexts.remove_point(db, user_id, source["context_id"], key)
+    await withdraw_derived(db, user_id, source_contexts(doc))
     await drop_and_rebuild(db, redis, timeout, user_id)
     return True

@@ -28,12 +28,13 @@ from shared.queue.arq_adapter.pool import QueuePool
 from shared.queue.jobs import queue_of_job_id
 from shared.redis_structures import recall_index
 from shared.redis_structures.unavailable import REDIS_DOWN
-from shared.store import sessions, users
+from shared.store import context_counters, sessions, users
 from shared.store.job_owners import JOB_OWNERS
 from shared.store.llm_usage import LLM_USAGE
 from shared.store.mongo import (
     CHAT_MESSAGES,
     COMMUNITIES,
+    CONTEXT_COUNTERS,
     CONVERSATIONS,
     EMPTY_EXTRACTIONS,
     ENTITIES,
@@ -69,6 +70,7 @@ USER_COLLECTIONS = (
     ENTITIES,
     RELATIONS,
     COMMUNITIES,
+    CONTEXT_COUNTERS,
     LLM_USAGE,
     JOB_OWNERS,
 )
@@ -167,5 +169,6 @@ async def delete_account(
     cancelled = await cancel_queued_jobs(db, arq, settings, user_id)
     reply_ids = await user_reply_ids(db, user_id)
     deleted = {name: (await db[name].delete_many({"user_id": user_id})).deleted_count for name in USER_COLLECTIONS}
+    deleted[CONTEXT_COUNTERS] = await context_counters.delete_counter(db, user_id)
     deleted[USERS] = await users.delete_user(db, user_id)
     return AccountDeleted(deleted=deleted, jobs_cancelled=cancelled), open_sessions, reply_ids

@@ -1,6 +1,5 @@
-"""The `session_contexts` collection: one document per (user, session), the points an
-extraction found in it. Every read and write of its fields lives here; the jobs and the
-routes call these functions.
+"""The `session_contexts` collection: one document per (user, session), the points an extraction
+found in it. Every read and write of its fields lives here; the jobs and the routes call these.
 
 A stored context:
     _id, user_id, session_id, context_points[{kind, content, importance, key, mentions,
@@ -24,7 +23,7 @@ from pymongo.errors import DuplicateKeyError
 from shared.memory.strength import decay_pipeline, point_key
 from shared.models import ContextNote, ContextPoint, MemoryDoc, RecalledPoint, SessionDigest
 from shared.store import memories
-from shared.store.mongo import CONTEXT_COUNTERS, SESSION_CONTEXTS, Database
+from shared.store.mongo import SESSION_CONTEXTS, Database
 
 
 class Covered(TypedDict):
@@ -182,34 +181,6 @@ async def unsummarized_count(db: Database, user_id: str) -> int:
     return count
 
 
-# The user's unsummarized contexts, kept as a counter so an extraction reads it in the write
-# that bumps it instead of counting documents. It lives in its own small collection, keyed by
-# user id; the summary job sets it to the true count after each claim, so any drift (contexts
-# that expired unsummarized) is corrected there.
-
-
-async def count_new_context(db: Database, user_id: str, had_other_contexts: bool = True) -> int:
-    """One more unsummarized context for the user; the new count (one round trip).
-
-    A counter just made (the count is 1) may be younger than the user's contexts: those
-    stored before counters existed count too, so it is recounted, unless the caller knows
-    the user had no other context (`had_other_contexts`, read before this one was stored):
-    any context stored since was counted by the code that stored it."""
-    doc = await db[CONTEXT_COUNTERS].find_one_and_update(
-        {"_id": user_id}, {"$inc": {"unsummarized": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-    )
-    count = int(doc["unsummarized"])
-    if count == 1 and had_other_contexts:
-        count = await recount_unsummarized(db, user_id)
-    return count
-
-
-async def recount_unsummarized(db: Database, user_id: str) -> int:
-    count = await unsummarized_count(db, user_id)
-    await db[CONTEXT_COUNTERS].update_one({"_id": user_id}, {"$set": {"unsummarized": count}}, upsert=True)
-    return count
-
-
 async def oldest_unclaimed(db: Database, user_id: str, keep_recent: int) -> list[ObjectId]:
     """The ids of the user's unclaimed contexts, oldest first, all but the newest `keep_recent`."""
     cursor = db[SESSION_CONTEXTS].find({"user_id": user_id, "summary_id": None}, {"_id": 1}).sort("created_at", 1)
@@ -290,8 +261,15 @@ async def notes_to_reflect_on(db: Database, user_id: str, limit: int) -> tuple[l
     return notes, sum(1 for d in docs if d.get("reflected_at") is None)
 
 
-async def mark_reflected(db: Database, user_id: str, context_ids: list[ObjectId], now: datetime) -> None:
-    await db[SESSION_CONTEXTS].update_many({"_id": {"$in": context_ids}, "user_id": user_id}, {"$set": {"reflected_at": now}})
+async def mark_reflected(db: Database, user_id: str, context_ids: list[ObjectId], when: datetime | None) -> None:
+    """`when` None: read by no reflection (what one drew from them was withdrawn)."""
+    await db[SESSION_CONTEXTS].update_many({"_id": {"$in": context_ids}, "user_id": user_id}, {"$set": {"reflected_at": when}})
+
+
+async def unclaim(db: Database, user_id: str, summary_ids: list[ObjectId]) -> None:
+    """The contexts of withdrawn summaries wait for the next summary again."""
+    claimed = {"user_id": user_id, "summary_id": {"$in": summary_ids}}
+    await db[SESSION_CONTEXTS].update_many(claimed, {"$set": {"summary_id": None, "summarized_at": None}})
 
 
 # The memory crons: each a server-side statement, whatever the number of documents.

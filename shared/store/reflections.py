@@ -100,6 +100,16 @@ async def store_reflection(
     return reflection_id
 
 
+async def drop_insights_citing(db: Database, user_id: str, context_ids: list[str]) -> int:
+    """Pull every insight that cites one of these contexts from the user's reflections; how
+    many reflections changed."""
+    cited = {"context_ids": {"$in": context_ids}}
+    result = await db[REFLECTIONS].update_many(
+        {"user_id": user_id, "insights": {"$elemMatch": cited}}, {"$pull": {"insights": cited}}
+    )
+    return int(result.modified_count)
+
+
 async def user_reflections(db: Database, user_id: str) -> list[StoredReflection]:
     docs: list[StoredReflection] = await db[REFLECTIONS].find({"user_id": user_id}).sort("created_at", -1).to_list(length=None)
     return docs

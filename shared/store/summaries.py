@@ -126,6 +126,15 @@ async def finish(
     )
 
 
+async def delete_covering(db: Database, user_id: str, context_ids: list[ObjectId]) -> list[ObjectId]:
+    """Delete the user's finished summaries that cover any of these contexts; their ids."""
+    covering = {"user_id": user_id, "status": "done", "covered_context_ids": {"$in": context_ids}}
+    ids = [d["_id"] for d in await db[SUMMARIES].find(covering, {"_id": 1}).to_list(length=None)]
+    if ids:
+        await db[SUMMARIES].delete_many({"_id": {"$in": ids}, "user_id": user_id})
+    return ids
+
+
 async def decay(db: Database, rate: float, now: datetime) -> int:
     result = await db[SUMMARIES].update_many({"decayed_at": {"$lt": now}}, decay_pipeline(rate, now))
     return int(result.modified_count)
