@@ -95,6 +95,10 @@ async def test_a_corrected_memory_withdraws_what_quoted_its_old_words(api, setti
     assert found.status_code == 200 and found.json()["results"] == []
     found = await api.http.get("/api/v1/memory/search", params={"q": "piano"}, headers=login.headers)
     assert [r["id"] for r in found.json()["results"]] == [str(cello["_id"])]
+    # The session it came from shows the new words (seen from outside: the old ones stayed there).
+    sessions = (await api.http.get("/api/v1/memory", headers=login.headers)).json()["contexts"]
+    words = [p["content"] for c in sessions for p in c["points"]]
+    assert "I want to learn to play the piano" in words and SAID[0] not in words
     # Changing only how much it matters leaves what was derived alone.
     insights = await db[REFLECTIONS].find_one({"user_id": login.user_id})
     other = await db[MEMORIES].find_one({"content": SAID[6]})

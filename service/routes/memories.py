@@ -138,8 +138,7 @@ async def change_memory(request: Request) -> JSONResponse:
         importance=body.importance,
         valid_from=resolve(content, now.date()) if content else None,  # "next week", as of the edit
     )
-    if content is not None and content != doc["content"]:  # the old words may be quoted by what its sessions gave
-        await forget.withdraw_derived(state.db, principal.user_id, forget.source_contexts(doc))
+    await forget.reword_memory(state.db, principal.user_id, doc, body.kind or doc["kind"], content or doc["content"])
     await _changed(request, principal.user_id)
     changed = await memories.find(state.db, principal.user_id, str(doc["_id"]))
     assert changed is not None

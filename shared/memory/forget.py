@@ -44,6 +44,23 @@ async def withdraw_derived(db: Database, user_id: str, context_ids: list[str]) -
         await context_counters.recount_unsummarized(db, user_id)
 
 
+async def reword_memory(db: Database, user_id: str, before: dict[str, Any], kind: str, content: str) -> None:
+    """After the user changed a memory's words: the sessions it came from show the new words
+    (`GET /api/v1/memory`), and what was derived from them, which may quote the old, goes."""
+    if (kind, content) == (before["kind"], before["content"]):
+        return
+    for context_id in source_contexts(before):
+        await contexts.reword_point(db, user_id, context_id, worded_keys(before), kind, content)
+    if content != before["content"]:
+        await withdraw_derived(db, user_id, source_contexts(before))
+
+
+def worded_keys(memory: dict[str, Any]) -> set[str]:
+    """Every wording a memory has had, as point keys: what a session's context may hold of it."""
+    versions = {point_key(v["kind"], v["content"]) for v in memory.get("versions", [])}
+    return {memory["key"], *memory.get("replaced_keys", []), *versions}
+
+
 def source_contexts(memory: dict[str, Any]) -> list[str]:
     """The contexts a memory came from (its sessions' extractions)."""
     return [s["context_id"] for s in memory.get("sources", []) if s.get("context_id")]
@@ -85,11 +102,9 @@ async def retract_memory(db: Database, redis: QueuePool, timeout: float, user_id
         return False
     # Every wording it had: a session's context keeps the words its extraction found, which a
     # later consolidation or the user's edit may have changed since.
-    worded = {point_key(v["kind"], v["content"]) for v in doc.get("versions", [])}
-    for source in doc.get("sources", []):
-        for key in {doc["key"], *doc.get("replaced_keys", []), *worded}:
-            if source.get("context_id"):
-                await contexts.remove_point(db, user_id, source["context_id"], key)
+    for context_id in source_contexts(doc):
+        for key in worded_keys(doc):
+            await contexts.remove_point(db, user_id, context_id, key)
     await withdraw_derived(db, user_id, source_contexts(doc))
     await drop_and_rebuild(db, redis, timeout, user_id)
     return True

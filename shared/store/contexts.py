@@ -363,6 +363,17 @@ async def remove_point(db: Database, user_id: str, context_id: str, key: str) ->
     return result.modified_count > 0
 
 
+async def reword_point(db: Database, user_id: str, context_id: str, keys: set[str], kind: str, content: str) -> None:
+    """The point with one of `keys` in this context takes the user's corrected words."""
+    oid = context_oid(context_id)
+    if oid is None:
+        return
+    new = {"context_points.$.kind": kind, "context_points.$.content": content, "context_points.$.key": point_key(kind, content)}
+    await db[SESSION_CONTEXTS].update_one(
+        {"_id": oid, "user_id": user_id, "context_points.key": {"$in": sorted(keys)}}, {"$set": new}
+    )
+
+
 async def delete_context(db: Database, user_id: str, context_id: str) -> str | None:
     """Delete one of the user's contexts; its session id, or None if there was none."""
     oid = context_oid(context_id)
