@@ -1,7 +1,7 @@
 """What a user deletes or corrects is gone from what was derived from it too (seen from outside:
 a reflection written before a memory was deleted kept quoting it, in search and in the coach's
 replies). Insights citing its sessions are pulled and those sessions wait for the next
-reflection; a summary covering them is deleted and they wait for the next summary."""
+reflection; a summary covering them is withdrawn and they wait for the next summary."""
 
 from __future__ import annotations
 
@@ -65,6 +65,8 @@ async def test_a_deleted_memory_leaves_the_summary_and_the_insights_drawn_from_i
 
     assert not any(mentions(t) for t in await derived_texts(db))
     assert await db[SUMMARIES].count_documents({"status": "done"}) == 0  # it covered s0
+    [withdrawn] = await db[SUMMARIES].find({"status": "withdrawn"}).to_list(None)  # kept: the count names the next job
+    assert withdrawn["text"] == "" and withdrawn["key_points"] == []
     [s0] = await db[SESSION_CONTEXTS].find({"session_id": "s0"}).to_list(None)
     assert s0["summary_id"] is None and s0["reflected_at"] is None  # summarized and reflected on again, from memory now
     unclaimed = await db[SESSION_CONTEXTS].count_documents({"user_id": "u", "summary_id": None})

@@ -12,7 +12,7 @@ What was derived from the sessions concerned goes too (`withdraw_derived`): a re
 insights and a summary may quote what the user deleted or corrected, in words no rule can
 match for sure (an LLM's paraphrase). The insights that cite those sessions are pulled and
 the sessions are left for the next reflection; a finished summary that covers them is
-deleted and its sessions wait for the next summary. Both are written again from memory as
+withdrawn (its words gone) and its sessions wait for the next summary. Both are written again from memory as
 it is now (shared/store/contexts.py, `points_now`). A session already pruned after its
 summary loses that summary's narrative; its memories stay, as records of their own.
 """
@@ -38,7 +38,7 @@ async def withdraw_derived(db: Database, user_id: str, context_ids: list[str]) -
         return
     if await reflections.drop_insights_citing(db, user_id, ids):
         await contexts.mark_reflected(db, user_id, [ObjectId(c) for c in ids], None)
-    withdrawn = await summaries.delete_covering(db, user_id, [ObjectId(c) for c in ids])
+    withdrawn = await summaries.withdraw_covering(db, user_id, [ObjectId(c) for c in ids])
     if withdrawn:
         await contexts.unclaim(db, user_id, withdrawn)
         await context_counters.recount_unsummarized(db, user_id)

@@ -33,7 +33,7 @@ class Period(TypedDict):
 class StoredSummary(TypedDict, total=False):
     _id: ObjectId
     user_id: str
-    status: Literal["pending", "done"]
+    status: Literal["pending", "done", "withdrawn"]
     lease_until: datetime
     created_at: datetime
     covered_session_ids: list[str]
@@ -126,12 +126,15 @@ async def finish(
     )
 
 
-async def delete_covering(db: Database, user_id: str, context_ids: list[ObjectId]) -> list[ObjectId]:
-    """Delete the user's finished summaries that cover any of these contexts; their ids."""
+async def withdraw_covering(db: Database, user_id: str, context_ids: list[ObjectId]) -> list[ObjectId]:
+    """The user's finished summaries that cover any of these contexts lose their words and are
+    `withdrawn` (never read again); their ids. The documents stay: the user's count of
+    summaries names the next summary's job (shared/queue/jobs.py), which must not repeat."""
     covering = {"user_id": user_id, "status": "done", "covered_context_ids": {"$in": context_ids}}
     ids = [d["_id"] for d in await db[SUMMARIES].find(covering, {"_id": 1}).to_list(length=None)]
     if ids:
-        await db[SUMMARIES].delete_many({"_id": {"$in": ids}, "user_id": user_id})
+        gone = {"$set": {"status": "withdrawn", "text": "", "key_points": []}}
+        await db[SUMMARIES].update_many({"_id": {"$in": ids}, "user_id": user_id}, gone)
     return ids
 
 
