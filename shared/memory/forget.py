@@ -12,9 +12,9 @@ What was derived from the sessions concerned goes too (`withdraw_derived`): a re
 insights and a summary may quote what the user deleted or corrected, in words no rule can
 match for sure (an LLM's paraphrase). The insights that cite those sessions are pulled and
 the sessions are left for the next reflection; a finished summary that covers them is
-withdrawn (its words gone) and its sessions wait for the next summary. Both are written again from memory as
-it is now (shared/store/contexts.py, `points_now`). A session already pruned after its
-summary loses that summary's narrative; its memories stay, as records of their own.
+withdrawn (its words gone) and its sessions wait for the next summary. Both are written
+again from memory as it is now (shared/store/contexts.py, `points_now`). A session already
+pruned after its summary loses that summary's narrative; its memories stay, as records.
 """
 
 from __future__ import annotations
