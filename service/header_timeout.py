@@ -77,7 +77,6 @@ class HeaderTimeout:
         timeout, max_line, max_total = configured()
         self.header_limit = self.header_timeout_seconds or timeout
         self.head = HeadMeter(self.max_header_line_bytes or max_line, self.max_header_bytes or max_total)
-        self.head_begun = True  # the meter counts a head the parser has not begun yet (see on_message_begin)
         self.header_timer: asyncio.TimerHandle | None = None
         self.refused_at: float | None = None
         self.discarded = 0
@@ -91,7 +90,6 @@ class HeaderTimeout:
             self.start_header_timer()  # the first bytes of a new request on a kept-alive connection
         if not self.head.in_head and self.awaiting_headers():
             self.head.restart()
-            self.head_begun = True
         if (over := self.head.feed(data)) is not None:
             self.refuse_headers(over)
             return
@@ -100,16 +98,18 @@ class HeaderTimeout:
         if not self.awaiting_headers() or self.transport.get_protocol() is not self:  # type: ignore[comparison-overlap]
             self.stop_header_timer()  # headers in, or upgraded to a WebSocket
 
+    # httptools only: the parser says where each message's head begins and ends, and the meter
+    # counts what arrives in between (a pipelined request's head may go on in later reads).
+    # Counting from the begin alone made a body that came in a later read than its head count
+    # as a header line (431 for a valid 18 KB message): the head's end must stop it too.
     def on_message_begin(self) -> None:
-        # httptools only. The parser begins the message whose head the meter is counting
-        # already (data_received fed it first); any later one in the same bytes is a
-        # pipelined request, whose head may go on in the next reads. (Restarting for the
-        # first too made a body that came in a later read count as a header line: 431.)
-        if self.head_begun:
-            self.head_begun = False
-        else:
+        if not self.head.in_head:
             self.head.restart()
         super().on_message_begin()  # type: ignore[misc]
+
+    def on_headers_complete(self) -> None:
+        self.head.in_head = False
+        super().on_headers_complete()  # type: ignore[misc]
 
     def refuse_headers(self, reason: str) -> None:
         """431, then half-close: a client still sending when the connection closed at once

@@ -120,6 +120,28 @@ async def test_a_body_that_arrives_after_its_head_is_not_counted_as_a_header_lin
     assert status in (401, 422), answer  # answered as a login, not refused as a head
 
 
+async def test_a_pipelined_requests_body_that_arrives_later_is_not_counted_as_a_header_line(service):
+    """Seen from outside: a request's head sent in the same write as the one before it, its
+    18 KB body in a later write, got 431 after the first was answered."""
+    body = json.dumps({"email": "\U0001f3c3" * 1500 + "@example.com", "password": "whatever"}).encode()
+    host, port = service.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        head = b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        head += b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + head)
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(body)
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    assert raw.startswith(b"HTTP/1.1 200"), raw[:200]
+    second = raw[raw.index(b"HTTP/1.1", 12) :]
+    assert status_and_body(second)[0] in (401, 422), second[:300]
+
+
 async def test_a_pipelined_request_with_a_huge_header_is_refused_after_the_first_is_answered(service):
     """Two requests in one write, the second's header line going on in later writes."""
     first = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
