@@ -106,3 +106,57 @@ async def test_a_corrected_memory_withdraws_what_quoted_its_old_words(api, setti
     other = await db[MEMORIES].find_one({"content": SAID[6]})
     again = await api.http.patch(f"/api/v1/memory/points/{other['_id']}", json={"importance": 0.9}, headers=login.headers)
     assert again.status_code == 200 and await db[REFLECTIONS].find_one({"_id": insights["_id"]}) == insights
+
+
+class ForgettingMeanwhile:
+    """The offline provider, with the user deleting a memory while a summary or a reflection
+    is being written from it (a real LLM takes seconds; seen from outside with a slow stub)."""
+
+    def __init__(self, during: Any) -> None:
+        self.inner, self.during = OfflineProvider(), during
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def summarize(self, digests: Any) -> Any:
+        reply = await self.inner.summarize(digests)
+        await self.during()
+        return reply
+
+    async def reflect(self, notes: Any) -> Any:
+        reply = await self.inner.reflect(notes)
+        await self.during()
+        return reply
+
+
+async def test_a_memory_deleted_while_its_summary_or_reflection_is_written_is_not_in_what_is_stored(
+    redis_url, mongo_client, arq_pool
+):
+    settings = make_settings(redis_url, llm_provider="offline", summarize_threshold=6, summarize_keep_recent=5)
+    db = mongo_client[settings.mongodb_db_name]
+    offline = job_ctx(settings, db, arq_pool, llm=OfflineProvider())
+    for n, line in enumerate(SAID):
+        await store_message(db, "u", f"s{n}", "user", line)
+        await store_message(db, "u", f"s{n}", "assistant", "ok")
+        await extract_session_context(offline, "u", f"s{n}")
+
+    async def delete(content: str) -> None:
+        memory = await db[MEMORIES].find_one({"content": content})
+        assert await forget.retract_memory(db, arq_pool, 1.0, "u", str(memory["_id"]))
+
+    async def delete_cello() -> None:
+        await delete(SAID[0])
+
+    assert (await summarize_sessions(job_ctx(settings, db, arq_pool, llm=ForgettingMeanwhile(delete_cello)), "u"))["covered"] == 2
+    assert not any(mentions(t) for t in await derived_texts(db))  # written with the cello, withdrawn at once
+    assert await db[SESSION_CONTEXTS].count_documents({"user_id": "u", "summary_id": None}) == len(SAID)
+
+    async def delete_sister() -> None:
+        await delete(SAID[6])
+
+    assert (await generate_reflection(job_ctx(settings, db, arq_pool, llm=ForgettingMeanwhile(delete_sister)), "u"))[
+        "reason"
+    ] == "reflected"
+    assert not any(mentions(t, "sister") for t in await derived_texts(db))
+    [s6] = await db[SESSION_CONTEXTS].find({"session_id": "s6"}).to_list(None)
+    assert s6["reflected_at"] is None  # the next reflection reads it again, without the sister

@@ -396,5 +396,5 @@ async def test_summaries_and_reflections_read_memory_as_it_is_now(db, settings, 
     stored = await db[SESSION_CONTEXTS].find({"user_id": "u1"}).sort("created_at", 1).to_list(None)
     digests = await contexts.digests(db, stored)
     assert [[p.content for p in d.points] for d in digests] == [["I want to learn the cello"], []]
-    notes, _ = await reflections.notes_to_reflect_on(db, "u1", 10)
+    notes, _, _ = await reflections.notes_to_reflect_on(db, "u1", 10)
     assert [p.content for n in notes for p in n.points] == ["I want to learn the cello"]

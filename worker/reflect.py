@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.llm.attribution import attribute_llm_calls
+from shared.memory import forget
 from shared.memory.recall_cache import drop_and_rebuild
 from shared.models import ReflectionOutcome
 from shared.queue.jobs import enqueue_reflection
@@ -38,7 +39,7 @@ async def generate_reflection(ctx: dict[str, Any], user_id: str, force: bool = F
     resources = job_context(ctx).resources
     db, llm, settings = resources.db, resources.llm, resources.settings
     attribute_llm_calls(user_id)  # usage records and the daily budget
-    notes, unread = await reflections.notes_to_reflect_on(db, user_id, settings.reflection_contexts)
+    notes, unread, marks = await reflections.notes_to_reflect_on(db, user_id, settings.reflection_contexts)
     if not notes:
         return ReflectionOutcome(success=True, reason="no_contexts").model_dump()
     if unread < (1 if force else settings.reflection_min_new_contexts):
@@ -47,6 +48,8 @@ async def generate_reflection(ctx: dict[str, Any], user_id: str, force: bool = F
     reply = await llm.reflect(notes)
     now = datetime.now(UTC)
     reflection_id = await reflections.store_reflection(db, user_id, reply, notes, now, settings.memory_ttl_days)
+    if await forget.withdraw_if_forgotten(db, user_id, marks):
+        log.info("user %s: reflection %s lost what cites sessions changed while it was written", user_id, reflection_id)
     await drop_and_rebuild(db, resources.redis, settings.redis_timeout_seconds, user_id)
     await tell_noted(resources.user_events, user_id, len(reply.draft.insights), "reflection")
     log.info(

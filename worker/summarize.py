@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.llm.attribution import attribute_llm_calls
+from shared.memory import forget
 from shared.memory.recall_cache import drop_and_rebuild
 from shared.memory.strength import expiry
 from shared.models import SummaryOutcome
@@ -49,6 +50,7 @@ async def summarize_sessions(ctx: dict[str, Any], user_id: str) -> dict[str, Any
         await summaries.drop_pending(db, summary_id)
         return SummaryOutcome(success=True, reason="nothing_to_summarize").model_dump()
 
+    marks = {c["_id"]: c.get("forgets", 0) for c in claimed}  # read with them: a forget from here on is seen
     reply = await llm.summarize(await contexts.digests(db, claimed))
     done = datetime.now(UTC)
     await summaries.finish(
@@ -63,6 +65,8 @@ async def summarize_sessions(ctx: dict[str, Any], user_id: str) -> dict[str, Any
         expiry(done, settings.memory_ttl_days),
     )
     await contexts.mark_summarized(db, summary_id, done)
+    if await forget.withdraw_if_forgotten(db, user_id, marks):
+        log.info("user %s: summary %s withdrawn, its sessions changed while it was written", user_id, summary_id)
     await drop_and_rebuild(db, resources.redis, settings.redis_timeout_seconds, user_id)  # the digest's summary is now this one
     log.info("user %s: summary %s covers %d sessions", user_id, summary_id, len(claimed))
     return SummaryOutcome(success=True, summary_id=str(summary_id), covered=len(claimed), reason="summarized").model_dump()

@@ -32,16 +32,33 @@ from shared.store.mongo import Database
 
 
 async def withdraw_derived(db: Database, user_id: str, context_ids: list[str]) -> None:
-    """Insights citing these contexts, and finished summaries covering them, go (see above)."""
+    """Insights citing these contexts, and finished summaries covering them, go (see above).
+
+    A summary or reflection being written from them meanwhile (its LLM call takes seconds) is
+    stored after this ran: the contexts' `forgets` marks move first, and the job compares
+    them before and after it stores (`withdraw_if_forgotten`), so one side always sees the
+    other."""
     ids = sorted({c for c in context_ids if ObjectId.is_valid(c)})
     if not ids:
         return
+    await contexts.note_forgetting(db, user_id, [ObjectId(c) for c in ids])
     if await reflections.drop_insights_citing(db, user_id, ids):
         await contexts.mark_reflected(db, user_id, [ObjectId(c) for c in ids], None)
     withdrawn = await summaries.withdraw_covering(db, user_id, [ObjectId(c) for c in ids])
     if withdrawn:
         await contexts.unclaim(db, user_id, withdrawn)
         await context_counters.recount_unsummarized(db, user_id)
+
+
+async def withdraw_if_forgotten(db: Database, user_id: str, marks: dict[ObjectId, int]) -> bool:
+    """After a summary or reflection was stored from contexts whose `forgets` marks were
+    `marks` before its LLM call: if the user deleted or corrected something in them since,
+    what was just stored goes as it would have then. True if it did."""
+    now = await contexts.forget_marks(db, user_id, list(marks))
+    changed = [str(c) for c, n in marks.items() if now.get(c) != n]
+    if changed:
+        await withdraw_derived(db, user_id, changed)
+    return bool(changed)
 
 
 async def reword_memory(db: Database, user_id: str, before: dict[str, Any], kind: str, content: str) -> None:

@@ -7,7 +7,8 @@ A stored context:
     message_count}, model, usage, strength, decayed_at, expires_at, created_at, updated_at,
     summary_id (the summary that claimed it), summarized_at (when that summary finished),
     reflected_at (when a reflection last read it; None: not yet), memory_ids (the memories its
-    points made or touched, shared/store/memories.py; absent on contexts from before memories).
+    points made or touched, shared/store/memories.py; absent on contexts from before memories),
+    forgets (how often the user deleted or corrected what it holds).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class StoredContext(TypedDict, total=False):
     summarized_at: datetime | None
     reflected_at: datetime | None
     memory_ids: list[str]
+    forgets: int  # deletions and corrections of what it holds (note_forgetting); absent: none
 
 
 def stored_point(point: ContextPoint, now: datetime) -> dict[str, Any]:
@@ -248,17 +250,14 @@ async def users_with_unreflected(db: Database, min_new: int, limit: int) -> list
     return [doc["_id"] async for doc in db[SESSION_CONTEXTS].aggregate(pipeline)]
 
 
-async def notes_to_reflect_on(db: Database, user_id: str, limit: int) -> tuple[list[ContextNote], int]:
-    """The user's newest `limit` contexts, oldest first, and how many of them are unread."""
-    cursor = (
-        db[SESSION_CONTEXTS]
-        .find({"user_id": user_id}, {"context_points": 1, "memory_ids": 1, "created_at": 1, "reflected_at": 1})
-        .sort("updated_at", -1)
-    )
-    docs = list(reversed(await cursor.to_list(length=limit)))
+async def notes_to_reflect_on(db: Database, user_id: str, limit: int) -> tuple[list[ContextNote], int, dict[ObjectId, int]]:
+    """The user's newest `limit` contexts, oldest first, how many of them are unread, and their
+    `forgets` marks as they were before their memory was read (see `note_forgetting`)."""
+    fields = {"context_points": 1, "memory_ids": 1, "created_at": 1, "reflected_at": 1, "forgets": 1}
+    docs = list(reversed(await db[SESSION_CONTEXTS].find({"user_id": user_id}, fields).sort("updated_at", -1).to_list(limit)))
     points = await points_now(db, docs)
     notes = [ContextNote(id=str(d["_id"]), created_at=d["created_at"], points=points[d["_id"]]) for d in docs]
-    return notes, sum(1 for d in docs if d.get("reflected_at") is None)
+    return notes, sum(1 for d in docs if d.get("reflected_at") is None), {d["_id"]: d.get("forgets", 0) for d in docs}
 
 
 async def mark_reflected(db: Database, user_id: str, context_ids: list[ObjectId], when: datetime | None) -> None:
@@ -361,6 +360,18 @@ async def remove_point(db: Database, user_id: str, context_id: str, key: str) ->
         {"_id": oid, "user_id": user_id, "context_points.key": key}, {"$pull": {"context_points": {"key": key}}}
     )
     return result.modified_count > 0
+
+
+async def note_forgetting(db: Database, user_id: str, context_ids: list[ObjectId]) -> None:
+    """Something the user said in these contexts was deleted or corrected: each one's
+    `forgets` count moves, so a summary or reflection written from them meanwhile knows."""
+    await db[SESSION_CONTEXTS].update_many({"_id": {"$in": context_ids}, "user_id": user_id}, {"$inc": {"forgets": 1}})
+
+
+async def forget_marks(db: Database, user_id: str, context_ids: list[ObjectId]) -> dict[ObjectId, int]:
+    """Each context's `forgets` count (a deleted context is missing)."""
+    docs = await db[SESSION_CONTEXTS].find({"_id": {"$in": context_ids}, "user_id": user_id}, {"forgets": 1}).to_list(None)
+    return {d["_id"]: d.get("forgets", 0) for d in docs}
 
 
 async def reword_point(db: Database, user_id: str, context_id: str, keys: set[str], kind: str, content: str) -> None:

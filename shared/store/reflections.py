@@ -71,8 +71,8 @@ async def users_due(db: Database, min_new: int, limit: int) -> list[str]:
     return await contexts.users_with_unreflected(db, min_new, limit)
 
 
-async def notes_to_reflect_on(db: Database, user_id: str, limit: int) -> tuple[list[ContextNote], int]:
-    """The user's newest `limit` contexts, oldest first, and how many of them are unread."""
+async def notes_to_reflect_on(db: Database, user_id: str, limit: int) -> tuple[list[ContextNote], int, dict[ObjectId, int]]:
+    """The user's newest `limit` contexts, oldest first, how many are unread, and their forget marks."""
     return await contexts.notes_to_reflect_on(db, user_id, limit)
 
 
