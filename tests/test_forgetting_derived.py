@@ -11,7 +11,7 @@ from shared.llm.offline import OfflineProvider
 from shared.memory import forget
 from shared.memory.recall import recall, search
 from shared.store.messages import store_message
-from shared.store.mongo import CONTEXT_COUNTERS, MEMORIES, REFLECTIONS, SESSION_CONTEXTS, SUMMARIES
+from shared.store.mongo import CONTEXT_COUNTERS, ENTITIES, MEMORIES, REFLECTIONS, SESSION_CONTEXTS, SUMMARIES
 from tests.support.job_ctx import job_ctx
 from tests.support.settings import make_settings
 from worker.extract import extract_session_context
@@ -160,3 +160,30 @@ async def test_a_memory_deleted_while_its_summary_or_reflection_is_written_is_no
     assert not any(mentions(t, "sister") for t in await derived_texts(db))
     [s6] = await db[SESSION_CONTEXTS].find({"session_id": "s6"}).to_list(None)
     assert s6["reflected_at"] is None  # the next reflection reads it again, without the sister
+
+
+async def test_a_deleted_memory_takes_from_the_graph_what_only_its_words_named(redis_url, mongo_client, arq_pool):
+    """Seen from outside: "Berlin marathon" stayed among who and what the coach keeps track of."""
+    settings = make_settings(redis_url, llm_provider="offline")
+    db = mongo_client[settings.mongodb_db_name]
+    ctx = job_ctx(settings, db, arq_pool, llm=OfflineProvider())
+    await store_message(db, "u", "s1", "user", "I want to run the Berlin marathon with Anna. Anna is my sister.")
+    await store_message(db, "u", "s1", "assistant", "ok")
+    await store_message(db, "u", "s2", "user", "I will run the Berlin marathon in October.")
+    await store_message(db, "u", "s2", "assistant", "ok")
+    for session in ("s1", "s2"):
+        assert (await extract_session_context(ctx, "u", session))["reason"] == "extracted"
+
+    async def graph() -> dict[str, int]:
+        return {e["name"]: e["mentions"] for e in await db[ENTITIES].find({"user_id": "u"}).to_list(None)}
+
+    before = await graph()
+    assert before["Berlin marathon"] == 2 and before["Anna"] == 1
+    goal = await db[MEMORIES].find_one({"content": {"$regex": "^I want to run the Berlin marathon"}})
+    assert await forget.retract_memory(db, arq_pool, 1.0, "u", str(goal["_id"]))
+
+    after = await graph()
+    assert after["Berlin marathon"] == 1  # s2 still names it
+    assert after["Anna"] == 1  # s1 still says "Anna is my sister"
+    gone = [name for name in before if name not in after]
+    assert gone and all("berlin" in name.lower() for name in gone)  # named only by the deleted words in s1

@@ -103,9 +103,7 @@ async def forget_session(db: Database, redis: QueuePool, timeout: float, user_id
     # The graph names a context by its id, or by its session before the context was stored.
     orphans = await entities.forget_context(db, user_id, context_id)
     orphans += await entities.forget_context(db, user_id, f"session:{session_id}")
-    await relations.forget_entities(db, user_id, orphans)
-    if orphans:
-        await communities.mark_changed(db, user_id, datetime.now(UTC))  # regrouped by the nightly job
+    await forget_graph_orphans(db, user_id, orphans)
     await drop_and_rebuild(db, redis, timeout, user_id)
     return True
 
@@ -119,9 +117,22 @@ async def retract_memory(db: Database, redis: QueuePool, timeout: float, user_id
         return False
     # Every wording it had: a session's context keeps the words its extraction found, which a
     # later consolidation or the user's edit may have changed since.
+    gone = [doc["content"], *(v["content"] for v in doc.get("versions", []))]
+    orphans: list[ObjectId] = []
     for context_id in source_contexts(doc):
         for key in worded_keys(doc):
             await contexts.remove_point(db, user_id, context_id, key)
+        # The people, places and things only its words named in that session leave the graph.
+        kept = await contexts.point_texts(db, user_id, context_id)
+        orphans += await entities.forget_named(db, user_id, context_id, gone, kept)
+    await forget_graph_orphans(db, user_id, orphans)
     await withdraw_derived(db, user_id, source_contexts(doc))
     await drop_and_rebuild(db, redis, timeout, user_id)
     return True
+
+
+async def forget_graph_orphans(db: Database, user_id: str, orphans: list[ObjectId]) -> None:
+    """Entities that left the graph take their relations; the communities are regrouped."""
+    await relations.forget_entities(db, user_id, orphans)
+    if orphans:
+        await communities.mark_changed(db, user_id, datetime.now(UTC))  # regrouped by the nightly job

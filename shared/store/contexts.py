@@ -363,8 +363,7 @@ async def remove_point(db: Database, user_id: str, context_id: str, key: str) ->
 
 
 async def note_forgetting(db: Database, user_id: str, context_ids: list[ObjectId]) -> None:
-    """Something the user said in these contexts was deleted or corrected: each one's
-    `forgets` count moves, so a summary or reflection written from them meanwhile knows."""
+    """What these contexts hold was deleted or corrected: a summary or reflection of them in flight sees it."""
     await db[SESSION_CONTEXTS].update_many({"_id": {"$in": context_ids}, "user_id": user_id}, {"$inc": {"forgets": 1}})
 
 
@@ -383,6 +382,12 @@ async def reword_point(db: Database, user_id: str, context_id: str, keys: set[st
     await db[SESSION_CONTEXTS].update_one(
         {"_id": oid, "user_id": user_id, "context_points.key": {"$in": sorted(keys)}}, {"$set": new}
     )
+
+
+async def point_texts(db: Database, user_id: str, context_id: str) -> list[str]:
+    """What one of the user's contexts still holds, its points' words."""
+    doc = await db[SESSION_CONTEXTS].find_one({"_id": context_oid(context_id), "user_id": user_id}, {"context_points": 1})
+    return [p["content"] for p in (doc or {}).get("context_points", [])]
 
 
 async def delete_context(db: Database, user_id: str, context_id: str) -> str | None:

@@ -8,9 +8,10 @@ against one user's entities only, so nothing of one user can merge into another'
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -187,6 +188,28 @@ async def forget_context(db: Database, user_id: str, context_id: str) -> list[Ob
     if orphans:
         await db[ENTITIES].delete_many({"_id": {"$in": [o["_id"] for o in orphans]}})
     return [o["_id"] for o in orphans]
+
+
+async def forget_named(db: Database, user_id: str, context_id: str, gone: list[str], kept: list[str]) -> list[ObjectId]:
+    """A memory from this context was deleted: the context's mention leaves every entity named
+    (by its name or an alias, as words) in what went, `gone`, and in nothing the context still
+    holds, `kept`; entities no context names any more go. The ids of those removed."""
+
+    def named_in(doc: dict[str, Any], texts: list[str]) -> bool:
+        names = [doc["name"], *doc.get("aliases", [])]
+        return any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", t, re.IGNORECASE) for n in names for t in texts)
+
+    mentioned = await db[ENTITIES].find({"user_id": user_id, "context_ids": context_id}, {"name": 1, "aliases": 1}).to_list(None)
+    named = [d["_id"] for d in mentioned if named_in(d, gone) and not named_in(d, kept)]
+    if not named:
+        return []
+    await db[ENTITIES].update_many({"_id": {"$in": named}}, {"$pull": {"context_ids": context_id}, "$inc": {"mentions": -1}})
+    orphans = [
+        d["_id"] for d in await db[ENTITIES].find({"_id": {"$in": named}, "mentions": {"$lte": 0}}, {"_id": 1}).to_list(None)
+    ]
+    if orphans:
+        await db[ENTITIES].delete_many({"_id": {"$in": orphans}})
+    return orphans
 
 
 def entity_view(doc: StoredEntity, community: int | None) -> EntityView:
