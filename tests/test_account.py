@@ -80,7 +80,8 @@ async def test_export_holds_every_document_and_delete_leaves_none(api, settings,
     queued_job = (await api.logout(second))["job_id"]
     assert await arq_pool.zscore(settings.queue_name, queued_job) is not None
     third = await api.login(user.email, user.password, user.user_id)
-    await db["context_counters"].insert_one({"_id": user.user_id, "unsummarized": 1})  # keyed by the user, as extractions make it
+    # Keyed by the user, as extractions make it (there may be one already).
+    await db["context_counters"].update_one({"_id": user.user_id}, {"$inc": {"unsummarized": 1}}, upsert=True)
     async with api.connect(third) as socket:
         deleted = await api.http.delete("/api/v1/account", headers=user.headers)
         assert deleted.status_code == 200, deleted.text
