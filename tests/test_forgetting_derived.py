@@ -106,6 +106,13 @@ async def test_a_corrected_memory_withdraws_what_quoted_its_old_words(api, setti
     other = await db[MEMORIES].find_one({"content": SAID[6]})
     again = await api.http.patch(f"/api/v1/memory/points/{other['_id']}", json={"importance": 0.9}, headers=login.headers)
     assert again.status_code == 200 and await db[REFLECTIONS].find_one({"_id": insights["_id"]}) == insights
+    # The last insight cites the sister's session: once that goes too, the reflection is left
+    # with none, and the memory page does not list it as an empty card.
+    gone = await api.http.delete(f"/api/v1/memory/points/{other['_id']}", headers=login.headers)
+    assert gone.status_code == 204
+    [reflection] = await db[REFLECTIONS].find({"user_id": login.user_id}).to_list(None)
+    assert reflection["insights"] == []
+    assert (await api.http.get("/api/v1/memory", headers=login.headers)).json()["reflections"] == []
 
 
 class ForgettingMeanwhile:

@@ -50,8 +50,10 @@ async def list_memory(request: Request) -> JSONResponse:
     memory = Memory(
         contexts=await context_views.context_views(db, principal.user_id, now, rate),
         summaries=await summaries.summary_views(db, principal.user_id, now, rate),
-        reflections=[
-            reflections.reflection_view(doc, now, rate) for doc in await reflections.user_reflections(db, principal.user_id)
+        reflections=[  # one whose every insight was withdrawn (shared/memory/forget.py) has nothing to show
+            reflections.reflection_view(doc, now, rate)
+            for doc in await reflections.user_reflections(db, principal.user_id)
+            if doc["insights"]
         ],
     )
     return JSONResponse(memory.model_dump(mode="json"))
