@@ -19,6 +19,10 @@ async def session_with(db, user_id: str, session_id: str, text: str) -> None:
     await store_message(db, user_id, session_id, "assistant", "Noted.")
 
 
+# What the stub LLM finds in a session, as its tool answers it.
+MARATHON = [{"kind": "goal", "content": "Run a marathon", "importance": 0.8}]
+SWIM = [{"kind": "commitment", "content": "Swim on Sundays", "importance": 0.7}]
+
 READS = [("chat_messages", "find"), (SESSION_CONTEXTS, "find"), ("empty_extractions", "find_one"), (MEMORIES, "find")]
 # The user's recall index is refreshed inside the extraction (worker/recall_cache.py), not by
 # a job of its own: five reads of what recall ranks, sent together (one round trip's wait).
@@ -37,12 +41,12 @@ async def test_new_points_take_four_reads_sent_together_and_four_writes_and_an_u
     llm = AnthropicProvider(settings)
     try:
         # A first session gives the user a stored context and a counter.
-        stub_llm.points = [{"kind": "goal", "content": "Run a marathon", "importance": 0.8}]
+        stub_llm.points = MARATHON
         await session_with(db, "u", "s1", "I want to run a marathon")
         first = await extract_session_context(job_ctx(settings, db, arq_pool, llm=llm), "u", "s1")
         assert first["reason"] == "extracted"
 
-        stub_llm.points = [{"kind": "commitment", "content": "Swim on Sundays", "importance": 0.7}]
+        stub_llm.points = SWIM
         await session_with(db, "u", "s2", "I will swim on Sundays")
         counting = CountingDatabase(db)
         ctx = job_ctx(settings, counting, arq_pool, llm=llm)
@@ -72,7 +76,7 @@ async def test_a_point_said_again_reinforces_the_older_context_without_a_lookup(
     llm = AnthropicProvider(settings)
     try:
         ctx = job_ctx(settings, db, arq_pool, llm=llm)
-        stub_llm.points = [{"kind": "goal", "content": "Run a marathon", "importance": 0.8}]
+        stub_llm.points = MARATHON
         await session_with(db, "u", "s1", "I want to run a marathon")
         await extract_session_context(ctx, "u", "s1")
         await session_with(db, "u", "s2", "I still want to run a marathon!")
@@ -107,7 +111,7 @@ async def test_a_users_first_context_makes_its_counter_without_a_recount_and_old
     """The counter is recounted only when it may be younger than the user's contexts."""
     llm = AnthropicProvider(settings)
     try:
-        stub_llm.points = [{"kind": "goal", "content": "Run a marathon", "importance": 0.8}]
+        stub_llm.points = MARATHON
         await session_with(db, "new", "s1", "I want to run a marathon")
         counting = CountingDatabase(db)
         assert (await extract_session_context(job_ctx(settings, counting, arq_pool, llm=llm), "new", "s1"))[
@@ -121,7 +125,7 @@ async def test_a_users_first_context_makes_its_counter_without_a_recount_and_old
         await extract_session_context(job_ctx(settings, db, arq_pool, llm=llm), "old", "s1")
         await db[SESSION_CONTEXTS].insert_one({"user_id": "old", "session_id": "s0", "summary_id": None})
         await db[CONTEXT_COUNTERS].delete_one({"_id": "old"})
-        stub_llm.points = [{"kind": "commitment", "content": "Swim on Sundays", "importance": 0.7}]
+        stub_llm.points = SWIM
         await session_with(db, "old", "s2", "I will swim on Sundays")
         await extract_session_context(job_ctx(settings, db, arq_pool, llm=llm), "old", "s2")
         assert (await db[CONTEXT_COUNTERS].find_one({"_id": "old"}))["unsummarized"] == 3
